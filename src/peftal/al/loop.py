@@ -1,0 +1,241 @@
+"""One active-learning experiment: warm start, then train → evaluate → query until the budget.
+
+Protocol of Jukić & Šnajder (2023): every round retrains from the pretrained weights (the encoder
+is loaded once and copied), the head always trains, and the test split is evaluated every round
+for the learning curve only; nothing is selected by its test score.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+
+from peftal.al.learner import ModelClassifier
+from peftal.al.strategies import parse_strategy, strategies_for
+from peftal.analysis.curves import learning_curve_auc
+from peftal.data import TaskData, load_task
+from peftal.data.encoding import encode
+from peftal.errors import UsageError
+from peftal.models.backbone import display_name, load_backbone
+from peftal.models.heads import POOLINGS
+from peftal.peft import build_model, count_parameters, parse_method
+from peftal.training import TrainConfig, compute_metrics, predict, primary_metric, train
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """Everything that defines one AL run (the ``peftal run`` options).
+
+    Attributes:
+        dataset: Built-in dataset name or path to a local file/folder.
+        model: Hugging Face model id or local path; ``None`` = the packaged all-MiniLM-L6-v2.
+        method: PEFT method preset, e.g. ``lora`` or ``lora[r=16,alpha=32]``.
+        strategy: Query strategy preset, e.g. ``entropy``.
+        warm_start: Labelled examples drawn at random before the first round.
+        query_size: Examples queried per round.
+        budget: Total labels, warm start included; the run ends when it is spent.
+        epochs: Training epochs per round.
+        lr: Learning rate of the method's parameters (``None`` = the method's tuned default).
+        head_lr: Learning rate of the head (``None`` = the method's default).
+        batch_size: Training batch size.
+        max_length: Texts are truncated to this many tokens.
+        seed: Seed of every random choice (warm start, batches, initialisation, dropout).
+        pooling: ``mean`` or ``cls`` pooling of the last layer for the head and embeddings.
+        pool_subsample: Score only this many random unlabelled examples per round (``None`` = all).
+        text_column, text_pair_column, label_column, task: For local files.
+    """
+
+    dataset: str = "trec"
+    model: str | None = None
+    method: str = "lora"
+    strategy: str = "entropy"
+    warm_start: int = 100
+    query_size: int = 50
+    budget: int = 300
+    epochs: int = 10
+    lr: float | None = None
+    head_lr: float | None = None
+    batch_size: int = 16
+    max_length: int = 128
+    seed: int = 0
+    pooling: str = "mean"
+    pool_subsample: int | None = None
+    text_column: str = "text"
+    text_pair_column: str | None = None
+    label_column: str = "label"
+    task: str | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("warm_start", "query_size", "budget", "epochs", "batch_size", "max_length"):
+            if getattr(self, name) < 1:
+                raise UsageError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(self, name)}")
+        if self.budget <= self.warm_start:
+            raise UsageError(f"--budget ({self.budget}) must be larger than --warm-start "
+                             f"({self.warm_start})")
+        for name in ("lr", "head_lr"):
+            value = getattr(self, name)
+            if value is not None and not value > 0:
+                raise UsageError(f"--{name.replace('_', '-')} must be > 0, got {value}")
+        if self.pooling not in POOLINGS:
+            raise UsageError(f"--pooling must be one of {', '.join(POOLINGS)}, got {self.pooling!r}")
+        if self.pool_subsample is not None and self.pool_subsample < 1:
+            raise UsageError(f"--pool-subsample must be >= 1, got {self.pool_subsample}")
+
+
+RoundCallback = Callable[[dict[str, Any]], None]
+
+
+def _warm_start(task: TaskData, size: int, rng: np.random.Generator) -> np.ndarray:
+    return np.sort(rng.choice(len(task.train), size=size, replace=False))
+
+
+def prepare(config: RunConfig) -> tuple[TaskData, Any, Any]:
+    """Load and check everything a run needs before any compute; returns (task, method, strategy)."""
+    method = parse_method(config.method)
+    strategy = parse_strategy(config.strategy)
+    task = load_task(config.dataset, text_column=config.text_column,
+                     text_pair_column=config.text_pair_column, label_column=config.label_column,
+                     task=config.task, seed=config.seed)
+    if task.task == "regression" and strategy.needs_probabilities:
+        raise UsageError(f"strategy {strategy.name!r} needs class probabilities and does not apply to "
+                         f"the regression task {task.name!r}; use one of: "
+                         f"{', '.join(strategies_for('regression'))}")
+    if config.budget > len(task.train):
+        raise UsageError(f"--budget ({config.budget}) is larger than the pool of {task.name!r} "
+                         f"({len(task.train)} training examples)")
+    return task, method, strategy
+
+
+def run_active_learning(
+    config: RunConfig,
+    *,
+    on_round: RoundCallback | None = None,
+    progress: bool = True,
+    prepared: tuple[TaskData, Any, Any] | None = None,
+) -> tuple[dict[str, Any], Any]:
+    """Run one AL experiment and return ``(summary, final_model)``.
+
+    Args:
+        config: The run's settings.
+        on_round: Called with each round's full record as soon as it ends (the results store).
+        progress: Show a progress bar on stderr.
+        prepared: The result of :func:`prepare` if the caller already ran it.
+    """
+    from tqdm.auto import tqdm
+
+    task, method, strategy = prepared or prepare(config)
+    rng = np.random.default_rng(config.seed)
+    encoder, tokenizer = load_backbone(config.model)
+    pool = encode(tokenizer, task.train, config.max_length)
+    test = encode(tokenizer, task.test, config.max_length)
+    cls = method.method
+    train_config = TrainConfig(epochs=config.epochs, batch_size=config.batch_size,
+                               lr=config.lr or cls.lr, head_lr=config.head_lr or cls.head_lr)
+
+    labeled = _warm_start(task, config.warm_start, rng)
+    if task.task == "classification" and len(np.unique(task.train.labels[labeled])) == 1:
+        warnings.warn(f"the warm start holds a single class "
+                      f"({task.label_names[task.train.labels[labeled][0]]}); the run goes on",
+                      stacklevel=2)
+    added = labeled
+    num_rounds = 1 + -(-(config.budget - config.warm_start) // config.query_size)
+    steps_per_round = [-(-n // config.batch_size) * config.epochs for n in
+                       _round_sizes(config)]
+    bar = tqdm(total=sum(steps_per_round), disable=None if progress else True, unit="step",
+               desc=f"{task.name} {method.preset} {strategy.preset}", leave=False)
+    metric = primary_metric(task.metrics)
+    rounds: list[dict[str, Any]] = []
+    model = trainable = total = None
+    try:
+        for round_index in range(num_rounds):
+            bar.set_postfix_str(f"round {round_index + 1}/{num_rounds}, {len(labeled)} labels")
+            round_seed = config.seed * 1_000_003 + round_index
+            model = build_model(encoder, method, task.num_labels, pooling=config.pooling,
+                                seed=round_seed)
+            trainable, total = count_parameters(model)
+            torch.manual_seed(round_seed)  # dropout
+            result = train(model, pool, labeled, task.train.labels[labeled], train_config,
+                           task=task.task, rng=np.random.default_rng(round_seed),
+                           on_step=bar.update)
+            eval_start = time.perf_counter()
+            metrics = compute_metrics(task.metrics, task.test.labels,
+                                      predict(model, test, np.arange(len(task.test))), task.task)
+            eval_seconds = time.perf_counter() - eval_start
+            queried, scores, query_seconds = np.zeros(0, dtype=np.int64), None, 0.0
+            remaining = config.budget - len(labeled)
+            if remaining > 0:
+                query_start = time.perf_counter()
+                queried, scores = _query(strategy, config, task, model, pool, labeled,
+                                         min(config.query_size, remaining), rng)
+                query_seconds = time.perf_counter() - query_start
+            record = {
+                "round": round_index,
+                "num_labeled": int(len(labeled)),
+                "metrics": metrics,
+                "train_seconds": result.seconds,
+                "query_seconds": query_seconds,
+                "eval_seconds": eval_seconds,
+                "indices_queried": [int(i) for i in queried],
+                "scores_queried": None if scores is None else [float(s) for s in scores],
+                "epochs": result.epochs,
+                "indices_added": [int(i) for i in added],
+                "correct": result.correct,
+                "correct_ids": [int(i) for i in labeled],
+            }
+            rounds.append(record)
+            if on_round is not None:
+                on_round(record)
+            added = queried
+            labeled = np.sort(np.concatenate([labeled, queried]))
+    finally:
+        bar.close()
+
+    public_keys = ("round", "num_labeled", "metrics", "train_seconds", "query_seconds",
+                   "indices_queried", "scores_queried")
+    summary = {
+        "dataset": task.name,
+        "model": display_name(config.model),
+        "method": method.preset,
+        "strategy": strategy.preset,
+        "seed": config.seed,
+        "trainable_params": trainable,
+        "total_params": total,
+        "task": task.task,
+        "eval_split": task.eval_split,
+        "metric": metric,
+        "config": dataclasses.asdict(config),
+        "rounds": [{key: record[key] for key in public_keys} for record in rounds],
+        "auc": learning_curve_auc([record["metrics"][metric] for record in rounds]),
+    }
+    return summary, model
+
+
+def _round_sizes(config: RunConfig) -> list[int]:
+    sizes, size = [], config.warm_start
+    while True:
+        sizes.append(size)
+        if size >= config.budget:
+            return sizes
+        size = min(config.budget, size + config.query_size)
+
+
+def _query(strategy: Any, config: RunConfig, task: TaskData, model: Any, pool: Any,
+           labeled: np.ndarray, n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray | None]:
+    """Ask ``strategy`` for ``n`` ids among the unlabelled pool (optionally a seeded subsample of it)."""
+    unlabeled = np.setdiff1d(np.arange(len(task.train)), labeled, assume_unique=True)
+    if config.pool_subsample is not None and config.pool_subsample < len(unlabeled):
+        unlabeled = np.sort(rng.choice(unlabeled, size=max(config.pool_subsample, n), replace=False))
+    clf = ModelClassifier(model, pool, task.task)
+    queried = strategy.query(clf=clf, dataset=task, indices_unlabeled=unlabeled,
+                             indices_labeled=labeled, n=n, rng=rng)
+    queried = np.asarray(queried, dtype=np.int64)
+    if len(np.unique(queried)) != n or np.isin(queried, labeled).any():
+        raise RuntimeError(f"strategy {strategy.name!r} returned ids that are repeated or labelled")
+    return queried, strategy.last_scores_

@@ -1,0 +1,125 @@
+"""The query-strategy contract, its registry, and the shared top-k of scoring strategies.
+
+A strategy is a stateless object with one keyword-only call (small-text's interface)::
+
+    query(*, clf, dataset, indices_unlabeled, indices_labeled, n, rng) -> indices
+
+All indices are ids in the dataset's one global index space. Scoring strategies only implement
+``score(probs)`` on a ``(n, classes[, passes])`` probability array (the maths stays pure, as in
+baal); the base class picks the top ``n`` and keeps the queried ids' scores in ``last_scores_``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, ClassVar, Protocol
+
+import numpy as np
+
+from peftal.config import build_config, format_preset, parse_preset
+from peftal.errors import UsageError
+from peftal.registry import Registry
+
+
+class Classifier(Protocol):
+    """What a strategy may ask of the current model; every method takes global ids."""
+
+    task: str
+
+    def predict_proba(self, indices: np.ndarray) -> np.ndarray:
+        """``(len(indices), classes)`` class probabilities."""
+
+    def embed(self, indices: np.ndarray) -> np.ndarray:
+        """``(len(indices), hidden)`` pooled last-layer representations."""
+
+
+@dataclasses.dataclass(frozen=True)
+class NoConfig:
+    """Strategies without hyper-parameters."""
+
+
+class QueryStrategy:
+    """Base class of an active-learning query strategy.
+
+    Class attributes:
+        name: Registry name.
+        description: One line for ``peftal strategies``.
+        reference: The paper it comes from.
+        Config: Its frozen config dataclass.
+        needs_probabilities: Whether it needs class probabilities (so does not apply to regression).
+    """
+
+    name: ClassVar[str]
+    description: ClassVar[str]
+    reference: ClassVar[str] = ""
+    Config: ClassVar[type] = NoConfig
+    needs_probabilities: ClassVar[bool] = True
+
+    def __init__(self, config: Any = None) -> None:
+        self.config = config if config is not None else self.Config()
+        self.last_scores_: np.ndarray | None = None
+
+    def query(self, *, clf: Classifier, dataset: Any, indices_unlabeled: np.ndarray,
+              indices_labeled: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
+        """Return ``n`` unique ids from ``indices_unlabeled`` to label next."""
+        raise NotImplementedError
+
+    @property
+    def preset(self) -> str:
+        return format_preset(self.name, self.config)
+
+
+def check_pool(indices_unlabeled: np.ndarray, n: int) -> None:
+    """A clear error when the pool cannot supply ``n`` examples."""
+    if n < 1:
+        raise UsageError(f"query size must be >= 1, got {n}")
+    if len(indices_unlabeled) < n:
+        raise UsageError(f"cannot query {n} examples: the unlabelled pool holds only "
+                         f"{len(indices_unlabeled)}")
+
+
+def top_n(scores: np.ndarray, n: int) -> np.ndarray:
+    """Positions of the ``n`` highest scores; ties go to the earlier position (stable)."""
+    return np.argsort(-scores, kind="stable")[:n]
+
+
+class ScoringStrategy(QueryStrategy):
+    """A strategy that scores each unlabelled example (higher = more informative) and takes the top n."""
+
+    def score(self, probs: np.ndarray) -> np.ndarray:
+        """``(n,)`` informativeness of each row of a ``(n, classes)`` probability array."""
+        raise NotImplementedError
+
+    def probabilities(self, clf: Classifier, indices: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """The probability array :meth:`score` is computed from (MC strategies override this)."""
+        return clf.predict_proba(indices)
+
+    def query(self, *, clf: Classifier, dataset: Any, indices_unlabeled: np.ndarray,
+              indices_labeled: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
+        indices_unlabeled = np.asarray(indices_unlabeled, dtype=np.int64)
+        check_pool(indices_unlabeled, n)
+        scores = self.score(self.probabilities(clf, indices_unlabeled, rng))
+        picked = top_n(scores, n)
+        self.last_scores_ = scores[picked]
+        return indices_unlabeled[picked]
+
+
+STRATEGIES: Registry[type[QueryStrategy]] = Registry("strategy")
+
+
+def register_strategy(cls: type[QueryStrategy]) -> type[QueryStrategy]:
+    """Class decorator: register a strategy under its ``name``."""
+    return STRATEGIES.register(cls.name)(cls)
+
+
+def parse_strategy(preset: str) -> QueryStrategy:
+    """A strategy instance from a preset such as ``entropy`` or ``mc_dropout[passes=10]``."""
+    name, overrides = parse_preset(preset)
+    cls = STRATEGIES.get(name)
+    return cls(build_config(cls.Config, overrides, owner=name))
+
+
+def strategies_for(task: str) -> list[str]:
+    """Names of the strategies that apply to ``task``."""
+    return [name for name, cls in STRATEGIES.items()
+            if task != "regression" or not cls.needs_probabilities]

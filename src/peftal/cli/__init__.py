@@ -1,0 +1,56 @@
+"""The ``peftal`` command line: one module per subcommand, each with ``register(subparsers)``."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+import warnings
+
+from peftal.errors import UsageError
+
+_SUBCOMMANDS = ("run", "predict", "methods", "strategies", "datasets")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    import importlib
+
+    from peftal import __version__
+
+    parser = argparse.ArgumentParser(
+        prog="peftal",
+        description="Active learning with parameter-efficient fine-tuning.",
+    )
+    parser.add_argument("--version", action="version", version=f"peftal {__version__}")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in _SUBCOMMANDS:
+        importlib.import_module(f"peftal.cli.{name}").register(subparsers)
+    return parser
+
+
+def _quiet_libraries() -> None:
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    os.environ.setdefault("TRANSFORMERS_NO_ADVISORY_WARNINGS", "1")
+    logging.getLogger("transformers").setLevel(logging.ERROR)
+    warnings.filterwarnings("ignore", category=FutureWarning)
+    warnings.formatwarning = lambda message, category, *args, **kwargs: (
+        f"peftal: warning: {message}\n")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``peftal`` console script; returns the exit status."""
+    _quiet_libraries()
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        # `peftal` alone runs the main job on the embedded defaults.
+        args = parser.parse_args(["run", *(argv or [])])
+    try:
+        return int(args.handler(args) or 0)
+    except UsageError as error:
+        print(f"peftal: error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("peftal: interrupted", file=sys.stderr)
+        return 130

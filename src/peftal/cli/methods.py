@@ -1,0 +1,43 @@
+"""``peftal methods``: the registered PEFT methods with their parameter counts."""
+
+from __future__ import annotations
+
+import argparse
+
+from peftal.cli.options import print_json, print_table
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("methods", help="list PEFT methods and their parameter counts")
+    parser.add_argument("--model", default=None, help="model to count on (default: packaged MiniLM)")
+    parser.add_argument("--num-labels", type=int, default=2, help="size of the classification head")
+    parser.add_argument("--json", action="store_true", help="print JSON")
+    parser.set_defaults(handler=main)
+
+
+def method_rows(model: str | None, num_labels: int) -> list[dict]:
+    """One row per registered method: name, description, defaults and exact parameter counts."""
+    from peftal.config import config_to_dict
+    from peftal.models.backbone import load_backbone
+    from peftal.peft import METHODS, build_model, count_parameters, parse_method
+
+    encoder, _ = load_backbone(model)
+    rows = []
+    for name, cls in METHODS.items():
+        trainable, total = count_parameters(build_model(encoder, parse_method(name), num_labels))
+        rows.append({"name": name, "trainable_params": trainable, "total_params": total,
+                     "description": cls.description, "reference": cls.reference,
+                     "lr": cls.lr, "head_lr": cls.head_lr, "defaults": config_to_dict(cls.Config())})
+    return rows
+
+
+def main(args: argparse.Namespace) -> int:
+    rows = method_rows(args.model, args.num_labels)
+    if args.json:
+        print_json(rows)
+    else:
+        print_table(["method", "trainable", "total", "%", "description"],
+                    [[r["name"], f"{r['trainable_params']:,}", f"{r['total_params']:,}",
+                      f"{100 * r['trainable_params'] / r['total_params']:.2f}", r["description"]]
+                     for r in rows])
+    return 0

@@ -1,0 +1,58 @@
+"""``peftal predict``: label a JSONL file with the model a run saved."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "predict", help="predict labels with a saved run's model",
+        description="Reads one JSON object per line (a text column, and a pair column for pair "
+                    "tasks) and writes one object per line with \"label\" and \"probs\" "
+                    "(\"value\" for regression).",
+    )
+    parser.add_argument("--run", type=Path, required=True, help="a run folder (holding model/)")
+    parser.add_argument("--input", type=Path, required=True, help="JSONL/CSV/TSV/Parquet file")
+    parser.add_argument("--output", type=Path, required=True, help="JSONL file to write")
+    parser.add_argument("--batch-size", type=int, default=128)
+    parser.set_defaults(handler=main)
+
+
+def main(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from peftal.data import read_records
+    from peftal.data.dataset import Split
+    from peftal.data.encoding import encode
+    from peftal.errors import UsageError
+    from peftal.models.checkpoint import load_model
+    from peftal.training import predict, softmax
+
+    folder = args.run / "model" if (args.run / "model").is_dir() else args.run
+    model, tokenizer, meta = load_model(folder)
+    records = read_records(args.input)
+    text_col = meta.get("text_column") or "text"
+    pair_col = (meta.get("text_pair_column") or "text_pair") if meta.get("is_pair") else None
+    for column in filter(None, (text_col, pair_col)):
+        if column not in records[0]:
+            raise UsageError(f"{args.input}: column {column!r} not found; columns are: "
+                             f"{', '.join(map(str, records[0]))}")
+    split = Split(texts=[str(r[text_col]) for r in records], labels=np.zeros(len(records)),
+                  text_pairs=[str(r[pair_col]) for r in records] if pair_col else None)
+    outputs = predict(model, encode(tokenizer, split, meta["max_length"]), np.arange(len(records)),
+                      args.batch_size)
+    tmp = args.output.with_name(args.output.name + ".tmp")
+    with open(tmp, "w", encoding="utf-8") as handle:
+        for row in outputs:
+            if meta["task"] == "regression":
+                handle.write(json.dumps({"value": float(row[0])}) + "\n")
+            else:
+                probs = softmax(row[None])[0]
+                handle.write(json.dumps({"label": meta["label_names"][int(probs.argmax())],
+                                         "probs": [round(float(p), 6) for p in probs]}) + "\n")
+    tmp.replace(args.output)
+    print(f"wrote {len(records)} predictions to {args.output}")
+    return 0

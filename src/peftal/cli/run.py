@@ -1,0 +1,91 @@
+"""``peftal run``: one active-learning experiment."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from peftal.cli.options import positive_float, positive_int, print_table
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    from peftal.al.loop import RunConfig
+    from peftal.al.strategies import STRATEGIES
+    from peftal.peft import METHODS
+
+    d = RunConfig()
+    parser = subparsers.add_parser(
+        "run", help="run one active-learning experiment",
+        description="Warm start, then train, evaluate and query until the label budget is spent. "
+                    "Outputs: summary.json, learning_curve.png, results.sqlite, model/.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    parser.add_argument("--dataset", default=d.dataset, help="built-in name or path to a file/folder")
+    parser.add_argument("--model", default=None,
+                        help="HF model id or local path (default: the packaged all-MiniLM-L6-v2)")
+    parser.add_argument("--method", default=d.method,
+                        help=f"PEFT method preset, e.g. lora[r=16]; one of: {', '.join(METHODS.names())}")
+    parser.add_argument("--strategy", default=d.strategy,
+                        help=f"query strategy; one of: {', '.join(STRATEGIES.names())}")
+    parser.add_argument("--warm-start", type=positive_int, default=d.warm_start)
+    parser.add_argument("--query-size", type=positive_int, default=d.query_size)
+    parser.add_argument("--budget", type=positive_int, default=d.budget,
+                        help="total labels, warm start included")
+    parser.add_argument("--epochs", type=positive_int, default=d.epochs)
+    parser.add_argument("--lr", type=positive_float, default=None,
+                        help="learning rate of the method's parameters (default: the method's own)")
+    parser.add_argument("--head-lr", type=positive_float, default=None,
+                        help="learning rate of the task head (default: the method's own)")
+    parser.add_argument("--batch-size", type=positive_int, default=d.batch_size)
+    parser.add_argument("--max-length", type=positive_int, default=d.max_length,
+                        help="texts are truncated to this many tokens")
+    parser.add_argument("--pooling", choices=("mean", "cls"), default=d.pooling)
+    parser.add_argument("--pool-subsample", type=positive_int, default=None,
+                        help="score only this many random unlabelled examples per round")
+    parser.add_argument("--seed", type=int, default=d.seed)
+    parser.add_argument("--text-column", default=d.text_column)
+    parser.add_argument("--text-pair-column", default=None)
+    parser.add_argument("--label-column", default=d.label_column)
+    parser.add_argument("--task", choices=("classification", "regression"), default=None,
+                        help="task of a local file (default: classification)")
+    parser.add_argument("--out", type=Path, default=None,
+                        help="output folder (default: runs/<dataset>-<method>-<strategy>-seed<seed>)")
+    parser.add_argument("--overwrite", action="store_true", help="replace a completed run in --out")
+    parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    parser.set_defaults(handler=main)
+
+
+def main(args: argparse.Namespace) -> int:
+    from peftal.al.loop import RunConfig
+    from peftal.experiments.single import execute_run
+
+    config = RunConfig(
+        dataset=args.dataset, model=args.model, method=args.method, strategy=args.strategy,
+        warm_start=args.warm_start, query_size=args.query_size, budget=args.budget,
+        epochs=args.epochs, lr=args.lr, head_lr=args.head_lr, batch_size=args.batch_size,
+        max_length=args.max_length, seed=args.seed, pooling=args.pooling,
+        pool_subsample=args.pool_subsample, text_column=args.text_column,
+        text_pair_column=args.text_pair_column, label_column=args.label_column, task=args.task,
+    )
+    out = args.out or Path("runs") / _default_name(config)
+    summary = execute_run(config, out, overwrite=args.overwrite, progress=not args.no_progress)
+    metric = summary["metric"]
+    print(f"{summary['dataset']} · {summary['model']} · {summary['method']} · {summary['strategy']} "
+          f"· seed {summary['seed']} · {summary['trainable_params']:,} of "
+          f"{summary['total_params']:,} parameters trained")
+    print_table(
+        ["round", "labels", *summary["rounds"][0]["metrics"], "train s", "query s"],
+        [[r["round"], r["num_labeled"], *r["metrics"].values(), r["train_seconds"], r["query_seconds"]]
+         for r in summary["rounds"]],
+    )
+    print(f"AUC ({metric}): {summary['auc']:.4f}")
+    print(f"outputs in {out}/: summary.json, learning_curve.png, results.sqlite, model/")
+    return 0
+
+
+def _default_name(config) -> str:
+    from pathlib import Path as _Path
+
+    dataset = _Path(config.dataset).stem if "/" in config.dataset else config.dataset
+    safe = lambda s: "".join(c if c.isalnum() or c in "-_" else "_" for c in s).strip("_")  # noqa: E731
+    return f"{safe(dataset)}-{safe(config.method)}-{safe(config.strategy)}-seed{config.seed}"

@@ -1,0 +1,291 @@
+"""Load a task from a built-in name (local folder or hub) or a user's CSV/TSV/JSONL/Parquet file.
+
+Every loader ends in :func:`build_task`, which checks the data (columns, empty texts, labels that
+occur only in the test split) and maps label names to ids, so all sources fail the same clear way.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from peftal.data.builtin import DATASETS, DatasetSpec
+from peftal.data.dataset import Split, TaskData
+from peftal.errors import UsageError
+
+DATA_DIR_ENV = "PEFTAL_DATA_DIR"
+_SPLITS = ("train", "validation", "test")
+_SUFFIXES = (".jsonl", ".jsonl.gz", ".json", ".csv", ".tsv", ".parquet")
+Records = list[dict[str, Any]]
+
+
+def data_dir() -> Path | None:
+    """The local folder holding built-in datasets (``$PEFTAL_DATA_DIR``), if set."""
+    value = os.environ.get(DATA_DIR_ENV)
+    return Path(value).expanduser() if value else None
+
+
+def local_folder(name: str) -> Path | None:
+    """The local folder of built-in dataset ``name`` if one exists."""
+    root = data_dir()
+    if root is not None and (root / name).is_dir():
+        return root / name
+    return None
+
+
+def load_task(
+    name_or_path: str,
+    *,
+    text_column: str = "text",
+    text_pair_column: str | None = None,
+    label_column: str = "label",
+    task: str | None = None,
+    test_size: float = 0.2,
+    seed: int = 0,
+) -> TaskData:
+    """Load a built-in dataset by name or a local file/folder by path.
+
+    Args:
+        name_or_path: A built-in name (``peftal datasets``) or a path to a file or folder.
+        text_column: Column holding the text (files only; built-ins use their own).
+        text_pair_column: Column holding the second text of a pair, if any (files only).
+        label_column: Column holding the label (files only).
+        task: ``classification`` or ``regression`` for files (default: classification).
+        test_size: Share held out as test when a single file is given (seeded, stratified).
+        seed: Seed of that split.
+    """
+    path = Path(name_or_path).expanduser()
+    if name_or_path in DATASETS:
+        spec = DATASETS.get(name_or_path)
+        if spec.task == "qa":
+            raise UsageError(f"dataset {spec.name!r} is a question-answering task; "
+                             "active learning and classification training do not apply to it")
+        folder = local_folder(spec.name)
+        splits = _read_folder(folder) if folder else _read_hub(spec)
+        columns = ("text", "text_pair" if spec.text_pair else None, "label")
+        return build_task(spec.name, spec.task, splits, columns, spec.metrics,
+                          label_names=spec.labels, source=str(folder or spec.hub_id))
+    if not path.exists():
+        raise UsageError(
+            f"unknown dataset {name_or_path!r}: not a built-in name ({', '.join(DATASETS.names())}) "
+            "and no such file or folder"
+        )
+    splits = _read_folder(path) if path.is_dir() else _split_file(path, label_column,
+                                                                   test_size, seed, task)
+    task = task or "classification"
+    metrics = ("pearson", "spearman", "mse") if task == "regression" else ("accuracy", "f1_macro")
+    columns = (text_column, text_pair_column, label_column)
+    return build_task(str(path), task, splits, columns, metrics, source=str(path.resolve()))
+
+
+def build_task(
+    name: str,
+    task: str,
+    splits: dict[str, Records],
+    columns: tuple[str, str | None, str],
+    metrics: tuple[str, ...],
+    *,
+    label_names: tuple[str, ...] | None = None,
+    source: str = "",
+) -> TaskData:
+    """Check raw records and turn them into a :class:`TaskData`."""
+    if task not in ("classification", "regression"):
+        raise UsageError(f"unknown task {task!r}; valid tasks: classification, regression")
+    if "train" not in splits:
+        raise UsageError(f"{name}: no training split found")
+    if "test" in splits:
+        eval_name = "test"
+    elif "validation" in splits:
+        eval_name = "validation"
+    else:
+        raise UsageError(f"{name}: no test or validation split found")
+    text_col, pair_col, label_col = columns
+    for split_name, records in splits.items():
+        _check_records(name, split_name, records, [c for c in columns if c])
+    if task == "classification":
+        names = list(label_names) if label_names else sorted({str(r[label_col]) for r in splits["train"]})
+        _check_labels(name, splits, label_col, names)
+    else:
+        names = None
+    built = {
+        split_name: _to_split(name, split_name, records, columns, names)
+        for split_name, records in splits.items()
+    }
+    return TaskData(
+        name=name, task=task, label_names=names, metrics=metrics, train=built["train"],
+        test=built[eval_name], validation=built.get("validation") if eval_name == "test" else None,
+        eval_split=eval_name, source=source,
+    )
+
+
+def _check_records(name: str, split: str, records: Records, columns: list[str]) -> None:
+    if not records:
+        raise UsageError(f"{name}: the {split} split is empty")
+    missing = [c for c in columns if c not in records[0]]
+    if missing:
+        raise UsageError(
+            f"{name}: column {missing[0]!r} not found in the {split} split; "
+            f"columns are: {', '.join(map(str, records[0]))}"
+        )
+    text_columns = columns[:-1]
+    for row, record in enumerate(records):
+        for column in text_columns:
+            value = record.get(column)
+            if not isinstance(value, str) or not value.strip():
+                raise UsageError(f"{name}: empty text in column {column!r}, {split} row {row + 1}")
+        if record.get(columns[-1]) is None:
+            raise UsageError(f"{name}: missing label in {split} row {row + 1}")
+
+
+def _check_labels(name: str, splits: dict[str, Records], label_col: str, names: list[str]) -> None:
+    known = set(names)
+    train_labels = {str(r[label_col]) for r in splits["train"]}
+    if len(train_labels) < 2:
+        raise UsageError(f"{name}: the training split holds a single class ({next(iter(train_labels))!r})")
+    for split_name, records in splits.items():
+        seen = {str(r[label_col]) for r in records}
+        unknown = sorted(seen - known)
+        if unknown:
+            raise UsageError(f"{name}: label {unknown[0]!r} of the {split_name} split is not a known label "
+                             f"({', '.join(names)})")
+        if split_name != "train" and (seen - train_labels):
+            label = sorted(seen - train_labels)[0]
+            raise UsageError(f"{name}: label {label!r} occurs in the {split_name} split but never "
+                             "in the training split")
+
+
+def _to_split(name: str, split: str, records: Records, columns: tuple[str, str | None, str],
+              names: list[str] | None) -> Split:
+    text_col, pair_col, label_col = columns
+    if names is None:
+        try:
+            labels = np.array([float(r[label_col]) for r in records], dtype=np.float32)
+        except (TypeError, ValueError):
+            raise UsageError(f"{name}: regression labels must be numbers ({split} split)") from None
+    else:
+        index = {label: i for i, label in enumerate(names)}
+        labels = np.array([index[str(r[label_col])] for r in records], dtype=np.int64)
+    return Split(
+        texts=[r[text_col] for r in records],
+        labels=labels,
+        text_pairs=[r[pair_col] for r in records] if pair_col else None,
+    )
+
+
+def _read_folder(folder: Path) -> dict[str, Records]:
+    splits = {}
+    for split in _SPLITS:
+        files = [folder / f"{split}{suffix}" for suffix in _SUFFIXES if (folder / f"{split}{suffix}").exists()]
+        if files:
+            splits[split] = read_records(files[0])
+    if not splits:
+        raise UsageError(f"{folder}: no train/validation/test files ({', '.join(_SUFFIXES)}) found")
+    return splits
+
+
+def _split_file(path: Path, label_column: str, test_size: float, seed: int,
+                task: str | None) -> dict[str, Records]:
+    """Split one file into train and test, seeded and stratified by label for classification."""
+    from sklearn.model_selection import train_test_split
+
+    records = read_records(path)
+    if len(records) < 4:
+        raise UsageError(f"{path}: needs at least 4 rows to split into train and test, has {len(records)}")
+    if records and label_column not in records[0]:
+        raise UsageError(f"{path}: column {label_column!r} not found; columns are: "
+                         f"{', '.join(map(str, records[0]))}")
+    labels = [str(r.get(label_column)) for r in records]
+    counts = {label: labels.count(label) for label in set(labels)}
+    stratify = labels if task != "regression" and min(counts.values()) >= 2 else None
+    train, test = train_test_split(records, test_size=test_size, random_state=seed, stratify=stratify)
+    return {"train": list(train), "test": list(test)}
+
+
+def read_records(path: Path) -> Records:
+    """Read a JSONL (optionally gzipped), JSON list, CSV, TSV or Parquet file into dicts."""
+    name = path.name.lower()
+    try:
+        if name.endswith((".jsonl", ".jsonl.gz")):
+            opener = gzip.open if name.endswith(".gz") else open
+            with opener(path, "rt", encoding="utf-8") as handle:
+                records = [_json_line(line, path, n) for n, line in enumerate(handle, 1) if line.strip()]
+        elif name.endswith(".json"):
+            with open(path, encoding="utf-8") as handle:
+                records = json.load(handle)
+            if not isinstance(records, list):
+                raise UsageError(f"{path}: a .json file must hold a list of records")
+        elif name.endswith((".csv", ".tsv")):
+            import pandas as pd
+
+            frame = pd.read_csv(path, sep="\t" if name.endswith(".tsv") else ",",
+                                encoding="utf-8", dtype=str, keep_default_na=False)
+            records = frame.to_dict(orient="records")
+        elif name.endswith(".parquet"):
+            import pandas as pd
+
+            records = pd.read_parquet(path).to_dict(orient="records")
+        else:
+            raise UsageError(f"{path}: unsupported file type; use one of {', '.join(_SUFFIXES)}")
+    except UnicodeDecodeError:
+        raise UsageError(f"{path}: not valid UTF-8 text") from None
+    except (OSError, EOFError) as error:
+        raise UsageError(f"{path}: cannot read file ({error})") from None
+    except UsageError:
+        raise
+    except Exception as error:  # pandas' parser errors have no common public base class
+        if type(error).__name__ == "EmptyDataError":
+            raise UsageError(f"{path}: the file is empty") from None
+        raise UsageError(f"{path}: cannot parse file ({type(error).__name__}: {error})") from None
+    if not records:
+        raise UsageError(f"{path}: the file is empty")
+    return records
+
+
+def _json_line(line: str, path: Path, number: int) -> dict[str, Any]:
+    try:
+        record = json.loads(line)
+    except json.JSONDecodeError as error:
+        raise UsageError(f"{path}: line {number} is not valid JSON ({error.msg})") from None
+    if not isinstance(record, dict):
+        raise UsageError(f"{path}: line {number} is not a JSON object")
+    return record
+
+
+def _read_hub(spec: DatasetSpec) -> dict[str, Records]:
+    """Download ``spec`` from the Hugging Face hub via ``datasets`` (needs a network)."""
+    try:
+        import datasets
+    except ImportError:  # pragma: no cover - datasets is a dependency
+        raise UsageError("loading from the hub needs the `datasets` package") from None
+    try:
+        loaded = datasets.load_dataset(spec.hub_id, spec.hub_config)
+    except Exception as error:
+        raise UsageError(
+            f"dataset {spec.name!r}: no local copy (set {DATA_DIR_ENV} to a folder holding "
+            f"{spec.name}/train.jsonl ...) and loading {spec.hub_id!r} from the hub failed: "
+            f"{type(error).__name__}"
+        ) from None
+    splits = {}
+    for split in _SPLITS:
+        hub_split = spec.hub_splits.get(split, split)
+        if hub_split not in loaded:
+            continue
+        part = loaded[hub_split]
+        features = part.features
+        records = []
+        for row in part:
+            record = {spec.hub_columns.get(k, k): v for k, v in row.items()}
+            label_feature = features.get(next((k for k, v in spec.hub_columns.items() if v == "label"), "label"))
+            if spec.task == "classification" and hasattr(label_feature, "int2str"):
+                if record["label"] is None or record["label"] < 0:
+                    continue  # unlabelled hub test split (GLUE)
+                record["label"] = label_feature.int2str(record["label"])
+            records.append(record)
+        if records:
+            splits[split] = records
+    return splits

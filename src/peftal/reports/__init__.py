@@ -1,0 +1,1 @@
+"""Reports: tables and plots drawn from analysis output."""

@@ -1,0 +1,7 @@
+"""Training and inference: the loop, metrics, predictions."""
+
+from peftal.training.metrics import METRICS, compute_metrics, primary_metric
+from peftal.training.trainer import TrainConfig, TrainResult, embed, predict, softmax, train
+
+__all__ = ["METRICS", "TrainConfig", "TrainResult", "compute_metrics", "embed", "predict",
+           "primary_metric", "softmax", "train"]

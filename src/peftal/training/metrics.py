@@ -1,0 +1,74 @@
+"""Evaluation metrics, computed with scikit-learn and SciPy (no hub-fetched metric scripts)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+from scipy import stats
+from sklearn import metrics as skm
+
+from peftal.registry import Registry
+
+METRICS: Registry[Callable[[np.ndarray, np.ndarray], float]] = Registry("metric")
+
+
+def _metric(name: str):
+    return METRICS.register(name)
+
+
+@_metric("accuracy")
+def accuracy(y_true: np.ndarray, y_pred: np.ndarray) -> float:
+    return float(skm.accuracy_score(y_true, y_pred))
+
+
+@_metric("f1_macro")
+def f1_macro(y_true: np.ndarray, y_pred: np.ndarray) -> float:
+    return float(skm.f1_score(y_true, y_pred, average="macro", zero_division=0))
+
+
+@_metric("f1_micro")
+def f1_micro(y_true: np.ndarray, y_pred: np.ndarray) -> float:
+    return float(skm.f1_score(y_true, y_pred, average="micro", zero_division=0))
+
+
+@_metric("f1")
+def f1_positive(y_true: np.ndarray, y_pred: np.ndarray) -> float:
+    """F1 of the positive class (label id 1), as GLUE reports it for MRPC."""
+    return float(skm.f1_score(y_true, y_pred, pos_label=1, average="binary", zero_division=0))
+
+
+@_metric("mcc")
+def mcc(y_true: np.ndarray, y_pred: np.ndarray) -> float:
+    return float(skm.matthews_corrcoef(y_true, y_pred))
+
+
+@_metric("pearson")
+def pearson(y_true: np.ndarray, y_pred: np.ndarray) -> float:
+    if np.std(y_pred) == 0:
+        return 0.0
+    return float(stats.pearsonr(y_true, y_pred).statistic)
+
+
+@_metric("spearman")
+def spearman(y_true: np.ndarray, y_pred: np.ndarray) -> float:
+    if np.std(y_pred) == 0:
+        return 0.0
+    return float(stats.spearmanr(y_true, y_pred).statistic)
+
+
+@_metric("mse")
+def mse(y_true: np.ndarray, y_pred: np.ndarray) -> float:
+    return float(skm.mean_squared_error(y_true, y_pred))
+
+
+def compute_metrics(names: tuple[str, ...], y_true: np.ndarray, outputs: np.ndarray,
+                    task: str) -> dict[str, float]:
+    """Metrics ``names`` from model outputs ``(n, classes)`` (logits) or ``(n, 1)`` (regression)."""
+    y_pred = outputs[:, 0] if task == "regression" else outputs.argmax(axis=1)
+    return {name: METRICS.get(name)(y_true, y_pred) for name in names}
+
+
+def primary_metric(names: tuple[str, ...]) -> str:
+    """The metric a learning curve is drawn with: accuracy, else the first listed."""
+    return "accuracy" if "accuracy" in names else names[0]
