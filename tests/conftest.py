@@ -1,0 +1,72 @@
+"""Shared fixtures: tiny random encoders (no download), the local data folder, CLI runner."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_DATA = REPO.parent / "shared" / "data"
+
+if "PEFTAL_DATA_DIR" not in os.environ and SHARED_DATA.is_dir():
+    os.environ["PEFTAL_DATA_DIR"] = str(SHARED_DATA)
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+TINY_ARCHITECTURES = ("bert", "roberta", "distilbert", "electra")
+
+
+def tiny_encoder(arch: str = "bert", vocab_size: int = 120, seed: int = 0) -> torch.nn.Module:
+    """A randomly initialised 2-layer encoder of ``arch`` with hidden size 32 (built, not downloaded)."""
+    from transformers import AutoConfig, AutoModel
+
+    torch.manual_seed(seed)
+    common = dict(vocab_size=vocab_size, max_position_embeddings=64)
+    if arch == "distilbert":
+        config = AutoConfig.for_model("distilbert", dim=32, n_layers=2, n_heads=2, hidden_dim=64,
+                                      **common)
+    else:
+        extra = {"embedding_size": 32} if arch == "electra" else {}
+        config = AutoConfig.for_model(arch, hidden_size=32, num_hidden_layers=2,
+                                      num_attention_heads=2, intermediate_size=64,
+                                      type_vocab_size=2, pad_token_id=0, **common, **extra)
+    model = AutoModel.from_config(config)
+    model.eval()
+    return model
+
+
+def random_encoded(num_examples: int, vocab_size: int = 120, seed: int = 0, max_len: int = 12,
+                   with_types: bool = True):
+    """An :class:`~peftal.data.encoding.Encoded` of random token ids of random lengths."""
+    from peftal.data.encoding import Encoded
+
+    rng = np.random.default_rng(seed)
+    ids = [np.concatenate([[1], rng.integers(5, vocab_size, size=rng.integers(2, max_len)), [2]])
+           for _ in range(num_examples)]
+    types = [np.zeros_like(row) for row in ids] if with_types else None
+    return Encoded(input_ids=ids, token_type_ids=types, pad_id=0)
+
+
+@pytest.fixture
+def data_dir() -> Path:
+    """The local folder of real datasets (skips the test when it is absent)."""
+    value = os.environ.get("PEFTAL_DATA_DIR")
+    if not value or not Path(value).is_dir():
+        pytest.skip("PEFTAL_DATA_DIR (../shared/data) is not available")
+    return Path(value)
+
+
+def run_cli(*args: str, cwd: Path | None = None, check: bool = True,
+            timeout: float = 1200) -> subprocess.CompletedProcess:
+    """Run the real ``peftal`` command in a subprocess; returns the completed process."""
+    result = subprocess.run([sys.executable, "-m", "peftal", *args], capture_output=True, text=True,
+                            cwd=cwd, timeout=timeout, env={**os.environ, "PYTHONWARNINGS": "ignore"})
+    if check and result.returncode != 0:
+        raise AssertionError(f"peftal {' '.join(args)} exited {result.returncode}:\n{result.stderr[-3000:]}")
+    return result
