@@ -70,3 +70,33 @@ def run_cli(*args: str, cwd: Path | None = None, check: bool = True,
     if check and result.returncode != 0:
         raise AssertionError(f"peftal {' '.join(args)} exited {result.returncode}:\n{result.stderr[-3000:]}")
     return result
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory) -> Path:
+    """A tiny random BERT saved with the packaged MiniLM's tokenizer: a loadable `--model` path."""
+    from transformers import AutoTokenizer
+
+    from peftal.models.backbone import resolve_model
+
+    folder = tmp_path_factory.mktemp("tiny-bert")
+    tokenizer = AutoTokenizer.from_pretrained(resolve_model(None))
+    tiny_encoder("bert", vocab_size=tokenizer.vocab_size).save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return folder
+
+
+@pytest.fixture
+def toy_csv(tmp_path) -> Path:
+    """A 3-class CSV whose class is given away by a keyword, so even a tiny model can learn it."""
+    rng = np.random.default_rng(0)
+    words = ["apple", "river", "engine"]
+    filler = "the a of and to in is it that was for on are with as".split()
+    rows = ["text,label"]
+    for i in range(150):
+        label = i % 3
+        body = " ".join(rng.choice(filler, size=6))
+        rows.append(f"{words[label]} {body},{['fruit', 'nature', 'machine'][label]}")
+    path = tmp_path / "toy.csv"
+    path.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    return path

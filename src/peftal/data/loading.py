@@ -75,11 +75,15 @@ def load_task(
             f"unknown dataset {name_or_path!r}: not a built-in name ({', '.join(DATASETS.names())}) "
             "and no such file or folder"
         )
-    splits = _read_folder(path) if path.is_dir() else _split_file(path, label_column,
-                                                                   test_size, seed, task)
+    columns = (text_column, text_pair_column, label_column)
+    if path.is_dir():
+        splits = _read_folder(path)
+    else:
+        records = read_records(path)
+        _check_records(str(path), "file", records, [c for c in columns if c])
+        splits = _split_file(path, records, label_column, test_size, seed, task)
     task = task or "classification"
     metrics = ("pearson", "spearman", "mse") if task == "regression" else ("accuracy", "f1_macro")
-    columns = (text_column, text_pair_column, label_column)
     return build_task(str(path), task, splits, columns, metrics, source=str(path.resolve()))
 
 
@@ -149,14 +153,14 @@ def _check_labels(name: str, splits: dict[str, Records], label_col: str, names: 
         raise UsageError(f"{name}: the training split holds a single class ({next(iter(train_labels))!r})")
     for split_name, records in splits.items():
         seen = {str(r[label_col]) for r in records}
-        unknown = sorted(seen - known)
-        if unknown:
-            raise UsageError(f"{name}: label {unknown[0]!r} of the {split_name} split is not a known label "
-                             f"({', '.join(names)})")
         if split_name != "train" and (seen - train_labels):
             label = sorted(seen - train_labels)[0]
             raise UsageError(f"{name}: label {label!r} occurs in the {split_name} split but never "
                              "in the training split")
+        unknown = sorted(seen - known)
+        if unknown:
+            raise UsageError(f"{name}: label {unknown[0]!r} of the {split_name} split is not a known "
+                             f"label ({', '.join(names)})")
 
 
 def _to_split(name: str, split: str, records: Records, columns: tuple[str, str | None, str],
@@ -188,20 +192,18 @@ def _read_folder(folder: Path) -> dict[str, Records]:
     return splits
 
 
-def _split_file(path: Path, label_column: str, test_size: float, seed: int,
+def _split_file(path: Path, records: Records, label_column: str, test_size: float, seed: int,
                 task: str | None) -> dict[str, Records]:
-    """Split one file into train and test, seeded and stratified by label for classification."""
+    """Split one file's records into train and test, seeded, stratified by label where possible."""
     from sklearn.model_selection import train_test_split
 
-    records = read_records(path)
     if len(records) < 4:
         raise UsageError(f"{path}: needs at least 4 rows to split into train and test, has {len(records)}")
-    if records and label_column not in records[0]:
-        raise UsageError(f"{path}: column {label_column!r} not found; columns are: "
-                         f"{', '.join(map(str, records[0]))}")
-    labels = [str(r.get(label_column)) for r in records]
+    labels = [str(r[label_column]) for r in records]
     counts = {label: labels.count(label) for label in set(labels)}
-    stratify = labels if task != "regression" and min(counts.values()) >= 2 else None
+    num_test = int(np.ceil(test_size * len(records)))
+    stratifiable = min(counts.values()) >= 2 and len(counts) <= min(num_test, len(records) - num_test)
+    stratify = labels if task != "regression" and stratifiable else None
     train, test = train_test_split(records, test_size=test_size, random_state=seed, stratify=stratify)
     return {"train": list(train), "test": list(test)}
 

@@ -1,0 +1,146 @@
+"""The AL loop end to end on a tiny random model and a toy file (fast, offline)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from peftal.al import RunConfig, run_active_learning
+from peftal.errors import UsageError
+from peftal.experiments import ResultsStore
+from peftal.experiments.single import execute_run
+
+
+def _config(toy_csv, tiny_model_dir, **overrides):
+    base = dict(dataset=str(toy_csv), model=str(tiny_model_dir), method="lora", strategy="entropy",
+                warm_start=10, query_size=7, budget=31, epochs=2, max_length=16, seed=0, lr=3e-3)
+    return RunConfig(**{**base, **overrides})
+
+
+def test_rounds_and_queries(toy_csv, tiny_model_dir):
+    records = []
+    summary, _ = run_active_learning(_config(toy_csv, tiny_model_dir), on_round=records.append,
+                                     progress=False)
+    rounds = summary["rounds"]
+    # 10 → 17 → 24 → 31: the last query is cut to what the budget leaves (7)
+    assert [r["num_labeled"] for r in rounds] == [10, 17, 24, 31]
+    assert rounds[-1]["indices_queried"] == []
+    labeled = set(records[0]["indices_added"])
+    assert len(labeled) == 10
+    for record in records[:-1]:
+        queried = record["indices_queried"]
+        assert len(queried) == len(set(queried)) == 7
+        assert not labeled & set(queried)
+        assert set(queried) <= set(range(120))  # ids of the pool (80% of 150 rows)
+        labeled |= set(queried)
+        assert len(record["scores_queried"]) == 7
+        assert record["scores_queried"] == sorted(record["scores_queried"], reverse=True)
+    assert 0.0 <= summary["auc"] <= 1.0
+    assert records[-1]["correct"].shape == (2, 31)
+
+
+def test_same_seed_same_run(toy_csv, tiny_model_dir):
+    a, _ = run_active_learning(_config(toy_csv, tiny_model_dir), progress=False)
+    b, _ = run_active_learning(_config(toy_csv, tiny_model_dir), progress=False)
+    c, _ = run_active_learning(_config(toy_csv, tiny_model_dir, seed=1), progress=False)
+    strip = lambda s: [(r["indices_queried"], r["metrics"]) for r in s["rounds"]]  # noqa: E731
+    assert strip(a) == strip(b)
+    assert strip(a) != strip(c)
+
+
+def test_pool_subsample_returns_global_ids(toy_csv, tiny_model_dir):
+    records = []
+    run_active_learning(_config(toy_csv, tiny_model_dir, strategy="random", pool_subsample=15,
+                                budget=17), on_round=records.append, progress=False)
+    queried = records[0]["indices_queried"]
+    assert len(set(queried)) == 7 and not set(queried) & set(records[0]["indices_added"])
+    assert max(queried) >= 15  # ids of the whole pool, not positions 0..14 of the subsample
+
+
+def test_execute_run_writes_outputs(toy_csv, tiny_model_dir, tmp_path):
+    out = tmp_path / "run"
+    summary = execute_run(_config(toy_csv, tiny_model_dir), out, progress=False)
+    assert json.loads((out / "summary.json").read_text()) == json.loads(json.dumps(summary))
+    assert (out / "learning_curve.png").stat().st_size > 1000
+    assert (out / "model" / "trainable.safetensors").exists()
+    with ResultsStore(out / "results.sqlite") as store:
+        assert store.runs()[0]["status"] == "completed"
+        assert len(store.rounds("run")) == 4
+        assert len(store.labeled("run")) == 31
+        assert sorted(store.correctness("run")) == [0, 1, 2, 3]
+    with pytest.raises(UsageError, match="already holds a completed run"):
+        execute_run(_config(toy_csv, tiny_model_dir), out, progress=False)
+
+
+def test_failed_run_leaves_no_summary(toy_csv, tiny_model_dir, tmp_path, monkeypatch):
+    import peftal.al.loop as loop
+
+    original = loop._query
+    calls = []
+
+    def broken_query(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:
+            raise RuntimeError("strategy crashed")
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(loop, "_query", broken_query)
+    out = tmp_path / "run"
+    with pytest.raises(RuntimeError):
+        execute_run(_config(toy_csv, tiny_model_dir), out, progress=False)
+    assert not (out / "summary.json").exists()
+    with ResultsStore(out / "results.sqlite") as store:
+        run = store.runs()[0]
+        assert run["status"] == "failed" and "strategy crashed" in run["error"]
+        assert len(store.rounds("run")) == 1  # the round that finished is kept
+
+
+def test_single_class_warm_start_warns(tmp_path, tiny_model_dir):
+    rows = ["text,label"] + [f"common words here {i},major" for i in range(60)] + \
+           [f"rare thing {i},minor" for i in range(4)]
+    path = tmp_path / "skewed.csv"
+    path.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    with pytest.warns(UserWarning, match="single class"):
+        run_active_learning(RunConfig(dataset=str(path), model=str(tiny_model_dir), warm_start=1,
+                                      query_size=2, budget=3, epochs=1, max_length=16),
+                            progress=False)
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"budget": 10}, r"--budget \(10\) must be larger than --warm-start \(10\)"),
+        ({"budget": 500}, r"--budget \(500\) is larger than the pool"),
+        ({"method": "lorax"}, "unknown method 'lorax'; valid method names: "),
+        ({"strategy": "entropyy"}, "unknown strategy 'entropyy'; valid strategy names: "),
+        ({"method": "lora[rank=4]"}, "lora: unknown key 'rank'; valid keys: r, alpha"),
+    ],
+)
+def test_bad_config(toy_csv, tiny_model_dir, overrides, message):
+    with pytest.raises(UsageError, match=message):
+        run_active_learning(_config(toy_csv, tiny_model_dir, **overrides), progress=False)
+
+
+def test_labels_of_the_pool_are_never_read_before_they_are_queried(toy_csv, tiny_model_dir):
+    """Simulated annotation: training only ever sees labels of labelled ids."""
+    import peftal.al.loop as loop
+
+    seen = []
+    original = loop.train
+
+    def spy(model, encoded, indices, targets, *args, **kwargs):
+        seen.append(np.asarray(indices).copy())
+        return original(model, encoded, indices, targets, *args, **kwargs)
+
+    records = []
+    loop.train = spy
+    try:
+        run_active_learning(_config(toy_csv, tiny_model_dir), on_round=records.append, progress=False)
+    finally:
+        loop.train = original
+    labeled = set()
+    for record, indices in zip(records, seen):
+        labeled |= set(record["indices_added"])
+        assert set(indices.tolist()) == labeled
