@@ -8,6 +8,8 @@ or any tree of such folders.
 
 from __future__ import annotations
 
+from collections import defaultdict
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +20,7 @@ from peftal.errors import UsageError
 from peftal.experiments.store import STORE_NAME, ResultsStore
 
 WARM_START = "warm_start"  # source of the examples labelled before the first query
+_GROUP_FIELDS = ("dataset", "method", "strategy")
 
 
 def find_stores(folder: str | Path) -> list[Path]:
@@ -127,3 +130,45 @@ def analyze(folder: str | Path) -> dict[str, Any]:
                 if cka is not None:
                     result["cka"][key] = {**info, **cka}
     return result
+
+
+def group_runs(runs: Mapping[str, Mapping[str, Any]]) -> dict[str, list[Mapping[str, Any]]]:
+    """Runs (key → entry of :func:`analyze`) grouped under a label made of the identifying fields
+    that vary between them: always the method, plus the dataset and strategy where they differ.
+    Seeds are what a group averages over."""
+    varying = [f for f in _GROUP_FIELDS if len({str(r.get(f)) for r in runs.values()}) > 1]
+    fields = varying if "method" in varying else ["method", *varying]
+    groups: dict[str, list[Mapping[str, Any]]] = defaultdict(list)
+    for key in sorted(runs):
+        groups[" · ".join(str(runs[key].get(f)) for f in fields)].append(runs[key])
+    return dict(groups)
+
+
+def completed(runs: Mapping[str, Mapping[str, Any]]) -> dict[str, Mapping[str, Any]]:
+    """The completed runs only: a run still going (or failed) has not reached its last round, and
+    averaging it with finished ones would mix labelled-set sizes."""
+    return {key: run for key, run in runs.items() if run.get("status") == "completed"}
+
+
+def group_summary(result: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Per group of :func:`group_runs` (completed runs only), mean and std over its runs of the last
+    round's forgetting shares (of the labelled examples) and of the per-layer CKA."""
+    rows = []
+    forgetting, cka = completed(result.get("forgetting", {})), completed(result.get("cka", {}))
+    forgetting_groups, cka_groups = group_runs(forgetting), group_runs(cka)
+    for label in dict.fromkeys([*forgetting_groups, *cka_groups]):
+        row: dict[str, Any] = {"group": label}
+        finals = [run["final"] for run in forgetting_groups.get(label, [])]
+        if finals:
+            row["runs"] = len(finals)
+            for field in ("forgettable", "unforgettable", "never_learned"):
+                shares = [f[field] / max(1, f["num_examples"]) for f in finals]
+                row[f"{field}_share"] = (float(np.mean(shares)), float(np.std(shares)))
+        layers = [run["per_layer"] for run in cka_groups.get(label, [])]
+        if layers and len({len(values) for values in layers}) == 1:
+            table = np.array([[np.nan if v is None else v for v in values] for values in layers])
+            row["cka_runs"] = len(layers)
+            row["per_layer"] = [(float(m), float(s)) for m, s in
+                                zip(table.mean(axis=0), table.std(axis=0), strict=True)]
+        rows.append(row)
+    return rows

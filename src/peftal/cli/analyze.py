@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +48,11 @@ def _who(run: dict[str, Any]) -> list[Any]:
     return [run.get("method"), run.get("strategy"), run.get("seed")]
 
 
+def _name(key: str, run: dict[str, Any]) -> str:
+    """The run's key, flagged when it has not completed (its last round may be missing)."""
+    return key if run.get("status") == "completed" else f"{key} ({run.get('status')})"
+
+
 def _print_text(result: dict[str, Any]) -> None:
     forgetting, cka = result["forgetting"], result["cka"]
     if not forgetting and not cka:
@@ -58,7 +64,7 @@ def _print_text(result: dict[str, Any]) -> None:
         rows = []
         for key, run in forgetting.items():
             final = run["final"]
-            rows.append([key, *_who(run), final["num_labeled"], final["num_epochs"],
+            rows.append([_name(key, run), *_who(run), final["num_labeled"], final["num_epochs"],
                          final["forgettable"], final["unforgettable"], final["never_learned"],
                          final["mean_events"],
                          " ".join(f"{s}:{v['forgettable']}/{v['num_examples']}"
@@ -73,6 +79,34 @@ def _print_text(result: dict[str, Any]) -> None:
               "embedding output; - = constant over the probe, undefined)")
         print_table(["run", "method", "strategy", "seed", "labels", "pooling", "probe",
                      *[f"L{i}" for i in range(depth)]],
-                    [[key, *_who(run), run["num_labeled"], run.get("pooling"), run["probe_size"],
+                    [[_name(key, run), *_who(run), run["num_labeled"], run.get("pooling"), run["probe_size"],
                       *["-" if v is None else v for v in run["per_layer"]]]
                      for key, run in cka.items()])
+    _print_groups(result)
+
+
+def _mean_std(pair: tuple[float, float] | None, percent: bool = False) -> str:
+    if pair is None or math.isnan(pair[0]):
+        return "-"
+    if percent:
+        return f"{100 * pair[0]:.1f}±{100 * pair[1]:.1f}"
+    return f"{pair[0]:.3f}±{pair[1]:.3f}"
+
+
+def _print_groups(result: dict[str, Any]) -> None:
+    """Mean ± std over the runs of each method (and dataset/strategy where they vary)."""
+    from peftal.analysis.records import group_summary
+
+    rows = group_summary(result)
+    if all(max(row.get("runs", 0), row.get("cka_runs", 0)) < 2 for row in rows):
+        return
+    depth = max((len(row.get("per_layer", [])) for row in rows), default=0)
+    fields = ("forgettable", "unforgettable", "never_learned")
+    print()
+    print("By group, mean ± std over runs (forgetting: % of the last round's labelled examples)")
+    print_table(["group", "runs", "forgettable %", "unforgettable %", "never learned %",
+                 *[f"CKA L{i}" for i in range(depth)]],
+                [[row["group"], row.get("runs", row.get("cka_runs")),
+                  *[_mean_std(row.get(f"{field}_share"), percent=True) for field in fields],
+                  *[_mean_std(pair) for pair in row.get("per_layer", [None] * depth)]]
+                 for row in rows])

@@ -2,14 +2,13 @@
 output only: layer-wise CKA to the base model (vs layer, and vs labelled-set size) and forgetting
 histograms, one line or bar group per method, mean ± std over seeds.
 
-Runs are grouped by the fields among dataset, method and strategy that differ between them
-(always at least the method), so a study comparing methods gets one line per method and a study
-over strategies too gets one per (method, strategy).
+Runs are grouped by :func:`peftal.analysis.records.group_runs`: by the fields among dataset,
+method and strategy that differ between them (always at least the method), so a study comparing
+methods gets one line per method and a study over strategies too gets one per (method, strategy).
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -20,17 +19,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-_GROUP_FIELDS = ("dataset", "method", "strategy")
-
-
-def group_runs(runs: Mapping[str, Mapping[str, Any]]) -> dict[str, list[Mapping[str, Any]]]:
-    """Runs (key → entry) grouped by a label made of the identifying fields that vary."""
-    varying = [f for f in _GROUP_FIELDS if len({str(r.get(f)) for r in runs.values()}) > 1]
-    fields = varying if "method" in varying else ["method", *varying]
-    groups: dict[str, list[Mapping[str, Any]]] = defaultdict(list)
-    for key in sorted(runs):
-        groups[" · ".join(str(runs[key].get(f)) for f in fields)].append(runs[key])
-    return dict(groups)
+from peftal.analysis.records import completed, group_runs  # noqa: E402
 
 
 def _mean_std(rows: list[list[float | None]]) -> tuple[np.ndarray, np.ndarray]:
@@ -132,16 +121,17 @@ def write_analysis_figures(analysis: Mapping[str, Any], folder: str | Path) -> l
     """Write every figure the ``analysis`` output supports into ``folder``; returns their paths.
 
     Files: ``cka_by_layer.png``, ``cka_by_labels.png`` (only with every-round CKA),
-    ``forgetting_histogram.png``.
+    ``forgetting_histogram.png``. Only completed runs are drawn.
     """
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
+    cka, forgetting = completed(analysis.get("cka", {})), completed(analysis.get("forgetting", {}))
     written = []
-    if analysis.get("cka"):
-        written.append(plot_cka_by_layer(analysis["cka"], folder / "cka_by_layer.png"))
-        by_labels = plot_cka_by_labels(analysis["cka"], folder / "cka_by_labels.png")
+    if cka:
+        written.append(plot_cka_by_layer(cka, folder / "cka_by_layer.png"))
+        by_labels = plot_cka_by_labels(cka, folder / "cka_by_labels.png")
         if by_labels is not None:
             written.append(by_labels)
-    if analysis.get("forgetting"):
-        written.append(plot_forgetting_histogram(analysis["forgetting"], folder / "forgetting_histogram.png"))
+    if forgetting:
+        written.append(plot_forgetting_histogram(forgetting, folder / "forgetting_histogram.png"))
     return written

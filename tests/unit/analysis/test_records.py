@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from peftal.analysis import analyze
+from peftal.analysis.records import group_summary
 from peftal.cli import main
 from peftal.experiments import ResultsStore
 
@@ -115,3 +116,22 @@ def test_analysis_never_imports_training():
             "bad = [m for m in sys.modules if m.startswith(('peftal.training', 'torch'))]; "
             "assert not bad, bad")
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_group_summary_averages_completed_runs_per_method(study, capsys):
+    with ResultsStore(study / "results.sqlite") as store:  # a third LoRA run, still going
+        store.begin_run("lora-9", "active_learning", {"method": "lora", "strategy": "entropy", "seed": 9}, {})
+        store.add_round("lora-9", {"round": 0, "num_labeled": 2, "metrics": {}, "train_seconds": 0.0,
+                                   "query_seconds": 0.0, "indices_added": [1, 2], "correct_ids": [1, 2],
+                                   "correct": _correct(["00", "00"])})
+    result = analyze(study)
+    assert result["forgetting"]["lora-9"]["status"] == "running"
+    rows = {row["group"]: row for row in group_summary(result)}
+    assert sorted(rows) == ["full", "lora"] and rows["lora"]["runs"] == 2
+    assert rows["lora"]["forgettable_share"] == pytest.approx((0.4, 0.0))
+    assert rows["lora"]["never_learned_share"] == pytest.approx((0.2, 0.0))
+    assert rows["lora"]["per_layer"][2] == pytest.approx((0.81, 0.01))
+    assert rows["full"]["per_layer"][2] == pytest.approx((0.41, 0.01))
+    assert main(["analyze", str(study)]) == 0
+    text = capsys.readouterr().out
+    assert "lora-9 (running)" in text and "0.810±0.010" in text and "40.0±0.0" in text
