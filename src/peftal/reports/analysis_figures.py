@@ -55,7 +55,7 @@ def plot_cka_by_layer(cka: Mapping[str, Mapping[str, Any]], path: Path, *,
     depth = max(len(run["per_layer"]) for run in cka.values())
     axis.set_xticks(np.arange(depth), ["emb", *map(str, range(1, depth))])
     axis.set_xlabel("layer (emb = embedding output)")
-    axis.set_ylabel("linear CKA, base vs fine-tuned [CLS]")
+    axis.set_ylabel("linear CKA, base vs fine-tuned")
     axis.set_ylim(0, 1.02)
     axis.set_title(title, fontsize=10)
     axis.grid(alpha=0.3)
