@@ -18,6 +18,7 @@ import numpy as np
 import torch
 
 from peftal.al.learner import ModelClassifier
+from peftal.al.probe import RepresentationProbe
 from peftal.al.strategies import parse_strategy, strategies_for
 from peftal.analysis.curves import learning_curve_auc
 from peftal.data import TaskData, load_task
@@ -49,6 +50,9 @@ class RunConfig:
         seed: Seed of every random choice (warm start, batches, initialisation, dropout).
         pooling: ``mean`` or ``cls`` pooling of the last layer for the head and embeddings.
         pool_subsample: Score only this many random unlabelled examples per round (``None`` = all).
+        cka_probe_size: Test examples on which the last round's encoder is compared layer by layer
+            with the pretrained one (linear CKA, stored as the ``cka`` artifact); 0 = no CKA.
+        cka_every_round: Measure CKA after every round, not only the last.
         text_column, text_pair_column, label_column, task: For local files.
     """
 
@@ -67,6 +71,8 @@ class RunConfig:
     seed: int = 0
     pooling: str = "mean"
     pool_subsample: int | None = None
+    cka_probe_size: int = 500
+    cka_every_round: bool = False
     text_column: str = "text"
     text_pair_column: str | None = None
     label_column: str = "label"
@@ -87,6 +93,8 @@ class RunConfig:
             raise UsageError(f"--pooling must be one of {', '.join(POOLINGS)}, got {self.pooling!r}")
         if self.pool_subsample is not None and self.pool_subsample < 1:
             raise UsageError(f"--pool-subsample must be >= 1, got {self.pool_subsample}")
+        if self.cka_probe_size < 0 or self.cka_probe_size == 1:
+            raise UsageError(f"--cka-probe-size must be 0 (no CKA) or >= 2, got {self.cka_probe_size}")
 
 
 RoundCallback = Callable[[dict[str, Any]], None]
@@ -135,6 +143,8 @@ def run_active_learning(
     encoder, tokenizer = load_backbone(config.model)
     pool = encode(tokenizer, task.train, config.max_length)
     test = encode(tokenizer, task.test, config.max_length)
+    probe = (RepresentationProbe(encoder, test, config.cka_probe_size, config.seed,
+                                 pooling=config.pooling) if config.cka_probe_size else None)
     cls = method.method
     train_config = TrainConfig(epochs=config.epochs, batch_size=config.batch_size,
                                lr=config.lr or cls.lr, head_lr=config.head_lr or cls.head_lr)
@@ -189,6 +199,8 @@ def run_active_learning(
                 "correct": result.correct,
                 "correct_ids": [int(i) for i in labeled],
             }
+            if probe is not None and (config.cka_every_round or round_index == num_rounds - 1):
+                record["artifacts"] = {"cka": probe.measure(model)}
             rounds.append(record)
             if on_round is not None:
                 on_round(record)

@@ -42,6 +42,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--pooling", choices=("mean", "cls"), default=d.pooling)
     parser.add_argument("--pool-subsample", type=positive_int, default=None,
                         help="score only this many random unlabelled examples per round")
+    parser.add_argument("--cka-probe-size", type=int, default=d.cka_probe_size,
+                        help="test examples for the layer-wise CKA between the pretrained and the "
+                             "final encoder (0 = no CKA); see `peftal analyze`")
+    parser.add_argument("--cka-every-round", action="store_true",
+                        help="measure CKA after every round, not only the last")
     parser.add_argument("--seed", type=int, default=d.seed)
     parser.add_argument("--text-column", default=d.text_column)
     parser.add_argument("--text-pair-column", default=None)
@@ -64,7 +69,8 @@ def main(args: argparse.Namespace) -> int:
         warm_start=args.warm_start, query_size=args.query_size, budget=args.budget,
         epochs=args.epochs, lr=args.lr, head_lr=args.head_lr, batch_size=args.batch_size,
         max_length=args.max_length, seed=args.seed, pooling=args.pooling,
-        pool_subsample=args.pool_subsample, text_column=args.text_column,
+        pool_subsample=args.pool_subsample, cka_probe_size=args.cka_probe_size,
+        cka_every_round=args.cka_every_round, text_column=args.text_column,
         text_pair_column=args.text_pair_column, label_column=args.label_column, task=args.task,
     )
     out = args.out or Path("runs") / _default_name(config)

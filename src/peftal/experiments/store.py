@@ -120,10 +120,12 @@ class ResultsStore:
             )
 
     def add_round(self, run_id: str, record: dict[str, Any]) -> None:
-        """Store one round: its metrics, epochs, queried ids, newly labelled ids and correctness."""
+        """Store one round: its metrics, epochs, queried ids, newly labelled ids and correctness;
+        ``record["artifacts"]`` (name → JSON value, e.g. ``cka``) go to the artifacts table."""
         r = record["round"]
         known = {"round", "num_labeled", "metrics", "train_seconds", "query_seconds", "epochs",
-                 "indices_queried", "scores_queried", "indices_added", "correct", "correct_ids"}
+                 "indices_queried", "scores_queried", "indices_added", "correct", "correct_ids",
+                 "artifacts"}
         extra = {key: value for key, value in record.items() if key not in known}
         with self.transaction() as db:
             db.execute(
@@ -154,6 +156,11 @@ class ResultsStore:
                     (run_id, r, json.dumps([int(i) for i in record["correct_ids"]]),
                      correct.shape[0], np.packbits(correct).tobytes()),
                 )
+            db.executemany(
+                "INSERT OR REPLACE INTO artifacts VALUES (?, ?, ?, ?)",
+                [(run_id, name, r, json.dumps(value))
+                 for name, value in record.get("artifacts", {}).items()],
+            )
 
     def add_artifact(self, run_id: str, name: str, value: Any, round: int = -1) -> None:
         with self.transaction() as db:
