@@ -80,7 +80,8 @@ def test_bad_files_fail_clearly(tmp_path, content, message):
 
 
 def test_test_label_missing_from_training(tmp_path):
-    _write_jsonl(tmp_path / "train.jsonl", [{"text": f"t{i}", "label": "a" if i % 2 else "b"} for i in range(6)])
+    rows = [{"text": f"t{i}", "label": "a" if i % 2 else "b"} for i in range(6)]
+    _write_jsonl(tmp_path / "train.jsonl", rows)
     _write_jsonl(tmp_path / "test.jsonl", [{"text": "x", "label": "c"}])
     with pytest.raises(UsageError, match=r"label 'c' occurs in the test split but never in the training"):
         load_task(str(tmp_path))

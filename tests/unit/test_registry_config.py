@@ -37,7 +37,8 @@ def test_registry_rejects_duplicates_and_bad_names():
         ("lora[r=16,alpha=32]", "lora", {"r": 16, "alpha": 32}),
         (" LoRA [ r = 4 ] ", "lora", {"r": 4}),
         ("mc_dropout[passes=10]", "mc_dropout", {"passes": 10}),
-        ("lora[attn_matrices=[q,k,v],dropout=0.1]", "lora", {"attn_matrices": ["q", "k", "v"], "dropout": 0.1}),
+        ("lora[attn_matrices=[q,k,v],dropout=0.1]", "lora",
+         {"attn_matrices": ["q", "k", "v"], "dropout": 0.1}),
         ("prefix-tuning", "prefix_tuning", {}),
     ],
 )

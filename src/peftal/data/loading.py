@@ -184,7 +184,8 @@ def _to_split(name: str, split: str, records: Records, columns: tuple[str, str |
 def _read_folder(folder: Path) -> dict[str, Records]:
     splits = {}
     for split in _SPLITS:
-        files = [folder / f"{split}{suffix}" for suffix in _SUFFIXES if (folder / f"{split}{suffix}").exists()]
+        files = [folder / f"{split}{suffix}" for suffix in _SUFFIXES
+                 if (folder / f"{split}{suffix}").exists()]
         if files:
             splits[split] = read_records(files[0])
     if not splits:
@@ -282,7 +283,8 @@ def _read_hub(spec: DatasetSpec) -> dict[str, Records]:
         records = []
         for row in part:
             record = {spec.hub_columns.get(k, k): v for k, v in row.items()}
-            label_feature = features.get(next((k for k, v in spec.hub_columns.items() if v == "label"), "label"))
+            label_column = next((k for k, v in spec.hub_columns.items() if v == "label"), "label")
+            label_feature = features.get(label_column)
             if spec.task == "classification" and hasattr(label_feature, "int2str"):
                 if record["label"] is None or record["label"] < 0:
                     continue  # unlabelled hub test split (GLUE)
