@@ -231,6 +231,13 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     _die_with_parent(args.parent)
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    if "OMP_NUM_THREADS" not in os.environ:
+        import torch
+
+        # Leave a core to the server and the annotators' browser. On a busy 2-core machine one
+        # thread also trains several times faster than two that spin-wait for each other
+        # (docs/labelling.md, "Performance").
+        torch.set_num_threads(max(1, (os.cpu_count() or 2) - 1))
     from peftal.cli import _quiet_libraries
 
     _quiet_libraries()
