@@ -110,7 +110,8 @@ def test_label_train_writes_a_run_that_predict_reads(tmp_path, data_dir):
 
     run_cli("predict", "--run", str(run), "--input", str(tmp_path / "questions.csv"),
             "--output", str(tmp_path / "predicted.jsonl"))
-    predicted = [json.loads(line)["label"] for line in (tmp_path / "predicted.jsonl").read_text().splitlines()]
+    lines = (tmp_path / "predicted.jsonl").read_text().splitlines()
+    predicted = [json.loads(line)["label"] for line in lines]
     texts = list(gold)
     held_out = [i for i in range(len(texts)) if i not in labelled]
     truth = np.array([gold[texts[i]] for i in held_out])

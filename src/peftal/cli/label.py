@@ -127,6 +127,8 @@ def open_or_create(args: argparse.Namespace):
 
 
 def start_main(args: argparse.Namespace) -> int:
+    import logging
+
     from werkzeug.serving import make_server
 
     from peftal.errors import UsageError
@@ -134,6 +136,7 @@ def start_main(args: argparse.Namespace) -> int:
     from peftal.label.worker import TrainerProcess
 
     store, settings, created = open_or_create(args)
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no line per request in the terminal
     counts = store.counts()
     loopback = args.host in LOOPBACK_HOSTS or args.host.startswith("127.")
     trainer = None if args.no_trainer else TrainerProcess(args.project)
