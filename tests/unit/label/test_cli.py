@@ -58,6 +58,10 @@ def test_export_and_train_need_a_project_with_labels(tmp_path, capsys, data):
     err = fails(capsys, "label", "train", str(tmp_path / "p"), "--out", str(tmp_path / "run"))
     assert "has no labels yet" in err
     assert not (tmp_path / "run" / "summary.json").exists()
+    (tmp_path / "done").mkdir()
+    (tmp_path / "done" / "summary.json").write_text("{}")
+    err = fails(capsys, "label", "train", str(tmp_path / "p"), "--out", str(tmp_path / "done"))
+    assert "already holds a completed run" in err
 
 
 def test_export_writes_one_object_per_live_label(tmp_path, capsys, make_project):
