@@ -234,6 +234,10 @@ class LabelStore:
             item["text_pair"] = row["text_pair"]
         item["suggestion"] = row["suggestion"]
         item["confidence"] = row["confidence"]
+        # The model generation the suggestion comes from, read in the same transaction: the page
+        # asks again for the suggestion of the text on screen when a newer model appears.
+        model = db.execute("SELECT value FROM meta WHERE key = 'model'").fetchone()
+        item["generation"] = json.loads(model[0]).get("generation", 0) if model else 0
         return item
 
     # -- handing out examples --------------------------------------------------------------

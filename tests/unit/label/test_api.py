@@ -30,7 +30,7 @@ def test_next_label_stats_and_the_end_of_the_pool(client_for):
     assert project["shortcuts"] == {"positive": "1", "negative": "2", "neutral": "3"}
     for n in range(3):
         item = client.get("/api/next?annotator=Ann").get_json()
-        assert set(item) == {"id", "text", "suggestion", "confidence"}
+        assert set(item) == {"id", "text", "suggestion", "confidence", "generation"}
         answer = post(client, "/api/label", {"id": item["id"], "label": "negative", "annotator": "Ann"})
         assert answer.status_code == 200 and answer.get_json()["ok"] is True
         stats = client.get("/api/stats").get_json()

@@ -77,3 +77,17 @@ def test_export_writes_one_object_per_live_label(tmp_path, capsys, make_project)
     assert list(rows[0]) == ["id", "text", "text_pair", "label", "annotator", "labelled_at"]
     assert rows[0]["label"] == "negative" and rows[0]["annotator"] == "Bo"
     assert rows[0]["text"] == f"text number {rows[0]['id']}"
+
+
+def test_resume_changes_training_settings_and_keeps_the_labels(tmp_path, data):
+    from peftal.label import LabelSettings, create, resume
+
+    store = create(tmp_path / "p", data, LabelSettings(labels=("a", "b"), data=str(data.resolve())))
+    store.add_label(store.next_for("x", lease_seconds=60, budget=None)["id"], "a", "x")
+    store.close()
+    store, settings = resume(tmp_path / "p", {"labels": ["a", "b"], "epochs": 3, "method": "full",
+                                              "data": str(data.resolve())})
+    assert (settings.epochs, settings.method, settings.labels) == (3, "full", ("a", "b"))
+    assert store.get_meta("settings")["epochs"] == 3
+    assert [row["label"] for row in store.live_labels()] == ["a"]
+    assert resume(tmp_path / "p", {})[1].epochs == 3  # stored, not just applied once

@@ -4,7 +4,7 @@
 "use strict";
 
 const $ = (id) => document.getElementById(id);
-const state = { project: null, annotator: "", current: null, generation: null, busy: false };
+const state = { project: null, annotator: "", current: null, busy: false };
 
 function setState(name) { document.body.dataset.state = name; }
 
@@ -47,6 +47,23 @@ function buildButtons(labels) {
   });
 }
 
+function renderSuggestion(item) {
+  const suggestion = $("suggestion");
+  document.querySelectorAll("button.label").forEach((b) => b.classList.remove("suggested"));
+  if (!item.suggestion) {
+    suggestion.hidden = true;
+    suggestion.textContent = "";
+    return;
+  }
+  const strong = document.createElement("strong");
+  strong.textContent = item.suggestion;
+  suggestion.replaceChildren("Model suggests ", strong,
+    ` (${Math.round(100 * item.confidence)}% confident)`);
+  suggestion.hidden = false;
+  const button = document.querySelector(`button.label[data-label="${CSS.escape(item.suggestion)}"]`);
+  if (button) button.classList.add("suggested");
+}
+
 function show(item) {
   state.current = item;
   const card = $("card");
@@ -64,20 +81,7 @@ function show(item) {
   const pair = $("text-pair");
   pair.hidden = item.text_pair === undefined;
   pair.textContent = item.text_pair || "";
-  const suggestion = $("suggestion");
-  if (item.suggestion) {
-    suggestion.hidden = false;
-    suggestion.textContent = "";
-    const strong = document.createElement("strong");
-    strong.textContent = item.suggestion;
-    suggestion.append("Model suggests ", strong,
-      ` (${Math.round(100 * item.confidence)}% confident)`);
-    const button = document.querySelector(`button.label[data-label="${CSS.escape(item.suggestion)}"]`);
-    if (button) button.classList.add("suggested");
-  } else {
-    suggestion.hidden = true;
-    suggestion.textContent = "";
-  }
+  renderSuggestion(item);
   setState("ready");
 }
 
@@ -172,8 +176,7 @@ async function refreshStats() {
   $("model-status").textContent = describeModel(stats);
   $("model-status").dataset.generation = String(stats.model.generation || 0);
   const generation = stats.model.generation || 0;
-  if (state.generation !== null && generation !== state.generation) refreshSuggestion();
-  state.generation = generation;
+  if (state.current && state.current.generation < generation) refreshSuggestion();
 }
 
 async function refreshSuggestion() {
@@ -181,9 +184,10 @@ async function refreshSuggestion() {
   const item = state.current;
   if (!item) return;
   const answer = await api("GET", `/api/example/${item.id}`);
-  if (answer.ok && state.current === item && !state.busy) {
-    Object.assign(item, { suggestion: answer.data.suggestion, confidence: answer.data.confidence });
-    show(item);
+  if (answer.ok && state.current === item) {  // still on screen: only its suggestion changes
+    Object.assign(item, { suggestion: answer.data.suggestion, confidence: answer.data.confidence,
+                          generation: answer.data.generation });
+    renderSuggestion(item);
   }
 }
 
