@@ -162,13 +162,14 @@ def start_main(args: argparse.Namespace) -> int:
     # SIGTERM ends the server the same way as Ctrl-C: the trainer is stopped on the way out.
     signal.signal(signal.SIGTERM, _interrupt)
     try:
-        server.serve_forever()
+        server.serve_forever()  # returns on Ctrl-C (Werkzeug catches the KeyboardInterrupt)
     except KeyboardInterrupt:
-        print("peftal label: stopped; every acknowledged label is saved", flush=True)
+        pass
     finally:
         server.server_close()
         if trainer is not None:
             trainer.stop()
+    print("peftal label: stopped; every acknowledged label is saved", flush=True)
     return 0
 
 
