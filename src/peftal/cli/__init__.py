@@ -10,7 +10,7 @@ import warnings
 
 from peftal.errors import UsageError
 
-_SUBCOMMANDS = ("run", "predict", "methods", "strategies", "datasets", "analyze")
+_SUBCOMMANDS = ("run", "predict", "methods", "strategies", "datasets", "analyze", "label")
 
 
 def build_parser() -> argparse.ArgumentParser:

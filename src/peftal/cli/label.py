@@ -1,0 +1,208 @@
+"""``peftal label start|export|train``: annotate with the model in the loop (docs/labelling.md)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+from pathlib import Path
+from typing import Any
+
+from peftal.cli.options import positive_float, positive_int
+
+# Options that map one-to-one onto LabelSettings fields (dest → settings key).
+_SETTINGS = ("text_column", "text_pair_column", "model", "method", "strategy", "query_size", "budget",
+             "epochs", "batch_size", "lr", "head_lr", "max_length", "pooling", "seed", "cold_start",
+             "cv_folds", "pool_subsample", "lease_seconds")
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "label", help="label your own texts in the browser, with the model in the loop",
+        description="Active learning for real: peftal picks what to label, you label it in a web "
+                    "page, a PEFT model retrains in the background.")
+    commands = parser.add_subparsers(dest="label_command", metavar="COMMAND", required=True)
+    _register_start(commands)
+
+    export = commands.add_parser("export", help="write the labels given so far as JSON lines")
+    export.add_argument("project", type=Path, metavar="PROJECT")
+    export.add_argument("--output", type=Path, required=True, help="JSONL file to write")
+    export.set_defaults(handler=export_main)
+
+    train = commands.add_parser(
+        "train", help="train the final model on all labels (then `peftal predict --run RUN`)")
+    train.add_argument("project", type=Path, metavar="PROJECT")
+    train.add_argument("--out", type=Path, required=True, help="run folder to write (model/, summary.json)")
+    train.add_argument("--epochs", type=positive_int, default=None,
+                       help="training epochs (default: the project's)")
+    train.add_argument("--overwrite", action="store_true", help="replace a completed run in --out")
+    train.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    train.set_defaults(handler=train_main)
+
+
+def _register_start(commands: argparse._SubParsersAction) -> None:
+    from peftal.al.strategies import STRATEGIES
+    from peftal.label.project import COLD_STARTS, LabelSettings
+    from peftal.peft import METHODS
+
+    d = LabelSettings(labels=("a", "b"))
+    start = commands.add_parser(
+        "start", help="create or resume a project and serve the labelling page",
+        description="Create PROJECT from --data and --labels, or resume it, and serve the page on "
+                    "127.0.0.1. Options left out keep the project's stored value (defaults shown "
+                    "apply to a new project). Label names, text columns and the seed are fixed "
+                    "at creation.")
+    start.add_argument("project", type=Path, metavar="PROJECT", help="project folder")
+    start.add_argument("--data", type=Path, help="CSV/TSV/JSONL/Parquet file of unlabelled texts "
+                                                 "(needed to create a project)")
+    start.add_argument("--labels", help="comma-separated label names, e.g. positive,negative "
+                                        "(needed to create a project)")
+    start.add_argument("--text-column", help=f"column holding the text (default: {d.text_column})")
+    start.add_argument("--text-pair-column", help="column holding the second text of a pair task")
+    start.add_argument("--model", help="HF model id or local path (default: the packaged all-MiniLM-L6-v2)")
+    start.add_argument("--method", help=f"PEFT method preset (default: {d.method}); one of: "
+                                        f"{', '.join(METHODS.names())}")
+    start.add_argument("--strategy", help=f"query strategy preset (default: {d.strategy}); one of: "
+                                          f"{', '.join(STRATEGIES.names())}")
+    start.add_argument("--query-size", type=positive_int,
+                       help=f"retrain after this many new labels (default: {d.query_size})")
+    start.add_argument("--budget", type=positive_int,
+                       help="labels wanted in all (default: the whole pool)")
+    start.add_argument("--epochs", type=positive_int, help=f"epochs per retrain (default: {d.epochs})")
+    start.add_argument("--batch-size", type=positive_int, help=f"(default: {d.batch_size})")
+    start.add_argument("--lr", type=positive_float, help="learning rate (default: the method's own)")
+    start.add_argument("--head-lr", type=positive_float, help="head learning rate (default: the method's)")
+    start.add_argument("--max-length", type=positive_int,
+                       help=f"texts are truncated to this many tokens (default: {d.max_length})")
+    start.add_argument("--pooling", choices=("mean", "cls"), help=f"(default: {d.pooling})")
+    start.add_argument("--seed", type=int, help=f"seed of the cold-start order and training "
+                                                f"(default: {d.seed})")
+    start.add_argument("--cold-start", choices=COLD_STARTS,
+                       help=f"order before the first model (default: {d.cold_start})")
+    start.add_argument("--cv-folds", type=int,
+                       help=f"folds of the cross-validated accuracy shown; 0 = none (default: {d.cv_folds})")
+    start.add_argument("--pool-subsample", type=positive_int,
+                       help="score only this many random unlabelled texts per retrain (default: all)")
+    start.add_argument("--lease-seconds", type=positive_float,
+                       help=f"how long a text shown to one annotator is kept from the others "
+                            f"(default: {d.lease_seconds:g})")
+    start.add_argument("--host", default="127.0.0.1",
+                       help="address to serve on; anything but loopback exposes the page (no login) "
+                            "to your network")
+    start.add_argument("--port", type=int, default=8765, help="port (0 = any free port)")
+    start.add_argument("--no-trainer", action="store_true",
+                       help="serve without the background trainer (labels keep the cold-start order)")
+    start.set_defaults(handler=start_main)
+
+
+def _overrides(args: argparse.Namespace) -> dict[str, Any]:
+    from peftal.label.project import parse_labels
+
+    values = {key: getattr(args, key) for key in _SETTINGS if getattr(args, key) is not None}
+    if args.labels is not None:
+        values["labels"] = list(parse_labels(args.labels))
+    if args.data is not None:
+        values["data"] = str(args.data.expanduser().resolve())
+    return values
+
+
+def open_or_create(args: argparse.Namespace):
+    """``(store, settings, created)`` for ``peftal label start``; every check before any write."""
+    from peftal.errors import UsageError
+    from peftal.label import project
+
+    overrides = _overrides(args)
+    if project.exists(args.project):
+        store, settings = project.resume(args.project, overrides)
+        return store, settings, False
+    missing = [option for option, key in (("--data", "data"), ("--labels", "labels"))
+               if key not in overrides]
+    if missing:
+        raise UsageError(f"{args.project} is not a project yet; creating one needs "
+                         f"{' and '.join(missing)}")
+    overrides["labels"] = tuple(overrides["labels"])
+    settings = project.LabelSettings(**overrides)
+    return project.create(args.project, args.data, settings), settings, True
+
+
+def start_main(args: argparse.Namespace) -> int:
+    import logging
+
+    from werkzeug.serving import make_server
+
+    from peftal.errors import UsageError
+    from peftal.label.server import LOOPBACK_HOSTS, create_app
+    from peftal.label.worker import TrainerProcess
+
+    store, settings, created = open_or_create(args)
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no line per request in the terminal
+    counts = store.counts()
+    loopback = args.host in LOOPBACK_HOSTS or args.host.startswith("127.")
+    trainer = None if args.no_trainer else TrainerProcess(args.project)
+    app = create_app(store, settings, name=args.project.resolve().name, trainer=trainer,
+                     trusted_hosts=[*LOOPBACK_HOSTS, args.host] if loopback else None)
+    try:
+        server = make_server(args.host, args.port, app, threaded=True)
+    except OSError as error:
+        raise UsageError(f"cannot serve on {args.host}:{args.port} ({error.strerror or error}); "
+                         "choose another --port or --host") from None
+    # A killed server may have left "training" behind: the trainer of this run says what it does.
+    store.update_model(activity="off" if trainer is None else "starting")
+    if trainer is not None:
+        trainer.start()
+    host = f"[{args.host}]" if ":" in args.host else args.host
+    print(f"peftal label: {'created' if created else 'resumed'} {args.project} · "
+          f"{counts['labelled']} of {counts['pool']} texts labelled · labels: "
+          f"{', '.join(settings.labels)}", flush=True)
+    if not loopback:
+        print(f"peftal: warning: serving on {args.host}: anyone who can reach this address can "
+              "read the texts and add labels (there is no login)", flush=True)
+    print(f"peftal label: serving on http://{host}:{server.server_port}/ (Ctrl-C to stop)", flush=True)
+    # SIGTERM ends the server the same way as Ctrl-C: the trainer is stopped on the way out.
+    signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        server.serve_forever()  # returns on Ctrl-C (Werkzeug catches the KeyboardInterrupt)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+        if trainer is not None:
+            trainer.stop()
+    print("peftal label: stopped; every acknowledged label is saved", flush=True)
+    return 0
+
+
+def _interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
+
+
+def export_main(args: argparse.Namespace) -> int:
+    from peftal.label.project import open_project
+
+    store, _ = open_project(args.project)
+    rows = store.live_labels()
+    tmp = args.output.with_name(args.output.name + ".tmp")
+    with open(tmp, "w", encoding="utf-8") as handle:
+        for row in rows:
+            record = {"id": row["example_id"], "text": row["text"]}
+            if row["text_pair"] is not None:
+                record["text_pair"] = row["text_pair"]
+            record.update(label=row["label"], annotator=row["annotator"], labelled_at=row["labelled_at"])
+            handle.write(json.dumps(record, ensure_ascii=False) + "\n")
+    os.replace(tmp, args.output)
+    print(f"wrote {len(rows)} labels to {args.output}")
+    return 0
+
+
+def train_main(args: argparse.Namespace) -> int:
+    from peftal.label.final import train_final
+
+    summary = train_final(args.project, args.out, epochs=args.epochs, overwrite=args.overwrite,
+                          progress=not args.no_progress)
+    print(f"trained {summary['method']} on {summary['num_labeled']} labels "
+          f"({', '.join(f'{k} {v}' for k, v in summary['label_counts'].items())}) in "
+          f"{summary['train_seconds']:.1f} s")
+    print(f"outputs in {args.out}/: summary.json, model/  ·  next: peftal predict --run {args.out} "
+          "--input FILE --output FILE")
+    return 0

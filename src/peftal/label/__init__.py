@@ -1,0 +1,17 @@
+"""Labelling with the model in the loop: a local web app for real active-learning annotation.
+
+``peftal label start`` serves a page where people label texts that an AL strategy picks, while
+a PEFT model retrains in a background process after every ``query_size`` new labels.
+
+- :mod:`peftal.label.store`: the SQLite (WAL) store: texts, labels, leases, the ranking.
+- :mod:`peftal.label.project`: creating, checking and resuming a project folder.
+- :mod:`peftal.label.server`: the Flask app (page + JSON API).
+- :mod:`peftal.label.worker`: the background trainer process.
+- :mod:`peftal.label.model`: retrain, rank the pool, cross-validated accuracy, k-means cold start.
+- :mod:`peftal.label.final`: ``peftal label train``, the final model as a run folder.
+"""
+
+from peftal.label.project import LabelSettings, create, open_project, resume
+from peftal.label.store import LabelStore
+
+__all__ = ["LabelSettings", "LabelStore", "create", "open_project", "resume"]

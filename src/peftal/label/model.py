@@ -1,0 +1,239 @@
+"""The model in the loop: retrain on the labels so far, rank the pool, estimate accuracy.
+
+Each retrain follows the protocol of ``peftal run`` (Jukić & Šnajder 2023): a fresh copy of the
+pretrained encoder with the chosen PEFT method, trained from scratch on all live labels. The new
+model then scores the unlabelled pool with the chosen strategy; that order and the model's
+suggested label for each example replace the old ranking in one transaction.
+
+Accuracy shown to the annotators is k-fold cross-validation on the labels so far (pooled
+out-of-fold predictions). No separate held-out slice is asked of the annotators: with scarce
+labels every label should train the model. Note that actively chosen labels are harder than the
+pool at large, so this estimate tends to be pessimistic.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import torch
+
+from peftal.al.learner import ModelClassifier
+from peftal.al.strategies import ScoringStrategy, parse_strategy
+from peftal.data.dataset import Split, TaskData
+from peftal.data.encoding import Encoded, encode
+from peftal.label.project import LabelSettings
+from peftal.label.store import LabelStore, utc_now
+from peftal.models.backbone import load_backbone
+from peftal.peft import build_model, count_parameters, parse_method
+from peftal.training import TrainConfig, TrainResult, embed, predict, train
+from peftal.training.metrics import METRICS
+
+# Batch strategies (not plain scorers) pick this many query batches per retrain; the rest of the
+# pool follows in the cold-start order. Two spare batches cover labels given while the next
+# retrain runs, examples leased to other annotators and skips.
+_BATCHES_RANKED = 3
+
+
+class Aborted(Exception):
+    """Raised inside a training step when the job should stop (new labels, or shutting down)."""
+
+
+class CachedClassifier:
+    """A :class:`ModelClassifier` whose class probabilities for the pool are computed once.
+
+    The ranking needs the same probabilities twice (the strategy's scores and the suggestions);
+    anything else a strategy asks for (embeddings, MC-dropout passes) goes to the wrapped model.
+    """
+
+    def __init__(self, inner: ModelClassifier, indices: np.ndarray) -> None:
+        self.inner = inner
+        self.task = inner.task
+        self._rows = {int(i): r for r, i in enumerate(indices)}
+        self._probs = inner.predict_proba(indices)  # (len(indices), classes)
+
+    def predict_proba(self, indices: np.ndarray) -> np.ndarray:
+        try:
+            return self._probs[[self._rows[int(i)] for i in indices]]
+        except KeyError:
+            return self.inner.predict_proba(indices)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+
+class LabelModel:
+    """The backbone and the encoded pool of one project, loaded once; trains model generations.
+
+    Args:
+        store: The project's store.
+        settings: The project's settings.
+        backbone: ``(encoder, tokenizer)`` already loaded (tests); default: load ``settings.model``.
+    """
+
+    def __init__(self, store: LabelStore, settings: LabelSettings,
+                 backbone: tuple[Any, Any] | None = None) -> None:
+        self.store = store
+        self.settings = settings
+        self.method = parse_method(settings.method)
+        self.strategy = parse_strategy(settings.strategy)
+        self.encoder, self.tokenizer = backbone or load_backbone(settings.model)
+        texts, pairs = store.texts()
+        self.texts, self.pairs = texts, pairs
+        self.pool: Encoded = encode(self.tokenizer, Split(texts, np.zeros(len(texts)), pairs),
+                                    settings.max_length)
+        self.label_index = {label: i for i, label in enumerate(settings.labels)}
+        cls = self.method.method
+        self.train_config = TrainConfig(epochs=settings.epochs, batch_size=settings.batch_size,
+                                        lr=settings.lr or cls.lr, head_lr=settings.head_lr or cls.head_lr)
+
+    # -- training --------------------------------------------------------------------------
+
+    def fit(self, ids: np.ndarray, targets: np.ndarray, seed: int,
+            on_step: Callable[[], None] | None = None) -> tuple[torch.nn.Module, TrainResult]:
+        """A fresh model trained on ``ids`` (global ids) with class ids ``targets``."""
+        model = build_model(self.encoder, self.method, len(self.settings.labels),
+                            pooling=self.settings.pooling, seed=seed)
+        torch.manual_seed(seed)  # dropout
+        result = train(model, self.pool, ids, targets, self.train_config, task="classification",
+                       rng=np.random.default_rng(seed), on_step=on_step)
+        return model, result
+
+    def targets(self, labels: list[str]) -> np.ndarray:
+        return np.array([self.label_index[label] for label in labels], dtype=np.int64)
+
+    def retrain(self, generation: int, on_step: Callable[[], None] | None = None) -> dict[str, Any]:
+        """Train generation ``generation`` on all live labels, rank the pool and publish both.
+
+        Returns the model status record that was published.
+        """
+        ids, labels, last_seq = self.store.label_snapshot()
+        ids_arr = np.asarray(ids, dtype=np.int64)
+        seed = self.settings.seed * 1_000_003 + generation
+        model, result = self.fit(ids_arr, self.targets(labels), seed, on_step)
+        trainable, total = count_parameters(model)
+        rng = np.random.default_rng(seed)
+        query_start = time.perf_counter()
+        order, suggestions = self.rank(model, ids_arr, rng)
+        record = {
+            "generation": generation, "status": "ready", "activity": "idle",
+            "trained_on": len(ids), "last_seq": last_seq, "trained_at": utc_now(),
+            "train_seconds": round(result.seconds, 2),
+            "query_seconds": round(time.perf_counter() - query_start, 2),
+            "method": self.method.preset, "strategy": self.strategy.preset,
+            "trainable_params": trainable, "total_params": total,
+            "train_accuracy": result.epochs[-1].get("train_accuracy") if result.epochs else None,
+        }
+        previous = self.store.get_meta("model", {})
+        for key in ("accuracy", "accuracy_folds", "accuracy_on", "accuracy_generation",
+                    "cold_start"):
+            if key in previous:
+                record[key] = previous[key]  # the last estimate stays until the new one is done
+        self.store.publish_ranking(order, suggestions, record)
+        return record
+
+    def rank(self, model: torch.nn.Module, labeled: np.ndarray,
+             rng: np.random.Generator) -> tuple[list[int], dict[int, tuple[str, float]]]:
+        """``(order, suggestions)``: the strategy's order of the unlabelled pool (or a subsample of
+        it) and the model's ``(label, confidence)`` for every example it scored."""
+        unlabeled = np.setdiff1d(np.arange(len(self.pool)), labeled)
+        if len(unlabeled) == 0:
+            return [], {}
+        if self.settings.pool_subsample is not None and self.settings.pool_subsample < len(unlabeled):
+            unlabeled = np.sort(rng.choice(unlabeled, size=self.settings.pool_subsample,
+                                           replace=False))
+        clf = CachedClassifier(ModelClassifier(model, self.pool, "classification"), unlabeled)
+        if isinstance(self.strategy, ScoringStrategy):
+            n = len(unlabeled)  # a full order costs no more than the top batch
+        else:
+            n = min(len(unlabeled), _BATCHES_RANKED * self.settings.query_size)
+        queried = self.strategy.query(clf=clf, dataset=self._dataset(labeled),
+                                      indices_unlabeled=unlabeled, indices_labeled=labeled, n=n,
+                                      rng=rng)
+        queried = [int(i) for i in queried]
+        if len(set(queried)) != len(queried) or set(queried) & set(labeled.tolist()):
+            raise RuntimeError(f"strategy {self.strategy.name!r} returned repeated or labelled ids")
+        probs = clf.predict_proba(unlabeled)  # (len(unlabeled), classes)
+        names = self.settings.labels
+        suggestions = {int(i): (names[int(p.argmax())], round(float(p.max()), 4))
+                       for i, p in zip(unlabeled, probs, strict=True)}
+        return queried, suggestions
+
+    def _dataset(self, labeled: np.ndarray) -> TaskData:
+        """The pool as strategies expect a dataset; labels unknown to the project are -1."""
+        ids, labels, _ = self.store.label_snapshot()
+        known = np.full(len(self.pool), -1, dtype=np.int64)
+        known[np.asarray(ids, dtype=np.int64)] = self.targets(labels)
+        train_split = Split(self.texts, known, self.pairs)
+        empty = Split([], np.zeros(0, dtype=np.int64), [] if self.pairs is not None else None)
+        return TaskData(name="label project", task="classification",
+                        label_names=list(self.settings.labels), metrics=("accuracy", "f1_macro"),
+                        train=train_split, test=empty)
+
+    # -- accuracy --------------------------------------------------------------------------
+
+    def cross_validate(self, generation: int,
+                       on_step: Callable[[], None] | None = None) -> dict[str, Any] | None:
+        """k-fold cross-validation on the labels model ``generation`` was trained on.
+
+        Returns ``{"accuracy", "f1_macro", "accuracy_folds", "accuracy_on"}`` or ``None`` when
+        there are too few labels (fewer than two per fold) or folds are switched off.
+        """
+        from sklearn.model_selection import KFold, StratifiedKFold
+
+        ids, labels, last_seq = self.store.label_snapshot()
+        folds = min(self.settings.cv_folds, len(ids) // 2)
+        if folds < 2:
+            return None
+        ids_arr = np.asarray(ids, dtype=np.int64)
+        targets = self.targets(labels)
+        seed = self.settings.seed * 1_000_003 + generation
+        counts = np.bincount(targets, minlength=len(self.settings.labels))
+        # Stratify when every class present can fill every fold; otherwise plain shuffled folds.
+        splitter = (StratifiedKFold(folds, shuffle=True, random_state=seed)
+                    if counts[counts > 0].min() >= folds
+                    else KFold(folds, shuffle=True, random_state=seed))
+        predicted = np.empty(len(ids_arr), dtype=np.int64)
+        for fold, (train_pos, test_pos) in enumerate(splitter.split(ids_arr, targets)):
+            model, _ = self.fit(ids_arr[train_pos], targets[train_pos], seed + 7919 * (fold + 1),
+                                on_step)
+            predicted[test_pos] = predict(model, self.pool, ids_arr[test_pos]).argmax(1)
+        return {"accuracy": round(METRICS.get("accuracy")(targets, predicted), 4),
+                "f1_macro": round(METRICS.get("f1_macro")(targets, predicted), 4),
+                "accuracy_folds": folds, "accuracy_on": len(ids), "accuracy_generation": generation,
+                "accuracy_seq": last_seq}
+
+    # -- diverse cold start ----------------------------------------------------------------
+
+    def kmeans_order(self) -> list[int]:
+        """The example nearest each of ``query_size`` k-means centres of the base model's
+        embeddings (mean-pooled last layer, no training), biggest cluster first.
+
+        A diverse first batch instead of a random one (the cold-start idea of Yuan et al. 2020,
+        ALPS, with plain embeddings instead of masked-LM surprisal).
+        """
+        from sklearn.cluster import KMeans
+
+        from peftal.models.heads import TextClassifier
+
+        candidates = np.arange(len(self.pool))
+        rng = np.random.default_rng(self.settings.seed)
+        if self.settings.pool_subsample is not None and self.settings.pool_subsample < len(candidates):
+            candidates = np.sort(rng.choice(candidates, size=self.settings.pool_subsample,
+                                            replace=False))
+        base = TextClassifier(self.encoder, len(self.settings.labels), pooling=self.settings.pooling)
+        vectors = embed(base, self.pool, candidates)  # (len(candidates), hidden)
+        k = min(self.settings.query_size, len(candidates))
+        kmeans = KMeans(n_clusters=k, n_init=3, random_state=self.settings.seed).fit(vectors)
+        distances = kmeans.transform(vectors)  # (len(candidates), k)
+        sizes = np.bincount(kmeans.labels_, minlength=k)
+        order = []
+        for centre in np.argsort(-sizes, kind="stable"):
+            for position in np.argsort(distances[:, centre], kind="stable"):
+                if int(candidates[position]) not in order:
+                    order.append(int(candidates[position]))
+                    break
+        return order
+

@@ -1,0 +1,224 @@
+"""A labelling project: a folder holding its SQLite store, and the settings it was created with.
+
+``PROJECT/project.sqlite`` holds everything (texts, labels, settings, ranking), so the project
+does not depend on the imported file staying where it was. Creating a project reads and checks
+the data before anything is written, and builds the store under a temporary name that is renamed
+into place only when complete: a failed ``start`` never leaves a half-made project behind.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from peftal.errors import UsageError
+from peftal.label.store import STORE_NAME, LabelStore
+
+COLD_STARTS = ("random", "kmeans")
+_MAX_LABEL_LENGTH = 60
+
+# Settings fixed at creation: they define what the stored ids and labels mean.
+FIXED = ("labels", "text_column", "text_pair_column", "data", "seed")
+
+
+@dataclass(frozen=True)
+class LabelSettings:
+    """Everything ``peftal label start`` is configured with (stored in the project).
+
+    Attributes:
+        labels: The label names, in button / shortcut order.
+        text_column: Column of the data file holding the text.
+        text_pair_column: Column holding the second text of a pair task, if any.
+        data: The file the texts were imported from (kept for the record only).
+        model: Hugging Face model id or path; ``None`` = the packaged all-MiniLM-L6-v2.
+        method: PEFT method preset retrained in the background, e.g. ``lora``.
+        strategy: Query strategy preset that ranks the pool after each retrain.
+        query_size: Retrain after this many new labels.
+        budget: Labels wanted in all; ``None`` = the whole pool. Nothing is handed out beyond it.
+        epochs, batch_size, lr, head_lr, max_length, pooling: Training settings (as ``peftal run``).
+        seed: Seed of the cold-start order, every training run and every query.
+        cold_start: ``random`` (seeded order) or ``kmeans`` (the examples nearest to k-means
+            centres of the base model's embeddings come first) until a first model exists.
+        cv_folds: Folds of the cross-validation that estimates the model's accuracy on the labels
+            so far (0 = none).
+        pool_subsample: Score only this many random unlabelled examples per retrain (large pools).
+        lease_seconds: How long an example handed to one annotator is kept from the others.
+    """
+
+    labels: tuple[str, ...]
+    text_column: str = "text"
+    text_pair_column: str | None = None
+    data: str = ""
+    model: str | None = None
+    method: str = "lora"
+    strategy: str = "entropy"
+    query_size: int = 20
+    budget: int | None = None
+    epochs: int = 10
+    batch_size: int = 16
+    lr: float | None = None
+    head_lr: float | None = None
+    max_length: int = 128
+    pooling: str = "mean"
+    seed: int = 0
+    cold_start: str = "random"
+    cv_folds: int = 5
+    pool_subsample: int | None = None
+    lease_seconds: float = 600.0
+
+    def __post_init__(self) -> None:
+        check_labels(self.labels)
+        for name in ("query_size", "epochs", "batch_size", "max_length"):
+            if getattr(self, name) < 1:
+                raise UsageError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(self, name)}")
+        for name in ("budget", "pool_subsample"):
+            value = getattr(self, name)
+            if value is not None and value < 1:
+                raise UsageError(f"--{name.replace('_', '-')} must be >= 1, got {value}")
+        if self.cold_start not in COLD_STARTS:
+            raise UsageError(f"--cold-start must be one of {', '.join(COLD_STARTS)}, "
+                             f"got {self.cold_start!r}")
+        if self.cv_folds == 1 or self.cv_folds < 0:
+            raise UsageError(f"--cv-folds must be 0 (none) or >= 2, got {self.cv_folds}")
+        if not self.lease_seconds > 0:
+            raise UsageError(f"--lease-seconds must be > 0, got {self.lease_seconds}")
+
+    def to_dict(self) -> dict[str, Any]:
+        values = dataclasses.asdict(self)
+        values["labels"] = list(self.labels)
+        return values
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> LabelSettings:
+        known = {field.name for field in dataclasses.fields(cls)}
+        return cls(**{k: tuple(v) if k == "labels" else v for k, v in values.items() if k in known})
+
+
+def parse_labels(text: str) -> tuple[str, ...]:
+    """``"positive,negative"`` → ``("positive", "negative")``, checked."""
+    labels = tuple(part.strip() for part in text.split(","))
+    check_labels(labels)
+    return labels
+
+
+def check_labels(labels: tuple[str, ...]) -> None:
+    if len(labels) < 2:
+        raise UsageError(f"--labels needs at least 2 label names separated by commas, got {list(labels)}")
+    if any(not label for label in labels):
+        raise UsageError("--labels holds an empty label name")
+    long = [label for label in labels if len(label) > _MAX_LABEL_LENGTH]
+    if long:
+        raise UsageError(f"label name {long[0][:20]!r}... is longer than {_MAX_LABEL_LENGTH} characters")
+    repeated = sorted({label for label in labels if labels.count(label) > 1})
+    if repeated:
+        raise UsageError(f"label {repeated[0]!r} is given twice in --labels")
+
+
+def check_plugins(settings: LabelSettings) -> None:
+    """Resolve the method and strategy presets now, so a typo fails before the server starts."""
+    from peftal.al.strategies import parse_strategy
+    from peftal.models.heads import POOLINGS
+    from peftal.peft import parse_method
+
+    parse_method(settings.method)
+    parse_strategy(settings.strategy)
+    if settings.pooling not in POOLINGS:
+        raise UsageError(f"--pooling must be one of {', '.join(POOLINGS)}, got {settings.pooling!r}")
+
+
+def store_path(folder: Path) -> Path:
+    return Path(folder) / STORE_NAME
+
+
+def exists(folder: Path) -> bool:
+    return store_path(folder).exists()
+
+
+def read_examples(path: Path, text_column: str,
+                  text_pair_column: str | None) -> list[tuple[str, str | None]]:
+    """The ``(text, text_pair)`` rows of a CSV/TSV/JSONL/Parquet file, checked."""
+    from peftal.data import read_records
+
+    if not path.exists():
+        raise UsageError(f"--data {path}: no such file")
+    if path.is_dir():
+        raise UsageError(f"--data {path} is a folder; give one CSV/TSV/JSONL/Parquet file")
+    records = read_records(path)
+    for column in filter(None, (text_column, text_pair_column)):
+        if column not in records[0]:
+            raise UsageError(f"{path}: column {column!r} not found; columns are: "
+                             f"{', '.join(map(str, records[0]))}")
+    rows = []
+    for number, record in enumerate(records, 1):
+        values = []
+        for column in filter(None, (text_column, text_pair_column)):
+            value = record.get(column)
+            if not isinstance(value, str) or not value.strip():
+                raise UsageError(f"{path}: empty text in column {column!r}, row {number}")
+            values.append(value)
+        rows.append((values[0], values[1] if text_pair_column else None))
+    return rows
+
+
+def create(folder: Path, data: Path, settings: LabelSettings) -> LabelStore:
+    """Create a project in ``folder`` from the texts in ``data``; returns its open store."""
+    folder = Path(folder)
+    if folder.exists() and not folder.is_dir():
+        raise UsageError(f"project {folder} exists and is not a folder")
+    check_plugins(settings)
+    rows = read_examples(Path(data), settings.text_column, settings.text_pair_column)
+    if settings.budget is not None and settings.budget > len(rows):
+        raise UsageError(f"--budget ({settings.budget}) is larger than the {len(rows)} texts in {data}")
+    cold_order = np.random.default_rng(settings.seed).permutation(len(rows))
+    folder.mkdir(parents=True, exist_ok=True)
+    tmp = folder / (STORE_NAME + ".creating")
+    for leftover in (tmp, Path(f"{tmp}-wal"), Path(f"{tmp}-shm")):
+        leftover.unlink(missing_ok=True)
+    store = LabelStore(tmp)
+    try:
+        store.initialise(settings.to_dict(), rows, cold_order.tolist())
+    finally:
+        store.close()  # the last close checkpoints the WAL into the file and removes it
+    os.replace(tmp, store_path(folder))
+    return LabelStore(store_path(folder))
+
+
+def open_project(folder: Path) -> tuple[LabelStore, LabelSettings]:
+    """Open an existing project; a clear error when ``folder`` holds none."""
+    if not exists(folder):
+        raise UsageError(f"{folder} is not a labelling project (no {STORE_NAME}); create one with "
+                         "`peftal label start PROJECT --data FILE --labels A,B`")
+    store = LabelStore(store_path(folder))
+    return store, LabelSettings.from_dict(store.get_meta("settings"))
+
+
+def resume(folder: Path, overrides: dict[str, Any]) -> tuple[LabelStore, LabelSettings]:
+    """Open a project and apply the options given again on the command line.
+
+    The settings that define the stored labels (label names, text columns, the data, the seed)
+    cannot change; giving them again with the same value is fine. Training settings can.
+    """
+    store, settings = open_project(folder)
+    current = settings.to_dict()
+    for key in FIXED:
+        if key in overrides and overrides[key] != current[key]:
+            raise UsageError(f"project {folder} was created with {key.replace('_', '-')} "
+                             f"{_show(current[key])}; it cannot change to {_show(overrides[key])}")
+    changes = {k: v for k, v in overrides.items() if k not in FIXED and current.get(k) != v}
+    if changes:
+        settings = LabelSettings.from_dict({**current, **changes})
+        check_plugins(settings)
+        if settings.budget is not None and settings.budget > store.num_examples():
+            raise UsageError(f"--budget ({settings.budget}) is larger than the project's "
+                             f"{store.num_examples()} texts")
+        store.set_meta("settings", settings.to_dict())
+    return store, settings
+
+
+def _show(value: Any) -> str:
+    return ",".join(value) if isinstance(value, list | tuple) else repr(value)

@@ -1,0 +1,170 @@
+"""The labelling web server: the page and the JSON API it uses (docs/labelling.md lists both).
+
+Flask, served by Werkzeug's threaded server: one thread per request, each with its own SQLite
+connection. Every answer to a write is sent only after the store has committed it. Bad requests
+(malformed JSON, an unknown label or id) get a 4xx with ``{"error": "..."}`` and store nothing.
+
+POSTs must carry ``Content-Type: application/json``: a web page on another site cannot send that
+to 127.0.0.1 without a CORS preflight, which this server never grants, so such a page cannot
+label on the user's behalf. On a loopback address the server also answers only requests whose
+Host is a loopback name (no DNS rebinding).
+"""
+
+from __future__ import annotations
+
+import json
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from flask import Flask, Response, jsonify, request
+from werkzeug.exceptions import HTTPException
+
+from peftal.label.project import LabelSettings
+from peftal.label.store import LabelError, LabelStore, UnsupportedMediaType
+
+MAX_ANNOTATOR_LENGTH = 80
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
+STATIC = Path(str(resources.files("peftal.label") / "static"))
+
+
+def create_app(store: LabelStore, settings: LabelSettings, *, name: str = "project",
+               trainer: Any = None, trusted_hosts: list[str] | None = None) -> Flask:
+    """The Flask app of one project.
+
+    Args:
+        store: The project's store.
+        settings: Its settings (labels, budget, lease time).
+        name: Shown in the page title.
+        trainer: A handle with ``status() -> dict`` on the background trainer, if one runs.
+        trusted_hosts: Host names the server answers to (``None``: any).
+    """
+    app = Flask(__name__, static_folder=str(STATIC), static_url_path="/static")
+    app.config["TRUSTED_HOSTS"] = trusted_hosts
+    app.json.sort_keys = False
+
+    @app.teardown_request
+    def _close(_error: BaseException | None) -> None:
+        store.close()  # one connection per request thread, closed with it
+
+    @app.errorhandler(LabelError)
+    def _refused(error: LabelError) -> tuple[Response, int]:
+        return jsonify(error=str(error)), error.status
+
+    @app.errorhandler(HTTPException)
+    def _http(error: HTTPException) -> tuple[Response, int] | HTTPException:
+        if request.path.startswith("/api/"):
+            return jsonify(error=error.description), error.code or 500
+        return error
+
+    _read_routes(app, store, settings, name, trainer)
+    _write_routes(app, store, settings)
+    return app
+
+
+def _read_routes(app: Flask, store: LabelStore, settings: LabelSettings, name: str,
+                 trainer: Any) -> None:
+    labels = list(settings.labels)
+
+    @app.get("/")
+    def page() -> Response:
+        response = app.send_static_file("index.html")
+        response.headers["Cache-Control"] = "no-store"
+        return response
+
+    @app.get("/api/project")
+    def project() -> Response:
+        return jsonify(name=name, labels=labels, shortcuts={label: str(i + 1) for i, label in
+                                                           enumerate(labels[:9])},
+                       is_pair=settings.text_pair_column is not None, budget=settings.budget,
+                       query_size=settings.query_size, method=settings.method,
+                       strategy=settings.strategy, cold_start=settings.cold_start)
+
+    @app.get("/api/next")
+    def next_example() -> Response | tuple[str, int]:
+        annotator = _annotator(request.args.get("annotator"))
+        item = store.next_for(annotator, lease_seconds=settings.lease_seconds, budget=settings.budget)
+        if item is None:
+            return "", 204
+        return jsonify(item)
+
+    @app.get("/api/example/<int:example_id>")
+    def example(example_id: int) -> Response:
+        return jsonify(store.example(example_id))
+
+    @app.get("/api/stats")
+    def stats() -> Response:
+        counts = store.counts()
+        model = store.get_meta("model", {})
+        model.setdefault("status", "none")
+        if model.get("accuracy") is not None:
+            model["accuracy_method"] = (f"{model['accuracy_folds']}-fold cross-validation on the "
+                                        f"{model['accuracy_on']} labels given by then")
+        goal = settings.budget if settings.budget is not None else counts["pool"]
+        return jsonify(**counts, budget=goal, query_size=settings.query_size,
+                       labels_until_retrain=_until_retrain(counts, model, settings),
+                       model=model, trainer=trainer.status() if trainer is not None else None)
+
+
+def _write_routes(app: Flask, store: LabelStore, settings: LabelSettings) -> None:
+    labels = list(settings.labels)
+
+    @app.post("/api/label")
+    def label() -> Response:
+        body = _json_body()
+        example_id = _example_id(body)
+        annotator = _annotator(body.get("annotator"))
+        value = body.get("label")
+        if value not in labels:
+            raise LabelError(f"unknown label {value!r}; valid labels: {', '.join(labels)}")
+        created = store.add_label(example_id, value, annotator)
+        return jsonify(ok=True, id=example_id, duplicate=not created)
+
+    @app.post("/api/undo")
+    def undo() -> Response:
+        annotator = _annotator(_json_body().get("annotator"))
+        item = store.undo(annotator, lease_seconds=settings.lease_seconds)
+        if item is None:
+            raise LabelError(f"annotator {annotator!r} has no label to undo")
+        return jsonify(ok=True, example=item)
+
+    @app.post("/api/skip")
+    def skip() -> Response:
+        body = _json_body()
+        example_id = _example_id(body)
+        store.skip(example_id, _annotator(body.get("annotator")))
+        return jsonify(ok=True)
+
+
+def _until_retrain(counts: dict[str, Any], model: dict[str, Any], settings: LabelSettings) -> int:
+    """New labels still needed before the next retrain starts (approximate while undos happen)."""
+    trained_on = int(model.get("trained_on", 0))
+    return max(0, settings.query_size - (counts["labelled"] - trained_on))
+
+
+def _json_body() -> dict[str, Any]:
+    if not request.is_json:
+        raise UnsupportedMediaType("send a JSON object with Content-Type: application/json")
+    try:
+        body = json.loads(request.get_data(as_text=True))
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise LabelError(f"the request body is not valid JSON ({error})") from None
+    if not isinstance(body, dict):
+        raise LabelError("the request body must be a JSON object")
+    return body
+
+
+def _example_id(body: dict[str, Any]) -> int:
+    value = body.get("id")
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise LabelError(f"\"id\" must be an integer example id, got {value!r}")
+    return value
+
+
+def _annotator(value: Any) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise LabelError("\"annotator\" (the name of the person labelling) is required")
+    value = value.strip()
+    if len(value) > MAX_ANNOTATOR_LENGTH:
+        raise LabelError(f"\"annotator\" is longer than {MAX_ANNOTATOR_LENGTH} characters")
+    return value

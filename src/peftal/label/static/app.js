@@ -1,0 +1,234 @@
+// The labelling page: one text at a time, one button per label, shortcuts 1-9 / u / s.
+// It talks only to the JSON API (docs/labelling.md). Texts are inserted with textContent, never
+// as HTML, so a text in the data cannot run script in the page.
+"use strict";
+
+const $ = (id) => document.getElementById(id);
+const state = { project: null, annotator: "", current: null, busy: false };
+
+function setState(name) { document.body.dataset.state = name; }
+
+function say(text, kind = "") {
+  const message = $("message");
+  message.textContent = text;
+  message.className = kind;
+}
+
+async function api(method, path, body) {
+  const options = { method, headers: {} };
+  if (body !== undefined) {
+    options.headers["Content-Type"] = "application/json";
+    options.body = JSON.stringify(body);
+  }
+  const response = await fetch(path, options);
+  let data = null;
+  if (response.status !== 204) {
+    try { data = await response.json(); } catch (error) { data = { error: response.statusText }; }
+  }
+  return { status: response.status, ok: response.ok, data };
+}
+
+function buildButtons(labels) {
+  const box = $("buttons");
+  box.replaceChildren();
+  labels.forEach((label, index) => {
+    const button = document.createElement("button");
+    button.type = "button";
+    button.className = "label";
+    button.dataset.label = label;
+    if (index < 9) {
+      const key = document.createElement("kbd");
+      key.textContent = String(index + 1);
+      button.append(key, " ");
+    }
+    button.append(label);
+    button.addEventListener("click", () => submit(label));
+    box.append(button);
+  });
+}
+
+function renderSuggestion(item) {
+  const suggestion = $("suggestion");
+  document.querySelectorAll("button.label").forEach((b) => b.classList.remove("suggested"));
+  if (!item.suggestion) {
+    suggestion.hidden = true;
+    suggestion.textContent = "";
+    return;
+  }
+  const strong = document.createElement("strong");
+  strong.textContent = item.suggestion;
+  suggestion.replaceChildren("Model suggests ", strong,
+    ` (${Math.round(100 * item.confidence)}% confident)`);
+  suggestion.hidden = false;
+  const button = document.querySelector(`button.label[data-label="${CSS.escape(item.suggestion)}"]`);
+  if (button) button.classList.add("suggested");
+}
+
+function show(item) {
+  state.current = item;
+  const card = $("card");
+  document.querySelectorAll("button.label").forEach((b) => b.classList.remove("suggested"));
+  if (!item) {
+    card.hidden = true;
+    $("text").dataset.id = "";
+    setState("done");
+    say("Nothing left to label for you. Thank you! (Export with `peftal label export`.)", "good");
+    return;
+  }
+  card.hidden = false;
+  $("text").textContent = item.text;
+  $("text").dataset.id = String(item.id);
+  const pair = $("text-pair");
+  pair.hidden = item.text_pair === undefined;
+  pair.textContent = item.text_pair || "";
+  renderSuggestion(item);
+  setState("ready");
+}
+
+async function loadNext() {
+  setState("busy");
+  const answer = await api("GET", `/api/next?annotator=${encodeURIComponent(state.annotator)}`);
+  if (answer.status === 204) { show(null); return; }
+  if (!answer.ok) { say(answer.data.error, "bad"); setState("error"); return; }
+  show(answer.data);
+}
+
+async function guarded(action) {
+  // One request at a time: a key pressed while a label is being saved is ignored, never queued
+  // onto the wrong text.
+  if (state.busy || !state.annotator) return;
+  state.busy = true;
+  try { await action(); } catch (error) { say(`Server unreachable: ${error}`, "bad"); setState("error"); }
+  finally { state.busy = false; }
+}
+
+function submit(label) {
+  guarded(async () => {
+    if (!state.current) return;
+    setState("busy");
+    const item = state.current;
+    const answer = await api("POST", "/api/label", { id: item.id, label, annotator: state.annotator });
+    if (answer.ok) {
+      say(`Saved “${label}”.`, "good");
+    } else if (answer.status === 409) {
+      say(answer.data.error, "bad");  // someone else has it: move on
+    } else {
+      say(answer.data.error, "bad");
+      setState("ready");
+      return;
+    }
+    await loadNext();
+    refreshStats();
+  });
+}
+
+function undo() {
+  guarded(async () => {
+    setState("busy");
+    const answer = await api("POST", "/api/undo", { annotator: state.annotator });
+    if (!answer.ok) { say(answer.data.error, "bad"); setState(state.current ? "ready" : "done"); return; }
+    show(answer.data.example);
+    say(`Undid “${answer.data.example.undone_label}”: label this text again.`);
+    refreshStats();
+  });
+}
+
+function skip() {
+  guarded(async () => {
+    if (!state.current) return;
+    setState("busy");
+    const answer = await api("POST", "/api/skip", { id: state.current.id, annotator: state.annotator });
+    if (!answer.ok) { say(answer.data.error, "bad"); setState("ready"); return; }
+    say("Skipped.");
+    await loadNext();
+  });
+}
+
+function describeModel(stats) {
+  const model = stats.model;
+  const parts = [];
+  if (stats.trainer && !stats.trainer.running) {
+    parts.push(`trainer stopped (exit ${stats.trainer.exit_code}); see trainer.log in the project`);
+  }
+  if (model.status === "ready") {
+    parts.push(`model #${model.generation} trained on ${model.trained_on} labels`);
+    if (model.accuracy !== undefined && model.accuracy !== null) {
+      parts.push(`accuracy ${(100 * model.accuracy).toFixed(1)}% ` +
+        `(${model.accuracy_folds}-fold cross-validation on ${model.accuracy_on} labels)`);
+    }
+  } else {
+    parts.push(`no model yet: ${model.cold_start === "kmeans" ? "diverse (k-means)" : "random"} order`);
+  }
+  if (model.activity === "off") parts.push("no background trainer");
+  else if (model.activity && model.activity !== "idle") parts.push(`${model.activity}…`);
+  else parts.push(`next retrain after ${stats.labels_until_retrain} more labels`);
+  if (model.error) parts.push(`⚠ ${model.error}`);
+  return parts.join(" · ");
+}
+
+async function refreshStats() {
+  let answer;
+  try { answer = await api("GET", "/api/stats"); } catch (error) { return; }
+  if (!answer.ok) return;
+  const stats = answer.data;
+  $("count").textContent = `${stats.labelled} / ${stats.budget} labelled`;
+  $("bar-fill").style.width = `${Math.min(100, (100 * stats.labelled) / Math.max(1, stats.budget))}%`;
+  $("model-status").textContent = describeModel(stats);
+  $("model-status").dataset.generation = String(stats.model.generation || 0);
+  const generation = stats.model.generation || 0;
+  if (state.current && state.current.generation < generation) refreshSuggestion();
+}
+
+async function refreshSuggestion() {
+  // A new model: read the suggestion for the text on screen, without blocking the keys.
+  const item = state.current;
+  if (!item) return;
+  const answer = await api("GET", `/api/example/${item.id}`);
+  if (answer.ok && state.current === item) {  // still on screen: only its suggestion changes
+    Object.assign(item, { suggestion: answer.data.suggestion, confidence: answer.data.confidence,
+                          generation: answer.data.generation });
+    renderSuggestion(item);
+  }
+}
+
+function onKey(event) {
+  if (event.target instanceof HTMLInputElement || event.ctrlKey || event.metaKey || event.altKey) return;
+  if (!state.project) return;
+  if (/^[1-9]$/.test(event.key)) {
+    const label = state.project.labels[Number(event.key) - 1];
+    if (label !== undefined) { event.preventDefault(); submit(label); }
+  } else if (event.key === "u") { event.preventDefault(); undo(); }
+  else if (event.key === "s") { event.preventDefault(); skip(); }
+}
+
+function begin(name) {
+  state.annotator = name.trim();
+  localStorage.setItem("peftal.annotator", state.annotator);
+  $("annotator").value = state.annotator;
+  $("annotator").blur();
+  $("who-save").textContent = "Change";
+  say(`Labelling as ${state.annotator}.`);
+  guarded(loadNext);
+}
+
+async function init() {
+  const answer = await api("GET", "/api/project");
+  state.project = answer.data;
+  document.title = `peftal label · ${state.project.name}`;
+  $("project-name").textContent = state.project.name;
+  buildButtons(state.project.labels);
+  $("undo").addEventListener("click", undo);
+  $("skip").addEventListener("click", skip);
+  document.addEventListener("keydown", onKey);
+  $("who").addEventListener("submit", (event) => {
+    event.preventDefault();
+    if ($("annotator").value.trim()) begin($("annotator").value);
+  });
+  await refreshStats();
+  setInterval(refreshStats, 2000);
+  const saved = localStorage.getItem("peftal.annotator");
+  if (saved) begin(saved);
+  else { setState("name"); say("Type your name to start."); $("annotator").focus(); }
+}
+
+init();

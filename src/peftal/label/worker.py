@@ -1,0 +1,250 @@
+"""The background trainer: a separate process that retrains after every ``query_size`` new labels.
+
+A process rather than a thread: the server then never imports torch, never shares the GIL with a
+training loop, and keeps answering in milliseconds while a model trains (docs/labelling.md has
+the measurement). The two talk only through the project's SQLite store: the worker polls for new
+labels, and publishes each new ranking and model status in one transaction, so the page serves
+the previous ranking until the new one replaces it whole.
+
+The worker dies with the server: Linux delivers SIGKILL to it when its parent exits (prctl
+PR_SET_PDEATHSIG), and it also checks its parent between and within jobs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ctypes
+import os
+import signal
+import subprocess
+import sys
+import time
+import traceback
+from pathlib import Path
+from typing import Any
+
+from peftal.label.project import LabelSettings, open_project
+from peftal.label.store import LabelStore, utc_now
+
+POLL_SECONDS = 0.5
+LOG_NAME = "trainer.log"
+
+
+class TrainerProcess:
+    """The server's handle on the worker process.
+
+    Args:
+        folder: The project folder.
+    """
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = Path(folder)
+        self.log_path = self.folder / LOG_NAME
+        self._process: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        """Start the worker; call from the main thread (the parent-death signal is tied to the
+        thread that starts the child)."""
+        log = open(self.log_path, "a", encoding="utf-8")  # noqa: SIM115 (the child keeps it)
+        log.write(f"--- trainer started {utc_now()} ---\n")
+        log.flush()
+        self._process = subprocess.Popen(
+            [sys.executable, "-m", "peftal.label.worker", str(self.folder), "--parent", str(os.getpid())],
+            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+        )
+        log.close()
+
+    def status(self) -> dict[str, Any]:
+        if self._process is None:
+            return {"running": False, "exit_code": None}
+        code = self._process.poll()
+        return {"running": code is None, "exit_code": code}
+
+    def stop(self, timeout: float = 10.0) -> None:
+        if self._process is None or self._process.poll() is not None:
+            return
+        self._process.terminate()
+        try:
+            self._process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self._process.kill()
+            self._process.wait()
+
+
+class ParentGone(Exception):
+    """The server that started this worker has exited."""
+
+
+class Worker:
+    """The retrain / cross-validate loop of one project.
+
+    Args:
+        store: The project's store.
+        settings: Its settings.
+        parent_pid: The server's pid (``None``: do not watch a parent, e.g. in tests).
+        backbone: ``(encoder, tokenizer)`` already loaded (tests); default: load the project's.
+    """
+
+    def __init__(self, store: LabelStore, settings: LabelSettings, parent_pid: int | None = None,
+                 backbone: tuple[Any, Any] | None = None) -> None:
+        self.store = store
+        self.settings = settings
+        self.parent_pid = parent_pid
+        self.backbone = backbone
+        self.model = None
+        self._failed_at_seq = -1
+        self._cv_done_for = -1
+        self._last_check = 0.0
+
+    def parent_alive(self) -> bool:
+        return self.parent_pid is None or os.getppid() == self.parent_pid
+
+    def run(self, max_jobs: int | None = None) -> None:
+        """Serve until the parent exits (or ``max_jobs`` jobs are done, for tests)."""
+        from peftal.label.model import LabelModel
+
+        self.store.update_model(activity="loading the model")
+        try:
+            self.model = LabelModel(self.store, self.settings, self.backbone)
+        except Exception as error:  # e.g. a model name that cannot be loaded: say so on the page
+            self.store.update_model(activity="stopped", error=f"cannot load the model: {error}")
+            raise
+        self.store.update_model(activity="idle")
+        if self.settings.cold_start == "kmeans":
+            self.kmeans_cold_start()
+        jobs = 0
+        while self.parent_alive() and (max_jobs is None or jobs < max_jobs):
+            try:
+                did = self.step()
+            except ParentGone:
+                return
+            jobs += did
+            if not did:
+                time.sleep(POLL_SECONDS)
+
+    def retrain_due(self, status: dict[str, Any]) -> bool:
+        new = self.store.new_labels_since(int(status.get("last_seq", 0)))
+        if new < self.settings.query_size:
+            return False
+        # After a failure, try again only once more labels have come in.
+        return self.store.label_snapshot()[2] > self._failed_at_seq
+
+    def step(self) -> bool:
+        """Do one job if one is due: a retrain first, else the cross-validation of the current
+        model. Returns whether a job ran."""
+        status = self.store.get_meta("model", {})
+        generation = int(status.get("generation", 0))
+        if self.retrain_due(status):
+            self.retrain(generation + 1)
+            return True
+        if (self.settings.cv_folds >= 2 and generation >= 1
+                and status.get("accuracy_generation") != generation and self._cv_done_for != generation):
+            self.cross_validate(generation, status)
+            return True
+        return False
+
+    def retrain(self, generation: int) -> None:
+        started = time.perf_counter()
+        self.store.update_model(activity="training", activity_since=utc_now())
+        try:
+            record = self.model.retrain(generation, on_step=self._check_parent)
+        except ParentGone:
+            raise
+        except Exception as error:  # a failed retrain must not stop the loop; the page shows it
+            self._failed_at_seq = self.store.label_snapshot()[2]
+            self.store.update_model(activity="idle", error=f"retrain failed: {type(error).__name__}: "
+                                                           f"{error}")
+            traceback.print_exc()
+            return
+        self.store.update_model(error=None)
+        print(f"{utc_now()} generation {generation}: trained on {record['trained_on']} labels in "
+              f"{record['train_seconds']} s, ranked the pool in {record['query_seconds']} s "
+              f"({time.perf_counter() - started:.1f} s in all)", flush=True)
+
+    def cross_validate(self, generation: int, status: dict[str, Any]) -> None:
+        self._cv_done_for = generation
+        self.store.update_model(activity="cross-validating", activity_since=utc_now())
+
+        def check() -> None:
+            self._check_parent()
+            now = time.monotonic()
+            if now - self._last_check > 1.0:  # a read per second, not per step
+                self._last_check = now
+                if self.retrain_due(status):
+                    raise _Superseded
+
+        try:
+            result = self.model.cross_validate(generation, on_step=check)
+        except _Superseded:
+            self._cv_done_for = -1
+            self.store.update_model(activity="idle")
+            print(f"{utc_now()} cross-validation of generation {generation} stopped: new labels "
+                  "call for a retrain", flush=True)
+            return
+        except ParentGone:
+            raise
+        except Exception as error:
+            self.store.update_model(activity="idle", error=f"cross-validation failed: "
+                                                           f"{type(error).__name__}: {error}")
+            traceback.print_exc()
+            return
+        self.store.update_model(activity="idle", **(result or {}))
+        if result:
+            print(f"{utc_now()} generation {generation}: {result['accuracy_folds']}-fold CV accuracy "
+                  f"{result['accuracy']:.3f} on {result['accuracy_on']} labels", flush=True)
+
+    def kmeans_cold_start(self) -> None:
+        """Put a diverse first batch at the top of the ranking, once, before any model exists."""
+        status = self.store.get_meta("model", {})
+        if int(status.get("generation", 0)) > 0 or status.get("cold_start") == "kmeans":
+            return
+        self.store.update_model(activity="clustering embeddings")
+        order = self.model.kmeans_order()
+        status.update(cold_start="kmeans", activity="idle")
+        self.store.publish_ranking(order, {}, status)
+        print(f"{utc_now()} k-means cold start: {len(order)} diverse examples first", flush=True)
+
+    def _check_parent(self) -> None:
+        if not self.parent_alive():
+            raise ParentGone
+
+
+class _Superseded(Exception):
+    """Cross-validation stopped because a retrain is due."""
+
+
+def _die_with_parent(parent_pid: int) -> None:
+    """Ask Linux to kill this process when the server exits (PR_SET_PDEATHSIG = 1)."""
+    try:
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(1, signal.SIGKILL)
+    except OSError:
+        pass  # not Linux: the worker still notices between steps via its parent pid
+    if os.getppid() != parent_pid:  # the parent died before prctl took effect
+        sys.exit(0)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m peftal.label.worker")
+    parser.add_argument("project", type=Path)
+    parser.add_argument("--parent", type=int, required=True)
+    args = parser.parse_args(argv)
+    _die_with_parent(args.parent)
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    if "OMP_NUM_THREADS" not in os.environ:
+        import torch
+
+        # Leave a core to the server and the annotators' browser. On a busy 2-core machine one
+        # thread also trains several times faster than two that spin-wait for each other
+        # (docs/labelling.md, "Performance").
+        torch.set_num_threads(max(1, (os.cpu_count() or 2) - 1))
+    from peftal.cli import _quiet_libraries
+
+    _quiet_libraries()
+    store, settings = open_project(args.project)
+    Worker(store, settings, parent_pid=args.parent).run()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,100 @@
+"""The labelling page in headless Chromium: 40 TREC questions labelled with the keyboard.
+
+Chromium comes from Debian (.ci/install-browser.sh); Playwright drives it through the
+`playwright` package of the dev extra. The test is skipped only when no Chromium is installed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+
+import pytest
+
+from tests.conftest import run_cli
+from tests.integration.label_server import TREC_LABELS, Server, trec_csv
+
+pytestmark = pytest.mark.integration
+
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+TO_LABEL = 40
+
+
+def find_chromium() -> str | None:
+    """``$PEFTAL_CHROMIUM``, else a Chromium on the PATH."""
+    if os.environ.get("PEFTAL_CHROMIUM"):
+        return os.environ["PEFTAL_CHROMIUM"]
+    return next(filter(None, (shutil.which(name) for name in ("chromium", "chromium-browser"))), None)
+
+
+def shown(page) -> tuple[int, str]:
+    """The id and text of the example on screen, once the page is ready for a key."""
+    page.wait_for_function("document.body.dataset.state === 'ready'")
+    return int(page.get_attribute("#text", "data-id")), page.inner_text("#text")
+
+
+def press(page, key: str, leaving: int) -> None:
+    """Press ``key`` and wait until the page shows an example other than ``leaving``."""
+    page.keyboard.press(key)
+    page.wait_for_function(f"document.body.dataset.state === 'ready' && "
+                           f"document.getElementById('text').dataset.id !== '{leaving}'")
+
+
+def test_label_forty_trec_questions_with_the_keyboard(tmp_path, data_dir):
+    chromium = find_chromium()
+    if chromium is None:
+        pytest.skip("no Chromium found (run .ci/install-browser.sh, or set PEFTAL_CHROMIUM)")
+    from playwright.sync_api import sync_playwright
+
+    gold = trec_csv(data_dir, tmp_path / "questions.csv", 120)
+    key_of = {label: str(n + 1) for n, label in enumerate(TREC_LABELS)}
+    project = tmp_path / "project"
+    server = Server(project, "--data", str(tmp_path / "questions.csv"), "--labels", ",".join(TREC_LABELS),
+                    "--query-size", "20", "--max-length", "32", "--epochs", "3", "--cv-folds", "0")
+    given: dict[int, str] = {}
+    suggestions: list[str] = []
+    try:
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+            page = browser.new_page(viewport={"width": 1000, "height": 640})
+            page.set_default_timeout(90_000)
+            page.goto(server.url + "/")
+            page.fill("#annotator", "Alice")
+            page.press("#annotator", "Enter")
+            undone = skipped = False
+            while len(given) < TO_LABEL:
+                example_id, text = shown(page)
+                if len(given) == 20 and not suggestions:
+                    # The first retrain runs in the background; the page keeps serving meanwhile
+                    # and shows the new model's suggestion for the text on screen when it is done.
+                    page.wait_for_selector("#suggestion:not([hidden])", timeout=300_000)
+                    assert page.locator("button.label.suggested").count() == 1
+                    page.screenshot(path=str(tmp_path / "page.png"))
+                if page.is_visible("#suggestion"):
+                    suggestions.append(page.inner_text("#suggestion"))
+                if len(given) == 5 and not undone:
+                    wrong = next(label for label in TREC_LABELS if label != gold[text])
+                    press(page, key_of[wrong], leaving=example_id)
+                    press(page, "u", leaving=-1)  # undo: the same text comes back
+                    assert shown(page)[0] == example_id
+                    undone = True
+                if len(given) == 10 and not skipped:
+                    press(page, "s", leaving=example_id)  # skipped: never labelled
+                    skipped = True
+                    continue
+                press(page, key_of[gold[text]], leaving=example_id)
+                given[example_id] = gold[text]
+            page.wait_for_function(f"document.getElementById('count').textContent.startsWith('{TO_LABEL} ')")
+            browser.close()
+        run_cli("label", "export", str(project), "--output", str(tmp_path / "labels.jsonl"))
+    finally:
+        assert server.stop() == 0
+    assert suggestions, "no model suggestion appeared"
+    assert all(s.startswith("Model suggests ") and s.split()[2] in TREC_LABELS for s in suggestions)
+    rows = [json.loads(line) for line in (tmp_path / "labels.jsonl").read_text().splitlines()]
+    assert {row["id"]: row["label"] for row in rows} == given
+    assert len(rows) == TO_LABEL
+    assert {row["annotator"] for row in rows} == {"Alice"}
+    assert all(row["text"] in gold and gold[row["text"]] == row["label"] for row in rows)

@@ -1,0 +1,129 @@
+"""The JSON API through Flask's test client: the issue's contract and its bad-request rules."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from peftal.label.server import create_app
+
+
+@pytest.fixture
+def client_for(make_project):
+    def make(**settings):
+        store, settings_, _ = make_project(**settings)
+        app = create_app(store, settings_, name="demo", trusted_hosts=["localhost"])
+        return app.test_client(), store
+
+    return make
+
+
+def post(client, path, body):
+    return client.post(path, data=json.dumps(body), content_type="application/json")
+
+
+def test_next_label_stats_and_the_end_of_the_pool(client_for):
+    client, store = client_for(n=3)
+    project = client.get("/api/project").get_json()
+    assert project["labels"] == ["positive", "negative", "neutral"]
+    assert project["shortcuts"] == {"positive": "1", "negative": "2", "neutral": "3"}
+    for n in range(3):
+        item = client.get("/api/next?annotator=Ann").get_json()
+        assert set(item) == {"id", "text", "suggestion", "confidence", "generation"}
+        answer = post(client, "/api/label", {"id": item["id"], "label": "negative", "annotator": "Ann"})
+        assert answer.status_code == 200 and answer.get_json()["ok"] is True
+        stats = client.get("/api/stats").get_json()
+        assert stats["labelled"] == n + 1 and stats["by_annotator"] == {"Ann": n + 1}
+    assert client.get("/api/next?annotator=Ann").status_code == 204
+    stats = client.get("/api/stats").get_json()
+    assert stats["by_label"] == {"negative": 3} and stats["pool"] == 3 and stats["budget"] == 3
+    assert stats["model"]["status"] == "none"
+
+
+def test_pair_tasks_return_the_pair(client_for):
+    client, _ = client_for(n=3, pairs=True)
+    item = client.get("/api/next?annotator=Ann").get_json()
+    assert item["text_pair"] == f"pair {item['id']}"
+    assert client.get("/api/project").get_json()["is_pair"] is True
+
+
+@pytest.mark.parametrize("body, status, message", [
+    ({"id": 0, "label": "great", "annotator": "Ann"}, 400, "unknown label 'great'"),
+    ({"id": 999, "label": "positive", "annotator": "Ann"}, 404, "no example with id 999"),
+    ({"id": "0", "label": "positive", "annotator": "Ann"}, 400, "must be an integer"),
+    ({"id": True, "label": "positive", "annotator": "Ann"}, 400, "must be an integer"),
+    ({"id": 0, "label": "positive"}, 400, "\"annotator\""),
+    ({"id": 0, "label": "positive", "annotator": "   "}, 400, "\"annotator\""),
+    ([0, "positive"], 400, "must be a JSON object"),
+])
+def test_bad_labels_are_refused_and_nothing_is_stored(client_for, body, status, message):
+    client, store = client_for(n=5)
+    answer = post(client, "/api/label", body)
+    assert answer.status_code == status
+    assert message in answer.get_json()["error"]
+    assert store.live_labels() == []
+    assert client.get("/api/stats").get_json()["labelled"] == 0
+
+
+def test_malformed_json_and_wrong_content_type_are_refused(client_for):
+    client, store = client_for(n=5)
+    answer = client.post("/api/label", data='{"id": 0, "label": ', content_type="application/json")
+    assert answer.status_code == 400 and "not valid JSON" in answer.get_json()["error"]
+    # A form post (what another site's page could send without a CORS preflight) is refused.
+    answer = client.post("/api/label", data="id=0&label=positive&annotator=Ann",
+                         content_type="application/x-www-form-urlencoded")
+    assert answer.status_code == 415 and "application/json" in answer.get_json()["error"]
+    assert client.get("/api/next").status_code == 400  # no annotator
+    assert store.live_labels() == []
+
+
+def test_two_annotators_get_different_examples_and_cannot_take_each_others(client_for):
+    client, store = client_for(n=5)
+    a = client.get("/api/next?annotator=A").get_json()
+    b = client.get("/api/next?annotator=B").get_json()
+    assert a["id"] != b["id"]
+    answer = post(client, "/api/label", {"id": a["id"], "label": "positive", "annotator": "B"})
+    assert answer.status_code == 409 and "assigned to annotator 'A'" in answer.get_json()["error"]
+    mine = post(client, "/api/label", {"id": a["id"], "label": "positive", "annotator": "A"})
+    assert mine.status_code == 200
+    # The same request again (a retry after a lost answer) is acknowledged and stored once.
+    again = post(client, "/api/label", {"id": a["id"], "label": "positive", "annotator": "A"})
+    assert again.status_code == 200 and again.get_json()["duplicate"] is True
+    assert len(store.live_labels()) == 1
+
+
+def test_undo_and_skip(client_for):
+    client, store = client_for(n=5)
+    item = client.get("/api/next?annotator=A").get_json()
+    post(client, "/api/label", {"id": item["id"], "label": "neutral", "annotator": "A"})
+    undone = post(client, "/api/undo", {"annotator": "A"})
+    assert undone.status_code == 200
+    assert undone.get_json()["example"]["id"] == item["id"]
+    assert undone.get_json()["example"]["undone_label"] == "neutral"
+    assert store.live_labels() == []
+    assert client.get("/api/next?annotator=A").get_json()["id"] == item["id"]
+    nothing = post(client, "/api/undo", {"annotator": "B"})
+    assert nothing.status_code == 400 and "no label to undo" in nothing.get_json()["error"]
+
+    assert post(client, "/api/skip", {"id": item["id"], "annotator": "A"}).status_code == 200
+    assert client.get("/api/next?annotator=A").get_json()["id"] != item["id"]
+    assert client.get("/api/stats").get_json()["skipped"] == 1
+
+
+def test_example_endpoint_page_and_static_files(client_for):
+    client, _ = client_for(n=5)
+    assert client.get("/api/example/3").get_json()["text"] == "text number 3"
+    assert client.get("/api/example/77").status_code == 404
+    page = client.get("/")
+    assert page.status_code == 200 and b"/static/app.js" in page.data
+    assert b"/api/next" in client.get("/static/app.js").data
+    assert client.get("/static/style.css").status_code == 200
+    unknown = client.get("/api/nothing")
+    assert unknown.status_code == 404 and "error" in unknown.get_json()
+
+
+def test_requests_for_a_foreign_host_name_are_refused(client_for):
+    client, _ = client_for(n=5)
+    assert client.get("/api/stats", headers={"Host": "attacker.example"}).status_code == 400
+    assert client.get("/api/stats", headers={"Host": "localhost:8765"}).status_code == 200

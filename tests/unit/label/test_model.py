@@ -1,0 +1,93 @@
+"""The model in the loop on a tiny random encoder: retrain, rank, cross-validate, the worker."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from tests.conftest import tiny_encoder
+
+
+@pytest.fixture(scope="module")
+def backbone():
+    """A tiny random BERT with the packaged MiniLM's tokenizer (same vocabulary, nothing downloaded)."""
+    from transformers import AutoTokenizer
+
+    from peftal.models.backbone import resolve_model
+
+    tokenizer = AutoTokenizer.from_pretrained(resolve_model(None))
+    return tiny_encoder("bert", vocab_size=tokenizer.vocab_size), tokenizer
+
+
+def label_some(store, n, annotator="ann"):
+    labels = ("positive", "negative", "neutral")
+    for k in range(n):
+        item = store.next_for(annotator, lease_seconds=60, budget=None)
+        store.add_label(item["id"], labels[k % 3], annotator)
+
+
+def test_rank_is_the_strategys_order_over_unlabelled_global_ids(make_project, backbone):
+    from peftal.label.model import LabelModel
+    from peftal.training import predict, softmax
+
+    store, settings, _ = make_project(n=30, epochs=1, max_length=16, strategy="entropy")
+    label_some(store, 6)
+    model_ = LabelModel(store, settings, backbone)
+    ids, labels, _ = store.label_snapshot()
+    model, _ = model_.fit(np.asarray(ids), model_.targets(labels), seed=1)
+    order, suggestions = model_.rank(model, np.asarray(ids), np.random.default_rng(0))
+
+    unlabeled = np.setdiff1d(np.arange(30), ids)
+    probs = softmax(predict(model, model_.pool, unlabeled))  # (24, 3)
+    entropy = -(probs * np.log(probs)).sum(1)
+    assert order == unlabeled[np.argsort(-entropy, kind="stable")].tolist()
+    assert set(suggestions) == set(unlabeled.tolist())
+    top = int(unlabeled[0])
+    assert suggestions[top] == (settings.labels[int(probs[0].argmax())], round(float(probs[0].max()), 4))
+
+
+def test_the_worker_retrains_after_query_size_labels_then_cross_validates(make_project, backbone):
+    from peftal.label.worker import Worker
+
+    store, settings, _ = make_project(n=24, epochs=1, max_length=16, query_size=6, cv_folds=2)
+    worker = Worker(store, settings, backbone=backbone)
+    worker.run(max_jobs=0)  # loads the model, does nothing
+    label_some(store, 5)
+    assert worker.step() is False  # 5 < query size
+    label_some(store, 1)
+    assert worker.step() is True
+    status = store.get_meta("model")
+    assert (status["generation"], status["status"], status["trained_on"]) == (1, "ready", 6)
+    labelled = {row["example_id"] for row in store.live_labels()}
+    served = store.next_for("other", lease_seconds=60, budget=None)
+    assert served["id"] not in labelled and served["suggestion"] in settings.labels
+    assert 0 < served["confidence"] <= 1
+
+    assert worker.step() is True  # the cross-validation of generation 1
+    status = store.get_meta("model")
+    assert status["accuracy_folds"] == 2 and status["accuracy_on"] == 6
+    assert status["accuracy_generation"] == 1 and 0 <= status["accuracy"] <= 1
+    assert worker.step() is False  # nothing due
+
+
+def test_kmeans_cold_start_puts_one_example_per_cluster_first(make_project, backbone):
+    from peftal.label.worker import Worker
+
+    store, settings, _ = make_project(n=20, max_length=16, query_size=4, cold_start="kmeans")
+    Worker(store, settings, backbone=backbone).run(max_jobs=0)
+    first = [store.next_for(f"a{i}", lease_seconds=60, budget=None)["id"] for i in range(4)]
+    assert len(set(first)) == 4
+    assert store.get_meta("model")["cold_start"] == "kmeans"
+    assert first != store.cold_order()[:4]  # not the random order it replaced
+
+
+def test_pool_subsample_scores_only_that_many(make_project, backbone):
+    from peftal.label.model import LabelModel
+
+    store, settings, _ = make_project(n=30, epochs=1, max_length=16, pool_subsample=10,
+                                      strategy="random")
+    label_some(store, 3)
+    record = LabelModel(store, settings, backbone).retrain(generation=1)
+    assert record["trained_on"] == 3
+    suggested = [store.example(i)["suggestion"] for i in range(30)]
+    assert sum(s is not None for s in suggested) == 10
