@@ -10,7 +10,7 @@ import warnings
 
 from peftal.errors import UsageError
 
-_SUBCOMMANDS = ("run", "predict", "methods", "strategies", "datasets")
+_SUBCOMMANDS = ("run", "predict", "methods", "strategies", "datasets", "study", "report")
 
 
 def build_parser() -> argparse.ArgumentParser:
