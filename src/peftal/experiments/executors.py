@@ -212,9 +212,12 @@ def make_executor(name: str, *, workers: int = 1, threads: int | None = None,
                   gpus_per_cell: float = 0) -> Executor:
     """The executor called ``name`` (``local`` or ``ray``)."""
     if name == "local":
-        if ray_address:
-            raise UsageError("--ray-address needs --executor ray")
+        if ray_address or cpus_per_cell != 1 or gpus_per_cell:
+            raise UsageError("--ray-address, --cpus-per-cell and --gpus-per-cell need --executor ray")
         return LocalExecutor(workers, threads)
     if name == "ray":
+        if workers != 1 or threads is not None:
+            raise UsageError("--workers and --threads are for the local executor; with Ray, "
+                             "--cpus-per-cell sets both (Ray runs as many cells as fit)")
         return RayExecutor(ray_address, cpus_per_cell, gpus_per_cell)
     raise UsageError(f"unknown executor {name!r}; valid executors: {', '.join(EXECUTORS)}")

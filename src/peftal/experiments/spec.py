@@ -21,6 +21,8 @@ import difflib
 import hashlib
 import itertools
 import json
+import types
+import typing
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -164,9 +166,12 @@ def plural(field: str) -> str:
     return field + "s"
 
 
-def _axes_of(values: dict[str, Any], fields: dict[str, dataclasses.Field],
+def _axes_of(values: dict[str, Any], fields: dict[str, Any],
              problems: list[str]) -> dict[str, list[Any]]:
-    """Option → list of values (length 1 for scalars), after checking every key."""
+    """Option → list of values (length 1 for scalars), after checking every key.
+
+    ``fields`` maps each option to its type hint.
+    """
     names = set(fields)
     valid = sorted(set(META_KEYS) | names | {plural(name) for name in names})
     axes: dict[str, list[Any]] = {}
@@ -180,23 +185,27 @@ def _axes_of(values: dict[str, Any], fields: dict[str, dataclasses.Field],
         if option in axes:
             problems.append(f"{option!r} is given twice (as {option!r} and {plural(option)!r})")
             continue
-        is_list = isinstance(value, list)
-        if key != option and not is_list:
-            value, is_list = [value], True
-        if is_list and not _takes_list(fields[option]):
-            if not value:
-                problems.append(f"{key!r} is an empty list: the grid has no cells")
-                continue
-            axes[option] = list(value)
+        # A plural key always lists values; a singular key lists values only when the option
+        # itself does not take a sequence (``tags: [a, b]`` sets a tuple option).
+        if key != option:
+            listed = value if isinstance(value, list) else [value]
+        elif isinstance(value, list) and not _takes_list(fields[option]):
+            listed = value
         else:
-            axes[option] = [value]
+            listed = [value]
+        if not listed:
+            problems.append(f"{key!r} is an empty list: the grid has no cells")
+            continue
+        axes[option] = list(listed)
     return axes
 
 
-def _takes_list(field: dataclasses.Field) -> bool:
+def _takes_list(hint: Any) -> bool:
     """Whether an option's own value is a sequence (then a list sets it rather than expanding)."""
-    hint = str(field.type)
-    return hint.startswith(("tuple", "list", "Sequence")) or "tuple[" in hint or "list[" in hint
+    origin = typing.get_origin(hint)
+    if origin in (typing.Union, types.UnionType):
+        return any(_takes_list(arg) for arg in typing.get_args(hint))
+    return hint in (tuple, list) or origin in (tuple, list)
 
 
 def expand(spec: Spec, config_cls: type, *, problems: list[str] | None = None) -> list[Cell]:
@@ -208,12 +217,13 @@ def expand(spec: Spec, config_cls: type, *, problems: list[str] | None = None) -
     """
     own = problems is None
     problems = [] if own else problems
-    fields = {field.name: field for field in dataclasses.fields(config_cls)}
+    fields = typing.get_type_hints(config_cls)
+    fields = {field.name: fields[field.name] for field in dataclasses.fields(config_cls)}
     cells: list[Cell] = []
-    seen: dict[str, str] = {}
+    seen: dict[str, int] = {}  # cell id → the sub-grid that first produced it
     bad_values: dict[str, list[str]] = {}
     top = _axes_of(spec.options, fields, problems)
-    for grid in spec.grids:
+    for grid_index, grid in enumerate(spec.grids):
         axes = {**top, **_axes_of(grid, fields, problems)}
         varying = [name for name, values in axes.items() if len(values) > 1 or name == "seed"]
         for combination in itertools.product(*axes.values()):
@@ -226,10 +236,13 @@ def expand(spec: Spec, config_cls: type, *, problems: list[str] | None = None) -
             cell_id = cell_id_of(spec.kind, config)
             label = {name: values[name] for name in varying if name in values}
             if cell_id in seen:
-                problems.append(f"duplicate cell {_describe(values, varying)} (same config as "
-                                f"{seen[cell_id]})")
+                # Sub-grids are a union: overlapping ones share cells. Within one grid a repeat can
+                # only come from a repeated value (seeds: [1, 1]), which is a mistake.
+                if seen[cell_id] == grid_index:
+                    problems.append(f"duplicate cell {_describe(values, varying)}: a value is "
+                                    "repeated in a list")
                 continue
-            seen[cell_id] = _describe(values, varying)
+            seen[cell_id] = grid_index
             cells.append(Cell(cell_id, spec.kind, config, label))
     for message, where in bad_values.items():
         problems.append(_with_cells(message, where))

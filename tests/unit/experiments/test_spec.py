@@ -68,18 +68,25 @@ def test_plural_key_with_a_scalar_and_cli_spelling():
     assert [(c.config.seed, c.config.marker_dir) for c in cells] == [(4, "/x")]
 
 
+def test_a_list_for_a_sequence_option_sets_it():
+    (cell,) = expand(spec_of("kind: toy_test\ntags: [a, b]\n"), ToyConfig)
+    assert cell.config.tags == ("a", "b")
+    cells = expand(spec_of("kind: toy_test\ntagss: [[a], [b, c]]\n"), ToyConfig)
+    assert [c.config.tags for c in cells] == [("a",), ("b", "c")]
+
+
 def test_grids_are_a_union_of_sub_grids_overriding_the_top_level():
     spec = spec_of("""
         kind: toy_test
         methods: [m1, m2]
         grids:
-          - {fractions: [0.1, 0.5]}
-          - {fraction: 1.0, time_budgets: [30, 60]}
+          - {fractions: [0.1, 0.5, 1.0]}
+          - {fraction: 1.0, time_budgets: [null, 30, 60]}   # (1.0, null) is in both: one cell
     """)
     cells = expand(spec, ToyConfig)
-    assert len(cells) == 2 * 2 + 2 * 2
+    assert len(cells) == 2 * 3 + 2 * 2
     assert {(c.config.fraction, c.config.time_budget) for c in cells} == {
-        (0.1, None), (0.5, None), (1.0, 30.0), (1.0, 60.0)}
+        (0.1, None), (0.5, None), (1.0, None), (1.0, 30.0), (1.0, 60.0)}
 
 
 def test_every_problem_is_reported_at_once():

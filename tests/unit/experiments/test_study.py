@@ -211,8 +211,10 @@ def test_unknown_kind_lists_the_valid_ones(tmp_path):
 
 
 def test_make_executor_checks_its_options():
-    with pytest.raises(UsageError, match="--ray-address needs --executor ray"):
+    with pytest.raises(UsageError, match="--ray-address, --cpus-per-cell and --gpus-per-cell need"):
         make_executor("local", ray_address="ray://x:1")
+    with pytest.raises(UsageError, match="--workers and --threads are for the local executor"):
+        make_executor("ray", workers=2)
     with pytest.raises(UsageError, match="unknown executor 'dask'"):
         make_executor("dask")
     with pytest.raises(UsageError, match="--workers must be >= 1"):

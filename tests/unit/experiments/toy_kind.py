@@ -31,6 +31,7 @@ class ToyConfig:
     fail: bool = False
     crash: bool = False
     marker_dir: str | None = None  # each run touches a file here, so tests can count runs
+    tags: tuple[str, ...] = ()  # a sequence-valued option: a list sets it, it does not expand
 
     def __post_init__(self) -> None:
         if self.budget < 10:
