@@ -42,7 +42,8 @@ def _display(table: pd.DataFrame) -> pd.DataFrame:
         stem = column[: -len("_mean")]
         std = f"{stem}_std"
         if std in table.columns:
-            shown[stem] = [_mean_std(m, s) for m, s in zip(table[column], table[std], strict=True)]
+            merged = [_mean_std(m, s) for m, s in zip(table[column], table[std], strict=True)]
+            shown.insert(shown.columns.get_loc(column), stem, merged)
             shown = shown.drop(columns=[column, std])
     for column in shown.columns:
         if shown[column].dtype.kind == "f":
@@ -69,6 +70,10 @@ def _render(section: Section, name: str, figure_dir: Path) -> str:
         parts.append(f'<figure><img alt="{html.escape(caption)}" src="data:image/png;base64,{data}">'
                      f"<figcaption>{html.escape(caption)}</figcaption></figure>")
     for table_name, table in section.tables.items():
+        if table_name in section.csv_only:
+            parts.append(f'<p class="note">table {html.escape(table_name)}: '
+                         f"{TABLES}/{html.escape(table_name)}.csv</p>")
+            continue
         parts.append(f'<p class="note">table {html.escape(table_name)} '
                      f"({TABLES}/{html.escape(table_name)}.csv)</p>")
         parts.append(_display(table).to_html(index=False, border=0, na_rep="", escape=True))

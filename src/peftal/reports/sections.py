@@ -43,12 +43,14 @@ class Section:
         text: HTML paragraphs shown under the heading (escape user data with ``html.escape``).
         tables: Name → table; each is written to ``tables/<name>.csv`` and shown in the page.
         figures: ``(caption, png bytes)``; embedded in the page and written to ``figures/``.
+        csv_only: Names of tables written as CSV but not shown (the figures already show them).
     """
 
     title: str
     text: str = ""
     tables: dict[str, pd.DataFrame] = field(default_factory=dict)
     figures: list[tuple[str, bytes]] = field(default_factory=list)
+    csv_only: tuple[str, ...] = ()
 
 
 SectionBuilder = Callable[[StudyRecords], Section | None]
@@ -97,7 +99,8 @@ def overview(records: StudyRecords) -> Section:
     if "wall_seconds" in runs and runs["wall_seconds"].notna().any():
         lines.append(f"compute: {runs['wall_seconds'].sum() / 3600:.2f} h of cell wall time; "
                      f"peak memory of a cell {runs['peak_memory_mb'].max():.0f} MiB")
-    return Section(title=f"Study {records.name}", text="".join(_p(line) for line in lines))
+    title = f"Study {records.name}" if records.manifest else f"Run {records.name}"
+    return Section(title=title, text="".join(_p(line) for line in lines))
 
 
 @register_section("learning_curves", order=10)
@@ -113,6 +116,7 @@ def learning_curves(records: StudyRecords) -> Section | None:
         figures.append((f"{dataset}: test {metric} by labelled examples (mean ± std over seeds)",
                         plot_curves(rows, line_keys=line_keys, metric=metric, title=str(dataset))))
     return Section(title="Learning curves", tables={"curves": table}, figures=figures,
+                   csv_only=("curves",),
                    text=_p("One line per method × strategy; the band is ±1 standard deviation "
                            "over seeds. The test split is evaluated after every round."))
 
