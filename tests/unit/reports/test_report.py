@@ -108,3 +108,10 @@ def test_reports_never_import_training():
             "'peftal.peft', 'torch'))]; print(bad); sys.exit(1 if bad else 0)")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_records_and_driver_agree_on_the_manifest_name():
+    from peftal.analysis import records
+    from peftal.experiments import study
+
+    assert records.STUDY_FILE == study.STUDY_FILE  # analysis must not import the driver
