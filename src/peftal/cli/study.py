@@ -25,24 +25,23 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     run = commands.add_parser(
         "run", help="run the cells of a spec that are not completed yet",
         description="Runs every cell not yet completed in --out (re-running the same command after "
-                    "an interruption resumes). Exit status 1 if any cell failed.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+                    "an interruption resumes). Exit status 1 if any cell failed.")
     run.add_argument("spec", type=Path, help="study spec (YAML)")
     run.add_argument("--out", type=Path, default=None,
                      help="study directory (default: studies/<name of the spec>)")
     run.add_argument("--executor", choices=("local", "ray"), default="local",
-                     help="local: child processes on this machine; ray: Ray tasks")
+                     help="local (default): child processes on this machine; ray: Ray tasks")
     run.add_argument("--workers", type=positive_int, default=1,
-                     help="local executor: cells run at once")
+                     help="local executor: cells run at once (default: 1)")
     run.add_argument("--threads", type=positive_int, default=None,
                      help="local executor: torch threads per cell (default: torch's own for one "
                           "worker, cores / workers for several)")
     run.add_argument("--ray-address", default=None,
                      help="ray executor: cluster address (default: start a local Ray instance)")
     run.add_argument("--cpus-per-cell", type=positive_float, default=1.0,
-                     help="ray executor: CPUs reserved per cell")
+                     help="ray executor: CPUs reserved per cell (default: 1)")
     run.add_argument("--gpus-per-cell", type=float, default=0.0,
-                     help="ray executor: GPUs reserved per cell")
+                     help="ray executor: GPUs reserved per cell (default: 0)")
     run.add_argument("--force", action="store_true",
                      help="switch an existing study directory to a changed spec")
     run.add_argument("--no-progress", action="store_true", help="hide the progress bar")

@@ -105,8 +105,9 @@ class LocalExecutor:
             raise UsageError(f"--threads must be >= 1, got {threads}")
         self.workers = workers
         self.threads = threads
-        # fork: the child inherits the imported libraries. Elsewhere (macOS) forking a process that
-        # imported torch is unsafe, so children are spawned and import peftal themselves.
+        # fork: the child inherits the imported libraries. It is safe because the driver never
+        # runs torch ops (no thread pools, no CUDA context to inherit). Elsewhere (macOS) forking
+        # a process that imported torch is unsafe, so children are spawned and import peftal.
         method = "fork" if sys.platform.startswith("linux") else "spawn"
         self._context = multiprocessing.get_context(method)
 
