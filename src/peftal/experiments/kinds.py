@@ -1,0 +1,153 @@
+"""Study kinds: what one cell of a study is, how it is checked and how it runs.
+
+A kind bundles the typed config of one cell (its fields are the spec's keys), a ``run`` function
+and a ``validate`` function. ``active_learning`` is registered here; ``supervised`` (the
+``peftal train`` runner) registers the same way. The contract of ``run``::
+
+    run(config, *, progress: bool) -> (summary, records)
+
+``summary`` is the JSON-able dict the single-run command writes to ``summary.json``; ``records``
+is a list of round records in the format :meth:`~peftal.experiments.store.ResultsStore.add_round`
+stores (``round``, ``num_labeled``, ``metrics``, ``train_seconds``, ``query_seconds`` and optional
+``epochs``, ``indices_queried``, ``scores_queried``, ``indices_added``, ``correct``,
+``correct_ids``; any other key is kept as JSON). A supervised cell returns one record. ``run``
+runs in a worker process (possibly on another machine): it must not touch the results store, and
+it raises on failure (the worker records the error).
+
+``validate(configs) -> list[str]`` checks a whole grid before anything runs (names resolve
+through the registries, datasets exist and are large enough) and returns every problem; it must
+stay cheap: load each dataset at most once, build no model.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from peftal.errors import UsageError
+from peftal.registry import Registry
+
+RunFunction = Callable[..., tuple[dict[str, Any], list[dict[str, Any]]]]
+ValidateFunction = Callable[[list[Any]], list[str]]
+
+
+@dataclass(frozen=True)
+class StudyKind:
+    """One kind of study cell.
+
+    Attributes:
+        name: Registry name, the spec's ``kind:``.
+        config_cls: Frozen dataclass of one cell; validated on creation (``__post_init__``).
+        run: ``run(config, *, progress) -> (summary, records)``, see the module docstring.
+        validate: Whole-grid checks returning problems (may be a no-op).
+        description: One line for help texts.
+    """
+
+    name: str
+    config_cls: type
+    run: RunFunction
+    validate: ValidateFunction
+    description: str = ""
+
+
+STUDY_KINDS: Registry[StudyKind] = Registry("study kind")
+
+
+def register_kind(kind: StudyKind) -> StudyKind:
+    """Register ``kind`` under its name (the name must be new)."""
+    return STUDY_KINDS.register(kind.name)(kind)
+
+
+def get_kind(name: str) -> StudyKind:
+    """The kind registered as ``name``; a :class:`UsageError` listing the valid kinds if none."""
+    return STUDY_KINDS.get(name)
+
+
+# -- active learning --------------------------------------------------------------------------------
+
+def _run_active_learning(config: Any, *, progress: bool = False) -> tuple[dict, list[dict]]:
+    from peftal.al.loop import run_active_learning
+
+    records: list[dict[str, Any]] = []
+    summary, _model = run_active_learning(config, on_round=records.append, progress=progress)
+    return summary, records
+
+
+def _validate_active_learning(configs: list[Any]) -> list[str]:
+    """Resolve every method, strategy and dataset once; check budgets against pool sizes."""
+    from peftal.al.strategies import STRATEGIES, parse_strategy
+    from peftal.peft import parse_method
+
+    problems: list[str] = []
+    for preset in dict.fromkeys(config.method for config in configs):
+        _collect(problems, parse_method, preset)
+    for preset in dict.fromkeys(config.strategy for config in configs):
+        _collect(problems, parse_strategy, preset)
+    by_dataset: dict[tuple, list[Any]] = {}
+    for config in configs:
+        key = (config.dataset, config.text_column, config.text_pair_column, config.label_column,
+               config.task)
+        by_dataset.setdefault(key, []).append(config)
+    for group in by_dataset.values():
+        problems.extend(_check_dataset(group, STRATEGIES))
+    return problems
+
+
+def _collect(problems: list[str], parse: Callable[[str], Any], preset: str) -> None:
+    try:
+        parse(preset)
+    except UsageError as error:
+        problems.append(str(error))
+
+
+def _check_dataset(configs: list[Any], strategies: Registry) -> list[str]:
+    """Problems of one dataset across the cells that use it (it is loaded once, if local)."""
+    from pathlib import Path
+
+    from peftal.data import DATASETS, load_task
+    from peftal.data.loading import local_folder
+
+    first = configs[0]
+    name = first.dataset
+    spec = DATASETS.get(name) if name in DATASETS else None
+    if spec is None and not Path(name).expanduser().exists():
+        return [f"unknown dataset {name!r}: not a built-in name ({', '.join(DATASETS.names())}) "
+                "and no such file or folder"]
+    if spec is not None and spec.task == "qa":
+        return [f"dataset {name!r} is a question-answering task; active learning does not apply"]
+    if spec is not None and local_folder(name) is None:
+        return []  # a hub dataset: its size is only known after a download, at run time
+    try:
+        task = load_task(name, text_column=first.text_column,
+                         text_pair_column=first.text_pair_column,
+                         label_column=first.label_column, task=first.task, seed=first.seed)
+    except UsageError as error:
+        return [str(error)]
+    problems = []
+    budget = max(config.budget for config in configs)
+    if budget > len(task.train):
+        problems.append(f"budget {budget} is larger than the pool of {name!r} "
+                        f"({len(task.train)} training examples)")
+    if task.task == "regression":
+        for preset in dict.fromkeys(config.strategy for config in configs):
+            name_only = preset.split("[", 1)[0].strip().lower()
+            if name_only in strategies and strategies.get(name_only).needs_probabilities:
+                problems.append(f"strategy {name_only!r} needs class probabilities and does not "
+                                f"apply to the regression dataset {name!r}")
+    return problems
+
+
+def _register_builtin() -> None:
+    from peftal.al.loop import RunConfig
+
+    register_kind(StudyKind(
+        name="active_learning",
+        config_cls=RunConfig,
+        run=_run_active_learning,
+        validate=_validate_active_learning,
+        description="one AL run per cell (the options of `peftal run`)",
+    ))
+
+
+_register_builtin()

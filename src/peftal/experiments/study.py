@@ -1,0 +1,227 @@
+"""The study driver: validate a spec, run its missing cells, record every outcome, report status.
+
+One study directory holds ``spec.yaml`` (the spec as given), ``study.json`` (the expanded cells and
+their ids) and one results store, ``results.sqlite``, written by this driver only. A cell is
+written to the store when its worker reports; it is ``completed`` only after all its rounds are
+stored, so a run interrupted at any moment (Ctrl-C, ``kill -9``, a crashed worker) leaves no cell
+that looks complete, and running the same command again skips exactly the completed cells.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from peftal.errors import UsageError
+from peftal.experiments.executors import Executor
+from peftal.experiments.spec import Cell, Spec, SpecError, expand, load_spec
+from peftal.experiments.store import STORE_NAME, ResultsStore
+
+STUDY_FILE = "study.json"
+SPEC_COPY = "spec.yaml"
+_LOCK_FILE = ".lock"
+
+
+def plan_study(path: str | Path) -> tuple[Spec, list[Cell]]:
+    """Load the spec at ``path`` and check every cell; all problems are raised together."""
+    from peftal.experiments.kinds import get_kind
+
+    spec = load_spec(path)
+    try:
+        kind = get_kind(spec.kind)
+    except UsageError as error:
+        raise SpecError(spec.source, [str(error)]) from None
+    problems: list[str] = []
+    cells = expand(spec, kind.config_cls, problems=problems)
+    if cells:
+        problems.extend(kind.validate([cell.config for cell in cells]))
+    if problems:
+        raise SpecError(spec.source, list(dict.fromkeys(problems)))
+    return spec, cells
+
+
+@dataclass
+class StudyStatus:
+    """Where a study stands.
+
+    Attributes:
+        name: Study name.
+        total: Cells in the current spec.
+        done: Of those, cells completed.
+        failed: Of those, cells whose last attempt failed.
+        errors: Cell id → error of each failed cell.
+        labels: Cell id → human label (``dataset=trec method=lora ...``).
+    """
+
+    name: str
+    total: int
+    done: int
+    failed: int
+    errors: dict[str, str] = field(default_factory=dict)
+    labels: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def pending(self) -> int:
+        return self.total - self.done - self.failed
+
+    def counts(self) -> dict[str, int]:
+        """The ``peftal study status --json`` object."""
+        return {"total": self.total, "done": self.done, "failed": self.failed}
+
+
+def _manifest(spec: Spec, cells: list[Cell]) -> dict[str, Any]:
+    from peftal import __version__
+
+    return {
+        "name": spec.name,
+        "kind": spec.kind,
+        "description": spec.description,
+        "spec": spec.raw,
+        "spec_source": spec.source,
+        "peftal": __version__,
+        "created_at": time.time(),
+        "cells": [{"cell_id": cell.cell_id, "axes": cell.axes, "config": cell.config_dict}
+                  for cell in cells],
+    }
+
+
+def read_manifest(out: Path) -> dict[str, Any]:
+    """The ``study.json`` of study directory ``out``."""
+    path = Path(out) / STUDY_FILE
+    if not path.is_file():
+        raise UsageError(f"{out} is not a study directory (no {STUDY_FILE}); "
+                         "create one with `peftal study run SPEC --out DIR`")
+    return json.loads(path.read_text())
+
+
+def _write_json_atomic(path: Path, value: Any) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(value, indent=2, default=str))
+    os.replace(tmp, path)
+
+
+def _check_or_write_manifest(out: Path, spec: Spec, cells: list[Cell], force: bool) -> None:
+    """Refuse a changed spec for an existing study unless ``force``; then (re)write the manifest."""
+    path = out / STUDY_FILE
+    if path.exists():
+        old = json.loads(path.read_text())
+        old_ids = {cell["cell_id"] for cell in old["cells"]}
+        new_ids = {cell.cell_id for cell in cells}
+        if (old_ids != new_ids or old.get("kind") != spec.kind) and not force:
+            raise UsageError(
+                f"{out} holds study {old.get('name')!r} run from a different spec "
+                f"({len(new_ids - old_ids)} cells added, {len(old_ids - new_ids)} removed); "
+                "use another --out, or --force to switch it to this spec (completed cells that "
+                "are still in it are kept)")
+        if old_ids == new_ids and old.get("spec") == spec.raw:
+            return
+    elif (out / STORE_NAME).exists():
+        raise UsageError(f"{out} holds a results store that is not a study's; choose another --out")
+    _write_json_atomic(path, _manifest(spec, cells))
+    if Path(spec.source).is_file():
+        tmp = out / (SPEC_COPY + ".tmp")
+        tmp.write_text(Path(spec.source).read_text(encoding="utf-8"), encoding="utf-8")
+        os.replace(tmp, out / SPEC_COPY)
+
+
+@contextlib.contextmanager
+def _exclusive(out: Path) -> Iterator[None]:
+    """Hold an exclusive lock on ``out``: two drivers writing one study would run cells twice."""
+    try:
+        import fcntl
+    except ImportError:  # Windows: no advisory locks; one driver per study is the user's job
+        yield
+        return
+    handle = open(out / _LOCK_FILE, "w")  # noqa: SIM115 — held for the whole run
+    try:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            raise UsageError(f"another `peftal study run` is writing to {out}") from None
+        yield
+    finally:
+        handle.close()  # releases the lock (also released by the OS if we are killed)
+
+
+def record_outcome(store: ResultsStore, cell: Cell, outcome: dict[str, Any], study: str) -> None:
+    """Write one cell's outcome; ``completed`` is set last, after every round is stored."""
+    provenance = {**outcome.get("provenance", {}), "study": study, "axes": cell.axes}
+    store.begin_run(cell.cell_id, cell.kind, cell.config_dict, provenance)
+    if outcome["status"] == "completed":
+        for record in outcome["records"]:
+            store.add_round(cell.cell_id, record)
+        store.finish_run(cell.cell_id, outcome["summary"])
+    else:
+        error = outcome.get("error") or "unknown error"
+        if outcome.get("traceback"):
+            error = f"{error}\n{outcome['traceback']}"
+        store.fail_run(cell.cell_id, error)
+
+
+def run_study(spec_path: str | Path, out: str | Path, executor: Executor, *, force: bool = False,
+              progress: bool = True, planned: tuple[Spec, list[Cell]] | None = None) -> StudyStatus:
+    """Run every cell of the spec that is not completed in ``out`` yet; returns the final status.
+
+    Args:
+        spec_path: The study spec (YAML).
+        out: The study directory (created if new).
+        executor: Where cells run (:class:`~peftal.experiments.executors.LocalExecutor`, Ray).
+        force: Switch an existing directory to a changed spec.
+        progress: Show a progress bar over cells.
+        planned: The result of :func:`plan_study` if the caller already ran it.
+    """
+    from tqdm.auto import tqdm
+
+    spec, cells = planned or plan_study(spec_path)
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"--out {out} exists and is not a folder")
+    out.mkdir(parents=True, exist_ok=True)
+    with _exclusive(out):
+        _check_or_write_manifest(out, spec, cells, force)
+        with ResultsStore(out / STORE_NAME) as store:
+            completed = {run["run_id"] for run in store.runs("completed")}
+            todo = [cell for cell in cells if cell.cell_id not in completed]
+            bar = tqdm(total=len(cells), initial=len(cells) - len(todo), unit="cell",
+                       desc=spec.name, disable=None if progress else True, dynamic_ncols=True)
+            try:
+                with contextlib.closing(executor.run(todo)) as outcomes:
+                    for cell, outcome in outcomes:
+                        record_outcome(store, cell, outcome, spec.name)
+                        if outcome["status"] != "completed":
+                            first_line = (outcome.get("error") or "").splitlines()[:1]
+                            bar.write(f"peftal: cell {cell.cell_id} ({cell.label}) failed: "
+                                      f"{first_line[0] if first_line else 'unknown error'}")
+                        bar.update(1)
+            finally:
+                bar.close()
+    return study_status(out)
+
+
+def study_status(out: str | Path) -> StudyStatus:
+    """Counts of the cells of the study in ``out`` (only cells of its current spec count)."""
+    out = Path(out)
+    manifest = read_manifest(out)
+    ids = [cell["cell_id"] for cell in manifest["cells"]]
+    labels = {cell["cell_id"]: " ".join(f"{k}={v}" for k, v in cell["axes"].items())
+              for cell in manifest["cells"]}
+    runs: dict[str, dict[str, Any]] = {}
+    if (out / STORE_NAME).exists():
+        with ResultsStore(out / STORE_NAME) as store:
+            runs = {run["run_id"]: run for run in store.runs()}
+    current = [runs[i] for i in ids if i in runs]
+    errors = {run["run_id"]: run["error"] or "" for run in current if run["status"] == "failed"}
+    return StudyStatus(
+        name=manifest["name"],
+        total=len(ids),
+        done=sum(run["status"] == "completed" for run in current),
+        failed=len(errors),
+        errors=errors,
+        labels=labels,
+    )

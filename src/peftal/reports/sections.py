@@ -1,0 +1,205 @@
+"""Report sections: a registry of builders, each turning stored records into one part of the report.
+
+A section builder takes :class:`~peftal.analysis.study_records.StudyRecords` and returns a
+:class:`Section` (title, text, tables, figures) or ``None`` when it does not apply (no supervised
+cells, no random baseline, ...). The report shows the sections in ``order``. An analysis joins the
+report by registering its own builder next to its code, e.g.::
+
+    @register_section("forgetting", order=60)
+    def forgetting_section(records: StudyRecords) -> Section | None:
+        ...  # read records.store.correctness(run_id) for each completed run
+
+and adding one import line to :mod:`peftal.reports.html`. Orders used here: overview 0, learning
+curves 10, AUC 20, RIPL 30, fraction 40, time budget 45, parameters 50, runs 80, failures 90;
+analyses such as forgetting (60) and CKA (70) go between.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+from peftal.analysis.study_records import StudyRecords
+from peftal.analysis.tables import (
+    auc_table,
+    curve_table,
+    metric_vs,
+    parameter_table,
+    ripl_table,
+)
+from peftal.registry import Registry
+from peftal.reports.figures import plot_curves, plot_metric_vs
+
+
+@dataclass
+class Section:
+    """One part of the report.
+
+    Attributes:
+        title: Heading.
+        text: HTML paragraphs shown under the heading (escape user data with ``html.escape``).
+        tables: Name → table; each is written to ``tables/<name>.csv`` and shown in the page.
+        figures: ``(caption, png bytes)``; embedded in the page and written to ``figures/``.
+        csv_only: Names of tables written as CSV but not shown (the figures already show them).
+    """
+
+    title: str
+    text: str = ""
+    tables: dict[str, pd.DataFrame] = field(default_factory=dict)
+    figures: list[tuple[str, bytes]] = field(default_factory=list)
+    csv_only: tuple[str, ...] = ()
+
+
+SectionBuilder = Callable[[StudyRecords], Section | None]
+SECTIONS: Registry[tuple[int, SectionBuilder]] = Registry("report section")
+
+
+def register_section(name: str, order: int) -> Callable[[SectionBuilder], SectionBuilder]:
+    """Decorator registering a section builder shown at position ``order`` (lower = earlier)."""
+
+    def decorator(builder: SectionBuilder) -> SectionBuilder:
+        SECTIONS.register(name)((order, builder))
+        return builder
+
+    return decorator
+
+
+def ordered_sections() -> list[tuple[str, SectionBuilder]]:
+    return [(name, builder) for name, (_, builder) in
+            sorted(SECTIONS.items(), key=lambda item: item[1][0])]
+
+
+def _p(text: str) -> str:
+    return f"<p>{html.escape(text)}</p>"
+
+
+@register_section("overview", order=0)
+def overview(records: StudyRecords) -> Section:
+    runs = records.runs
+    counts = runs["status"].value_counts().to_dict() if len(runs) else {}
+    total = len(records.manifest.get("cells", [])) or len(runs)
+    lines = [f"{records.kind.replace('_', ' ')} · {total} cells · {counts.get('completed', 0)} "
+             f"completed · {counts.get('failed', 0)} failed · "
+             f"{total - counts.get('completed', 0) - counts.get('failed', 0)} not run"]
+    if records.manifest.get("description"):
+        lines.append(records.manifest["description"])
+    if records.axes:
+        lines.append("grid axes: " + ", ".join(records.axes))
+    provenance = [run["provenance"] for run in records.store.runs()
+                  if run["run_id"] in set(runs.get("run_id", []))]
+    versions = sorted({str(p.get("peftal")) for p in provenance if p.get("peftal")})
+    commits = sorted({f"{p['git_commit'][:10]}{' (dirty)' if p.get('git_dirty') else ''}"
+                      for p in provenance if p.get("git_commit")})
+    if versions:
+        lines.append("peftal " + ", ".join(versions) + (" · git " + ", ".join(commits) if commits
+                                                         else ""))
+    if "wall_seconds" in runs and runs["wall_seconds"].notna().any():
+        lines.append(f"compute: {runs['wall_seconds'].sum() / 3600:.2f} h of cell wall time; "
+                     f"peak memory of a cell {runs['peak_memory_mb'].max():.0f} MiB")
+    title = f"Study {records.name}" if records.manifest else f"Run {records.name}"
+    return Section(title=title, text="".join(_p(line) for line in lines))
+
+
+@register_section("learning_curves", order=10)
+def learning_curves(records: StudyRecords) -> Section | None:
+    table = curve_table(records)
+    if table.empty:
+        return None
+    figures = []
+    for dataset, rows in table.groupby("dataset", sort=True):
+        line_keys = [key for key in records.group_keys("method", "strategy", exclude=("dataset",))
+                     if key in rows.columns]
+        metric = rows["metric"].iloc[0]
+        figures.append((f"{dataset}: test {metric} by labelled examples (mean ± std over seeds)",
+                        plot_curves(rows, line_keys=line_keys, metric=metric, title=str(dataset))))
+    return Section(title="Learning curves", tables={"curves": table}, figures=figures,
+                   csv_only=("curves",),
+                   text=_p("One line per method × strategy; the band is ±1 standard deviation "
+                           "over seeds. The test split is evaluated after every round."))
+
+
+@register_section("auc", order=20)
+def auc(records: StudyRecords) -> Section | None:
+    table = auc_table(records)
+    if table.empty:
+        return None
+    return Section(title="Area under the learning curve", tables={"auc": table},
+                   text=_p("Trapezoid-rule area under the metric-by-round curve divided by the "
+                           "number of intervals, so it lies in [0, 1] (Jukić & Šnajder 2023); "
+                           "mean and std over seeds."))
+
+
+@register_section("ripl", order=30)
+def ripl(records: StudyRecords) -> Section | None:
+    if records.completed.empty or "strategy" not in records.completed:
+        return None
+    table = ripl_table(records)
+    if table.empty:
+        return Section(title="Relative improvement over passive learning (RIPL)",
+                       text=_p("No RIPL: the study has no 'random' cell with the same settings "
+                               "as an active-learning cell."))
+    return Section(title="Relative improvement over passive learning (RIPL)", tables={"ripl": table},
+                   text=_p("RIPL = (AUC_AL − AUC_random) / (1 − AUC_random), where the baseline "
+                           "is the random-strategy cell with the same dataset, method, seed and "
+                           "other settings; computed per seed, then averaged. Positive = "
+                           "active learning beats passive learning."))
+
+
+def _metric_vs_section(records: StudyRecords, x: str, title: str) -> Section | None:
+    table = metric_vs(records, x)
+    if table.empty:
+        return None
+    figures = []
+    for dataset, rows in table.groupby("dataset", sort=True):
+        line_keys = [key for key in records.group_keys("method", exclude=("dataset", x))
+                     if key in rows.columns]
+        metric = rows["metric"].iloc[0]
+        figures.append((f"{dataset}: final test {metric} by {x.replace('_', ' ')}",
+                        plot_metric_vs(rows, x, line_keys=line_keys, metric=metric,
+                                       title=str(dataset))))
+    return Section(title=title, tables={f"metric_vs_{x}": table}, figures=figures)
+
+
+@register_section("fraction", order=40)
+def by_fraction(records: StudyRecords) -> Section | None:
+    return _metric_vs_section(records, "fraction", "Metric by training-data fraction")
+
+
+@register_section("time_budget", order=45)
+def by_time_budget(records: StudyRecords) -> Section | None:
+    return _metric_vs_section(records, "time_budget", "Metric by training-time budget (seconds)")
+
+
+@register_section("parameters", order=50)
+def parameters(records: StudyRecords) -> Section | None:
+    table = parameter_table(records)
+    if table.empty:
+        return None
+    return Section(title="Trainable parameters", tables={"parameters": table},
+                   text=_p("Parameters updated by each method, task head included, as counted "
+                           "in the runs."))
+
+
+@register_section("runs", order=80)
+def runs_table(records: StudyRecords) -> Section | None:
+    if records.runs.empty:
+        return None
+    columns = ["run_id", "status", *[a for a in records.axes if a in records.runs], "metric",
+               "final", "auc", "wall_seconds", "peak_memory_mb"]
+    table = records.runs[[c for c in columns if c in records.runs.columns]]
+    return Section(title="Runs", tables={"runs": table},
+                   text=_p("One row per cell: final value of the primary metric, AUC, the cell's "
+                           "wall time (s) and the peak resident memory of its worker (MiB)."))
+
+
+@register_section("failures", order=90)
+def failures(records: StudyRecords) -> Section | None:
+    failed = records.runs[records.runs["status"] == "failed"] if len(records.runs) else records.runs
+    if failed.empty:
+        return None
+    columns = ["run_id", *[a for a in records.axes if a in failed], "error"]
+    return Section(title="Failed cells", tables={"failures": failed[columns]},
+                   text=_p("Running the study again re-runs these cells."))

@@ -1,0 +1,137 @@
+"""The study contract through the real CLI: kill -9 mid-study, resume, report; the same on Ray.
+
+The issue's example spec, shrunk so the whole file runs in a few minutes on 2 busy cores: TREC cut
+to 200 training and 60 test questions (written for the test, never into the repo), one epoch,
+two rounds (10 → 20 labels), max length 32, one torch thread per cell.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+
+import pytest
+
+from tests.conftest import run_cli
+
+pytestmark = pytest.mark.integration
+
+SPEC = """\
+name: example-tiny
+kind: active_learning
+datasets: [{data}]
+methods: [lora]
+strategies: [random, entropy]
+seeds: {seeds}
+warm_start: 10
+query_size: 10
+budget: 20
+epochs: 1
+pool_subsample: 50
+max_length: 32
+"""
+
+
+@pytest.fixture(scope="module")
+def tiny_trec(tmp_path_factory):
+    value = os.environ.get("PEFTAL_DATA_DIR")
+    if not value or not os.path.isdir(os.path.join(value, "trec")):
+        pytest.skip("PEFTAL_DATA_DIR (../shared/data) is not available")
+    folder = tmp_path_factory.mktemp("tiny_trec")
+    for split, size in (("train", 200), ("test", 60)):
+        with open(os.path.join(value, "trec", f"{split}.jsonl"), encoding="utf-8") as source:
+            rows = [json.loads(line) for line in source][:: 7 if split == "train" else 5][:size]
+        with open(folder / f"{split}.jsonl", "w", encoding="utf-8") as target:
+            for row in rows:
+                target.write(json.dumps({"text": row["text"], "label": row["label"]}) + "\n")
+    return folder
+
+
+def completed(store_path) -> dict[str, float]:
+    """Completed run id → finish time, read without disturbing the writer."""
+    if not store_path.exists():
+        return {}
+    db = sqlite3.connect(f"file:{store_path}?mode=ro", uri=True, timeout=30)
+    try:
+        rows = db.execute("SELECT run_id, finished_at FROM runs WHERE status = 'completed'")
+        return dict(rows.fetchall())
+    except sqlite3.OperationalError:  # the schema is not written yet
+        return {}
+    finally:
+        db.close()
+
+
+def test_kill_9_then_resume_then_report(tmp_path, tiny_trec):
+    spec = tmp_path / "example.yaml"
+    spec.write_text(SPEC.format(data=tiny_trec, seeds="[0, 1]"))
+    out = tmp_path / "study"
+    store = out / "results.sqlite"
+    command = [sys.executable, "-m", "peftal", "study", "run", str(spec), "--out", str(out),
+               "--threads", "1", "--no-progress"]
+    with open(tmp_path / "first.log", "w") as log:
+        driver = subprocess.Popen(command, stdout=log, stderr=log, start_new_session=True)
+        deadline = time.monotonic() + 900
+        while len(completed(store)) < 2 and driver.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.3)
+        os.killpg(driver.pid, signal.SIGKILL)  # the driver and its cell worker, like kill -9
+        driver.wait()
+    before = completed(store)
+    assert 2 <= len(before) < 4, (tmp_path / "first.log").read_text()[-2000:]
+
+    run_cli("study", "run", str(spec), "--out", str(out), "--threads", "1", "--no-progress")
+    status = json.loads(run_cli("study", "status", str(out), "--json").stdout)
+    assert status == {"total": 4, "done": 4, "failed": 0}
+    after = completed(store)
+    assert {run_id: after[run_id] for run_id in before} == before  # completed cells were not re-run
+    manifest = json.loads((out / "study.json").read_text())
+    assert sorted(after) == sorted(cell["cell_id"] for cell in manifest["cells"])
+    db = sqlite3.connect(store)
+    assert db.execute("SELECT COUNT(*), COUNT(DISTINCT run_id) FROM runs").fetchone() == (4, 4)
+    rounds = db.execute("SELECT run_id, COUNT(*) FROM rounds GROUP BY run_id").fetchall()
+    assert sorted(count for _, count in rounds) == [2, 2, 2, 2]  # 10 and 20 labels, once each
+    provenance = [json.loads(p) for (p,) in db.execute("SELECT provenance FROM runs")]
+    db.close()
+    assert all(p["peak_memory_mb"] > 0 and p["wall_seconds"] > 0 and p["executor"] == "local"
+               for p in provenance)
+
+    result = run_cli("report", str(out))
+    assert "report.html" in result.stdout
+    page = (out / "report.html").read_text()
+    assert page.count("data:image/png;base64,") >= 1
+    assert "<h2>Area under the learning curve</h2>" in page
+    assert "<h2>Relative improvement over passive learning (RIPL)</h2>" in page
+    auc = (out / "tables" / "auc.csv").read_text().splitlines()
+    assert auc[0].startswith("dataset,method,strategy,metric,auc_mean,auc_std,n")
+    assert len(auc) == 3 and all(line.endswith(",2") for line in auc[1:])
+    ripl = (out / "tables" / "ripl.csv").read_text().splitlines()
+    assert len(ripl) == 2 and ",entropy," in ripl[1]
+
+
+def test_ray_executor(tmp_path, tiny_trec):
+    pytest.importorskip("ray")
+    spec = tmp_path / "example.yaml"
+    spec.write_text(SPEC.format(data=tiny_trec, seeds="[0]"))
+    out = tmp_path / "study-ray"
+    run_cli("study", "run", str(spec), "--out", str(out), "--executor", "ray", "--no-progress")
+    status = json.loads(run_cli("study", "status", str(out), "--json").stdout)
+    assert status == {"total": 2, "done": 2, "failed": 0}
+    db = sqlite3.connect(out / "results.sqlite")
+    executors = {json.loads(p)["executor"] for (p,) in db.execute("SELECT provenance FROM runs")}
+    db.close()
+    assert executors == {"ray"}
+
+
+def test_bad_specs_exit_2_with_every_problem(tmp_path):
+    spec = tmp_path / "bad.yaml"
+    spec.write_text("datasets: [trec]\nmethods: [lora, lorra]\nstratgies: [random]\nseeds: []\n")
+    result = run_cli("study", "validate", str(spec), check=False)
+    assert result.returncode == 2
+    assert "3 problems" in result.stderr
+    assert "did you mean 'strategies'" in result.stderr and "unknown method 'lorra'" in result.stderr
+    result = run_cli("study", "run", str(spec), "--out", str(tmp_path / "x"), check=False)
+    assert result.returncode == 2 and not (tmp_path / "x").exists()  # nothing written, nothing run

@@ -1,0 +1,45 @@
+"""The specs in configs/: each says how to run it, and each expands with the keys of its kind."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from peftal.experiments.kinds import STUDY_KINDS
+from peftal.experiments.spec import expand, load_spec
+from peftal.experiments.study import plan_study
+
+CONFIGS = Path(__file__).resolve().parents[3] / "configs"
+SPECS = sorted(CONFIGS.glob("*.yaml"))
+PAPERS = ("jukic2023", "doering2024", "chen2024")
+
+
+def test_every_paper_has_a_spec_and_a_smoke_variant():
+    names = {path.stem for path in SPECS}
+    for paper in PAPERS:
+        assert {paper, f"{paper}-smoke"} <= names
+    assert "example" in names
+
+
+@pytest.mark.parametrize("path", SPECS, ids=lambda p: p.stem)
+def test_header_gives_the_command(path):
+    header = path.read_text().split("\nname:", 1)[0]
+    assert header.startswith("#")
+    assert f"peftal study run configs/{path.name}" in header or (
+        f"peftal study validate configs/{path.name}" in header)
+    spec = load_spec(path)
+    assert spec.name == path.stem
+
+
+@pytest.mark.parametrize("path", SPECS, ids=lambda p: p.stem)
+def test_keys_and_values_are_valid_for_the_kind(path):
+    spec = load_spec(path)
+    if spec.kind not in STUDY_KINDS:
+        pytest.skip(f"study kind {spec.kind!r} is not registered in this build")
+    assert expand(spec, STUDY_KINDS.get(spec.kind).config_cls)
+
+
+def test_the_example_validates_and_has_the_issue_s_eight_cells(data_dir):
+    _, cells = plan_study(CONFIGS / "example.yaml")
+    assert len(cells) == 8
