@@ -16,6 +16,7 @@ from pathlib import Path
 import pandas as pd
 
 from peftal.analysis.study_records import load_records
+from peftal.reports import analysis_sections as _analysis_sections  # noqa: F401  (registers them)
 from peftal.reports import sections as _builtin_sections  # noqa: F401  (registers the sections)
 from peftal.reports.sections import Section, ordered_sections
 
