@@ -10,7 +10,7 @@ import warnings
 
 from peftal.errors import UsageError
 
-_SUBCOMMANDS = ("run", "predict", "methods", "strategies", "datasets")
+_SUBCOMMANDS = ("run", "train", "pretrain", "predict", "methods", "strategies", "datasets")
 
 
 def build_parser() -> argparse.ArgumentParser:
