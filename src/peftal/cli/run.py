@@ -48,6 +48,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--label-column", default=d.label_column)
     parser.add_argument("--task", choices=("classification", "regression"), default=None,
                         help="task of a local file (default: classification)")
+    parser.add_argument("--init-adapter", default=None, metavar="DIR",
+                        help="start the method's weights from a `peftal pretrain` adapter folder")
     parser.add_argument("--out", type=Path, default=None,
                         help="output folder (default: runs/<dataset>-<method>-<strategy>-seed<seed>)")
     parser.add_argument("--overwrite", action="store_true", help="replace a completed run in --out")
@@ -66,6 +68,7 @@ def main(args: argparse.Namespace) -> int:
         max_length=args.max_length, seed=args.seed, pooling=args.pooling,
         pool_subsample=args.pool_subsample, text_column=args.text_column,
         text_pair_column=args.text_pair_column, label_column=args.label_column, task=args.task,
+        init_adapter=args.init_adapter,
     )
     out = args.out or Path("runs") / _default_name(config)
     summary = execute_run(config, out, overwrite=args.overwrite, progress=not args.no_progress)

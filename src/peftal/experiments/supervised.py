@@ -33,7 +33,7 @@ from peftal.models.checkpoint import save_checkpoint
 from peftal.models.heads import POOLINGS
 from peftal.models.pretrained_adapter import check_init_adapter, load_pretrained_adapter
 from peftal.peft import MethodSpec, build_model, count_parameters, parse_method
-from peftal.training import TrainConfig, compute_metrics, predict, train
+from peftal.training import TrainConfig, center_regression_head, compute_metrics, predict, train
 
 TASKS = ("classification", "regression", "qa")
 DEFAULT_MAX_LENGTH = {"classification": 128, "regression": 128, "qa": 384}
@@ -147,14 +147,14 @@ def execute_train(config: SupervisedConfig, out: Path, *, overwrite: bool = Fals
         answers = record.pop("answers", None)
         store.add_round(RUN_ID, record)
         task = prepared.task
-        save_checkpoint(model, out / "model", model_meta(
+        meta = model_meta(
             model=config.model, method=prepared.method.preset, task=task.task,
             label_names=getattr(task, "label_names", None),
             num_outputs=2 if task.task == "qa" else task.num_labels, pooling=config.pooling,
             max_length=prepared.max_length, text_column=config.text_column,
             text_pair_column=config.text_pair_column, is_pair=getattr(task, "is_pair", False),
-            **extra_meta,
-        ))
+        )
+        save_checkpoint(model, out / "model", {**meta, **extra_meta})
         if answers is not None:  # question id -> answer, the official script's prediction format
             store.add_artifact(RUN_ID, "qa_predictions", answers)
             (out / "predictions.json").write_text(json.dumps(answers, indent=1))
@@ -174,6 +174,8 @@ def _fit_text(config: SupervisedConfig, prepared: Prepared, progress: bool):
     train_encoded = encode(tokenizer, task.train.subset(ids), prepared.max_length)
     test = task.test.subset(eval_ids)
     model = _build(config, prepared, encoder, num_outputs=task.num_labels)
+    if task.task == "regression":
+        center_regression_head(model, task.train.labels[ids])
     result, train_config = _train(config, prepared, model, train_encoded, task.train.labels[ids], progress)
     eval_start = time.perf_counter()
     outputs = predict(model, encode(tokenizer, test, prepared.max_length), np.arange(len(test)),
@@ -207,7 +209,8 @@ def _fit_qa(config: SupervisedConfig, prepared: Prepared, progress: bool):
     summary["num_train_features"] = len(features)
     max_query, stride = window_sizes(prepared.max_length)
     qa_meta = {"doc_stride": stride, "max_query_length": max_query, "n_best": N_BEST,
-               "max_answer_length": MAX_ANSWER_LENGTH, "text_column": None}
+               "max_answer_length": MAX_ANSWER_LENGTH, "text_column": "question",
+               "text_pair_column": "context"}
     return summary, model, record, qa_meta
 
 
@@ -275,6 +278,7 @@ def _summary(config: SupervisedConfig, prepared: Prepared, model, result, metric
         "num_eval": num_eval,
         "steps": result.steps,
         "stopped_by_budget": result.stopped_by_budget,
+        "max_step_seconds": result.max_step_seconds,
         "init_adapter": config.init_adapter,
         "config": {**dataclasses.asdict(config), "max_length": prepared.max_length},
     }

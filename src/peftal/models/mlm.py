@@ -51,11 +51,14 @@ class MaskedLanguageModel(nn.Module):
 def load_masked_lm(name: str | None, seed: int) -> tuple[MaskedLanguageModel, object, list[str]]:
     """Load ``(model, tokenizer, new_head_weights)``; new head weights are initialised from ``seed``."""
     from transformers import AutoModelForMaskedLM, AutoTokenizer
+    from transformers.utils import logging as hf_logging
 
     from peftal.models.backbone import resolve_model
 
     source = resolve_model(name)
     torch.manual_seed(seed)  # weights missing from the checkpoint draw from torch's generator
+    verbosity = hf_logging.get_verbosity()
+    hf_logging.set_verbosity_error()  # its "newly initialized" warning is reported by the caller
     try:
         tokenizer = AutoTokenizer.from_pretrained(source, trust_remote_code=False)
         mlm, info = AutoModelForMaskedLM.from_pretrained(source, trust_remote_code=False,
@@ -63,6 +66,8 @@ def load_masked_lm(name: str | None, seed: int) -> tuple[MaskedLanguageModel, ob
     except (OSError, ValueError) as error:
         first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         raise UsageError(f"cannot load model {name!r} with a masked-LM head: {first_line}") from None
+    finally:
+        hf_logging.set_verbosity(verbosity)
     if tokenizer.mask_token is None:
         raise UsageError(f"model {name!r}: its tokenizer has no mask token, so masked-LM training "
                          "does not apply")
