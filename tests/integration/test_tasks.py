@@ -96,6 +96,11 @@ def test_tapt_adapter_feeds_training(tmp_path, data_dir):
     trained = _summary(out)
     assert trained["init_adapter"] == str(pre) and trained["epochs_completed"] == 2
     assert {"accuracy", "f1_macro"} == set(trained["metrics"])
+    al = tmp_path / "al"
+    run_cli("run", "--dataset", "trec", "--method", "lora", "--strategy", "entropy", "--init-adapter",
+            str(pre), "--warm-start", "20", "--query-size", "10", "--budget", "30", "--epochs", "1",
+            "--max-length", "32", "--pool-subsample", "100", "--out", str(al), "--no-progress")
+    assert len(_summary(al)["rounds"]) == 2
     wrong = run_cli("train", "--dataset", "trec", "--method", "lora[r=4]", "--init-adapter", str(pre),
                     "--out", str(tmp_path / "x"), check=False)
     assert wrong.returncode == 2 and "pretrained with method 'lora'" in wrong.stderr

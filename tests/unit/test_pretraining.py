@@ -145,3 +145,14 @@ def test_init_adapter_mismatches_are_clear_errors(tmp_path):
         check_init_adapter(tmp_path / "f", "full", None)
     with pytest.raises(UsageError, match="not a `peftal pretrain` output"):
         check_init_adapter(tmp_path, "lora", None)
+
+
+def test_wrapper_loss_equals_the_library_loss():
+    mlm = _tiny_mlm()
+    mlm.eval()
+    input_ids = torch.randint(5, 120, (3, 9))
+    mask = torch.ones_like(input_ids)
+    labels = torch.full_like(input_ids, -100)
+    labels[:, 2] = input_ids[:, 2]
+    expected = mlm.mlm(input_ids=input_ids, attention_mask=mask, labels=labels).loss
+    assert torch.allclose(mlm(input_ids, mask, labels=labels), expected)

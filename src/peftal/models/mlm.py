@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import torch
 from torch import nn
+from torch.nn import functional as F
 
 from peftal.errors import UsageError
 
@@ -37,10 +38,13 @@ class MaskedLanguageModel(nn.Module):
                 token_type_ids: torch.Tensor | None = None,
                 labels: torch.Tensor | None = None) -> torch.Tensor:
         """The masked-LM loss (mean over tokens whose ``labels`` are not -100)."""
-        kwargs = {"input_ids": input_ids, "attention_mask": attention_mask, "labels": labels}
+        kwargs = {"input_ids": input_ids, "attention_mask": attention_mask}
         if token_type_ids is not None:
             kwargs["token_type_ids"] = token_type_ids
-        return self.mlm(**kwargs).loss
+        logits = self.mlm(**kwargs).logits  # (batch, seq', vocab)
+        # Prompt tuning prepends virtual tokens; the real tokens are the last ``seq`` positions.
+        logits = logits[:, -input_ids.shape[1]:]
+        return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), labels.reshape(-1), ignore_index=-100)
 
     def head_parameters(self) -> list[nn.Parameter]:
         """Head parameters that are not shared with the encoder (the tied projection is excluded)."""
