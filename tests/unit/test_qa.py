@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 
 import numpy as np
@@ -24,9 +25,15 @@ def tokenizer():
     return AutoTokenizer.from_pretrained(resolve_model(None))
 
 
-@pytest.fixture(scope="module")
-def squad(data_dir):
+@functools.cache
+def _load_squad():
     return load_qa("squad", hub_id="rajpurkar/squad")
+
+
+@pytest.fixture
+def squad(data_dir):
+    """The built-in squad, read once per test session."""
+    return _load_squad()
 
 
 def _squad_file(tmp_path, answer_start=None, text="Denver Broncos"):
