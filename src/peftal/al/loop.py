@@ -27,7 +27,14 @@ from peftal.errors import UsageError
 from peftal.models.backbone import display_name, load_backbone
 from peftal.models.heads import POOLINGS
 from peftal.peft import build_model, count_parameters, parse_method
-from peftal.training import TrainConfig, compute_metrics, predict, primary_metric, train
+from peftal.training import (
+    TrainConfig,
+    center_regression_head,
+    compute_metrics,
+    predict,
+    primary_metric,
+    train,
+)
 
 
 @dataclass(frozen=True)
@@ -54,6 +61,7 @@ class RunConfig:
             with the pretrained one (linear CKA, stored as the ``cka`` artifact); 0 = no CKA.
         cka_every_round: Measure CKA after every round, not only the last.
         text_column, text_pair_column, label_column, task: For local files.
+        init_adapter: A ``peftal pretrain`` adapter folder the method starts from every round.
     """
 
     dataset: str = "trec"
@@ -77,6 +85,7 @@ class RunConfig:
     text_pair_column: str | None = None
     label_column: str = "label"
     task: str | None = None
+    init_adapter: str | None = None
 
     def __post_init__(self) -> None:
         for name in ("warm_start", "query_size", "budget", "epochs", "batch_size", "max_length"):
@@ -115,6 +124,10 @@ def prepare(config: RunConfig) -> tuple[TaskData, Any, Any]:
         raise UsageError(f"strategy {strategy.name!r} needs class probabilities and does not apply to "
                          f"the regression task {task.name!r}; use one of: "
                          f"{', '.join(strategies_for('regression'))}")
+    if config.init_adapter is not None:
+        from peftal.models.pretrained_adapter import check_init_adapter
+
+        check_init_adapter(config.init_adapter, method.preset, config.model)
     if config.budget > len(task.train):
         raise UsageError(f"--budget ({config.budget}) is larger than the pool of {task.name!r} "
                          f"({len(task.train)} training examples)")
@@ -169,6 +182,12 @@ def run_active_learning(
             round_seed = config.seed * 1_000_003 + round_index
             model = build_model(encoder, method, task.num_labels, pooling=config.pooling,
                                 seed=round_seed)
+            if config.init_adapter is not None:
+                from peftal.models.pretrained_adapter import load_pretrained_adapter
+
+                load_pretrained_adapter(model, config.init_adapter)
+            if task.task == "regression":
+                center_regression_head(model, task.train.labels[labeled])
             trainable, total = count_parameters(model)
             torch.manual_seed(round_seed)  # dropout
             result = train(model, pool, labeled, task.train.labels[labeled], train_config,

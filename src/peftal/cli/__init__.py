@@ -10,8 +10,8 @@ import warnings
 
 from peftal.errors import UsageError
 
-_SUBCOMMANDS = ("run", "predict", "methods", "strategies", "datasets", "analyze", "study", "report",
-                "label")
+_SUBCOMMANDS = ("run", "train", "pretrain", "predict", "methods", "strategies", "datasets", "analyze",
+                "study", "report", "label")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -19,7 +19,8 @@ def main(args: argparse.Namespace) -> int:
 
     rows = [{"name": name, "task": spec.task, "num_labels": spec.num_labels,
              "metrics": list(spec.metrics), "available_locally": local_folder(name) is not None,
-             "hub_id": spec.hub_id, "description": spec.description}
+             "hub_id": spec.hub_id, "description": spec.description, "text_pair": spec.text_pair,
+             "labels": list(spec.labels) if spec.labels else None}
             for name, spec in DATASETS.items()]
     if args.json:
         print_json(rows)

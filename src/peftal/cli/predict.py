@@ -12,7 +12,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "predict", help="predict labels with a saved run's model",
         description="Reads one JSON object per line (a text column, and a pair column for pair "
                     "tasks) and writes one object per line with \"label\" and \"probs\" "
-                    "(\"value\" for regression).",
+                    "(\"value\" for regression; \"answer\" for QA, from \"question\" and "
+                    "\"context\").",
     )
     parser.add_argument("--run", type=Path, required=True, help="a run folder (holding model/)")
     parser.add_argument("--input", type=Path, required=True, help="JSONL/CSV/TSV/Parquet file")
@@ -34,6 +35,8 @@ def main(args: argparse.Namespace) -> int:
     folder = args.run / "model" if (args.run / "model").is_dir() else args.run
     model, tokenizer, meta = load_model(folder)
     records = read_records(args.input)
+    if meta["task"] == "qa":
+        return _predict_qa(args, model, tokenizer, meta, records)
     text_col = meta.get("text_column") or "text"
     pair_col = (meta.get("text_pair_column") or "text_pair") if meta.get("is_pair") else None
     for column in filter(None, (text_col, pair_col)):
@@ -55,4 +58,33 @@ def main(args: argparse.Namespace) -> int:
                                          "probs": [round(float(p), 6) for p in probs]}) + "\n")
     tmp.replace(args.output)
     print(f"wrote {len(records)} predictions to {args.output}")
+    return 0
+
+
+def _predict_qa(args: argparse.Namespace, model, tokenizer, meta: dict, records: list[dict]) -> int:
+    """Answer each record's ``question`` from its ``context``: ``{"answer": ...}`` per line."""
+    from peftal.data.qa import QASplit
+    from peftal.data.qa_encoding import encode_qa
+    from peftal.errors import UsageError
+    from peftal.training.qa import answers_from_logits, predict_spans
+
+    for column in ("question", "context"):
+        if column not in records[0]:
+            raise UsageError(f"{args.input}: column {column!r} not found; columns are: "
+                             f"{', '.join(map(str, records[0]))}")
+    n = len(records)
+    split = QASplit(ids=[str(i) for i in range(n)], questions=[str(r["question"]) for r in records],
+                    contexts=[str(r["context"]) for r in records], answers=[[] for _ in range(n)],
+                    answer_starts=[[] for _ in range(n)], titles=[""] * n)
+    features = encode_qa(tokenizer, split, meta["max_length"], with_targets=False)
+    starts, ends = predict_spans(model, features.encoded, args.batch_size)
+    answers = answers_from_logits(features, split.contexts, starts, ends,
+                                  n_best=meta.get("n_best", 20),
+                                  max_answer_length=meta.get("max_answer_length", 30))
+    tmp = args.output.with_name(args.output.name + ".tmp")
+    with open(tmp, "w", encoding="utf-8") as handle:
+        for answer in answers:
+            handle.write(json.dumps({"answer": answer}) + "\n")
+    tmp.replace(args.output)
+    print(f"wrote {n} answers to {args.output}")
     return 0

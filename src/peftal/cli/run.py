@@ -53,6 +53,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--label-column", default=d.label_column)
     parser.add_argument("--task", choices=("classification", "regression"), default=None,
                         help="task of a local file (default: classification)")
+    parser.add_argument("--init-adapter", default=None, metavar="DIR",
+                        help="start the method's weights from a `peftal pretrain` adapter folder")
     parser.add_argument("--out", type=Path, default=None,
                         help="output folder (default: runs/<dataset>-<method>-<strategy>-seed<seed>)")
     parser.add_argument("--overwrite", action="store_true", help="replace a completed run in --out")
@@ -72,6 +74,7 @@ def main(args: argparse.Namespace) -> int:
         pool_subsample=args.pool_subsample, cka_probe_size=args.cka_probe_size,
         cka_every_round=args.cka_every_round, text_column=args.text_column,
         text_pair_column=args.text_pair_column, label_column=args.label_column, task=args.task,
+        init_adapter=args.init_adapter,
     )
     out = args.out or Path("runs") / _default_name(config)
     summary = execute_run(config, out, overwrite=args.overwrite, progress=not args.no_progress)

@@ -26,6 +26,8 @@ class DatasetSpec:
         hub_splits: peftal split → hub split name.
         text_pair: Whether examples are sentence pairs.
         labels: The label names in a fixed order (``None`` for regression and QA).
+        hub_label_names: Hub label name → peftal label name where they differ (``neg`` → ``negative``).
+        hub_label_scale: Factor that brings hub regression targets to the local scale.
     """
 
     name: str
@@ -38,6 +40,8 @@ class DatasetSpec:
     hub_splits: dict[str, str] = field(default_factory=dict)
     text_pair: bool = False
     labels: tuple[str, ...] | None = None
+    hub_label_names: dict[str, str] = field(default_factory=dict)
+    hub_label_scale: float = 1.0
 
     @property
     def num_labels(self) -> int:
@@ -92,7 +96,7 @@ _add(DatasetSpec(
     "stsb", "regression", "semantic similarity 0-5, GLUE STS-B", ("pearson", "spearman", "mse"),
     "sentence-transformers/stsb", hub_columns={"sentence1": "text", "sentence2": "text_pair",
                                                "score": "label"},
-    text_pair=True,
+    text_pair=True, hub_label_scale=5.0,  # the sentence-transformers copy divides scores by 5
 ))
 _add(DatasetSpec(
     "chemprot", "classification", "13-way chemical-protein relation (BioMed)", _DOMAIN,
@@ -116,10 +120,12 @@ _add(DatasetSpec(
     "hyperpartisan", "classification", "hyperpartisan news by article (News)", _DOMAIN,
     "SemEvalWorkshop/hyperpartisan_news_detection", "byarticle",
     hub_columns={"hyperpartisan": "label"}, labels=("false", "true"),
+    hub_label_names={"True": "true", "False": "false"},  # a boolean column on the hub
 ))
 _add(DatasetSpec(
     "imdb", "classification", "binary sentiment of long movie reviews (Reviews)", _DOMAIN,
     "stanfordnlp/imdb", labels=("negative", "positive"),
+    hub_label_names={"neg": "negative", "pos": "positive"},
 ))
 _add(DatasetSpec(
     "squad", "qa", "extractive QA, SQuAD 1.1 (dev file split by article)", ("exact_match", "f1"),

@@ -289,6 +289,10 @@ def _read_hub(spec: DatasetSpec) -> dict[str, Records]:
                 if record["label"] is None or record["label"] < 0:
                     continue  # unlabelled hub test split (GLUE)
                 record["label"] = label_feature.int2str(record["label"])
+            if spec.task == "classification":
+                record["label"] = spec.hub_label_names.get(str(record["label"]), str(record["label"]))
+            elif spec.hub_label_scale != 1.0:
+                record["label"] = float(record["label"]) * spec.hub_label_scale
             records.append(record)
         if records:
             splits[split] = records

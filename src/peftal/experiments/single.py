@@ -1,5 +1,8 @@
 """Run one AL experiment into an output folder: results store, summary, plot and saved model.
 
+The folder life cycle (:func:`recorded_run`, :func:`complete_run`) and the saved model's metadata
+(:func:`model_meta`) are shared with the supervised and pretraining runners.
+
 ``summary.json`` is written last and atomically, so a folder whose run was interrupted or failed
 never holds a summary that looks complete; its store keeps the rounds that did finish.
 """
@@ -9,6 +12,8 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -30,10 +35,51 @@ def write_json_atomic(path: Path, value: Any) -> None:
 
 
 def check_out_dir(out: Path, overwrite: bool) -> None:
+    """Refuse an ``--out`` that is a file, or that holds a completed run unless ``overwrite``."""
     if out.exists() and not out.is_dir():
         raise UsageError(f"--out {out} exists and is not a folder")
     if (out / SUMMARY).exists() and not overwrite:
         raise UsageError(f"{out} already holds a completed run; choose another --out or pass --overwrite")
+
+
+@contextmanager
+def recorded_run(out: Path, kind: str, config: dict[str, Any], seed: int) -> Iterator[ResultsStore]:
+    """Open ``out``'s results store for one run of ``kind``; the caller completes it with
+    :func:`complete_run`. Any earlier summary is removed first and an exception marks the run failed,
+    so ``out`` never holds a summary that looks complete for a run that did not finish."""
+    out.mkdir(parents=True, exist_ok=True)
+    (out / SUMMARY).unlink(missing_ok=True)
+    store = ResultsStore(out / STORE_NAME)
+    store.begin_run(RUN_ID, kind, config, provenance(seed))
+    try:
+        yield store
+    except BaseException as error:
+        store.fail_run(RUN_ID, f"{type(error).__name__}: {error}")
+        raise
+    finally:
+        store.close()
+
+
+def complete_run(store: ResultsStore, out: Path, summary: dict[str, Any]) -> None:
+    """Mark the run completed in the store, then write ``summary.json`` (last, atomically)."""
+    store.finish_run(RUN_ID, summary)
+    write_json_atomic(out / SUMMARY, summary)
+
+
+def model_meta(*, model: str | None, method: str, task: str, num_outputs: int, max_length: int,
+               label_names: list[str] | None = None, pooling: str = "mean",
+               text_column: str | None = "text", text_pair_column: str | None = None,
+               is_pair: bool = False, **extra: Any) -> dict[str, Any]:
+    """What ``model/peftal_model.json`` records so that ``peftal predict`` can rebuild the model.
+
+    A local ``model`` path is stored absolute, so the saved run works from any folder.
+    """
+    if model is not None and Path(model).expanduser().exists():
+        model = str(Path(model).expanduser().resolve())
+    return {"model": model, "method": method, "task": task, "label_names": label_names,
+            "num_outputs": num_outputs, "pooling": pooling, "max_length": max_length,
+            "text_column": text_column, "text_pair_column": text_pair_column, "is_pair": is_pair,
+            **extra}
 
 
 def execute_run(config: RunConfig, out: Path, *, overwrite: bool = False,
@@ -43,34 +89,23 @@ def execute_run(config: RunConfig, out: Path, *, overwrite: bool = False,
 
     check_out_dir(out, overwrite)
     prepared = prepare(config)  # every input check happens before the folder is touched
-    out.mkdir(parents=True, exist_ok=True)
-    (out / SUMMARY).unlink(missing_ok=True)
-    store = ResultsStore(out / STORE_NAME)
-    store.begin_run(RUN_ID, "active_learning", dataclasses.asdict(config), provenance(config.seed))
-    try:
+    with recorded_run(out, "active_learning", dataclasses.asdict(config), config.seed) as store:
         summary, model = run_active_learning(
             config, on_round=lambda record: store.add_round(RUN_ID, record), progress=progress,
             prepared=prepared,
         )
         task = prepared[0]
-        save_checkpoint(model, out / "model", {
-            "model": config.model, "method": summary["method"], "task": task.task,
-            "label_names": task.label_names, "num_outputs": task.num_labels,
-            "pooling": config.pooling, "max_length": config.max_length,
-            "text_column": config.text_column, "text_pair_column": config.text_pair_column,
-            "is_pair": task.is_pair,
-        })
+        save_checkpoint(model, out / "model", model_meta(
+            model=config.model, method=summary["method"], task=task.task,
+            label_names=task.label_names, num_outputs=task.num_labels, pooling=config.pooling,
+            max_length=config.max_length, text_column=config.text_column,
+            text_pair_column=config.text_pair_column, is_pair=task.is_pair,
+        ))
         metric = summary["metric"]
         plot_learning_curve([r["num_labeled"] for r in summary["rounds"]],
                             [r["metrics"][metric] for r in summary["rounds"]],
                             out / "learning_curve.png", metric=metric,
                             title=f"{summary['dataset']} · {summary['method']} · {summary['strategy']}"
                                   f" · seed {summary['seed']} (AUC {summary['auc']:.3f})")
-        store.finish_run(RUN_ID, summary)
-        write_json_atomic(out / SUMMARY, summary)
-    except BaseException as error:
-        store.fail_run(RUN_ID, f"{type(error).__name__}: {error}")
-        raise
-    finally:
-        store.close()
+        complete_run(store, out, summary)
     return summary

@@ -49,7 +49,7 @@ def load_model(folder: Path) -> tuple[nn.Module, Any, dict[str, Any]]:
     meta = read_meta(folder)
     encoder, tokenizer = load_backbone(meta["model"])
     model = build_model(encoder, parse_method(meta["method"]), meta["num_outputs"],
-                        pooling=meta["pooling"])
+                        pooling=meta["pooling"], task=meta.get("task", "classification"))
     load_weights(model, folder)
     model.eval()
     return model, tokenizer, meta

@@ -83,9 +83,10 @@ def parse_method(preset: str) -> MethodSpec:
 
 
 def build_model(encoder: nn.Module, spec: MethodSpec, num_outputs: int, *, pooling: str = "mean",
-                seed: int = 0) -> TextClassifier:
+                seed: int = 0, task: str = "classification") -> nn.Module:
     """A fresh task model: a copy of the pretrained ``encoder`` (which stays untouched), a new head
-    and the method's parameters, all initialised from ``seed``."""
+    and the method's parameters, all initialised from ``seed``. ``task="qa"`` gives a
+    :class:`~peftal.models.span.SpanExtractor` (``num_outputs`` is then ignored)."""
     from peftal.peft import backend
 
     method = spec.method
@@ -93,7 +94,12 @@ def build_model(encoder: nn.Module, spec: MethodSpec, num_outputs: int, *, pooli
         raise UsageError(f"method {spec.name!r} needs the adapters library, which does not support "
                          f"the {encoder.config.model_type!r} architecture; use full or bitfit")
     torch.manual_seed(seed)  # head and adapter initialisers draw from torch's global generator
-    model = TextClassifier(copy.deepcopy(encoder), num_outputs, pooling=pooling)
+    if task == "qa":
+        from peftal.models.span import SpanExtractor
+
+        model = SpanExtractor(copy.deepcopy(encoder))
+    else:
+        model = TextClassifier(copy.deepcopy(encoder), num_outputs, pooling=pooling)
     method.apply(model, spec.config)
     for parameter in model.head.parameters():
         parameter.requires_grad_(True)

@@ -1,0 +1,164 @@
+"""Continued masked-LM pretraining (``peftal pretrain``): TAPT on a task's texts, DAPT on a corpus.
+
+Gururangan et al. (2020) continue pretraining on the task's unlabelled texts (TAPT) or on a domain
+corpus (DAPT); Jukić & Šnajder (2023) do TAPT with an adapter only ("adapter TAPT"). The output
+folder feeds later runs:
+
+- ``--method full``: the whole model with its MLM head in Hugging Face format; use it as
+  ``--model DIR``.
+- any PEFT method: ``adapter.safetensors`` with the method's encoder weights; use it as
+  ``--init-adapter DIR`` with the same method and model.
+
+``summary.json`` (written last), ``results.sqlite`` (kind ``pretrain``, per-epoch losses) and
+``peftal_pretrain.json`` (what the folder holds) sit beside them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from peftal.data.corpus import Corpus, encode_corpus, load_corpus
+from peftal.errors import UsageError
+from peftal.experiments.single import RUN_ID, check_out_dir, complete_run, recorded_run
+from peftal.models.backbone import display_name
+from peftal.models.mlm import apply_method, load_masked_lm
+from peftal.models.pretrained_adapter import save_pretrained_adapter, write_pretrain_meta
+from peftal.peft import MethodSpec, count_parameters, parse_method
+from peftal.training import TrainConfig, train
+from peftal.training.mlm import MLM_PROBABILITY, masked_lm_loss
+
+
+@dataclass(frozen=True)
+class PretrainConfig:
+    """Everything that defines one ``peftal pretrain`` run.
+
+    Attributes:
+        dataset: Built-in name (TAPT on its training texts) or a text/data file or folder (DAPT).
+        model: Model to continue from; ``None`` = the packaged all-MiniLM-L6-v2.
+        method: ``full`` or a PEFT method preset; only its parameters and the MLM head train.
+        epochs: Passes over the texts.
+        lr: Learning rate of the method's parameters (``None`` = the method's default).
+        head_lr: Learning rate of the MLM head (``None`` = the method's head default).
+        batch_size: Sequences per batch.
+        max_length: Tokens per sequence; longer single texts are cut into several sequences.
+        mlm_probability: Share of tokens masked (BERT's 15%).
+        seed: Seed of the text sample, the new head weights, the masking and the batch order.
+        max_texts: Pretrain on a seeded sample of this many texts.
+        time_budget: Stop after this many seconds (checked every step).
+        text_column, text_pair_column: For data files.
+    """
+
+    dataset: str = "trec"
+    model: str | None = None
+    method: str = "lora"
+    epochs: int = 3
+    lr: float | None = None
+    head_lr: float | None = None
+    batch_size: int = 16
+    max_length: int = 128
+    mlm_probability: float = MLM_PROBABILITY
+    seed: int = 0
+    max_texts: int | None = None
+    time_budget: float | None = None
+    text_column: str = "text"
+    text_pair_column: str | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("epochs", "batch_size", "max_length", "max_texts"):
+            value = getattr(self, name)
+            if value is not None and value < 1:
+                raise UsageError(f"--{name.replace('_', '-')} must be >= 1, got {value}")
+        for name in ("lr", "head_lr", "time_budget"):
+            value = getattr(self, name)
+            if value is not None and not value > 0:
+                raise UsageError(f"--{name.replace('_', '-')} must be > 0, got {value}")
+        if not 0 < self.mlm_probability < 1:
+            raise UsageError(f"--mlm-probability must lie in (0, 1), got {self.mlm_probability}")
+
+
+def prepare(config: PretrainConfig) -> tuple[MethodSpec, Corpus]:
+    """Check the method and read the texts before any compute."""
+    method = parse_method(config.method)
+    corpus = load_corpus(config.dataset, text_column=config.text_column,
+                         text_pair_column=config.text_pair_column, max_texts=config.max_texts,
+                         seed=config.seed)
+    return method, corpus
+
+
+def execute_pretrain(config: PretrainConfig, out: Path, *, overwrite: bool = False,
+                     progress: bool = True) -> dict[str, Any]:
+    """Run masked-LM pretraining of ``config`` and write its outputs into ``out``; returns the summary."""
+    from tqdm.auto import tqdm
+
+    check_out_dir(out, overwrite)
+    method, corpus = prepare(config)
+    model, tokenizer, new_head = load_masked_lm(config.model, config.seed)
+    apply_method(model, method)
+    encoded = encode_corpus(tokenizer, corpus, config.max_length)
+    cls = method.method
+    train_config = TrainConfig(epochs=config.epochs, batch_size=config.batch_size,
+                               lr=config.lr or cls.lr, head_lr=config.head_lr or cls.head_lr,
+                               time_budget=config.time_budget)
+    with recorded_run(out, "pretrain", dataclasses.asdict(config), config.seed) as store:
+        steps = -(-len(encoded) // config.batch_size) * config.epochs
+        with tqdm(total=steps, disable=None if progress else True, unit="step", leave=False,
+                  desc=f"MLM {config.dataset} {method.preset}") as bar:
+            torch.manual_seed(config.seed)  # dropout
+            result = train(model, encoded, np.arange(len(encoded)), None, train_config, task="mlm",
+                           rng=np.random.default_rng([config.seed, 2]), on_step=bar.update,
+                           batch_loss=masked_lm_loss(tokenizer, mlm_probability=config.mlm_probability,
+                                                     seed=config.seed))
+        trainable, total = count_parameters(model)
+        final_loss = result.epochs[-1]["loss"] if result.epochs else None
+        store.add_round(RUN_ID, {
+            "round": 0, "num_labeled": 0, "metrics": {"mlm_loss": final_loss},
+            "train_seconds": result.seconds, "query_seconds": 0.0, "epochs": result.epochs,
+            "num_sequences": len(encoded), "steps": result.steps,
+        })
+        meta = {"objective": "mlm", "method": method.preset, "model": _model_ref(config.model),
+                "mlm_probability": config.mlm_probability, "max_length": config.max_length}
+        if method.name == "full":
+            model.mlm.save_pretrained(out)
+            tokenizer.save_pretrained(out)
+            write_pretrain_meta(out, {**meta, "kind": "full"})
+            use = f"--model {out}"
+        else:
+            save_pretrained_adapter(model, out, meta)
+            use = f"--method {method.preset} --init-adapter {out}"
+        summary = {
+            "dataset": config.dataset,
+            "corpus": corpus.source,
+            "kind": "TAPT" if corpus.kind == "task" else "DAPT",
+            "model": display_name(config.model),
+            "method": method.preset,
+            "seed": config.seed,
+            "objective": "mlm",
+            "mlm_probability": config.mlm_probability,
+            "num_texts": len(corpus),
+            "num_sequences": len(encoded),
+            "train_seconds": result.seconds,
+            "epochs_completed": len(result.epochs),
+            "steps": result.steps,
+            "stopped_by_budget": result.stopped_by_budget,
+            "losses": [epoch["loss"] for epoch in result.epochs],
+            "trainable_params": trainable,
+            "total_params": total,
+            "mlm_head_from_scratch": new_head,
+            "use_with": use,
+            "config": dataclasses.asdict(config),
+        }
+        complete_run(store, out, summary)
+    return summary
+
+
+def _model_ref(model: str | None) -> str | None:
+    """How the pretrained output names its base model: local paths absolute, the default as ``None``."""
+    if model is not None and Path(model).expanduser().exists():
+        return str(Path(model).expanduser().resolve())
+    return None if display_name(model) == display_name(None) else model

@@ -1,0 +1,284 @@
+"""One supervised training run (``peftal train``): a data fraction or a time budget, then evaluation.
+
+The setting of the BitFit study (Doering et al. 2024): train a method on a seeded, stratified
+fraction of the training split (``--fraction`` / ``--num-train``) or for a wall-clock budget
+(``--time-budget``, checked every step), then evaluate the model as it is on the test split, or on
+the validation split where the dataset has no labelled test split. Classification and regression
+go through the same trainer as active learning; extractive QA adds the span head and SQuAD metrics.
+
+The output folder is laid out like an AL run's (:mod:`peftal.experiments.single`): ``results.sqlite``
+(kind ``supervised``, one round holding the training ids), ``model/`` for ``peftal predict``, and
+``summary.json`` written last.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from peftal.data import TaskData, load_task
+from peftal.data.qa import QATask, load_qa
+from peftal.data.sampling import sample_training_ids, subset_size
+from peftal.errors import UsageError
+from peftal.experiments.single import RUN_ID, check_out_dir, complete_run, model_meta, recorded_run
+from peftal.models.backbone import display_name, load_backbone
+from peftal.models.checkpoint import save_checkpoint
+from peftal.models.heads import POOLINGS
+from peftal.models.pretrained_adapter import check_init_adapter, load_pretrained_adapter
+from peftal.peft import MethodSpec, build_model, count_parameters, parse_method
+from peftal.training import TrainConfig, center_regression_head, compute_metrics, predict, train
+
+TASKS = ("classification", "regression", "qa")
+DEFAULT_MAX_LENGTH = {"classification": 128, "regression": 128, "qa": 384}
+
+
+@dataclass(frozen=True)
+class SupervisedConfig:
+    """Everything that defines one ``peftal train`` run.
+
+    Attributes:
+        dataset: Built-in name or path to a local file/folder.
+        model: Hugging Face model id or local path; ``None`` = the packaged all-MiniLM-L6-v2.
+        method: PEFT method preset.
+        fraction: Train on this share (0, 1] of the training split (seeded, stratified by class).
+        num_train: Or on this many training examples (QA: questions). Neither = all of them.
+        time_budget: Stop training after this many seconds (checked every step), then evaluate.
+        epochs: Passes over the training subset (an upper limit when a budget is set).
+        lr: Learning rate of the method's parameters (``None`` = the method's default).
+        head_lr: Learning rate of the head (``None`` = the method's default).
+        batch_size: Training batch size.
+        max_length: Token limit per example (``None`` = 128, or 384 for QA, BERT's SQuAD window).
+        seed: Seed of the subset, the initialisation, the batch order and dropout.
+        pooling: ``mean`` or ``cls`` pooling for classification and regression heads.
+        init_adapter: A ``peftal pretrain`` adapter folder whose weights the method starts from.
+        max_eval: Evaluate on a seeded sample of this many evaluation examples (quick checks).
+        text_column, text_pair_column, label_column, task: For local files.
+    """
+
+    dataset: str = "trec"
+    model: str | None = None
+    method: str = "lora"
+    fraction: float | None = None
+    num_train: int | None = None
+    time_budget: float | None = None
+    epochs: int = 3
+    lr: float | None = None
+    head_lr: float | None = None
+    batch_size: int = 16
+    max_length: int | None = None
+    seed: int = 0
+    pooling: str = "mean"
+    init_adapter: str | None = None
+    max_eval: int | None = None
+    text_column: str = "text"
+    text_pair_column: str | None = None
+    label_column: str = "label"
+    task: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.fraction is not None and self.num_train is not None:
+            raise UsageError("give either --fraction or --num-train, not both")
+        if self.fraction is not None and not 0 < self.fraction <= 1:
+            raise UsageError(f"--fraction must lie in (0, 1], got {self.fraction}")
+        if self.time_budget is not None and not self.time_budget > 0:
+            raise UsageError(f"--time-budget must be a positive number of seconds, got {self.time_budget}")
+        for name in ("num_train", "epochs", "batch_size", "max_length", "max_eval"):
+            value = getattr(self, name)
+            if value is not None and value < 1:
+                raise UsageError(f"--{name.replace('_', '-')} must be >= 1, got {value}")
+        for name in ("lr", "head_lr"):
+            value = getattr(self, name)
+            if value is not None and not value > 0:
+                raise UsageError(f"--{name.replace('_', '-')} must be > 0, got {value}")
+        if self.pooling not in POOLINGS:
+            raise UsageError(f"--pooling must be one of {', '.join(POOLINGS)}, got {self.pooling!r}")
+        if self.task is not None and self.task not in TASKS:
+            raise UsageError(f"unknown task {self.task!r}; valid tasks: {', '.join(TASKS)}")
+
+
+@dataclass
+class Prepared:
+    """The checked inputs of a run: data, method, subset size and token limit."""
+
+    task: TaskData | QATask
+    method: MethodSpec
+    num_train: int
+    max_length: int
+
+
+def prepare(config: SupervisedConfig) -> Prepared:
+    """Load and check everything before any compute; every problem is a one-line UsageError."""
+    from peftal.data import DATASETS
+
+    method = parse_method(config.method)
+    builtin = DATASETS.get(config.dataset) if config.dataset in DATASETS else None
+    if (builtin and builtin.task == "qa") or config.task == "qa":
+        task: TaskData | QATask = load_qa(config.dataset, hub_id=builtin.hub_id if builtin else None)
+    else:
+        task = load_task(config.dataset, text_column=config.text_column,
+                         text_pair_column=config.text_pair_column, label_column=config.label_column,
+                         task=config.task, seed=config.seed)
+    num_train = subset_size(len(task.train), fraction=config.fraction, num_train=config.num_train)
+    if config.init_adapter is not None:
+        check_init_adapter(config.init_adapter, method.preset, config.model)
+    max_length = config.max_length or DEFAULT_MAX_LENGTH[task.task]
+    if task.task == "qa":
+        from peftal.data.qa_encoding import window_sizes
+
+        window_sizes(max_length)  # raises for windows too short to hold a question and context
+    return Prepared(task, method, num_train, max_length)
+
+
+def execute_train(config: SupervisedConfig, out: Path, *, overwrite: bool = False,
+                  progress: bool = True) -> dict[str, Any]:
+    """Run ``config`` and write its outputs into ``out``; returns the summary."""
+    check_out_dir(out, overwrite)
+    prepared = prepare(config)  # every input check happens before the folder is touched
+    with recorded_run(out, "supervised", dataclasses.asdict(config), config.seed) as store:
+        fit = _fit_qa if prepared.task.task == "qa" else _fit_text
+        summary, model, record, extra_meta = fit(config, prepared, progress)
+        answers = record.pop("answers", None)
+        store.add_round(RUN_ID, record)
+        task = prepared.task
+        meta = model_meta(
+            model=config.model, method=prepared.method.preset, task=task.task,
+            label_names=getattr(task, "label_names", None),
+            num_outputs=2 if task.task == "qa" else task.num_labels, pooling=config.pooling,
+            max_length=prepared.max_length, text_column=config.text_column,
+            text_pair_column=config.text_pair_column, is_pair=getattr(task, "is_pair", False),
+        )
+        save_checkpoint(model, out / "model", {**meta, **extra_meta})
+        if answers is not None:  # question id -> answer, the official script's prediction format
+            store.add_artifact(RUN_ID, "qa_predictions", answers)
+            (out / "predictions.json").write_text(json.dumps(answers, indent=1))
+        complete_run(store, out, summary)
+    return summary
+
+
+def _fit_text(config: SupervisedConfig, prepared: Prepared, progress: bool):
+    """Train and evaluate a classification or regression task."""
+    from peftal.data.encoding import encode
+
+    task: TaskData = prepared.task
+    ids = sample_training_ids(len(task.train), prepared.num_train, np.random.default_rng(config.seed),
+                              task.train.labels if task.task == "classification" else None)
+    eval_ids = _eval_ids(config, len(task.test), task.test.labels if task.task == "classification" else None)
+    encoder, tokenizer = load_backbone(config.model)
+    train_encoded = encode(tokenizer, task.train.subset(ids), prepared.max_length)
+    test = task.test.subset(eval_ids)
+    model = _build(config, prepared, encoder, num_outputs=task.num_labels)
+    if task.task == "regression":
+        center_regression_head(model, task.train.labels[ids])
+    result, train_config = _train(config, prepared, model, train_encoded, task.train.labels[ids], progress)
+    eval_start = time.perf_counter()
+    outputs = predict(model, encode(tokenizer, test, prepared.max_length), np.arange(len(test)),
+                      train_config.eval_batch_size)
+    metrics = compute_metrics(task.metrics, test.labels, outputs, task.task)
+    record = _record(ids, metrics, result, time.perf_counter() - eval_start)
+    return _summary(config, prepared, model, result, metrics, len(test)), model, record, {}
+
+
+def _fit_qa(config: SupervisedConfig, prepared: Prepared, progress: bool):
+    """Train a span extractor on QA questions and evaluate it with SQuAD exact match and F1."""
+    from peftal.data.qa_encoding import encode_qa, window_sizes
+    from peftal.training.qa import MAX_ANSWER_LENGTH, N_BEST, evaluate_qa, span_loss
+
+    task: QATask = prepared.task
+    ids = sample_training_ids(len(task.train), prepared.num_train, np.random.default_rng(config.seed))
+    test = task.test.subset(_eval_ids(config, len(task.test), None))
+    encoder, tokenizer = load_backbone(config.model)
+    features = encode_qa(tokenizer, task.train.subset(ids), prepared.max_length, with_targets=True)
+    model = _build(config, prepared, encoder, num_outputs=2)
+    result, train_config = _train(config, prepared, model, features.encoded, None, progress,
+                                  batch_loss=span_loss(features.targets))
+    eval_start = time.perf_counter()
+    test_features = encode_qa(tokenizer, test, prepared.max_length, with_targets=False)
+    metrics, answers = evaluate_qa(model, test_features, test, train_config.eval_batch_size)
+    record = _record(ids, metrics, result, time.perf_counter() - eval_start)
+    record["answers"] = dict(zip(test.ids, answers, strict=True))
+    record["num_train_features"] = len(features)
+    summary = _summary(config, prepared, model, result, metrics, len(test))
+    summary["split"] = task.split_note
+    summary["num_train_features"] = len(features)
+    max_query, stride = window_sizes(prepared.max_length)
+    qa_meta = {"doc_stride": stride, "max_query_length": max_query, "n_best": N_BEST,
+               "max_answer_length": MAX_ANSWER_LENGTH, "text_column": "question",
+               "text_pair_column": "context"}
+    return summary, model, record, qa_meta
+
+
+def _eval_ids(config: SupervisedConfig, num_eval: int, labels: np.ndarray | None) -> np.ndarray:
+    """All evaluation examples, or a seeded sample of ``--max-eval`` of them (its own generator, so
+    the training subset does not depend on it)."""
+    size = min(config.max_eval or num_eval, num_eval)
+    return sample_training_ids(num_eval, size, np.random.default_rng([config.seed, 1]), labels)
+
+
+def _build(config: SupervisedConfig, prepared: Prepared, encoder, *, num_outputs: int):
+    model = build_model(encoder, prepared.method, num_outputs, pooling=config.pooling, seed=config.seed,
+                        task=prepared.task.task)
+    if config.init_adapter is not None:
+        load_pretrained_adapter(model, config.init_adapter)
+    return model
+
+
+def _train(config: SupervisedConfig, prepared: Prepared, model, encoded, targets, progress: bool,
+           batch_loss=None):
+    from tqdm.auto import tqdm
+
+    cls = prepared.method.method
+    train_config = TrainConfig(epochs=config.epochs, batch_size=config.batch_size,
+                               lr=config.lr or cls.lr, head_lr=config.head_lr or cls.head_lr,
+                               time_budget=config.time_budget)
+    steps = -(-len(encoded) // config.batch_size) * config.epochs
+    with tqdm(total=steps, disable=None if progress else True, unit="step", leave=False,
+              desc=f"{prepared.task.name} {prepared.method.preset}") as bar:
+        torch.manual_seed(config.seed)  # dropout
+        result = train(model, encoded, np.arange(len(encoded)), targets, train_config,
+                       task=prepared.task.task, rng=np.random.default_rng([config.seed, 2]),
+                       on_step=bar.update, batch_loss=batch_loss)
+    return result, train_config
+
+
+def _record(ids: np.ndarray, metrics: dict[str, float], result, eval_seconds: float) -> dict[str, Any]:
+    """The run as one round of the results store: the training ids are its labelled set."""
+    return {"round": 0, "num_labeled": int(len(ids)), "metrics": metrics,
+            "train_seconds": result.seconds, "query_seconds": 0.0, "eval_seconds": eval_seconds,
+            "epochs": result.epochs, "indices_added": [int(i) for i in ids],
+            "correct": result.correct, "correct_ids": [int(i) for i in ids],
+            "steps": result.steps, "stopped_by_budget": result.stopped_by_budget}
+
+
+def _summary(config: SupervisedConfig, prepared: Prepared, model, result, metrics: dict[str, float],
+             num_eval: int) -> dict[str, Any]:
+    trainable, total = count_parameters(model)
+    task = prepared.task
+    return {
+        "dataset": task.name,
+        "model": display_name(config.model),
+        "method": prepared.method.preset,
+        "seed": config.seed,
+        "fraction": config.fraction,
+        "num_train": prepared.num_train,
+        "time_budget": config.time_budget,
+        "train_seconds": result.seconds,
+        "epochs_completed": len(result.epochs),
+        "trainable_params": trainable,
+        "total_params": total,
+        "metrics": metrics,
+        "eval_split": task.eval_split,
+        "task": task.task,
+        "num_eval": num_eval,
+        "steps": result.steps,
+        "stopped_by_budget": result.stopped_by_budget,
+        "max_step_seconds": result.max_step_seconds,
+        "init_adapter": config.init_adapter,
+        "config": {**dataclasses.asdict(config), "max_length": prepared.max_length},
+    }

@@ -1,0 +1,35 @@
+"""`peftal train` settings are checked before any compute, each problem on one line."""
+
+from __future__ import annotations
+
+import pytest
+
+from peftal.errors import UsageError
+from peftal.experiments.supervised import SupervisedConfig, prepare
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"fraction": 0.0}, r"--fraction must lie in \(0, 1\], got 0.0"),
+    ({"fraction": -1.0}, r"--fraction must lie in \(0, 1\]"),
+    ({"fraction": 0.5, "num_train": 10}, "either --fraction or --num-train, not both"),
+    ({"time_budget": -5.0}, "--time-budget must be a positive number of seconds, got -5.0"),
+    ({"time_budget": 0.0}, "--time-budget must be a positive number"),
+    ({"num_train": 0}, "--num-train must be >= 1"),
+    ({"max_eval": 0}, "--max-eval must be >= 1"),
+    ({"lr": -1e-3}, "--lr must be > 0"),
+    ({"task": "ner"}, "unknown task 'ner'; valid tasks: classification, regression, qa"),
+])
+def test_bad_settings(kwargs, message):
+    with pytest.raises(UsageError, match=message):
+        SupervisedConfig(**kwargs)
+
+
+def test_prepare_checks_sizes_and_windows(data_dir):
+    with pytest.raises(UsageError, match=r"--num-train \(99999\) is larger than the training split"):
+        prepare(SupervisedConfig(dataset="trec", num_train=99999))
+    with pytest.raises(UsageError, match="question answering needs --max-length >= 64"):
+        prepare(SupervisedConfig(dataset="squad", max_length=32))
+    with pytest.raises(UsageError, match="unknown method 'nope'"):
+        prepare(SupervisedConfig(method="nope"))
+    prepared = prepare(SupervisedConfig(dataset="squad", fraction=0.1))
+    assert prepared.max_length == 384 and prepared.num_train == round(0.1 * len(prepared.task.train))
