@@ -148,6 +148,37 @@ def _register_builtin() -> None:
         validate=_validate_active_learning,
         description="one AL run per cell (the options of `peftal run`)",
     ))
+    from peftal.experiments.supervised import StudySupervisedConfig, run_supervised
+
+    register_kind(StudyKind(
+        name="supervised",
+        config_cls=StudySupervisedConfig,
+        run=run_supervised,
+        validate=_validate_supervised,
+        description="one supervised training per cell (the options of `peftal train`, plus tapt)",
+    ))
+
+
+def _validate_supervised(configs: list[Any]) -> list[str]:
+    """Resolve every method once and check each dataset loads (once per dataset)."""
+    from peftal.experiments.supervised import prepare
+    from peftal.peft import parse_method
+
+    problems: list[str] = []
+    for preset in dict.fromkeys(config.method for config in configs):
+        _collect(problems, parse_method, preset)
+    seen: set[tuple] = set()
+    for config in configs:
+        key = (config.dataset, config.text_column, config.text_pair_column, config.label_column,
+               config.task, config.fraction, config.num_train)
+        if key in seen or any(config.method in p for p in problems):
+            continue
+        seen.add(key)
+        try:
+            prepare(config)
+        except UsageError as error:
+            problems.append(str(error))
+    return list(dict.fromkeys(problems))
 
 
 _register_builtin()

@@ -282,3 +282,63 @@ def _summary(config: SupervisedConfig, prepared: Prepared, model, result, metric
         "init_adapter": config.init_adapter,
         "config": {**dataclasses.asdict(config), "max_length": prepared.max_length},
     }
+
+
+@dataclass(frozen=True)
+class StudySupervisedConfig(SupervisedConfig):
+    """One supervised cell of a study: a ``peftal train`` run, optionally after TAPT.
+
+    Attributes:
+        tapt: First continue masked-LM pretraining of the cell's method on the dataset's own
+            training texts (Gururangan et al. 2020), then train from it (``--init-adapter`` for a
+            PEFT method, ``--model`` for ``full``).
+        tapt_epochs: Pretraining epochs when ``tapt`` is set.
+    """
+
+    tapt: bool = False
+    tapt_epochs: int = 1
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.tapt_epochs < 1:
+            raise UsageError(f"tapt_epochs must be >= 1, got {self.tapt_epochs}")
+        if self.tapt and self.init_adapter is not None:
+            raise UsageError("give either tapt or init_adapter, not both")
+
+
+def run_supervised(config: SupervisedConfig, *, progress: bool = False) -> tuple[dict, list[dict]]:
+    """One supervised run without an output folder: ``(summary, [record])`` for a study's driver."""
+    if isinstance(config, StudySupervisedConfig) and config.tapt:
+        return _run_after_tapt(config, progress=progress)
+    prepared = prepare(config)
+    fit = _fit_qa if prepared.task.task == "qa" else _fit_text
+    summary, _model, record, _meta = fit(config, prepared, progress)
+    answers = record.pop("answers", None)
+    if answers is not None:
+        record["qa_predictions"] = answers
+    return summary, [record]
+
+
+def _run_after_tapt(config: StudySupervisedConfig, *, progress: bool) -> tuple[dict, list[dict]]:
+    import tempfile
+
+    from peftal.experiments.pretrain import PretrainConfig, execute_pretrain
+
+    with tempfile.TemporaryDirectory(prefix="peftal-tapt-") as folder:
+        pretrained = Path(folder) / "tapt"
+        execute_pretrain(PretrainConfig(dataset=config.dataset, model=config.model, method=config.method,
+                                        epochs=config.tapt_epochs, seed=config.seed,
+                                        max_length=config.max_length or 128,
+                                        text_column=config.text_column,
+                                        text_pair_column=config.text_pair_column),
+                         pretrained, progress=progress)
+        base = {field.name: getattr(config, field.name) for field in dataclasses.fields(SupervisedConfig)}
+        if parse_method(config.method).name == "full":
+            base["model"] = str(pretrained)
+        else:
+            base["init_adapter"] = str(pretrained)
+        summary, records = run_supervised(SupervisedConfig(**base), progress=progress)
+    summary["tapt"] = True
+    summary["config"] = {**summary["config"], "model": config.model, "init_adapter": None,
+                         "tapt": True, "tapt_epochs": config.tapt_epochs}
+    return summary, records
