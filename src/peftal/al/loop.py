@@ -2,7 +2,9 @@
 
 Protocol of Jukić & Šnajder (2023): every round retrains from the pretrained weights (the encoder
 is loaded once and copied), the head always trains, and the test split is evaluated every round
-for the learning curve only; nothing is selected by its test score.
+for the learning curve only; nothing is selected by its test score. ``--warm-restart`` continues
+each round from the previous round's model instead; ``--stop`` ends the run early when a stopping
+criterion (:mod:`peftal.al.stopping`) fires.
 """
 
 from __future__ import annotations
@@ -18,7 +20,9 @@ import numpy as np
 import torch
 
 from peftal.al.learner import ModelClassifier
-from peftal.al.strategies import parse_strategy, strategies_for
+from peftal.al.stopping import RoundState, check_criteria, draw_stop_set, parse_criterion
+from peftal.al.strategies import PoolSubsampling, parse_strategy, strategies_for
+from peftal.al.warm_start import random_warm_start, stratified_warm_start
 from peftal.analysis.curves import learning_curve_auc
 from peftal.data import TaskData, load_task
 from peftal.data.encoding import encode
@@ -49,6 +53,11 @@ class RunConfig:
         seed: Seed of every random choice (warm start, batches, initialisation, dropout).
         pooling: ``mean`` or ``cls`` pooling of the last layer for the head and embeddings.
         pool_subsample: Score only this many random unlabelled examples per round (``None`` = all).
+        stratified_warm_start: Draw a class-balanced warm start instead of a uniform one.
+        warm_restart: Continue each round from the previous round's model (a fresh optimiser and
+            schedule) instead of rebuilding it from the pretrained weights.
+        stop: Stopping-criterion presets, e.g. ``("kappa_average",)``; the run ends after the first
+            round at which any of them fires.
         text_column, text_pair_column, label_column, task: For local files.
     """
 
@@ -67,6 +76,9 @@ class RunConfig:
     seed: int = 0
     pooling: str = "mean"
     pool_subsample: int | None = None
+    stratified_warm_start: bool = False
+    warm_restart: bool = False
+    stop: tuple[str, ...] = ()
     text_column: str = "text"
     text_pair_column: str | None = None
     label_column: str = "label"
@@ -87,13 +99,17 @@ class RunConfig:
             raise UsageError(f"--pooling must be one of {', '.join(POOLINGS)}, got {self.pooling!r}")
         if self.pool_subsample is not None and self.pool_subsample < 1:
             raise UsageError(f"--pool-subsample must be >= 1, got {self.pool_subsample}")
+        object.__setattr__(self, "stop", tuple(self.stop))  # a list from the CLI or a YAML file
+        check_criteria(self.stop)
 
 
 RoundCallback = Callable[[dict[str, Any]], None]
 
 
-def _warm_start(task: TaskData, size: int, rng: np.random.Generator) -> np.ndarray:
-    return np.sort(rng.choice(len(task.train), size=size, replace=False))
+def _warm_start(task: TaskData, config: RunConfig, rng: np.random.Generator) -> np.ndarray:
+    if config.stratified_warm_start:
+        return stratified_warm_start(task.train.labels, config.warm_start, rng)
+    return random_warm_start(len(task.train), config.warm_start, rng)
 
 
 def prepare(config: RunConfig) -> tuple[TaskData, Any, Any]:
@@ -107,6 +123,10 @@ def prepare(config: RunConfig) -> tuple[TaskData, Any, Any]:
         raise UsageError(f"strategy {strategy.name!r} needs class probabilities and does not apply to "
                          f"the regression task {task.name!r}; use one of: "
                          f"{', '.join(strategies_for('regression'))}")
+    check_criteria(config.stop, task.task)
+    if config.stratified_warm_start and task.task == "regression":
+        raise UsageError("--stratified-warm-start needs classes; it does not apply to the regression "
+                         f"task {task.name!r}")
     if config.budget > len(task.train):
         raise UsageError(f"--budget ({config.budget}) is larger than the pool of {task.name!r} "
                          f"({len(task.train)} training examples)")
@@ -139,7 +159,11 @@ def run_active_learning(
     train_config = TrainConfig(epochs=config.epochs, batch_size=config.batch_size,
                                lr=config.lr or cls.lr, head_lr=config.head_lr or cls.head_lr)
 
-    labeled = _warm_start(task, config.warm_start, rng)
+    labeled = _warm_start(task, config, rng)
+    criteria = [parse_criterion(preset) for preset in config.stop]
+    stop_ids = (draw_stop_set(len(task.train), config.seed)
+                if any(c.needs_predictions for c in criteria) else None)
+    stopped_by = stopped_at_round = None
     if task.task == "classification" and len(np.unique(task.train.labels[labeled])) == 1:
         warnings.warn(f"the warm start holds a single class "
                       f"({task.label_names[task.train.labels[labeled][0]]}); the run goes on",
@@ -157,8 +181,9 @@ def run_active_learning(
         for round_index in range(num_rounds):
             bar.set_postfix_str(f"round {round_index + 1}/{num_rounds}, {len(labeled)} labels")
             round_seed = config.seed * 1_000_003 + round_index
-            model = build_model(encoder, method, task.num_labels, pooling=config.pooling,
-                                seed=round_seed)
+            if model is None or not config.warm_restart:
+                model = build_model(encoder, method, task.num_labels, pooling=config.pooling,
+                                    seed=round_seed)
             trainable, total = count_parameters(model)
             torch.manual_seed(round_seed)  # dropout
             result = train(model, pool, labeled, task.train.labels[labeled], train_config,
@@ -170,6 +195,10 @@ def run_active_learning(
             eval_seconds = time.perf_counter() - eval_start
             queried, scores, query_seconds = np.zeros(0, dtype=np.int64), None, 0.0
             remaining = config.budget - len(labeled)
+            if remaining > 0 and criteria:
+                fired = _check_stop(criteria, round_index, model, pool, task.task, stop_ids, labeled)
+                if fired is not None:
+                    stopped_by, stopped_at_round, remaining = fired, round_index, 0
             if remaining > 0:
                 query_start = time.perf_counter()
                 queried, scores = _query(strategy, config, task, model, pool, labeled,
@@ -212,6 +241,8 @@ def run_active_learning(
         "metric": metric,
         "config": dataclasses.asdict(config),
         "rounds": [{key: record[key] for key in public_keys} for record in rounds],
+        "stopped_by": stopped_by,
+        "stopped_at_round": stopped_at_round,
         "auc": learning_curve_auc([record["metrics"][metric] for record in rounds]),
     }
     return summary, model
@@ -230,8 +261,8 @@ def _query(strategy: Any, config: RunConfig, task: TaskData, model: Any, pool: A
            labeled: np.ndarray, n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray | None]:
     """Ask ``strategy`` for ``n`` ids among the unlabelled pool (optionally a seeded subsample of it)."""
     unlabeled = np.setdiff1d(np.arange(len(task.train)), labeled, assume_unique=True)
-    if config.pool_subsample is not None and config.pool_subsample < len(unlabeled):
-        unlabeled = np.sort(rng.choice(unlabeled, size=max(config.pool_subsample, n), replace=False))
+    if config.pool_subsample is not None:
+        strategy = PoolSubsampling(strategy, config.pool_subsample)
     clf = ModelClassifier(model, pool, task.task)
     queried = strategy.query(clf=clf, dataset=task, indices_unlabeled=unlabeled,
                              indices_labeled=labeled, n=n, rng=rng)
@@ -239,3 +270,15 @@ def _query(strategy: Any, config: RunConfig, task: TaskData, model: Any, pool: A
     if len(np.unique(queried)) != n or np.isin(queried, labeled).any():
         raise RuntimeError(f"strategy {strategy.name!r} returned ids that are repeated or labelled")
     return queried, strategy.last_scores_
+
+
+def _check_stop(criteria: list[Any], round_index: int, model: Any, pool: Any, task: str,
+                stop_ids: np.ndarray | None, labeled: np.ndarray) -> str | None:
+    """Update every criterion with this round (they keep histories); the first that fires, or None."""
+    probs = unlabeled = None
+    if stop_ids is not None:
+        probs = ModelClassifier(model, pool, task).predict_proba(stop_ids)  # (stop_set, classes)
+        unlabeled = ~np.isin(stop_ids, labeled)
+    state = RoundState(round_index=round_index, probs=probs, unlabeled=unlabeled)
+    fired = [criterion.preset for criterion in criteria if criterion.stop(state)]
+    return fired[0] if fired else None
