@@ -221,6 +221,8 @@ def run_active_learning(
             rounds.append(record)
             if on_round is not None:
                 on_round(record)
+            if stopped_by is not None:
+                break
             added = queried
             labeled = np.sort(np.concatenate([labeled, queried]))
     finally:
