@@ -1,11 +1,17 @@
-"""The current model as strategies see it: probabilities and embeddings for global ids."""
+"""The current model as strategies see it: probabilities and embeddings for global ids.
+
+Embeddings are the pooled last-layer representation that feeds the head (attention-masked mean of
+the last hidden states by default, the first token with ``--pooling cls``; see
+:mod:`peftal.models.heads`), taken with dropout off.
+"""
 
 from __future__ import annotations
 
 import numpy as np
+import torch
 from torch import nn
 
-from peftal.data.encoding import Encoded
+from peftal.data.encoding import Encoded, inference_batches
 from peftal.training.trainer import embed, predict, softmax
 
 
@@ -29,9 +35,66 @@ class ModelClassifier:
         return predict(self.model, self.encoded, indices, self.batch_size)
 
     def predict_proba(self, indices: np.ndarray) -> np.ndarray:
-        if self.task == "regression":
-            raise ValueError("a regression model has no class probabilities")
+        """``(len(indices), classes)`` class probabilities, dropout off."""
+        self._check_classification()
         return softmax(self.predict_logits(indices))
 
     def embed(self, indices: np.ndarray) -> np.ndarray:
+        """``(len(indices), hidden)`` pooled last-layer representations, dropout off."""
         return embed(self.model, self.encoded, indices, self.batch_size)
+
+    @torch.inference_mode()
+    def embed_proba(self, indices: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Embeddings ``(n, hidden)`` and class probabilities ``(n, classes)`` from one forward pass."""
+        self._check_classification()
+        self.model.eval()
+        indices = np.asarray(indices, dtype=np.int64)
+        hidden = self.model.head.in_features
+        vectors = np.zeros((len(indices), hidden), dtype=np.float32)
+        logits = np.zeros((len(indices), self.model.head.out_features), dtype=np.float32)
+        for positions, batch in inference_batches(self.encoded, indices, self.batch_size):
+            pooled = self.model.pooled(**batch)  # (batch, hidden)
+            vectors[positions] = pooled.float().numpy()
+            # In eval mode the dropout before the head is the identity, so this equals forward().
+            logits[positions] = self.model.head(pooled).float().numpy()
+        return vectors, softmax(logits)
+
+    @torch.inference_mode()
+    def mc_predict_proba(self, indices: np.ndarray, passes: int, seed: int) -> np.ndarray:
+        """``(len(indices), classes, passes)`` probabilities from ``passes`` forward passes with
+        dropout on (MC dropout, Gal & Ghahramani 2016).
+
+        Each inference batch is replicated ``passes`` times and run as one forward pass: dropout
+        draws an independent mask per row, so the replicas are independent stochastic passes, at a
+        fraction of the cost of ``passes`` separate loops. Batches hold ``batch_size // passes``
+        examples so that the replicated batch keeps the usual memory footprint.
+
+        Args:
+            indices: Global ids.
+            passes: Number of stochastic forward passes ``T``.
+            seed: Seeds the dropout masks (torch's global generator is forked, not disturbed).
+        """
+        self._check_classification()
+        if passes < 1:
+            raise ValueError(f"passes must be >= 1, got {passes}")
+        indices = np.asarray(indices, dtype=np.int64)
+        out = np.zeros((len(indices), self.model.head.out_features, passes), dtype=np.float32)
+        per_batch = max(1, self.batch_size // passes)
+        was_training = self.model.training
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            self.model.train()  # dropout on: every dropout module of the encoder, method and head
+            try:
+                for positions, batch in inference_batches(self.encoded, indices, per_batch):
+                    replicated = {key: value.repeat_interleave(passes, dim=0)
+                                  for key, value in batch.items()}  # (batch * passes, seq)
+                    logits = self.model(**replicated).float()  # (batch * passes, classes)
+                    probs = torch.softmax(logits, dim=-1).reshape(len(positions), passes, -1)
+                    out[positions] = probs.permute(0, 2, 1).numpy()  # (batch, classes, passes)
+            finally:
+                self.model.train(was_training)
+        return out
+
+    def _check_classification(self) -> None:
+        if self.task == "regression":
+            raise ValueError("a regression model has no class probabilities")

@@ -2,7 +2,9 @@
 
 Protocol of Jukić & Šnajder (2023): every round retrains from the pretrained weights (the encoder
 is loaded once and copied), the head always trains, and the test split is evaluated every round
-for the learning curve only; nothing is selected by its test score.
+for the learning curve only; nothing is selected by its test score. ``--warm-restart`` continues
+each round from the previous round's model instead; ``--stop`` ends the run early when a stopping
+criterion (:mod:`peftal.al.stopping`) fires.
 """
 
 from __future__ import annotations
@@ -19,7 +21,9 @@ import torch
 
 from peftal.al.learner import ModelClassifier
 from peftal.al.probe import RepresentationProbe
-from peftal.al.strategies import parse_strategy, strategies_for
+from peftal.al.stopping import RoundState, check_criteria, draw_stop_set, parse_criterion
+from peftal.al.strategies import PoolSubsampling, parse_strategy, strategies_for
+from peftal.al.warm_start import random_warm_start, stratified_warm_start
 from peftal.analysis.curves import learning_curve_auc
 from peftal.data import TaskData, load_task
 from peftal.data.encoding import encode
@@ -60,6 +64,11 @@ class RunConfig:
         cka_probe_size: Test examples on which the last round's encoder is compared layer by layer
             with the pretrained one (linear CKA, stored as the ``cka`` artifact); 0 = no CKA.
         cka_every_round: Measure CKA after every round, not only the last.
+        stratified_warm_start: Draw a class-balanced warm start instead of a uniform one.
+        warm_restart: Continue each round from the previous round's model (a fresh optimiser and
+            schedule) instead of rebuilding it from the pretrained weights.
+        stop: Stopping-criterion presets, e.g. ``("kappa_average",)``; the run ends after the first
+            round at which any of them fires.
         text_column, text_pair_column, label_column, task: For local files.
         init_adapter: A ``peftal pretrain`` adapter folder the method starts from every round.
     """
@@ -81,6 +90,9 @@ class RunConfig:
     pool_subsample: int | None = None
     cka_probe_size: int = 500
     cka_every_round: bool = False
+    stratified_warm_start: bool = False
+    warm_restart: bool = False
+    stop: tuple[str, ...] = ()
     text_column: str = "text"
     text_pair_column: str | None = None
     label_column: str = "label"
@@ -104,13 +116,17 @@ class RunConfig:
             raise UsageError(f"--pool-subsample must be >= 1, got {self.pool_subsample}")
         if self.cka_probe_size < 0 or self.cka_probe_size == 1:
             raise UsageError(f"--cka-probe-size must be 0 (no CKA) or >= 2, got {self.cka_probe_size}")
+        object.__setattr__(self, "stop", tuple(self.stop))  # a list from the CLI or a YAML file
+        check_criteria(self.stop)
 
 
 RoundCallback = Callable[[dict[str, Any]], None]
 
 
-def _warm_start(task: TaskData, size: int, rng: np.random.Generator) -> np.ndarray:
-    return np.sort(rng.choice(len(task.train), size=size, replace=False))
+def _warm_start(task: TaskData, config: RunConfig, rng: np.random.Generator) -> np.ndarray:
+    if config.stratified_warm_start:
+        return stratified_warm_start(task.train.labels, config.warm_start, rng)
+    return random_warm_start(len(task.train), config.warm_start, rng)
 
 
 def prepare(config: RunConfig) -> tuple[TaskData, Any, Any]:
@@ -128,6 +144,10 @@ def prepare(config: RunConfig) -> tuple[TaskData, Any, Any]:
         from peftal.models.pretrained_adapter import check_init_adapter
 
         check_init_adapter(config.init_adapter, method.preset, config.model)
+    check_criteria(config.stop, task.task)
+    if config.stratified_warm_start and task.task == "regression":
+        raise UsageError("--stratified-warm-start needs classes; it does not apply to the regression "
+                         f"task {task.name!r}")
     if config.budget > len(task.train):
         raise UsageError(f"--budget ({config.budget}) is larger than the pool of {task.name!r} "
                          f"({len(task.train)} training examples)")
@@ -162,7 +182,11 @@ def run_active_learning(
     train_config = TrainConfig(epochs=config.epochs, batch_size=config.batch_size,
                                lr=config.lr or cls.lr, head_lr=config.head_lr or cls.head_lr)
 
-    labeled = _warm_start(task, config.warm_start, rng)
+    labeled = _warm_start(task, config, rng)
+    criteria = [parse_criterion(preset) for preset in config.stop]
+    stop_ids = (draw_stop_set(len(task.train), config.seed)
+                if any(c.needs_predictions for c in criteria) else None)
+    stopped_by = stopped_at_round = None
     if task.task == "classification" and len(np.unique(task.train.labels[labeled])) == 1:
         warnings.warn(f"the warm start holds a single class "
                       f"({task.label_names[task.train.labels[labeled][0]]}); the run goes on",
@@ -180,14 +204,15 @@ def run_active_learning(
         for round_index in range(num_rounds):
             bar.set_postfix_str(f"round {round_index + 1}/{num_rounds}, {len(labeled)} labels")
             round_seed = config.seed * 1_000_003 + round_index
-            model = build_model(encoder, method, task.num_labels, pooling=config.pooling,
-                                seed=round_seed)
-            if config.init_adapter is not None:
-                from peftal.models.pretrained_adapter import load_pretrained_adapter
+            if model is None or not config.warm_restart:
+                model = build_model(encoder, method, task.num_labels, pooling=config.pooling,
+                                    seed=round_seed)
+                if config.init_adapter is not None:
+                    from peftal.models.pretrained_adapter import load_pretrained_adapter
 
-                load_pretrained_adapter(model, config.init_adapter)
-            if task.task == "regression":
-                center_regression_head(model, task.train.labels[labeled])
+                    load_pretrained_adapter(model, config.init_adapter)
+                if task.task == "regression":
+                    center_regression_head(model, task.train.labels[labeled])
             trainable, total = count_parameters(model)
             torch.manual_seed(round_seed)  # dropout
             result = train(model, pool, labeled, task.train.labels[labeled], train_config,
@@ -199,6 +224,10 @@ def run_active_learning(
             eval_seconds = time.perf_counter() - eval_start
             queried, scores, query_seconds = np.zeros(0, dtype=np.int64), None, 0.0
             remaining = config.budget - len(labeled)
+            if remaining > 0 and criteria:
+                fired = _check_stop(criteria, round_index, model, pool, task.task, stop_ids, labeled)
+                if fired is not None:
+                    stopped_by, stopped_at_round, remaining = fired, round_index, 0
             if remaining > 0:
                 query_start = time.perf_counter()
                 queried, scores = _query(strategy, config, task, model, pool, labeled,
@@ -218,11 +247,14 @@ def run_active_learning(
                 "correct": result.correct,
                 "correct_ids": [int(i) for i in labeled],
             }
-            if probe is not None and (config.cka_every_round or round_index == num_rounds - 1):
+            last_round = round_index == num_rounds - 1 or stopped_by is not None
+            if probe is not None and (config.cka_every_round or last_round):
                 record["artifacts"] = {"cka": probe.measure(model)}
             rounds.append(record)
             if on_round is not None:
                 on_round(record)
+            if stopped_by is not None:
+                break
             added = queried
             labeled = np.sort(np.concatenate([labeled, queried]))
     finally:
@@ -243,6 +275,8 @@ def run_active_learning(
         "metric": metric,
         "config": dataclasses.asdict(config),
         "rounds": [{key: record[key] for key in public_keys} for record in rounds],
+        "stopped_by": stopped_by,
+        "stopped_at_round": stopped_at_round,
         "auc": learning_curve_auc([record["metrics"][metric] for record in rounds]),
     }
     return summary, model
@@ -261,8 +295,8 @@ def _query(strategy: Any, config: RunConfig, task: TaskData, model: Any, pool: A
            labeled: np.ndarray, n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray | None]:
     """Ask ``strategy`` for ``n`` ids among the unlabelled pool (optionally a seeded subsample of it)."""
     unlabeled = np.setdiff1d(np.arange(len(task.train)), labeled, assume_unique=True)
-    if config.pool_subsample is not None and config.pool_subsample < len(unlabeled):
-        unlabeled = np.sort(rng.choice(unlabeled, size=max(config.pool_subsample, n), replace=False))
+    if config.pool_subsample is not None:
+        strategy = PoolSubsampling(strategy, config.pool_subsample)
     clf = ModelClassifier(model, pool, task.task)
     queried = strategy.query(clf=clf, dataset=task, indices_unlabeled=unlabeled,
                              indices_labeled=labeled, n=n, rng=rng)
@@ -270,3 +304,15 @@ def _query(strategy: Any, config: RunConfig, task: TaskData, model: Any, pool: A
     if len(np.unique(queried)) != n or np.isin(queried, labeled).any():
         raise RuntimeError(f"strategy {strategy.name!r} returned ids that are repeated or labelled")
     return queried, strategy.last_scores_
+
+
+def _check_stop(criteria: list[Any], round_index: int, model: Any, pool: Any, task: str,
+                stop_ids: np.ndarray | None, labeled: np.ndarray) -> str | None:
+    """Update every criterion with this round (they keep histories); the first that fires, or None."""
+    probs = unlabeled = None
+    if stop_ids is not None:
+        probs = ModelClassifier(model, pool, task).predict_proba(stop_ids)  # (stop_set, classes)
+        unlabeled = ~np.isin(stop_ids, labeled)
+    state = RoundState(round_index=round_index, probs=probs, unlabeled=unlabeled)
+    fired = [criterion.preset for criterion in criteria if criterion.stop(state)]
+    return fired[0] if fired else None

@@ -10,6 +10,7 @@ from peftal.cli.options import positive_float, positive_int, print_table
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     from peftal.al.loop import RunConfig
+    from peftal.al.stopping import STOPPING_CRITERIA
     from peftal.al.strategies import STRATEGIES
     from peftal.peft import METHODS
 
@@ -47,6 +48,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                              "final encoder (0 = no CKA); see `peftal analyze`")
     parser.add_argument("--cka-every-round", action="store_true",
                         help="measure CKA after every round, not only the last")
+    parser.add_argument("--stratified-warm-start", action="store_true",
+                        help="draw a class-balanced warm start")
+    parser.add_argument("--warm-restart", action="store_true",
+                        help="continue each round from the previous round's model instead of "
+                             "retraining from the pretrained weights")
+    parser.add_argument("--stop", action="append", default=None, metavar="CRITERION",
+                        help="end the run early when this stopping criterion fires (repeatable), "
+                             "e.g. kappa_average or max_rounds[rounds=3]; one of: "
+                             f"{', '.join(STOPPING_CRITERIA.names())}")
     parser.add_argument("--seed", type=int, default=d.seed)
     parser.add_argument("--text-column", default=d.text_column)
     parser.add_argument("--text-pair-column", default=None)
@@ -72,7 +82,8 @@ def main(args: argparse.Namespace) -> int:
         epochs=args.epochs, lr=args.lr, head_lr=args.head_lr, batch_size=args.batch_size,
         max_length=args.max_length, seed=args.seed, pooling=args.pooling,
         pool_subsample=args.pool_subsample, cka_probe_size=args.cka_probe_size,
-        cka_every_round=args.cka_every_round, text_column=args.text_column,
+        cka_every_round=args.cka_every_round, stratified_warm_start=args.stratified_warm_start,
+        warm_restart=args.warm_restart, stop=tuple(args.stop or ()), text_column=args.text_column,
         text_pair_column=args.text_pair_column, label_column=args.label_column, task=args.task,
         init_adapter=args.init_adapter,
     )
@@ -88,6 +99,8 @@ def main(args: argparse.Namespace) -> int:
          for r in summary["rounds"]],
     )
     print(f"AUC ({metric}): {summary['auc']:.4f}")
+    if summary.get("stopped_by"):
+        print(f"stopped early by {summary['stopped_by']} after round {summary['stopped_at_round']}")
     print(f"outputs in {out}/: summary.json, learning_curve.png, results.sqlite, model/")
     return 0
 

@@ -1,6 +1,16 @@
-"""Query strategies: one module per family, each registering itself in :data:`STRATEGIES`."""
+"""Query strategies: one module per family, each registering itself in :data:`STRATEGIES`.
 
-from peftal.al.strategies import random, uncertainty  # noqa: F401  (import registers them)
+The import order of the family modules below is the listing order of ``peftal strategies``.
+"""
+
+from peftal.al.strategies import (  # noqa: F401, I001  (import registers them, in this order)
+    random,
+    uncertainty,
+    bayesian,
+    diversity,
+    dal,
+    cal,
+)
 from peftal.al.strategies.base import (
     STRATEGIES,
     Classifier,
@@ -10,6 +20,7 @@ from peftal.al.strategies.base import (
     register_strategy,
     strategies_for,
 )
+from peftal.al.strategies.subsampling import PoolSubsampling
 
-__all__ = ["STRATEGIES", "Classifier", "QueryStrategy", "ScoringStrategy", "parse_strategy",
-           "register_strategy", "strategies_for"]
+__all__ = ["STRATEGIES", "Classifier", "PoolSubsampling", "QueryStrategy", "ScoringStrategy",
+           "parse_strategy", "register_strategy", "strategies_for"]

@@ -7,6 +7,10 @@ A strategy is a stateless object with one keyword-only call (small-text's interf
 All indices are ids in the dataset's one global index space. Scoring strategies only implement
 ``score(probs)`` on a ``(n, classes[, passes])`` probability array (the maths stays pure, as in
 baal); the base class picks the top ``n`` and keeps the queried ids' scores in ``last_scores_``.
+
+Tie-breaking: :func:`top_n` is a stable sort, so among equal scores the example that comes first in
+``indices_unlabeled`` wins; the loop passes the pool sorted by id, so that is the smallest global id.
+small-text uses ``np.argpartition`` instead, which breaks ties in no specified order.
 """
 
 from __future__ import annotations
@@ -31,6 +35,12 @@ class Classifier(Protocol):
 
     def embed(self, indices: np.ndarray) -> np.ndarray:
         """``(len(indices), hidden)`` pooled last-layer representations."""
+
+    def embed_proba(self, indices: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Embeddings ``(n, hidden)`` and probabilities ``(n, classes)`` from one forward pass."""
+
+    def mc_predict_proba(self, indices: np.ndarray, passes: int, seed: int) -> np.ndarray:
+        """``(len(indices), classes, passes)`` probabilities of ``passes`` passes with dropout on."""
 
 
 @dataclasses.dataclass(frozen=True)

@@ -11,6 +11,8 @@ from peftal.al.strategies.base import Classifier, QueryStrategy, check_pool, reg
 
 @register_strategy
 class RandomSampling(QueryStrategy):
+    """Uniform random sampling: the passive-learning baseline every strategy is compared with."""
+
     name = "random"
     description = "passive learning: a seeded uniform sample of the unlabelled pool"
     needs_probabilities = False

@@ -1,0 +1,76 @@
+"""Every registered strategy, and the stopping/warm-start options, through ``peftal run``.
+
+The CLI entry point runs in this process (``peftal.cli.main``), which saves an interpreter start
+and a torch import per strategy; everything after argument parsing is the real run.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+
+import numpy as np
+import pytest
+
+from peftal.al.strategies import STRATEGIES
+from peftal.cli import main
+
+pytestmark = pytest.mark.integration
+
+TINY = ["--dataset", "trec", "--method", "lora", "--warm-start", "20", "--query-size", "10",
+        "--epochs", "1", "--pool-subsample", "200", "--max-length", "32", "--seed", "0",
+        "--no-progress"]
+
+
+def _labeled_by_round(out) -> dict[int, set[int]]:
+    with sqlite3.connect(out / "results.sqlite") as db:
+        rows = db.execute("SELECT example_id, round_acquired FROM labeled").fetchall()
+    by_round: dict[int, set[int]] = {}
+    for example_id, round_acquired in rows:
+        by_round.setdefault(round_acquired, set()).add(example_id)
+    return by_round
+
+
+@pytest.mark.parametrize("strategy", STRATEGIES.names())
+def test_every_strategy_queries_unique_unlabelled_ids(strategy, tmp_path, data_dir):
+    out = tmp_path / strategy
+    assert main(["run", *TINY, "--strategy", strategy, "--budget", "30", "--out", str(out)]) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["strategy"] == strategy and len(summary["rounds"]) == 2
+    queried = summary["rounds"][0]["indices_queried"]
+    warm_start = _labeled_by_round(out)[0]
+    assert len(queried) == 10 and len(set(queried)) == 10
+    assert len(warm_start) == 20 and not set(queried) & warm_start
+    assert all(0 <= i < 5452 for i in queried)  # ids of TREC's training pool
+    assert _labeled_by_round(out)[1] == set(queried)
+    scores = summary["rounds"][0]["scores_queried"]
+    assert scores is None if strategy == "random" else (len(scores) == 10
+                                                        and np.isfinite(scores).all())
+    assert summary["stopped_by"] is None and summary["stopped_at_round"] is None
+
+
+def test_stop_with_stratified_warm_start_and_warm_restart(tmp_path, data_dir, monkeypatch):
+    from peftal.al import loop
+    from peftal.data import load_task
+
+    original, built = loop.build_model, []
+
+    def counting_build_model(*args, **kwargs):
+        built.append(kwargs.get("seed"))
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(loop, "build_model", counting_build_model)
+    out = tmp_path / "stop"
+    assert main(["run", *TINY, "--strategy", "entropy", "--budget", "60", "--out", str(out),
+                 "--stratified-warm-start", "--warm-restart",
+                 "--stop", "kappa_average", "--stop", "max_rounds[rounds=2]"]) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    # The budget allows 5 rounds; max_rounds ends it after round 1, which then queries nothing.
+    assert summary["stopped_by"] == "max_rounds[rounds=2]" and summary["stopped_at_round"] == 1
+    assert [r["num_labeled"] for r in summary["rounds"]] == [20, 30]
+    assert summary["rounds"][1]["indices_queried"] == []
+    assert summary["config"]["stop"] == ["kappa_average", "max_rounds[rounds=2]"]
+    assert len(built) == 1  # --warm-restart: one model, continued from round to round
+    labels = load_task("trec").train.labels
+    counts = np.bincount(labels[sorted(_labeled_by_round(out)[0])], minlength=6)
+    assert sorted(counts.tolist()) == [3, 3, 3, 3, 4, 4]  # 20 over 6 classes
