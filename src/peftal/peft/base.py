@@ -56,6 +56,11 @@ class PeftMethod:
     def check_backbone(self, encoder: nn.Module, config: Any) -> None:
         """Raise :class:`UsageError` if the method cannot apply to ``encoder`` (default: it always can)."""
 
+    def for_inference(self, model: TextClassifier) -> None:
+        """Turn a trained model into the form that is evaluated, queried with and saved (default: as
+        it is). Called after training and again when a checkpoint is rebuilt, before its weights load.
+        """
+
     def owns(self, name: str) -> bool:
         """Whether the encoder parameter called ``name`` (as in ``encoder.named_parameters()``) is one
         of the method's own, i.e. trains under it. The contract tests hold ``apply`` to this."""
@@ -82,6 +87,11 @@ class AdapterMethod(PeftMethod):
         from peftal.peft import backend
 
         backend.check_support(encoder, self.library_config(config))
+
+    def for_inference(self, model: TextClassifier) -> None:
+        from peftal.peft import backend
+
+        backend.drop_reparametrisation(model.encoder)
 
     def owns(self, name: str) -> bool:
         from peftal.peft import backend

@@ -82,12 +82,18 @@ def test_one_step_changes_only_the_method_and_the_head(encoders, name, arch):
 
 @pytest.mark.parametrize(("name", "arch"), CASES)
 def test_save_load_gives_identical_logits(encoders, name, arch, tmp_path):
+    method = METHODS.get(name)()
     model = _build(encoders, name, arch)
     _one_step(model, arch)
-    save_checkpoint(model, tmp_path, {"method": name})
     encoded = _encoded(arch, 6, seed=1)
+    trained = predict(model, encoded, np.arange(6))
+    method.for_inference(model)  # as the AL loop does after training
     expected = predict(model, encoded, np.arange(6))
+    np.testing.assert_allclose(expected, trained, rtol=0, atol=1e-5)  # the same function
+    save_checkpoint(model, tmp_path, {"method": name})
+    # as models.checkpoint.load_model does: rebuild (here from another seed), then load
     fresh = _build(encoders, name, arch, seed=7)
+    method.for_inference(fresh)
     assert not np.array_equal(predict(fresh, encoded, np.arange(6)), expected)
     load_weights(fresh, tmp_path)
     assert np.array_equal(predict(fresh, encoded, np.arange(6)), expected)
