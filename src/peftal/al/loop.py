@@ -218,6 +218,7 @@ def run_active_learning(
             result = train(model, pool, labeled, task.train.labels[labeled], train_config,
                            task=task.task, rng=np.random.default_rng(round_seed),
                            on_step=bar.update)
+            cls.for_inference(model)  # e.g. prefix tuning drops its MLP; evaluated as it is saved
             eval_start = time.perf_counter()
             metrics = compute_metrics(task.metrics, task.test.labels,
                                       predict(model, test, np.arange(len(task.test))), task.task)

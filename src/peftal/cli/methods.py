@@ -12,6 +12,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--model", default=None, help="model to count on (default: packaged MiniLM)")
     parser.add_argument("--num-labels", type=int, default=2, help="size of the classification head")
     parser.add_argument("--json", action="store_true", help="print JSON")
+    parser.add_argument("--markdown", action="store_true",
+                        help="print the Markdown table of docs/methods.md")
     parser.set_defaults(handler=main)
 
 
@@ -35,9 +37,29 @@ def main(args: argparse.Namespace) -> int:
     rows = method_rows(args.model, args.num_labels)
     if args.json:
         print_json(rows)
+    elif args.markdown:
+        print(markdown_table(rows))
     else:
         print_table(["method", "trainable", "total", "%", "description"],
                     [[r["name"], f"{r['trainable_params']:,}", f"{r['total_params']:,}",
                       f"{100 * r['trainable_params'] / r['total_params']:.2f}", r["description"]]
                      for r in rows])
     return 0
+
+
+def markdown_table(rows: list[dict]) -> str:
+    """The methods table of docs/methods.md, from the registry."""
+    lines = ["| name | what | reference | trainable params | default lr (head lr) | preset keys (defaults) |",
+             "|---|---|---|---:|---|---|"]
+    for r in rows:
+        keys = ", ".join(f"`{key}={_value(value)}`" for key, value in r["defaults"].items()) or "none"
+        lines.append(f"| `{r['name']}` | {r['description']} | {r['reference']} | "
+                     f"{r['trainable_params']:,} ({100 * r['trainable_params'] / r['total_params']:.2f}%) | "
+                     f"{r['lr']:g} ({r['head_lr']:g}) | {keys} |")
+    return "\n".join(lines)
+
+
+def _value(value) -> str:
+    if isinstance(value, list):
+        return "[" + ",".join(map(str, value)) + "]"
+    return str(value).lower() if isinstance(value, bool) else str(value)

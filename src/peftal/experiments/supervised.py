@@ -244,6 +244,7 @@ def _train(config: SupervisedConfig, prepared: Prepared, model, encoded, targets
         result = train(model, encoded, np.arange(len(encoded)), targets, train_config,
                        task=prepared.task.task, rng=np.random.default_rng([config.seed, 2]),
                        on_step=bar.update, batch_loss=batch_loss)
+    cls.for_inference(model)  # the form that is evaluated and saved (prefix tuning drops its MLP)
     return result, train_config
 
 

@@ -99,6 +99,7 @@ class LabelModel:
         torch.manual_seed(seed)  # dropout
         result = train(model, self.pool, ids, targets, self.train_config, task="classification",
                        rng=np.random.default_rng(seed), on_step=on_step)
+        self.method.method.for_inference(model)  # the form that is scored and saved
         return model, result
 
     def targets(self, labels: list[str]) -> np.ndarray:

@@ -48,8 +48,10 @@ def load_model(folder: Path) -> tuple[nn.Module, Any, dict[str, Any]]:
 
     meta = read_meta(folder)
     encoder, tokenizer = load_backbone(meta["model"])
-    model = build_model(encoder, parse_method(meta["method"]), meta["num_outputs"],
-                        pooling=meta["pooling"], task=meta.get("task", "classification"))
+    spec = parse_method(meta["method"])
+    model = build_model(encoder, spec, meta["num_outputs"], pooling=meta["pooling"],
+                        task=meta.get("task", "classification"))
+    spec.method.for_inference(model)  # the form the run saved (see PeftMethod.for_inference)
     load_weights(model, folder)
     model.eval()
     return model, tokenizer, meta

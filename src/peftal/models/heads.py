@@ -2,7 +2,8 @@
 
 Pooling defaults to the attention-masked mean of the last hidden states: all-MiniLM-L6-v2 was
 trained as a sentence encoder with mean pooling, so its [CLS] vector is not a sentence
-representation; ``pooling="cls"`` takes the first token instead (what BERT-style heads do).
+representation; ``pooling="cls"`` takes the first real token instead (what BERT-style heads do).
+Virtual tokens that a method prepends (prompt tuning) are left out of both poolings.
 The pooled vector is also the embedding that the diversity strategies use.
 """
 
@@ -40,12 +41,14 @@ class TextClassifier(nn.Module):
         kwargs = {"input_ids": input_ids, "attention_mask": attention_mask}
         if token_type_ids is not None:
             kwargs["token_type_ids"] = token_type_ids
-        hidden = self.encoder(**kwargs).last_hidden_state  # (batch, seq', hidden)
+        hidden = self.encoder(**kwargs).last_hidden_state  # (batch, virtual + seq, hidden)
+        # Prompt tuning prepends virtual tokens (peft/prompt.py), so the encoder may return more
+        # positions than it was given; the real tokens are always the last ``seq`` ones. Both poolings
+        # read only those: ``cls`` takes the first real token ([CLS]), not a virtual one, and ``mean``
+        # averages the real, unpadded tokens.
+        hidden = hidden[:, hidden.shape[1] - attention_mask.shape[1]:]  # (batch, seq, hidden)
         if self.pooling == "cls":
             return hidden[:, 0]
-        # Some methods (prompt tuning) prepend virtual tokens: pool over the real tokens only,
-        # which are the last ``seq`` positions.
-        hidden = hidden[:, -attention_mask.shape[1]:]
         mask = attention_mask.unsqueeze(-1).to(hidden.dtype)  # (batch, seq, 1)
         return (hidden * mask).sum(1) / mask.sum(1).clamp(min=1.0)
 

@@ -1,8 +1,12 @@
 """PEFT methods: one module per family, each registering itself in :data:`METHODS`."""
 
-from peftal.peft import full, lora  # noqa: F401  (import registers the methods)
+# Importing a family's module registers its methods; this order is the order of `peftal methods`.
+# isort: off
+from peftal.peft import full, bitfit, bottleneck, lora, prefix, prompt, ia3, unipelt  # noqa: F401
+# isort: on
 from peftal.peft.base import (
     METHODS,
+    AdapterMethod,
     MethodSpec,
     PeftMethod,
     build_model,
@@ -14,6 +18,7 @@ from peftal.peft.base import (
 
 __all__ = [
     "METHODS",
+    "AdapterMethod",
     "MethodSpec",
     "PeftMethod",
     "build_model",

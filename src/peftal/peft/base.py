@@ -2,7 +2,8 @@
 
 A method is a frozen config dataclass plus ``apply(model, config)``, which adds the method's
 parameters to a :class:`~peftal.models.TextClassifier` and leaves ``requires_grad`` set exactly on
-them and on the task head. Methods register themselves by name next to their definition.
+them and on the task head. Methods register themselves by name next to their definition; the
+contract tests (tests/unit/peft/test_contract.py) run on every registered method.
 """
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ import torch
 from torch import nn
 
 from peftal.config import build_config, format_preset, parse_preset
-from peftal.errors import UsageError
 from peftal.models.heads import TextClassifier
 from peftal.registry import Registry
 
@@ -36,6 +36,8 @@ class PeftMethod:
         lr: Default learning rate of the method's own parameters.
         head_lr: Default learning rate of the task head.
         mergeable: Whether its weights can be folded into the backbone for inference.
+        padding_invariant: Whether an example's output is independent of the padding in its batch
+            (true of every method whose layers respect the attention mask).
     """
 
     name: ClassVar[str]
@@ -45,10 +47,56 @@ class PeftMethod:
     lr: ClassVar[float]
     head_lr: ClassVar[float]
     mergeable: ClassVar[bool] = False
+    padding_invariant: ClassVar[bool] = True
 
     def apply(self, model: TextClassifier, config: Any) -> None:
         """Add the method's parameters to ``model`` and set which parameters train."""
         raise NotImplementedError
+
+    def check_backbone(self, encoder: nn.Module, config: Any) -> None:
+        """Raise :class:`UsageError` if the method cannot apply to ``encoder`` (default: it always can)."""
+
+    def for_inference(self, model: TextClassifier) -> None:
+        """Turn a trained model into the form that is evaluated, queried with and saved (default: as
+        it is). Called after training and again when a checkpoint is rebuilt, before its weights load.
+        """
+
+    def owns(self, name: str) -> bool:
+        """Whether the encoder parameter called ``name`` (as in ``encoder.named_parameters()``) is one
+        of the method's own, i.e. trains under it. The contract tests hold ``apply`` to this."""
+        raise NotImplementedError
+
+
+class AdapterMethod(PeftMethod):
+    """A method implemented by the PEFT library behind :mod:`peftal.peft.backend`.
+
+    Subclasses only say which library config they stand for, in :meth:`library_config`.
+    """
+
+    def library_config(self, config: Any) -> Any:
+        """The library's config object for this method's ``config`` (built with ``backend.make_config``)."""
+        raise NotImplementedError
+
+    def apply(self, model: TextClassifier, config: Any) -> None:
+        from peftal.peft import backend
+
+        # attach may return a rebuilt encoder (eager attention for prompt/prefix tuning).
+        model.encoder = backend.attach(model.encoder, self.library_config(config))
+
+    def check_backbone(self, encoder: nn.Module, config: Any) -> None:
+        from peftal.peft import backend
+
+        backend.check_support(encoder, self.library_config(config))
+
+    def for_inference(self, model: TextClassifier) -> None:
+        from peftal.peft import backend
+
+        backend.drop_reparametrisation(model.encoder)
+
+    def owns(self, name: str) -> bool:
+        from peftal.peft import backend
+
+        return backend.is_adapter_parameter(name)
 
 
 METHODS: Registry[type[PeftMethod]] = Registry("method")
@@ -87,12 +135,8 @@ def build_model(encoder: nn.Module, spec: MethodSpec, num_outputs: int, *, pooli
     """A fresh task model: a copy of the pretrained ``encoder`` (which stays untouched), a new head
     and the method's parameters, all initialised from ``seed``. ``task="qa"`` gives a
     :class:`~peftal.models.span.SpanExtractor` (``num_outputs`` is then ignored)."""
-    from peftal.peft import backend
-
     method = spec.method
-    if spec.name not in ("full", "bitfit") and not backend.supports(encoder):
-        raise UsageError(f"method {spec.name!r} needs the adapters library, which does not support "
-                         f"the {encoder.config.model_type!r} architecture; use full or bitfit")
+    method.check_backbone(encoder, spec.config)  # a clear error before anything is built or trained
     torch.manual_seed(seed)  # head and adapter initialisers draw from torch's global generator
     if task == "qa":
         from peftal.models.span import SpanExtractor

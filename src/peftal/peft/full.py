@@ -17,3 +17,6 @@ class Full(PeftMethod):
     def apply(self, model: TextClassifier, config: NoConfig) -> None:
         for parameter in model.parameters():
             parameter.requires_grad_(True)
+
+    def owns(self, name: str) -> bool:
+        return True

@@ -4,10 +4,10 @@ of Large Language Models"), through the ``adapters`` library."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
-from peftal.models.heads import TextClassifier
 from peftal.peft import backend
-from peftal.peft.base import PeftMethod, register_method
+from peftal.peft.base import AdapterMethod, register_method
 
 
 @dataclass(frozen=True)
@@ -35,17 +35,15 @@ class LoraConfig:
 
 
 @register_method
-class Lora(PeftMethod):
+class Lora(AdapterMethod):
     name = "lora"
     description = "low-rank updates of the query and value projections"
-    reference = "Hu et al. 2022"
+    reference = "Hu et al. 2022, LoRA: Low-Rank Adaptation of Large Language Models"
     Config = LoraConfig
     lr = 1e-3
     head_lr = 1e-3
     mergeable = True
 
-    def apply(self, model: TextClassifier, config: LoraConfig) -> None:
-        backend.attach(model.encoder, backend.make_config(
-            "lora", r=config.r, alpha=config.alpha, dropout=config.dropout,
-            attn_matrices=list(config.attn_matrices),
-        ))
+    def library_config(self, config: LoraConfig) -> Any:
+        return backend.make_config("lora", r=config.r, alpha=config.alpha, dropout=config.dropout,
+                                   attn_matrices=list(config.attn_matrices))
