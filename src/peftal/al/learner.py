@@ -17,16 +17,19 @@ class ModelClassifier:
         encoded: Token ids of the whole pool, indexed by global id.
         task: ``classification`` or ``regression``.
         batch_size: Inference batch size.
+        precision: ``fp32`` or ``bf16`` autocast for the forward passes.
     """
 
-    def __init__(self, model: nn.Module, encoded: Encoded, task: str, batch_size: int = 128) -> None:
+    def __init__(self, model: nn.Module, encoded: Encoded, task: str, batch_size: int = 128,
+                 precision: str = "fp32") -> None:
         self.model = model
         self.encoded = encoded
         self.task = task
         self.batch_size = batch_size
+        self.precision = precision
 
     def predict_logits(self, indices: np.ndarray) -> np.ndarray:
-        return predict(self.model, self.encoded, indices, self.batch_size)
+        return predict(self.model, self.encoded, indices, self.batch_size, self.precision)
 
     def predict_proba(self, indices: np.ndarray) -> np.ndarray:
         if self.task == "regression":
@@ -34,4 +37,4 @@ class ModelClassifier:
         return softmax(self.predict_logits(indices))
 
     def embed(self, indices: np.ndarray) -> np.ndarray:
-        return embed(self.model, self.encoded, indices, self.batch_size)
+        return embed(self.model, self.encoded, indices, self.batch_size, self.precision)

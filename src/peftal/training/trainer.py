@@ -17,6 +17,7 @@ import torch
 from torch import nn
 
 from peftal.data.encoding import Encoded, inference_batches, training_batches
+from peftal.training.precision import autocast
 
 
 @dataclass(frozen=True)
@@ -33,6 +34,8 @@ class TrainConfig:
         max_grad_norm: Gradient clipping norm.
         eval_batch_size: Batch size for inference.
         time_budget: Stop after this many seconds of training (checked every step), or ``None``.
+        precision: ``fp32`` or ``bf16`` (autocast of the forward pass and the loss; resolve
+            ``auto`` first with :func:`~peftal.training.precision.resolve_precision`).
     """
 
     epochs: int = 10
@@ -44,6 +47,7 @@ class TrainConfig:
     max_grad_norm: float = 1.0
     eval_batch_size: int = 128
     time_budget: float | None = None
+    precision: str = "fp32"
 
 
 @dataclass
@@ -131,12 +135,14 @@ def train(
         correct = np.zeros(len(indices), dtype=bool)
         total_loss = 0.0
         for positions, batch in training_batches(encoded, indices, config.batch_size, rng):
-            outputs = model(**batch)
             batch_targets = targets_tensor[positions]
-            if task == "regression":
-                loss = loss_fn(outputs[:, 0], batch_targets.float())
-            else:
-                loss = loss_fn(outputs, batch_targets)
+            with autocast(config.precision):
+                outputs = model(**batch).float()  # the loss in fp32
+                if task == "regression":
+                    loss = loss_fn(outputs[:, 0], batch_targets.float())
+                else:
+                    loss = loss_fn(outputs, batch_targets)
+            if task != "regression":
                 correct[positions] = (outputs.argmax(1) == batch_targets).numpy()
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
@@ -168,13 +174,18 @@ def train(
 
 
 @torch.inference_mode()
-def predict(model: nn.Module, encoded: Encoded, indices: np.ndarray, batch_size: int = 128) -> np.ndarray:
-    """Model outputs (logits, or the regression value) ``(len(indices), num_outputs)``, in order."""
+def predict(model: nn.Module, encoded: Encoded, indices: np.ndarray, batch_size: int = 128,
+            precision: str = "fp32") -> np.ndarray:
+    """Model outputs (logits, or the regression value) ``(len(indices), num_outputs)``, in order.
+
+    ``precision`` is ``fp32`` or ``bf16`` (autocast); the outputs are fp32 either way.
+    """
     model.eval()
     indices = np.asarray(indices, dtype=np.int64)
     outputs = None
     for positions, batch in inference_batches(encoded, indices, batch_size):
-        logits = model(**batch).float().numpy()
+        with autocast(precision):
+            logits = model(**batch).float().numpy()
         if outputs is None:
             outputs = np.empty((len(indices), logits.shape[1]), dtype=np.float32)
         outputs[positions] = logits
@@ -182,13 +193,15 @@ def predict(model: nn.Module, encoded: Encoded, indices: np.ndarray, batch_size:
 
 
 @torch.inference_mode()
-def embed(model: nn.Module, encoded: Encoded, indices: np.ndarray, batch_size: int = 128) -> np.ndarray:
-    """Pooled last-layer representations ``(len(indices), hidden)``, in order."""
+def embed(model: nn.Module, encoded: Encoded, indices: np.ndarray, batch_size: int = 128,
+          precision: str = "fp32") -> np.ndarray:
+    """Pooled last-layer representations ``(len(indices), hidden)``, in order (fp32 or bf16 autocast)."""
     model.eval()
     indices = np.asarray(indices, dtype=np.int64)
     vectors = None
     for positions, batch in inference_batches(encoded, indices, batch_size):
-        pooled = model.pooled(**batch).float().numpy()
+        with autocast(precision):
+            pooled = model.pooled(**batch).float().numpy()
         if vectors is None:
             vectors = np.empty((len(indices), pooled.shape[1]), dtype=np.float32)
         vectors[positions] = pooled
