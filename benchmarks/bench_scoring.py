@@ -20,7 +20,6 @@ import time
 
 import numpy as np
 import torch
-
 from _common import encoder_flops, json_line, matmul_peak, print_table
 
 from peftal.data import load_task
