@@ -97,12 +97,18 @@ def main() -> None:
         method, variant = key
         seconds = statistics.median(times[key])
         plain = statistics.median(times[(method, "plain loop fp32")])
-        rows.append([method, variant, n / seconds, f"{plain / seconds:.2f}×"])
+        # On a shared machine other processes only ever add time, so the fastest repeat is the
+        # least disturbed one; both are reported.
+        best, plain_best = min(times[key]), min(times[(method, "plain loop fp32")])
+        rows.append([method, variant, n / seconds, f"{plain / seconds:.2f}×", n / best,
+                     f"{plain_best / best:.2f}×"])
         json_line({"benchmark": "training", "method": method, "variant": variant,
                    "examples_per_s": n / seconds, "plain_examples_per_s": n / plain,
-                   "ratio_vs_plain": plain / seconds, "seconds": times[key], "threads": threads,
-                   "peak_gflops": peak})
-    print_table(["method", "variant", "examples/s", "vs plain fp32"], rows)
+                   "ratio_vs_plain": plain / seconds, "best_examples_per_s": n / best,
+                   "best_ratio_vs_plain": plain_best / best, "seconds": times[key],
+                   "threads": threads, "peak_gflops": peak})
+    print_table(["method", "variant", "ex/s (median)", "vs plain", "ex/s (best)", "vs plain (best)"],
+                rows)
 
 
 if __name__ == "__main__":
