@@ -48,8 +48,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--cka-every-round", action="store_true",
                         help="measure CKA after every round, not only the last")
     parser.add_argument("--seed", type=int, default=d.seed)
-    parser.add_argument("--precision", choices=("auto", "fp32", "bf16"), default=d.precision,
-                        help="bf16 autocast for training and inference; auto = bf16 where the "
+    parser.add_argument("--precision", default=d.precision,
+                        help="auto, fp32 or bf16 (autocast of training and inference); auto = bf16 where the "
                              "CPU (AMX/AVX512-BF16) or GPU has bf16 matmul units, else fp32")
     parser.add_argument("--threads", type=positive_int, default=None,
                         help="torch threads (default: one per CPU core this process may use)")
