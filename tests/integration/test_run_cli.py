@@ -66,6 +66,7 @@ def test_same_command_same_results(data_dir, tmp_path):
         (("--strategy", "entropi"), "unknown strategy 'entropi'; valid strategy names: "),
         (("--warm-start", "100", "--budget", "100"), "must be larger than --warm-start"),
         (("--budget", "99999"), "is larger than the pool"),
+        (("--precision", "fp16"), "--precision must be one of auto, fp32, bf16, got 'fp16'"),
     ],
 )
 def test_bad_input_is_one_line_exit_2(data_dir, tmp_path, args, message):

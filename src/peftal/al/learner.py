@@ -12,6 +12,7 @@ import torch
 from torch import nn
 
 from peftal.data.encoding import Encoded, inference_batches
+from peftal.training.precision import autocast
 from peftal.training.trainer import embed, predict, softmax
 
 
@@ -23,16 +24,19 @@ class ModelClassifier:
         encoded: Token ids of the whole pool, indexed by global id.
         task: ``classification`` or ``regression``.
         batch_size: Inference batch size.
+        precision: ``fp32`` or ``bf16`` autocast for the forward passes.
     """
 
-    def __init__(self, model: nn.Module, encoded: Encoded, task: str, batch_size: int = 128) -> None:
+    def __init__(self, model: nn.Module, encoded: Encoded, task: str, batch_size: int = 128,
+                 precision: str = "fp32") -> None:
         self.model = model
         self.encoded = encoded
         self.task = task
         self.batch_size = batch_size
+        self.precision = precision
 
     def predict_logits(self, indices: np.ndarray) -> np.ndarray:
-        return predict(self.model, self.encoded, indices, self.batch_size)
+        return predict(self.model, self.encoded, indices, self.batch_size, self.precision)
 
     def predict_proba(self, indices: np.ndarray) -> np.ndarray:
         """``(len(indices), classes)`` class probabilities, dropout off."""
@@ -41,7 +45,7 @@ class ModelClassifier:
 
     def embed(self, indices: np.ndarray) -> np.ndarray:
         """``(len(indices), hidden)`` pooled last-layer representations, dropout off."""
-        return embed(self.model, self.encoded, indices, self.batch_size)
+        return embed(self.model, self.encoded, indices, self.batch_size, self.precision)
 
     @torch.inference_mode()
     def embed_proba(self, indices: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -53,10 +57,11 @@ class ModelClassifier:
         vectors = np.zeros((len(indices), hidden), dtype=np.float32)
         logits = np.zeros((len(indices), self.model.head.out_features), dtype=np.float32)
         for positions, batch in inference_batches(self.encoded, indices, self.batch_size):
-            pooled = self.model.pooled(**batch)  # (batch, hidden)
+            with autocast(self.precision):
+                pooled = self.model.pooled(**batch)  # (batch, hidden)
+                # In eval mode the dropout before the head is the identity, so this equals forward().
+                logits[positions] = self.model.head(pooled).float().numpy()
             vectors[positions] = pooled.float().numpy()
-            # In eval mode the dropout before the head is the identity, so this equals forward().
-            logits[positions] = self.model.head(pooled).float().numpy()
         return vectors, softmax(logits)
 
     @torch.inference_mode()
@@ -88,7 +93,8 @@ class ModelClassifier:
                 for positions, batch in inference_batches(self.encoded, indices, per_batch):
                     replicated = {key: value.repeat_interleave(passes, dim=0)
                                   for key, value in batch.items()}  # (batch * passes, seq)
-                    logits = self.model(**replicated).float()  # (batch * passes, classes)
+                    with autocast(self.precision):
+                        logits = self.model(**replicated).float()  # (batch * passes, classes)
                     probs = torch.softmax(logits, dim=-1).reshape(len(positions), passes, -1)
                     out[positions] = probs.permute(0, 2, 1).numpy()  # (batch, classes, passes)
             finally:

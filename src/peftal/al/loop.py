@@ -39,6 +39,7 @@ from peftal.training import (
     primary_metric,
     train,
 )
+from peftal.training.precision import resolve_precision
 
 
 @dataclass(frozen=True)
@@ -71,6 +72,8 @@ class RunConfig:
             round at which any of them fires.
         text_column, text_pair_column, label_column, task: For local files.
         init_adapter: A ``peftal pretrain`` adapter folder the method starts from every round.
+        precision: ``auto``, ``fp32`` or ``bf16`` (autocast of training and inference); ``auto``
+            = bf16 where the CPU/GPU has bf16 matmul units, else fp32 (docs/performance.md).
     """
 
     dataset: str = "trec"
@@ -98,8 +101,10 @@ class RunConfig:
     label_column: str = "label"
     task: str | None = None
     init_adapter: str | None = None
+    precision: str = "auto"
 
     def __post_init__(self) -> None:
+        resolve_precision(self.precision)  # checks the name before any compute
         for name in ("warm_start", "query_size", "budget", "epochs", "batch_size", "max_length"):
             if getattr(self, name) < 1:
                 raise UsageError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(self, name)}")
@@ -179,8 +184,10 @@ def run_active_learning(
     probe = (RepresentationProbe(encoder, test, config.cka_probe_size, config.seed,
                                  pooling=config.pooling) if config.cka_probe_size else None)
     cls = method.method
+    precision = resolve_precision(config.precision)
     train_config = TrainConfig(epochs=config.epochs, batch_size=config.batch_size,
-                               lr=config.lr or cls.lr, head_lr=config.head_lr or cls.head_lr)
+                               lr=config.lr or cls.lr, head_lr=config.head_lr or cls.head_lr,
+                               precision=precision)
 
     labeled = _warm_start(task, config, rng)
     criteria = [parse_criterion(preset) for preset in config.stop]
@@ -221,7 +228,8 @@ def run_active_learning(
             cls.for_inference(model)  # e.g. prefix tuning drops its MLP; evaluated as it is saved
             eval_start = time.perf_counter()
             metrics = compute_metrics(task.metrics, task.test.labels,
-                                      predict(model, test, np.arange(len(task.test))), task.task)
+                                      predict(model, test, np.arange(len(task.test)),
+                                              precision=precision), task.task)
             eval_seconds = time.perf_counter() - eval_start
             queried, scores, query_seconds = np.zeros(0, dtype=np.int64), None, 0.0
             remaining = config.budget - len(labeled)
@@ -232,7 +240,7 @@ def run_active_learning(
             if remaining > 0:
                 query_start = time.perf_counter()
                 queried, scores = _query(strategy, config, task, model, pool, labeled,
-                                         min(config.query_size, remaining), rng)
+                                         min(config.query_size, remaining), rng, precision)
                 query_seconds = time.perf_counter() - query_start
             record = {
                 "round": round_index,
@@ -293,12 +301,13 @@ def _round_sizes(config: RunConfig) -> list[int]:
 
 
 def _query(strategy: Any, config: RunConfig, task: TaskData, model: Any, pool: Any,
-           labeled: np.ndarray, n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray | None]:
+           labeled: np.ndarray, n: int, rng: np.random.Generator,
+           precision: str = "fp32") -> tuple[np.ndarray, np.ndarray | None]:
     """Ask ``strategy`` for ``n`` ids among the unlabelled pool (optionally a seeded subsample of it)."""
     unlabeled = np.setdiff1d(np.arange(len(task.train)), labeled, assume_unique=True)
     if config.pool_subsample is not None:
         strategy = PoolSubsampling(strategy, config.pool_subsample)
-    clf = ModelClassifier(model, pool, task.task)
+    clf = ModelClassifier(model, pool, task.task, precision=precision)
     queried = strategy.query(clf=clf, dataset=task, indices_unlabeled=unlabeled,
                              indices_labeled=labeled, n=n, rng=rng)
     queried = np.asarray(queried, dtype=np.int64)

@@ -58,6 +58,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                              "e.g. kappa_average or max_rounds[rounds=3]; one of: "
                              f"{', '.join(STOPPING_CRITERIA.names())}")
     parser.add_argument("--seed", type=int, default=d.seed)
+    parser.add_argument("--precision", default=d.precision,
+                        help="auto, fp32 or bf16 (autocast of training and inference); auto = bf16 where the "
+                             "CPU (AMX/AVX512-BF16) or GPU has bf16 matmul units, else fp32")
+    parser.add_argument("--threads", type=positive_int, default=None,
+                        help="torch threads (default: one per CPU core this process may use)")
     parser.add_argument("--text-column", default=d.text_column)
     parser.add_argument("--text-pair-column", default=None)
     parser.add_argument("--label-column", default=d.label_column)
@@ -75,7 +80,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def main(args: argparse.Namespace) -> int:
     from peftal.al.loop import RunConfig
     from peftal.experiments.single import execute_run
+    from peftal.training.precision import set_threads
 
+    set_threads(args.threads)
     config = RunConfig(
         dataset=args.dataset, model=args.model, method=args.method, strategy=args.strategy,
         warm_start=args.warm_start, query_size=args.query_size, budget=args.budget,
@@ -86,6 +93,7 @@ def main(args: argparse.Namespace) -> int:
         warm_restart=args.warm_restart, stop=tuple(args.stop or ()), text_column=args.text_column,
         text_pair_column=args.text_pair_column, label_column=args.label_column, task=args.task,
         init_adapter=args.init_adapter,
+        precision=args.precision,
     )
     out = args.out or Path("runs") / _default_name(config)
     summary = execute_run(config, out, overwrite=args.overwrite, progress=not args.no_progress)

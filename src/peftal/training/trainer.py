@@ -17,6 +17,7 @@ import torch
 from torch import nn
 
 from peftal.data.encoding import Encoded, inference_batches, training_batches
+from peftal.training.precision import autocast
 
 BatchLoss = Callable[[nn.Module, dict[str, torch.Tensor], np.ndarray], tuple[torch.Tensor, np.ndarray | None]]
 """``(model, batch, positions) -> (loss, correct)``: the loss of one batch, whose examples sit at
@@ -40,6 +41,8 @@ class TrainConfig:
             The linear decay then ends at whichever comes first, the budget or the last epoch
             (budget-aware schedule, Li et al. 2020, "Budgeted Training"), so a run cut by the
             budget has annealed instead of stopping at a high learning rate.
+        precision: ``fp32`` or ``bf16`` (autocast of the forward pass and the loss; resolve
+            ``auto`` first with :func:`~peftal.training.precision.resolve_precision`).
     """
 
     epochs: int = 10
@@ -51,6 +54,7 @@ class TrainConfig:
     max_grad_norm: float = 1.0
     eval_batch_size: int = 128
     time_budget: float | None = None
+    precision: str = "fp32"
 
 
 @dataclass
@@ -113,7 +117,7 @@ def supervised_loss(targets: np.ndarray, task: str) -> BatchLoss:
 
     def batch_loss(model: nn.Module, batch: dict[str, torch.Tensor],
                    positions: np.ndarray) -> tuple[torch.Tensor, np.ndarray | None]:
-        outputs = model(**batch)  # (batch, num_outputs)
+        outputs = model(**batch).float()  # (batch, num_outputs), fp32 under autocast too
         batch_targets = targets_tensor[positions]
         if task == "regression":
             return mse(outputs[:, 0], batch_targets.float()), None
@@ -175,7 +179,9 @@ def train(
         total_loss = 0.0
         tracked = False
         for positions, batch in training_batches(encoded, indices, config.batch_size, rng):
-            loss, hits = batch_loss(model, batch, positions)
+            with autocast(config.precision):
+                loss, hits = batch_loss(model, batch, positions)
+            loss = loss.float()
             if hits is not None:
                 correct[positions] = hits
                 tracked = True
@@ -212,13 +218,18 @@ def train(
 
 
 @torch.inference_mode()
-def predict(model: nn.Module, encoded: Encoded, indices: np.ndarray, batch_size: int = 128) -> np.ndarray:
-    """Model outputs (logits, or the regression value) ``(len(indices), num_outputs)``, in order."""
+def predict(model: nn.Module, encoded: Encoded, indices: np.ndarray, batch_size: int = 128,
+            precision: str = "fp32") -> np.ndarray:
+    """Model outputs (logits, or the regression value) ``(len(indices), num_outputs)``, in order.
+
+    ``precision`` is ``fp32`` or ``bf16`` (autocast); the outputs are fp32 either way.
+    """
     model.eval()
     indices = np.asarray(indices, dtype=np.int64)
     outputs = None
     for positions, batch in inference_batches(encoded, indices, batch_size):
-        logits = model(**batch).float().numpy()
+        with autocast(precision):
+            logits = model(**batch).float().numpy()
         if outputs is None:
             outputs = np.empty((len(indices), logits.shape[1]), dtype=np.float32)
         outputs[positions] = logits
@@ -226,13 +237,15 @@ def predict(model: nn.Module, encoded: Encoded, indices: np.ndarray, batch_size:
 
 
 @torch.inference_mode()
-def embed(model: nn.Module, encoded: Encoded, indices: np.ndarray, batch_size: int = 128) -> np.ndarray:
-    """Pooled last-layer representations ``(len(indices), hidden)``, in order."""
+def embed(model: nn.Module, encoded: Encoded, indices: np.ndarray, batch_size: int = 128,
+          precision: str = "fp32") -> np.ndarray:
+    """Pooled last-layer representations ``(len(indices), hidden)``, in order (fp32 or bf16 autocast)."""
     model.eval()
     indices = np.asarray(indices, dtype=np.int64)
     vectors = None
     for positions, batch in inference_batches(encoded, indices, batch_size):
-        pooled = model.pooled(**batch).float().numpy()
+        with autocast(precision):
+            pooled = model.pooled(**batch).float().numpy()
         if vectors is None:
             vectors = np.empty((len(indices), pooled.shape[1]), dtype=np.float32)
         vectors[positions] = pooled

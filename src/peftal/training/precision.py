@@ -1,0 +1,94 @@
+"""Numeric precision of training and inference: ``fp32`` or ``bf16`` autocast, and ``auto``.
+
+bf16 autocast runs the matmuls of linear layers and attention in bfloat16 while weights, optimiser
+state and reductions (LayerNorm, softmax, the loss) stay fp32, so no loss scaling is needed
+(bf16 keeps fp32's exponent range). It pays off only where the hardware has bf16 matmul units:
+Intel AMX / AVX512-BF16 CPUs and CUDA GPUs with bf16 support. Elsewhere bf16 is emulated and slower
+than fp32, so ``auto`` picks fp32 there. Measurements: docs/performance.md.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Iterator
+from functools import lru_cache
+
+import torch
+
+from peftal.errors import UsageError
+
+PRECISIONS = ("auto", "fp32", "bf16")
+
+
+@lru_cache(maxsize=1)
+def _cpu_flags() -> frozenset[str]:
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            for line in f:
+                if line.startswith("flags"):
+                    return frozenset(line.split(":", 1)[1].split())
+    except OSError:  # not Linux: fall back on torch's own dispatch level below
+        pass
+    return frozenset()
+
+
+def cpu_has_fast_bf16() -> bool:
+    """Whether this CPU has bf16 matmul instructions (AMX-BF16 or AVX512-BF16)."""
+    flags = _cpu_flags()
+    if flags:
+        return bool({"amx_bf16", "avx512_bf16"} & flags)
+    # torch reports "AVX512" also for CPUs without the bf16 extension, so only AMX counts here.
+    return torch.backends.cpu.get_cpu_capability().upper().startswith("AMX")
+
+
+def resolve_precision(precision: str, device: str | torch.device = "cpu") -> str:
+    """Resolve ``auto`` to ``bf16`` or ``fp32`` for ``device``; check explicit choices.
+
+    Args:
+        precision: ``auto``, ``fp32`` or ``bf16``.
+        device: Where the model runs.
+
+    Returns:
+        ``fp32`` or ``bf16``.
+
+    Raises:
+        UsageError: For an unknown name.
+    """
+    if precision not in PRECISIONS:
+        raise UsageError(f"--precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
+    if precision != "auto":
+        return precision
+    if torch.device(device).type == "cuda":
+        return "bf16" if torch.cuda.is_available() and torch.cuda.is_bf16_supported() else "fp32"
+    return "bf16" if cpu_has_fast_bf16() else "fp32"
+
+
+@contextlib.contextmanager
+def autocast(precision: str, device: str | torch.device = "cpu") -> Iterator[None]:
+    """``torch.autocast`` to bf16 for ``precision == "bf16"``, a no-op for ``fp32``."""
+    if precision == "bf16":
+        with torch.autocast(device_type=torch.device(device).type, dtype=torch.bfloat16):
+            yield
+    elif precision == "fp32":
+        yield
+    else:
+        raise ValueError(f"resolve the precision first, got {precision!r}")
+
+
+def set_threads(threads: int | None) -> int:
+    """Set torch's intra-op threads (``None`` = one per CPU core available to this process).
+
+    Set explicitly because torch's default can differ from the cores this process may use
+    (containers, CPU affinity); one thread per usable core is the fastest setting measured here.
+    Returns the number set.
+    """
+    if threads is not None and threads < 1:
+        raise UsageError(f"--threads must be >= 1, got {threads}")
+    if threads is None:
+        try:
+            threads = len(os.sched_getaffinity(0))
+        except AttributeError:  # macOS, Windows
+            threads = os.cpu_count() or 1
+    torch.set_num_threads(threads)
+    return threads
