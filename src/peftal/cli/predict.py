@@ -46,7 +46,7 @@ def main(args: argparse.Namespace) -> int:
     split = Split(texts=[str(r[text_col]) for r in records], labels=np.zeros(len(records)),
                   text_pairs=[str(r[pair_col]) for r in records] if pair_col else None)
     outputs = predict(model, encode(tokenizer, split, meta["max_length"]), np.arange(len(records)),
-                      args.batch_size)
+                      args.batch_size, precision=meta.get("precision", "fp32"))
     tmp = args.output.with_name(args.output.name + ".tmp")
     with open(tmp, "w", encoding="utf-8") as handle:
         for row in outputs:

@@ -22,6 +22,7 @@ from peftal.errors import UsageError
 from peftal.experiments.provenance import provenance
 from peftal.experiments.store import STORE_NAME, ResultsStore
 from peftal.models.checkpoint import save_checkpoint
+from peftal.training.precision import resolve_precision
 
 SUMMARY = "summary.json"
 RUN_ID = "run"
@@ -100,6 +101,7 @@ def execute_run(config: RunConfig, out: Path, *, overwrite: bool = False,
             label_names=task.label_names, num_outputs=task.num_labels, pooling=config.pooling,
             max_length=config.max_length, text_column=config.text_column,
             text_pair_column=config.text_pair_column, is_pair=task.is_pair,
+            precision=resolve_precision(config.precision),  # predict as the run evaluated
         ))
         metric = summary["metric"]
         plot_learning_curve([r["num_labeled"] for r in summary["rounds"]],
