@@ -130,6 +130,8 @@ def format_preset(name: str, config: Any) -> str:
 
 
 def _format_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return str(value).lower()  # YAML's spelling, as users type it: flat=true
     if isinstance(value, tuple | list):
         return "[" + ",".join(str(item) for item in value) + "]"
     return str(value)

@@ -55,8 +55,12 @@ def markdown_table(rows: list[dict]) -> str:
         keys = ", ".join(f"`{key}={_value(value)}`" for key, value in r["defaults"].items()) or "none"
         lines.append(f"| `{r['name']}` | {r['description']} | {r['reference']} | "
                      f"{r['trainable_params']:,} ({100 * r['trainable_params'] / r['total_params']:.2f}%) | "
-                     f"{r['lr']:g} ({r['head_lr']:g}) | {keys} |")
+                     f"{_rate(r['lr'])} ({_rate(r['head_lr'])}) | {keys} |")
     return "\n".join(lines)
+
+
+def _rate(value: float) -> str:
+    return f"{value:.0e}".replace("e-0", "e-")  # 0.003 -> 3e-3
 
 
 def _value(value) -> str:

@@ -18,8 +18,8 @@ class Bitfit(PeftMethod):
     description = "train only the bias vectors of the backbone (and the head)"
     reference = ("Ben Zaken et al. 2022, BitFit: Simple Parameter-efficient Fine-tuning for "
                  "Transformer-based Masked Language-models; Doering et al. 2024")
-    lr = 1e-3
-    head_lr = 1e-3
+    lr = 1e-2
+    head_lr = 1e-2
 
     def apply(self, model: TextClassifier, config: NoConfig) -> None:
         for name, parameter in model.encoder.named_parameters():

@@ -68,7 +68,7 @@ class Houlsby(AdapterMethod):
     description = "bottleneck adapters after the attention and the feed-forward block"
     reference = "Houlsby et al. 2019, Parameter-Efficient Transfer Learning for NLP"
     Config = HoulsbyConfig
-    lr = 1e-3
+    lr = 3e-3
     head_lr = 1e-3
 
     def library_config(self, config: HoulsbyConfig) -> Any:
@@ -83,7 +83,7 @@ class Pfeiffer(AdapterMethod):
     reference = ("Pfeiffer et al. 2021, AdapterFusion: Non-Destructive Task Composition for "
                  "Transfer Learning")
     Config = PfeifferConfig
-    lr = 1e-3
+    lr = 3e-3
     head_lr = 1e-3
 
     def library_config(self, config: PfeifferConfig) -> Any:

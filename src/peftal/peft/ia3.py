@@ -43,8 +43,8 @@ class Ia3(AdapterMethod):
     reference = ("Liu et al. 2022, Few-Shot Parameter-Efficient Fine-Tuning is Better and Cheaper "
                  "than In-Context Learning")
     Config = Ia3Config
-    lr = 3e-3
-    head_lr = 1e-3
+    lr = 3e-2
+    head_lr = 1e-2
     mergeable = True
 
     def library_config(self, config: Ia3Config) -> Any:

@@ -49,7 +49,7 @@ class PrefixTuning(AdapterMethod):
     reference = "Li & Liang 2021, Prefix-Tuning: Optimizing Continuous Prompts for Generation"
     Config = PrefixTuningConfig
     lr = 1e-3
-    head_lr = 1e-3
+    head_lr = 1e-2
 
     def library_config(self, config: PrefixTuningConfig) -> Any:
         return backend.make_config("prefix_tuning", prefix_length=config.prefix_length,

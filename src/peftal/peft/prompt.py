@@ -46,8 +46,8 @@ class PromptTuning(AdapterMethod):
     description = "a trainable soft prompt prepended to the input"
     reference = "Lester et al. 2021, The Power of Scale for Parameter-Efficient Prompt Tuning"
     Config = PromptTuningConfig
-    lr = 1e-2
-    head_lr = 1e-3
+    lr = 3e-2
+    head_lr = 1e-2
 
     def library_config(self, config: PromptTuningConfig) -> Any:
         return prompt_config(config)

@@ -76,7 +76,7 @@ class Unipelt(AdapterMethod):
                  "Model Tuning")
     Config = UnipeltConfig
     lr = 1e-3
-    head_lr = 1e-3
+    head_lr = 1e-2
     padding_invariant = False
 
     def library_config(self, config: UnipeltConfig) -> Any:
@@ -90,7 +90,7 @@ class UnipeltPrompt(AdapterMethod):
     reference = "Chen et al. 2024 (UniPELT of Mao et al. 2022 with prompt tuning added)"
     Config = UnipeltPromptConfig
     lr = 1e-3
-    head_lr = 1e-3
+    head_lr = 1e-2
     padding_invariant = False
 
     def library_config(self, config: UnipeltPromptConfig) -> Any:

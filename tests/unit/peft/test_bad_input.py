@@ -50,6 +50,9 @@ def test_presets_set_the_config():
     assert spec.preset == "houlsby[reduction_factor=8,non_linearity=relu]"
     assert parse_method("prompt_tuning[prompt_length=20]").config.prompt_length == 20
     assert parse_method("unipelt").preset == "unipelt"
+    spec = parse_method("ia3[intermediate=false]")
+    assert spec.config.intermediate is False and spec.preset == "ia3[intermediate=false]"
+    assert parse_method(spec.preset) == spec  # presets round-trip (checkpoints store them)
 
 
 def _tiny_mpnet():
