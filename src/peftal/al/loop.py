@@ -179,6 +179,7 @@ def run_active_learning(
     task, method, strategy = prepared or prepare(config)
     rng = np.random.default_rng(config.seed)
     encoder, tokenizer = load_backbone(config.model)
+    method.method.check_backbone(encoder, method.config)  # before any compute, CKA probe included
     pool = encode(tokenizer, task.train, config.max_length)
     test = encode(tokenizer, task.test, config.max_length)
     probe = (RepresentationProbe(encoder, test, config.cka_probe_size, config.seed,

@@ -6,6 +6,7 @@ model repository is executed; see the README's "Which models are safe to load".
 
 from __future__ import annotations
 
+import inspect
 from pathlib import Path
 
 import torch
@@ -49,6 +50,9 @@ def load_backbone(name: str | None) -> tuple[nn.Module, object]:
         first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         raise UsageError(f"cannot load model {name!r}: {first_line}") from None
     encoder.eval()
+    if "token_type_ids" not in inspect.signature(encoder.forward).parameters:
+        # e.g. DistilBERT with a BERT tokenizer: never hand the encoder ids it cannot take
+        tokenizer.model_input_names = [n for n in tokenizer.model_input_names if n != "token_type_ids"]
     return encoder, tokenizer
 
 

@@ -82,11 +82,7 @@ def load_masked_lm(name: str | None, seed: int) -> tuple[MaskedLanguageModel, ob
 
 def apply_method(model: MaskedLanguageModel, spec) -> None:
     """Add ``spec``'s method to the encoder and let the head train, as ``build_model`` does for tasks."""
-    from peftal.peft import backend
-
-    if spec.name not in ("full", "bitfit") and not backend.supports(model.encoder):
-        raise UsageError(f"method {spec.name!r} needs the adapters library, which does not support "
-                         f"the {model.encoder.config.model_type!r} architecture; use full or bitfit")
+    spec.method.check_backbone(model.encoder, spec.config)  # a clear error before any training
     spec.method.apply(model, spec.config)
     for parameter in model.head_parameters():
         parameter.requires_grad_(True)
