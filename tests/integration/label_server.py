@@ -72,7 +72,10 @@ class Server:
         """Pids of the server's child processes (the background trainer), Linux only."""
         found = []
         for task in Path(f"/proc/{self.process.pid}/task").glob("*"):
-            text = (task / "children").read_text() if (task / "children").exists() else ""
+            try:
+                text = (task / "children").read_text()
+            except OSError:  # the thread ended between listing and reading
+                continue
             found += [int(pid) for pid in text.split()]
         return found
 
