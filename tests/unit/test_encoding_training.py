@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from peftal.data.encoding import collate, inference_batches
+from peftal.data.encoding import collate, inference_batches, training_batches
 from peftal.peft import build_model, parse_method
 from peftal.training import TrainConfig, embed, predict, softmax, train
 from tests.conftest import random_encoded, tiny_encoder
@@ -30,6 +30,36 @@ def test_inference_batches_cover_every_index_once_sorted_by_length():
         widths.append(batch["input_ids"].shape[1])
     assert sorted(seen) == sorted(indices.tolist())
     assert widths == sorted(widths)
+
+
+def _padding(encoded, indices, batches) -> int:
+    return sum(batch["input_ids"].numel() - batch["attention_mask"].sum().item() for _, batch in batches)
+
+
+def test_length_grouped_batches_cover_every_example_once_per_epoch_with_less_padding():
+    encoded = random_encoded(200, seed=4)
+    indices = np.arange(3, 195)
+    rng = np.random.default_rng(0)
+    epochs = [list(training_batches(encoded, indices, 16, rng, group_by_length=True)) for _ in range(2)]
+    for batches in epochs:
+        positions = np.concatenate([p for p, _ in batches])
+        assert sorted(positions.tolist()) == list(range(len(indices)))
+        assert [len(p) for p, _ in batches].count(16) == len(indices) // 16
+        for p, batch in batches:  # each batch holds the examples at its positions
+            assert batch["attention_mask"].sum(1).tolist() == encoded.lengths[indices[p]].tolist()
+    # a new grouping every epoch, not a fixed partition
+    first = {tuple(sorted(p)) for p, _ in epochs[0]}
+    assert first != {tuple(sorted(p)) for p, _ in epochs[1]}
+    plain = list(training_batches(encoded, indices, 16, np.random.default_rng(0)))
+    assert _padding(encoded, indices, epochs[0]) < 0.5 * _padding(encoded, indices, plain)
+
+
+def test_plain_training_batches_are_one_shuffle():
+    encoded = random_encoded(50, seed=5)
+    indices = np.arange(50)
+    batches = list(training_batches(encoded, indices, 8, np.random.default_rng(3)))
+    order = np.random.default_rng(3).permutation(50)
+    assert np.concatenate([p for p, _ in batches]).tolist() == order.tolist()
 
 
 def _separable(num: int, seed: int = 0):

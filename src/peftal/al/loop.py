@@ -74,6 +74,7 @@ class RunConfig:
         init_adapter: A ``peftal pretrain`` adapter folder the method starts from every round.
         precision: ``auto``, ``fp32`` or ``bf16`` (autocast of training and inference); ``auto``
             = bf16 where the CPU/GPU has bf16 matmul units, else fp32 (docs/performance.md).
+        group_by_length: Training batches of examples of similar length (less padding).
     """
 
     dataset: str = "trec"
@@ -102,6 +103,7 @@ class RunConfig:
     task: str | None = None
     init_adapter: str | None = None
     precision: str = "auto"
+    group_by_length: bool = True
 
     def __post_init__(self) -> None:
         resolve_precision(self.precision)  # checks the name before any compute
@@ -188,7 +190,7 @@ def run_active_learning(
     precision = resolve_precision(config.precision)
     train_config = TrainConfig(epochs=config.epochs, batch_size=config.batch_size,
                                lr=config.lr or cls.lr, head_lr=config.head_lr or cls.head_lr,
-                               precision=precision)
+                               precision=precision, group_by_length=config.group_by_length)
 
     labeled = _warm_start(task, config, rng)
     criteria = [parse_criterion(preset) for preset in config.stop]

@@ -63,6 +63,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                              "CPU (AMX/AVX512-BF16) or GPU has bf16 matmul units, else fp32")
     parser.add_argument("--threads", type=positive_int, default=None,
                         help="torch threads (default: one per CPU core this process may use)")
+    parser.add_argument("--no-group-by-length", dest="group_by_length", action="store_false",
+                        help="plain shuffled training batches instead of batches of similar length "
+                             "(less padding, the default)")
     parser.add_argument("--text-column", default=d.text_column)
     parser.add_argument("--text-pair-column", default=None)
     parser.add_argument("--label-column", default=d.label_column)
@@ -93,7 +96,7 @@ def main(args: argparse.Namespace) -> int:
         warm_restart=args.warm_restart, stop=tuple(args.stop or ()), text_column=args.text_column,
         text_pair_column=args.text_pair_column, label_column=args.label_column, task=args.task,
         init_adapter=args.init_adapter,
-        precision=args.precision,
+        precision=args.precision, group_by_length=args.group_by_length,
     )
     out = args.out or Path("runs") / _default_name(config)
     summary = execute_run(config, out, overwrite=args.overwrite, progress=not args.no_progress)

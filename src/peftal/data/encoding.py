@@ -76,10 +76,32 @@ def inference_batches(encoded: Encoded, indices: np.ndarray,
         yield positions, collate(encoded, indices[positions])
 
 
-def training_batches(encoded: Encoded, indices: np.ndarray, batch_size: int,
-                     rng: np.random.Generator) -> Iterator[tuple[np.ndarray, dict[str, torch.Tensor]]]:
-    """Shuffled batches over ``indices``; yields ``(positions in indices, batch)``."""
+GROUP_SPAN = 4
+"""Batches per length group in :func:`training_batches` (see there)."""
+
+
+def training_batches(encoded: Encoded, indices: np.ndarray, batch_size: int, rng: np.random.Generator,
+                     group_by_length: bool = False) -> Iterator[tuple[np.ndarray, dict[str, torch.Tensor]]]:
+    """Shuffled batches over ``indices``; yields ``(positions in indices, batch)``.
+
+    With ``group_by_length``, the shuffled order is cut into groups of ``GROUP_SPAN`` batches, each
+    group is sorted by length and cut into batches, and the batches are shuffled: batches hold
+    examples of similar length, so less padding is computed, while every epoch still draws new
+    groups (HF ``Trainer``'s ``group_by_length`` sorts groups of 50 batches; a span of 4 keeps more
+    of the randomness of the batches that a few hundred labels give). Measured on TREC: 10-25%
+    more examples/s (docs/performance.md).
+    """
+    indices = np.asarray(indices)
     order = rng.permutation(len(indices))
-    for start in range(0, len(order), batch_size):
-        positions = order[start : start + batch_size]
-        yield positions, collate(encoded, np.asarray(indices)[positions])
+    batches = [order[start : start + batch_size] for start in range(0, len(order), batch_size)]
+    if group_by_length and len(batches) > 1:
+        lengths = encoded.lengths[indices]
+        span = batch_size * GROUP_SPAN
+        batches = []
+        for start in range(0, len(order), span):
+            group = order[start : start + span]
+            group = group[np.argsort(lengths[group], kind="stable")]
+            batches += [group[k : k + batch_size] for k in range(0, len(group), batch_size)]
+        batches = [batches[b] for b in rng.permutation(len(batches))]
+    for positions in batches:
+        yield positions, collate(encoded, indices[positions])

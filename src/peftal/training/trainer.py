@@ -43,6 +43,8 @@ class TrainConfig:
             budget has annealed instead of stopping at a high learning rate.
         precision: ``fp32`` or ``bf16`` (autocast of the forward pass and the loss; resolve
             ``auto`` first with :func:`~peftal.training.precision.resolve_precision`).
+        group_by_length: Build each training batch from examples of similar length (less padding;
+            :func:`~peftal.data.encoding.training_batches`).
     """
 
     epochs: int = 10
@@ -55,6 +57,7 @@ class TrainConfig:
     eval_batch_size: int = 128
     time_budget: float | None = None
     precision: str = "fp32"
+    group_by_length: bool = True
 
 
 @dataclass
@@ -178,7 +181,8 @@ def train(
         correct = np.zeros(len(indices), dtype=bool)
         total_loss = 0.0
         tracked = False
-        for positions, batch in training_batches(encoded, indices, config.batch_size, rng):
+        for positions, batch in training_batches(encoded, indices, config.batch_size, rng,
+                                                     config.group_by_length):
             with autocast(config.precision):
                 loss, hits = batch_loss(model, batch, positions)
             loss = loss.float()
