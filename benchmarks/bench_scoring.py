@@ -9,12 +9,18 @@ All variants are tokenised once, outside the timing, so only the model's work is
 variant is timed ``--repeats`` times, interleaved (median reported), and the 2048² matmul peak is
 measured in the same run.
 
+``--levers`` also times what else was tried for peftal's scorer (docs/performance.md says what did
+not help and why): LoRA merged into the base weights; merged and cast to bf16 weights (no
+autocast); ``torch.compile`` (its compile time printed separately); dynamic int8 quantisation of
+the linear layers; inference batches of 256 and 512.
+
     PEFTAL_DATA_DIR=/work/shared/data PYTHONPATH=src python benchmarks/bench_scoring.py
 """
 
 from __future__ import annotations
 
 import argparse
+import copy
 import statistics
 import time
 
@@ -25,7 +31,7 @@ from _common import encoder_flops, json_line, matmul_peak, print_table
 from peftal.data import load_task
 from peftal.data.encoding import collate, encode
 from peftal.models.backbone import load_backbone
-from peftal.peft import build_model, parse_method
+from peftal.peft import backend, build_model, parse_method
 from peftal.training import predict
 from peftal.training.precision import autocast, resolve_precision, set_threads
 
@@ -47,6 +53,32 @@ def plain_scorer(model, encoded, ids, *, batch_size, pad_to=None, sort=False, pr
     return out
 
 
+def lever_variants(model, encoded, ids, precision) -> dict:
+    """Variants of peftal's scorer with the levers that were tried (``--levers``)."""
+    import warnings
+
+    merged = copy.deepcopy(model)
+    backend.merge(merged.encoder)
+    bf16_weights = copy.deepcopy(merged).to(torch.bfloat16)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # torch.ao's deprecation notice
+        int8 = torch.ao.quantization.quantize_dynamic(copy.deepcopy(merged), {torch.nn.Linear},
+                                                      dtype=torch.qint8)
+    compiled = torch.compile(copy.deepcopy(merged), dynamic=True)
+    start = time.perf_counter()
+    predict(compiled, encoded, ids[:256], 128, precision=precision)
+    print(f"torch.compile: {time.perf_counter() - start:.1f} s to compile (once per trained model)")
+    return {
+        f"lever: LoRA merged ({precision})": lambda: predict(merged, encoded, ids, 128, precision=precision),
+        "lever: merged, bf16 weights": lambda: predict(bf16_weights, encoded, ids, 128, precision="fp32"),
+        f"lever: torch.compile ({precision})": lambda: predict(compiled, encoded, ids, 128,
+                                                              precision=precision),
+        "lever: dynamic int8": lambda: predict(int8, encoded, ids, 128, precision="fp32"),
+        f"lever: batch 256 ({precision})": lambda: predict(model, encoded, ids, 256, precision=precision),
+        f"lever: batch 512 ({precision})": lambda: predict(model, encoded, ids, 512, precision=precision),
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--limit", type=int, default=None, help="score only the first N texts")
@@ -54,6 +86,7 @@ def main() -> None:
     parser.add_argument("--max-length", type=int, default=64)
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--precision", default="auto", help="peftal's scorer precision")
+    parser.add_argument("--levers", action="store_true", help="also time the levers that were tried")
     args = parser.parse_args()
     threads = set_threads(args.threads)
     task = load_task("trec", seed=0)
@@ -73,6 +106,8 @@ def main() -> None:
         f"peftal predict ({precision})": lambda: predict(model, encoded, ids, 128,
                                                          precision=precision),
     }
+    if args.levers:
+        variants.update(lever_variants(model, encoded, ids, precision))
     reference = variants["plain dynamic sorted fp32"]()
     for name, fn in variants.items():  # warm-up + agreement with the fp32 reference
         agree = float((fn().argmax(1) == reference.argmax(1)).mean())
@@ -89,7 +124,7 @@ def main() -> None:
     rows, records = [], []
     best_plain = max((name for name in variants if name.startswith("plain")),
                      key=lambda n: -statistics.median(times[n]))
-    ours = list(variants)[-1]
+    ours = f"peftal predict ({precision})"
     for name in variants:
         seconds = statistics.median(times[name])
         dtype = "bf16" if "bf16" in name else "fp32"

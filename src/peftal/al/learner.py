@@ -12,6 +12,7 @@ import torch
 from torch import nn
 
 from peftal.data.encoding import Encoded, inference_batches
+from peftal.training.device import model_device, to_device
 from peftal.training.precision import autocast
 from peftal.training.trainer import embed, predict, softmax
 
@@ -52,16 +53,17 @@ class ModelClassifier:
         """Embeddings ``(n, hidden)`` and class probabilities ``(n, classes)`` from one forward pass."""
         self._check_classification()
         self.model.eval()
+        device = model_device(self.model)
         indices = np.asarray(indices, dtype=np.int64)
         hidden = self.model.head.in_features
         vectors = np.zeros((len(indices), hidden), dtype=np.float32)
         logits = np.zeros((len(indices), self.model.head.out_features), dtype=np.float32)
         for positions, batch in inference_batches(self.encoded, indices, self.batch_size):
-            with autocast(self.precision):
-                pooled = self.model.pooled(**batch)  # (batch, hidden)
+            with autocast(self.precision, device):
+                pooled = self.model.pooled(**to_device(batch, device))  # (batch, hidden)
                 # In eval mode the dropout before the head is the identity, so this equals forward().
-                logits[positions] = self.model.head(pooled).float().numpy()
-            vectors[positions] = pooled.float().numpy()
+                logits[positions] = self.model.head(pooled).float().cpu().numpy()
+            vectors[positions] = pooled.float().cpu().numpy()
         return vectors, softmax(logits)
 
     @torch.inference_mode()
@@ -86,17 +88,18 @@ class ModelClassifier:
         out = np.zeros((len(indices), self.model.head.out_features, passes), dtype=np.float32)
         per_batch = max(1, self.batch_size // passes)
         was_training = self.model.training
-        with torch.random.fork_rng(devices=[]):
+        device = model_device(self.model)
+        with torch.random.fork_rng(devices=[device.index or 0] if device.type == "cuda" else []):
             torch.manual_seed(seed)
             self.model.train()  # dropout on: every dropout module of the encoder, method and head
             try:
                 for positions, batch in inference_batches(self.encoded, indices, per_batch):
-                    replicated = {key: value.repeat_interleave(passes, dim=0)
+                    replicated = {key: value.repeat_interleave(passes, dim=0).to(device)
                                   for key, value in batch.items()}  # (batch * passes, seq)
-                    with autocast(self.precision):
+                    with autocast(self.precision, device):
                         logits = self.model(**replicated).float()  # (batch * passes, classes)
                     probs = torch.softmax(logits, dim=-1).reshape(len(positions), passes, -1)
-                    out[positions] = probs.permute(0, 2, 1).numpy()  # (batch, classes, passes)
+                    out[positions] = probs.permute(0, 2, 1).cpu().numpy()  # (batch, classes, passes)
             finally:
                 self.model.train(was_training)
         return out

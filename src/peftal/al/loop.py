@@ -39,6 +39,7 @@ from peftal.training import (
     primary_metric,
     train,
 )
+from peftal.training.device import resolve_device
 from peftal.training.precision import resolve_precision
 
 
@@ -75,6 +76,8 @@ class RunConfig:
         precision: ``auto``, ``fp32`` or ``bf16`` (autocast of training and inference); ``auto``
             = bf16 where the CPU/GPU has bf16 matmul units, else fp32 (docs/performance.md).
         group_by_length: Training batches of examples of similar length (less padding).
+        device: ``auto`` (a CUDA GPU when torch sees one, else the CPU), ``cpu``, ``cuda`` or
+            ``cuda:N``; ``precision="auto"`` then resolves for that device.
     """
 
     dataset: str = "trec"
@@ -104,9 +107,11 @@ class RunConfig:
     init_adapter: str | None = None
     precision: str = "auto"
     group_by_length: bool = True
+    device: str = "auto"
 
     def __post_init__(self) -> None:
-        resolve_precision(self.precision)  # checks the name before any compute
+        resolve_precision(self.precision)  # checks the names before any compute
+        resolve_device(self.device)
         for name in ("warm_start", "query_size", "budget", "epochs", "batch_size", "max_length"):
             if getattr(self, name) < 1:
                 raise UsageError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(self, name)}")
@@ -180,14 +185,16 @@ def run_active_learning(
 
     task, method, strategy = prepared or prepare(config)
     rng = np.random.default_rng(config.seed)
+    device = resolve_device(config.device)
     encoder, tokenizer = load_backbone(config.model)
+    encoder = encoder.to(device)  # kept there; every round's model is copied from it
     method.method.check_backbone(encoder, method.config)  # before any compute, CKA probe included
     pool = encode(tokenizer, task.train, config.max_length)
     test = encode(tokenizer, task.test, config.max_length)
     probe = (RepresentationProbe(encoder, test, config.cka_probe_size, config.seed,
                                  pooling=config.pooling) if config.cka_probe_size else None)
     cls = method.method
-    precision = resolve_precision(config.precision)
+    precision = resolve_precision(config.precision, device)
     train_config = TrainConfig(epochs=config.epochs, batch_size=config.batch_size,
                                lr=config.lr or cls.lr, head_lr=config.head_lr or cls.head_lr,
                                precision=precision, group_by_length=config.group_by_length)
@@ -216,7 +223,7 @@ def run_active_learning(
             round_seed = config.seed * 1_000_003 + round_index
             if model is None or not config.warm_restart:
                 model = build_model(encoder, method, task.num_labels, pooling=config.pooling,
-                                    seed=round_seed)
+                                    seed=round_seed).to(device)
                 if config.init_adapter is not None:
                     from peftal.models.pretrained_adapter import load_pretrained_adapter
 

@@ -63,6 +63,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                              "CPU (AMX/AVX512-BF16) or GPU has bf16 matmul units, else fp32")
     parser.add_argument("--threads", type=positive_int, default=None,
                         help="torch threads (default: one per CPU core this process may use)")
+    parser.add_argument("--device", default=d.device,
+                        help="auto (a CUDA GPU when torch sees one, else the CPU), cpu, cuda or cuda:N")
     parser.add_argument("--no-group-by-length", dest="group_by_length", action="store_false",
                         help="plain shuffled training batches instead of batches of similar length "
                              "(less padding, the default)")
@@ -97,6 +99,7 @@ def main(args: argparse.Namespace) -> int:
         text_pair_column=args.text_pair_column, label_column=args.label_column, task=args.task,
         init_adapter=args.init_adapter,
         precision=args.precision, group_by_length=args.group_by_length,
+        device=args.device,
     )
     out = args.out or Path("runs") / _default_name(config)
     summary = execute_run(config, out, overwrite=args.overwrite, progress=not args.no_progress)

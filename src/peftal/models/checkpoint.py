@@ -19,7 +19,7 @@ META = "peftal_model.json"
 def save_checkpoint(model: nn.Module, folder: Path, meta: dict[str, Any]) -> None:
     """Write ``folder/trainable.safetensors`` and ``folder/peftal_model.json``."""
     folder.mkdir(parents=True, exist_ok=True)
-    tensors = {name: p.detach().contiguous() for name, p in model.named_parameters() if p.requires_grad}
+    tensors = {name: p.detach().cpu().contiguous() for name, p in model.named_parameters() if p.requires_grad}
     save_file(tensors, str(folder / WEIGHTS))
     (folder / META).write_text(json.dumps(meta, indent=2))
 

@@ -18,6 +18,7 @@ from torch import nn
 
 from peftal.data.encoding import Encoded, inference_batches
 from peftal.models.heads import POOLINGS
+from peftal.training.device import model_device, to_device
 
 
 def _pool(layer: torch.Tensor, attention_mask: torch.Tensor, pooling: str) -> torch.Tensor:
@@ -53,12 +54,13 @@ def layer_representations(encoder: nn.Module, encoded: Encoded, indices: np.ndar
     output = None
     try:
         for positions, batch in inference_batches(encoded, indices, batch_size):
+            batch = to_device(batch, model_device(encoder))
             states = encoder(**batch, output_hidden_states=True).hidden_states
             pooled = torch.stack([_pool(layer, batch["attention_mask"], pooling)
                                   for layer in states])  # (num_layers + 1, batch, hidden)
             if output is None:
                 output = np.empty((pooled.shape[0], len(indices), pooled.shape[2]), dtype=np.float32)
-            output[:, positions] = pooled.float().numpy()
+            output[:, positions] = pooled.float().cpu().numpy()
     finally:
         encoder.train(was_training)
     if output is None:

@@ -11,6 +11,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from peftal.training.device import model_device, to_device
 from peftal.training.trainer import BatchLoss
 
 MLM_PROBABILITY = 0.15
@@ -38,6 +39,7 @@ def masked_lm_loss(tokenizer, *, mlm_probability: float = MLM_PROBABILITY, seed:
             first = int(torch.nonzero(~never.flatten())[0])
             inputs.view(-1)[first] = tokenizer.mask_token_id
             labels.view(-1)[first] = original.view(-1)[first]
-        return model(**{**batch, "input_ids": inputs}, labels=labels), None
+        device = model_device(model)
+        return model(**to_device({**batch, "input_ids": inputs}, device), labels=labels.to(device)), None
 
     return batch_loss

@@ -18,6 +18,7 @@ from torch.nn import functional as F
 from peftal.data.encoding import Encoded, inference_batches
 from peftal.data.qa import QASplit
 from peftal.data.qa_encoding import NOT_CONTEXT, QAFeatures
+from peftal.training.device import model_device, to_device
 from peftal.training.squad import squad_metrics
 from peftal.training.trainer import BatchLoss
 
@@ -35,8 +36,8 @@ def span_loss(targets: np.ndarray) -> BatchLoss:
 
     def batch_loss(model: nn.Module, batch: dict[str, torch.Tensor],
                    positions: np.ndarray) -> tuple[torch.Tensor, None]:
-        logits = model(**batch)  # (batch, seq, 2)
-        gold = targets_tensor[positions]  # (batch, 2)
+        logits = model(**to_device(batch, model_device(model)))  # (batch, seq, 2)
+        gold = targets_tensor[positions].to(logits.device)  # (batch, 2)
         loss = (F.cross_entropy(logits[..., 0], gold[:, 0]) + F.cross_entropy(logits[..., 1], gold[:, 1]))
         return loss / 2, None
 
@@ -48,11 +49,12 @@ def predict_spans(model: nn.Module, encoded: Encoded, batch_size: int = 64
                   ) -> tuple[list[np.ndarray], list[np.ndarray]]:
     """Start and end logits of every feature, each ``(tokens,)`` without padding, in feature order."""
     model.eval()
+    device = model_device(model)
     lengths = encoded.lengths
     starts: list[np.ndarray] = [np.zeros(0)] * len(encoded)
     ends: list[np.ndarray] = [np.zeros(0)] * len(encoded)
     for positions, batch in inference_batches(encoded, np.arange(len(encoded)), batch_size):
-        logits = model(**batch).float().numpy()  # (batch, seq, 2)
+        logits = model(**to_device(batch, device)).float().cpu().numpy()  # (batch, seq, 2)
         for row, feature in enumerate(positions):
             starts[feature] = logits[row, : lengths[feature], 0]
             ends[feature] = logits[row, : lengths[feature], 1]

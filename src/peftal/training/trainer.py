@@ -17,6 +17,7 @@ import torch
 from torch import nn
 
 from peftal.data.encoding import Encoded, inference_batches, training_batches
+from peftal.training.device import model_device, to_device
 from peftal.training.precision import autocast
 
 BatchLoss = Callable[[nn.Module, dict[str, torch.Tensor], np.ndarray], tuple[torch.Tensor, np.ndarray | None]]
@@ -120,11 +121,11 @@ def supervised_loss(targets: np.ndarray, task: str) -> BatchLoss:
 
     def batch_loss(model: nn.Module, batch: dict[str, torch.Tensor],
                    positions: np.ndarray) -> tuple[torch.Tensor, np.ndarray | None]:
-        outputs = model(**batch).float()  # (batch, num_outputs), fp32 under autocast too
-        batch_targets = targets_tensor[positions]
+        outputs = model(**to_device(batch, model_device(model))).float()  # (batch, outputs), fp32
+        batch_targets = targets_tensor[positions].to(outputs.device)
         if task == "regression":
             return mse(outputs[:, 0], batch_targets.float()), None
-        return cross_entropy(outputs, batch_targets), (outputs.argmax(1) == batch_targets).numpy()
+        return cross_entropy(outputs, batch_targets), (outputs.argmax(1) == batch_targets).cpu().numpy()
 
     return batch_loss
 
@@ -153,10 +154,12 @@ def train(
         rng: Generator for batch order (dropout draws from torch's generator, seeded by the caller).
         on_step: Called after every optimiser step (progress bars).
         batch_loss: The loss of one batch (span extraction, masked LM); default
-            :func:`supervised_loss` of ``targets``.
+            :func:`supervised_loss` of ``targets``. It gets the CPU batch and moves it to the
+            model's device itself (masking, for one, is drawn on the CPU).
     """
     indices = np.asarray(indices, dtype=np.int64)
     batch_loss = batch_loss or supervised_loss(targets, task)
+    device = model_device(model)
     start = time.perf_counter()
     optimizer = torch.optim.AdamW(_param_groups(model, config))
     steps_per_epoch = -(-len(indices) // config.batch_size)
@@ -183,7 +186,7 @@ def train(
         tracked = False
         for positions, batch in training_batches(encoded, indices, config.batch_size, rng,
                                                      config.group_by_length):
-            with autocast(config.precision):
+            with autocast(config.precision, device):
                 loss, hits = batch_loss(model, batch, positions)
             loss = loss.float()
             if hits is not None:
@@ -229,11 +232,12 @@ def predict(model: nn.Module, encoded: Encoded, indices: np.ndarray, batch_size:
     ``precision`` is ``fp32`` or ``bf16`` (autocast); the outputs are fp32 either way.
     """
     model.eval()
+    device = model_device(model)
     indices = np.asarray(indices, dtype=np.int64)
     outputs = None
     for positions, batch in inference_batches(encoded, indices, batch_size):
-        with autocast(precision):
-            logits = model(**batch).float().numpy()
+        with autocast(precision, device):
+            logits = model(**to_device(batch, device)).float().cpu().numpy()
         if outputs is None:
             outputs = np.empty((len(indices), logits.shape[1]), dtype=np.float32)
         outputs[positions] = logits
@@ -245,11 +249,12 @@ def embed(model: nn.Module, encoded: Encoded, indices: np.ndarray, batch_size: i
           precision: str = "fp32") -> np.ndarray:
     """Pooled last-layer representations ``(len(indices), hidden)``, in order (fp32 or bf16 autocast)."""
     model.eval()
+    device = model_device(model)
     indices = np.asarray(indices, dtype=np.int64)
     vectors = None
     for positions, batch in inference_batches(encoded, indices, batch_size):
-        with autocast(precision):
-            pooled = model.pooled(**batch).float().numpy()
+        with autocast(precision, device):
+            pooled = model.pooled(**to_device(batch, device)).float().cpu().numpy()
         if vectors is None:
             vectors = np.empty((len(indices), pooled.shape[1]), dtype=np.float32)
         vectors[positions] = pooled
