@@ -1,0 +1,63 @@
+"""The benchmark scripts run end to end on tiny settings and print the JSON lines they promise.
+
+Nothing here is timed or compares speeds (that is what the scripts themselves are for); these
+runs only keep the scripts working as the code they measure changes.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import subprocess
+import sys
+
+import pytest
+
+from tests.conftest import REPO
+
+pytestmark = pytest.mark.integration
+
+
+def bench(script: str, *args: str) -> list[dict]:
+    result = subprocess.run([sys.executable, str(REPO / "benchmarks" / script), *args, "--threads", "1"],
+                            capture_output=True, text=True, timeout=600, cwd=REPO / "benchmarks")
+    assert result.returncode == 0, result.stderr[-3000:]
+    return [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
+
+
+def test_scoring_benchmark():
+    records = bench("bench_scoring.py", "--limit", "40", "--repeats", "1")
+    (summary,) = [r for r in records if r.get("summary")]
+    assert summary["ours"].startswith("peftal predict") and summary["ratio"] > 0
+    assert {r["variant"] for r in records if not r.get("summary")} >= {
+        "plain pad-to-64 fp32", "plain dynamic fp32", "plain dynamic sorted fp32",
+        "plain dynamic sorted bf16"}
+    assert all(r["peak_gflops"] > 0 for r in records if not r.get("summary"))
+
+
+def test_training_benchmark():
+    records = bench("bench_training.py", "--examples", "16", "--repeats", "1", "--methods", "lora")
+    assert {r["variant"] for r in records} == {"peftal train fp32", "peftal train bf16", "plain loop fp32"}
+    assert all(r["examples_per_s"] > 0 and r["ratio_vs_plain"] > 0 for r in records)
+
+
+def test_mc_dropout_benchmark():
+    records = bench("bench_mc_dropout.py", "--limit", "24", "--passes", "3", "--repeats", "1")
+    (summary,) = [r for r in records if r.get("summary")]
+    assert summary["ratio"] > 0
+    variants = [r for r in records if not r.get("summary")]
+    assert len(variants) == 4
+    # the baseline agrees with itself exactly; every variant's mean probabilities are probabilities
+    assert all(0 <= r["mean_abs_diff_of_mean_probs"] <= 1 for r in variants)
+
+
+def test_al_cell_benchmark_peftal_side():
+    sides = ["peftal-lora"]
+    if importlib.util.find_spec("accelerate") is not None:  # the `bench` extra: HF Trainer sides
+        sides.append("trainer-lora")
+    records = bench("bench_al_cell.py", "--sides", ",".join(sides), "--warm-start", "100",
+                    "--query-size", "20", "--budget", "120", "--epochs", "1")
+    per_side = {r["side"]: r for r in records if "side" in r}
+    assert set(per_side) == set(sides)
+    assert per_side["peftal-lora"]["labels"] == [100, 120]
+    assert all(0 <= a <= 1 for r in per_side.values() for a in r["accuracy"])
