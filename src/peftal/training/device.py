@@ -37,8 +37,8 @@ def resolve_device(name: str) -> torch.device:
 
 
 def model_device(model: nn.Module) -> torch.device:
-    """The device of a model's parameters (the CPU for a model without any)."""
-    parameter = next(model.parameters(), None)
+    """The device of a model's parameters (the CPU for a model, or any callable, without any)."""
+    parameter = next(model.parameters(), None) if isinstance(model, nn.Module) else None
     return parameter.device if parameter is not None else torch.device("cpu")
 
 
