@@ -80,4 +80,4 @@ def test_a_custom_batch_loss_replaces_the_task_loss():
 
     result = train(_model(), random_encoded(20), np.arange(20), None, TrainConfig(epochs=1, batch_size=8),
                    task="anything", rng=np.random.default_rng(0), batch_loss=batch_loss)
-    assert calls == [8, 8, 4] and result.steps == 3
+    assert sorted(calls) == [4, 8, 8] and result.steps == 3  # batches come in shuffled order
