@@ -42,8 +42,11 @@ import torch
 from _common import json_line, matmul_peak, print_table
 
 from peftal.al.loop import RunConfig, _warm_start, prepare, run_active_learning
+from peftal.al.strategies.base import top_n
+from peftal.al.strategies.uncertainty import entropy
 from peftal.models.backbone import resolve_model
 from peftal.peft import parse_method
+from peftal.training import softmax
 from peftal.training.precision import set_threads
 
 SIDES = ("peftal-full", "peftal-lora", "small-text-full", "trainer-full", "trainer-lora")
@@ -78,18 +81,6 @@ class SideResult:
     labels: list[int] = field(default_factory=list)
     train_seconds: list[float] = field(default_factory=list)
     query_seconds: list[float] = field(default_factory=list)
-
-
-def entropy_top(probabilities: np.ndarray, k: int) -> np.ndarray:
-    """Positions of the ``k`` highest-entropy rows."""
-    p = np.clip(probabilities, 1e-12, 1.0)
-    entropy = -(p * np.log(p)).sum(1)
-    return np.argsort(-entropy, kind="stable")[:k]
-
-
-def softmax(logits: np.ndarray) -> np.ndarray:
-    shifted = np.exp(logits - logits.max(1, keepdims=True))
-    return shifted / shifted.sum(1, keepdims=True)
 
 
 def run_peftal(cell: Cell, method: str) -> SideResult:
@@ -194,8 +185,8 @@ def run_trainer(cell: Cell, method: str, lr: float) -> SideResult:
             tick = time.perf_counter()
             unlabelled = np.setdiff1d(np.arange(len(cell.texts)), labelled)
             probabilities = softmax(trainer.predict(pool.select(unlabelled.tolist())).predictions)
-            queried = unlabelled[entropy_top(probabilities, min(cell.query_size,
-                                                                cell.budget - len(labelled)))]
+            queried = unlabelled[top_n(entropy(probabilities), min(cell.query_size,
+                                                                   cell.budget - len(labelled)))]
             result.query_seconds.append(time.perf_counter() - tick)
             labelled = np.sort(np.concatenate([labelled, queried]))
     result.seconds = time.perf_counter() - start

@@ -88,6 +88,15 @@ def check_pool(indices_unlabeled: np.ndarray, n: int) -> None:
                          f"{len(indices_unlabeled)}")
 
 
+def embed_pool_and_labeled(clf: Classifier, indices_unlabeled: np.ndarray,
+                           indices_labeled: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """float64 embeddings ``(u, d)`` of the pool and ``(l, d)`` of the labelled set (``l`` may be 0),
+    from one inference pass over both."""
+    indices_labeled = np.asarray(indices_labeled, dtype=np.int64)
+    vectors = np.asarray(clf.embed(np.concatenate([indices_unlabeled, indices_labeled])), dtype=np.float64)
+    return vectors[: len(indices_unlabeled)], vectors[len(indices_unlabeled):]
+
+
 def top_n(scores: np.ndarray, n: int) -> np.ndarray:
     """Positions of the ``n`` highest scores; ties go to the earlier position (stable)."""
     return np.argsort(-scores, kind="stable")[:n]

@@ -7,7 +7,14 @@ from typing import Any
 
 import numpy as np
 
-from peftal.al.strategies.base import Classifier, QueryStrategy, check_pool, register_strategy, top_n
+from peftal.al.strategies.base import (
+    Classifier,
+    QueryStrategy,
+    check_pool,
+    embed_pool_and_labeled,
+    register_strategy,
+    top_n,
+)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -110,9 +117,6 @@ class Dal(QueryStrategy):
               indices_labeled: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
         indices_unlabeled = np.asarray(indices_unlabeled, dtype=np.int64)
         check_pool(indices_unlabeled, n)
-        indices_labeled = np.asarray(indices_labeled, dtype=np.int64)
-        unlabeled = np.asarray(clf.embed(indices_unlabeled), dtype=np.float64)
-        labeled = (np.asarray(clf.embed(indices_labeled), dtype=np.float64) if len(indices_labeled)
-                   else np.zeros((0, unlabeled.shape[1])))
+        unlabeled, labeled = embed_pool_and_labeled(clf, indices_unlabeled, indices_labeled)
         positions, self.last_scores_ = discriminate(labeled, unlabeled, n, self.config, rng)
         return indices_unlabeled[positions]

@@ -16,7 +16,13 @@ from sklearn.metrics import pairwise_distances_chunked
 from sklearn.metrics.pairwise import euclidean_distances
 from sklearn.preprocessing import normalize as l2_normalize
 
-from peftal.al.strategies.base import Classifier, QueryStrategy, check_pool, register_strategy
+from peftal.al.strategies.base import (
+    Classifier,
+    QueryStrategy,
+    check_pool,
+    embed_pool_and_labeled,
+    register_strategy,
+)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -91,10 +97,8 @@ class Coreset(QueryStrategy):
               indices_labeled: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
         indices_unlabeled = np.asarray(indices_unlabeled, dtype=np.int64)
         check_pool(indices_unlabeled, n)
-        indices_labeled = np.asarray(indices_labeled, dtype=np.int64)
-        unlabeled = _prepare(clf.embed(indices_unlabeled), self.config.normalize)
-        labeled = (_prepare(clf.embed(indices_labeled), self.config.normalize) if len(indices_labeled)
-                   else np.zeros((0, unlabeled.shape[1])))
+        unlabeled, labeled = (_prepare(vectors, self.config.normalize) for vectors in
+                              embed_pool_and_labeled(clf, indices_unlabeled, indices_labeled))
         positions, self.last_scores_ = greedy_k_centre(unlabeled, labeled, n)
         return indices_unlabeled[positions]
 
