@@ -19,7 +19,7 @@ if "PEFTAL_DATA_DIR" not in os.environ and SHARED_DATA.is_dir():
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
-TINY_ARCHITECTURES = ("bert", "roberta", "distilbert", "electra")
+TINY_ARCHITECTURES = ("bert", "roberta", "distilbert", "electra", "modernbert")
 
 
 def tiny_encoder(arch: str = "bert", vocab_size: int = 120, seed: int = 0) -> torch.nn.Module:
@@ -31,6 +31,11 @@ def tiny_encoder(arch: str = "bert", vocab_size: int = 120, seed: int = 0) -> to
     if arch == "distilbert":
         config = AutoConfig.for_model("distilbert", dim=32, n_layers=2, n_heads=2, hidden_dim=64,
                                       **common)
+    elif arch == "modernbert":  # pre-LN, fused Wqkv, rotary positions, alternating local attention
+        config = AutoConfig.for_model("modernbert", hidden_size=32, num_hidden_layers=2,
+                                      num_attention_heads=2, intermediate_size=64, pad_token_id=0,
+                                      bos_token_id=1, eos_token_id=2, cls_token_id=1, sep_token_id=2,
+                                      global_attn_every_n_layers=2, local_attention=8, **common)
     else:
         extra = {"embedding_size": 32} if arch == "electra" else {}
         config = AutoConfig.for_model(arch, hidden_size=32, num_hidden_layers=2,

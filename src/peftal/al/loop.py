@@ -28,7 +28,7 @@ from peftal.analysis.curves import learning_curve_auc
 from peftal.data import TaskData, load_task
 from peftal.data.encoding import encode
 from peftal.errors import UsageError
-from peftal.models.backbone import display_name, load_backbone
+from peftal.models.backbone import display_name, load_backbone, skeleton
 from peftal.models.heads import POOLINGS
 from peftal.peft import build_model, count_parameters, parse_method
 from peftal.training import (
@@ -157,6 +157,7 @@ def prepare(config: RunConfig) -> tuple[TaskData, Any, Any]:
 
         check_init_adapter(config.init_adapter, method.preset, config.model)
     check_criteria(config.stop, task.task)
+    method.method.check_backbone(skeleton(config.model), method.config)
     if config.stratified_warm_start and task.task == "regression":
         raise UsageError("--stratified-warm-start needs classes; it does not apply to the regression "
                          f"task {task.name!r}")

@@ -38,7 +38,9 @@ def display_name(name: str | None) -> str:
 def load_backbone(name: str | None) -> tuple[nn.Module, object]:
     """Load ``(encoder, tokenizer)`` for a model name or path, in float32 and eval mode."""
     from transformers import AutoModel, AutoTokenizer
+    from transformers.utils import logging as transformers_logging
 
+    transformers_logging.disable_progress_bar()  # peftal draws its own progress; no per-file bars
     source = resolve_model(name)
     local = Path(source).expanduser()
     if local.exists() and not (local / "config.json").exists():
@@ -54,6 +56,24 @@ def load_backbone(name: str | None) -> tuple[nn.Module, object]:
         # e.g. DistilBERT with a BERT tokenizer: never hand the encoder ids it cannot take
         tokenizer.model_input_names = [n for n in tokenizer.model_input_names if n != "token_type_ids"]
     return encoder, tokenizer
+
+
+def skeleton(name: str | None) -> nn.Module:
+    """The architecture of ``name`` without its weights (on PyTorch's ``meta`` device): enough to check,
+    before anything is written or trained, that a method applies to it."""
+    from transformers import AutoConfig, AutoModel
+
+    source = resolve_model(name)
+    local = Path(source).expanduser()
+    if local.exists() and not (local / "config.json").exists():
+        raise UsageError(f"model folder {source!r} has no config.json")
+    try:
+        config = AutoConfig.from_pretrained(source, trust_remote_code=False)
+    except (OSError, ValueError) as error:
+        first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise UsageError(f"cannot load model {name!r}: {first_line}") from None
+    with torch.device("meta"):
+        return AutoModel.from_config(config)
 
 
 def num_layers(encoder: nn.Module) -> int:

@@ -3,11 +3,13 @@
 # Importing a family's module registers its methods; this order is the order of `peftal methods`.
 # isort: off
 from peftal.peft import full, bitfit, bottleneck, lora, prefix, prompt, ia3, unipelt  # noqa: F401
+from peftal.peft import lora_variants  # noqa: F401
 # isort: on
 from peftal.peft.base import (
     METHODS,
-    AdapterMethod,
+    LibraryMethod,
     MethodSpec,
+    OwnMethod,
     PeftMethod,
     build_model,
     count_parameters,
@@ -18,8 +20,9 @@ from peftal.peft.base import (
 
 __all__ = [
     "METHODS",
-    "AdapterMethod",
+    "LibraryMethod",
     "MethodSpec",
+    "OwnMethod",
     "PeftMethod",
     "build_model",
     "count_parameters",

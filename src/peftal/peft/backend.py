@@ -1,164 +1,120 @@
-"""The one module that talks to the PEFT library (``adapters``).
+"""The one module that talks to Hugging Face ``peft``.
 
-Every method other than ``full`` and ``bitfit`` goes through here, so moving to another library
-(``peft``, or ``adapters`` on transformers 5) means changing this file only.
+``lora``, ``ia3``, ``prompt_tuning`` and their relatives (``dora``, ``vera``, ``loha``, ``lokr``,
+``oft``, ``boft``) are built here, on the encoder alone, so that a run's ``model/`` folder is a
+standard ``peft`` adapter folder (``adapter_config.json`` + ``adapter_model.safetensors``) that
+``peft.PeftModel.from_pretrained(AutoModel.from_pretrained(base), folder)`` loads; the task head is
+saved beside it (models/checkpoint.py). Target modules come from the per-architecture map in
+:mod:`peftal.peft.arch`, as full-match regular expressions.
 
-Two defects of ``adapters`` 1.3 on transformers 4.57 are handled here, both found by checking that
-an example's output does not depend on how much padding its batch has (tests/unit/peft):
-
-* With the SDPA attention of BERT/RoBERTa, the virtual tokens of prompt tuning attend to padding
-  (the library widens the 4-D mask with all-zero rows), and on DistilBERT-SDPA prefix tuning does
-  the same. The eager attention path is correct, so an encoder that gets prompt or prefix tuning is
-  rebuilt with ``attn_implementation="eager"`` (same weights; only the attention kernel differs).
-* On DistilBERT prompt tuning is wrong with SDPA and crashes with eager attention (the library
-  widens a 2-D mask along dimensions 2 and 3), so it is refused with a clear error.
+One behaviour of ``peft`` is changed: its prompt-learning forward drops ``token_type_ids`` (with a
+warning on every call), which erases the segment of the second text of a pair task. Encoders that
+take token types get them back here, zeros for the virtual tokens (``PromptedEncoder`` below; encoders without token types are never handed any, see models/backbone.py).
 """
 
 from __future__ import annotations
 
-import importlib
 import logging
+from pathlib import Path
 from typing import Any
 
+import torch
 from torch import nn
 
-from peftal.errors import UsageError
-
-ADAPTER_NAME = "peftal"
-
-# Architectures on which a kind of adapter gives wrong results in adapters 1.3 (see above).
-_BROKEN = {("prompt_tuning", "distilbert"): "its attention mask for the virtual tokens is wrong "
-                                            "in adapters 1.3 (wrong with SDPA, a crash with eager)"}
-# Kinds whose attention-mask handling is only correct with eager attention (see above).
-_NEEDS_EAGER = ("prompt_tuning", "prefix_tuning")
+ADAPTER_NAME = "default"  # peft's own default, so that PeftModel.from_pretrained needs no name
+CONFIG_FILE = "adapter_config.json"
+WEIGHTS_FILE = "adapter_model.safetensors"
 
 
 def make_config(kind: str, **kwargs: Any) -> Any:
-    """An ``adapters`` config object of ``kind`` with ``kwargs``.
+    """A ``peft`` config of ``kind`` (``lora``, ``ia3``, ``prompt_tuning``, ``vera``, ``loha``, ``lokr``,
+    ``oft``, ``boft``) with ``kwargs`` (peft's own keyword names)."""
+    import peft
 
-    Kinds: ``lora``, ``seq_bn`` (Pfeiffer), ``double_seq_bn`` (Houlsby), ``prefix_tuning``,
-    ``prompt_tuning``, ``ia3``, and ``unipelt`` (keywords ``lora``, ``prefix_tuning``, ``adapter``:
-    dicts of keywords for its three members; missing members keep the library's UniPELT defaults).
-    """
-    import adapters
-
-    if kind == "unipelt":
-        members = {"lora": adapters.LoRAConfig, "prefix_tuning": adapters.PrefixTuningConfig,
-                   "adapter": adapters.SeqBnConfig}
-        return adapters.UniPELTConfig(**{key: cls(**kwargs[key]) if key in kwargs else None
-                                         for key, cls in members.items()})
-    classes = {
-        "lora": adapters.LoRAConfig,
-        "seq_bn": adapters.SeqBnConfig,
-        "double_seq_bn": adapters.DoubleSeqBnConfig,
-        "prefix_tuning": adapters.PrefixTuningConfig,
-        "prompt_tuning": adapters.PromptTuningConfig,
-        "ia3": adapters.IA3Config,
-    }
+    classes = {"lora": peft.LoraConfig, "ia3": peft.IA3Config, "prompt_tuning": peft.PromptTuningConfig,
+               "vera": peft.VeraConfig, "loha": peft.LoHaConfig, "lokr": peft.LoKrConfig,
+               "oft": peft.OFTConfig, "boft": peft.BOFTConfig}
+    if kind == "prompt_tuning":
+        kwargs = {"task_type": "FEATURE_EXTRACTION", "num_transformer_submodules": 1, **kwargs}
     return classes[kind](**kwargs)
 
 
-def union(*configs: Any) -> Any:
-    """A flat ``ConfigUnion`` of configs (nested unions are flattened first: adapters 1.3 rejects them)."""
-    import adapters
-
-    return adapters.ConfigUnion(*_flatten(configs))
-
-
-def _flatten(configs: Any) -> list[Any]:
-    import adapters
-
-    flat = []
-    for config in configs:
-        flat.extend(config.configs if isinstance(config, adapters.ConfigUnion) else [config])
-    return flat
-
-
-def _kinds(config: Any) -> set[str]:
-    """Adapter kinds in a config: ``prompt_tuning``, ``prefix_tuning``, ``lora``, ``bottleneck``."""
-    return {getattr(member, "architecture", None) or "bottleneck" for member in _flatten([config])}
-
-
-def check_support(encoder: nn.Module, config: Any) -> None:
-    """Raise :class:`UsageError` if ``adapters`` cannot apply ``config`` to ``encoder`` correctly."""
-    from adapters.wrappers.interfaces import get_adapter_interface
-    from adapters.wrappers.model import get_module_name
-
-    model_type = encoder.config.model_type
-    if get_adapter_interface(model_type) is None and not _has_model_module(get_module_name(model_type)):
-        raise UsageError(f"the adapters library does not support the {model_type!r} architecture; "
-                         f"methods that apply to any encoder: full, bitfit")
-    for kind in sorted(_kinds(config)):
-        if (kind, model_type) in _BROKEN:
-            raise UsageError(f"{kind.replace('_', ' ')} does not apply to the {model_type!r} "
-                             f"architecture: {_BROKEN[kind, model_type]}")
-
-
-def _has_model_module(module: str) -> bool:
-    """Whether adapters ships a module for this architecture (what ``adapters.init`` imports)."""
-    try:
-        importlib.import_module(f"adapters.models.{module}.modeling_{module}")
-    except ImportError:
-        return False
-    return True
-
-
 def attach(encoder: nn.Module, config: Any) -> nn.Module:
-    """Add one adapter with ``config`` to ``encoder`` and freeze everything else in it.
+    """``encoder`` wrapped as a ``peft`` model with one adapter of ``config``; only its parameters
+    train. Returns the wrapper, which the task model uses as its encoder."""
+    import peft
 
-    Returns the encoder to use from now on: ``encoder`` itself, or an eager-attention rebuild of it
-    when the config holds prompt or prefix tuning (see the module docstring).
-    """
-    import adapters
-
-    check_support(encoder, config)
-    if _kinds(config) & set(_NEEDS_EAGER):
-        encoder = _with_eager_attention(encoder)
-    # adapters logs "none are activated" between add_adapter and the activation just below.
-    logging.getLogger("adapters").setLevel(logging.ERROR)
-    try:
-        adapters.init(encoder)
-        encoder.add_adapter(ADAPTER_NAME, config=config)
-    except (ValueError, NotImplementedError) as error:
-        first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise UsageError(f"the adapters library cannot add this method to the "
-                         f"{encoder.config.model_type!r} architecture: {first_line}") from None
-    encoder.train_adapter(ADAPTER_NAME)
-    encoder.set_active_adapters(ADAPTER_NAME)
-    return encoder
+    logging.getLogger("peft").setLevel(logging.ERROR)
+    if config.is_prompt_learning:
+        wrapped = _prompted_class()(encoder, config, adapter_name=ADAPTER_NAME)
+    else:
+        wrapped = peft.get_peft_model(encoder, config, adapter_name=ADAPTER_NAME)
+    return wrapped
 
 
-def _with_eager_attention(encoder: nn.Module) -> nn.Module:
-    """The same encoder (weights, mode) with eager attention; ``encoder`` itself if it already has it."""
-    import copy
+def _prompted_class() -> type:
+    from peft import PeftModelForFeatureExtraction
 
-    if getattr(encoder.config, "_attn_implementation", "eager") == "eager":
-        return encoder
-    config = copy.deepcopy(encoder.config)
-    rebuilt = type(encoder)._from_config(config, attn_implementation="eager", dtype=encoder.dtype)
-    rebuilt.load_state_dict(encoder.state_dict())
-    rebuilt.train(encoder.training)
-    return rebuilt
+    class PromptedEncoder(PeftModelForFeatureExtraction):
+        """peft's feature-extraction model with soft prompts, keeping ``token_type_ids``."""
+
+        def forward(self, input_ids=None, attention_mask=None, inputs_embeds=None, token_type_ids=None,
+                    **kwargs):
+            config = self.active_peft_config
+            if inputs_embeds is None:
+                inputs_embeds = self.word_embeddings(input_ids)  # (batch, seq, embedding)
+            batch, virtual = inputs_embeds.shape[0], config.num_virtual_tokens
+            prompts = self.get_prompt(batch_size=batch).to(inputs_embeds.dtype)  # (batch, virtual, emb.)
+            inputs_embeds = torch.cat((prompts, inputs_embeds), dim=1)
+            if attention_mask is not None:
+                ones = attention_mask.new_ones(batch, virtual)
+                attention_mask = torch.cat((ones, attention_mask), dim=1)
+            if token_type_ids is not None:
+                token_type_ids = torch.cat((token_type_ids.new_zeros(batch, virtual), token_type_ids), dim=1)
+                kwargs["token_type_ids"] = token_type_ids
+            kwargs.pop("position_ids", None)  # positions are counted over virtual + real tokens
+            return self.base_model(inputs_embeds=inputs_embeds, attention_mask=attention_mask, **kwargs)
+
+    return PromptedEncoder
 
 
-def drop_reparametrisation(encoder: nn.Module) -> None:
-    """Replace prefix tuning's reparametrisation MLP by the prefixes it computes (a no-op for other
-    adapters). Li & Liang train through the MLP for stability and keep only the prefixes; this
-    shrinks a prefix-tuning checkpoint from ~10 MB to ~0.5 MB on MiniLM."""
-    encoder.eject_prefix_tuning(ADAPTER_NAME)
-
-
-def is_adapter_parameter(name: str) -> bool:
-    """Whether an encoder parameter name belongs to the adapter (the library names them after it)."""
+def owns(name: str) -> bool:
+    """Whether a parameter name (as in ``encoder.named_parameters()``) belongs to the peft adapter:
+    peft puts the adapter name into the name of every tensor it adds."""
     return f".{ADAPTER_NAME}." in f".{name}."
 
 
 def library_count(encoder: nn.Module) -> int:
-    """The adapter's parameter count as the ``adapters`` library itself reports it."""
-    (row,) = [row for row in encoder.adapter_summary(as_dict=True) if row["name"] == ADAPTER_NAME]
-    return int(row["#param"])
+    """The adapter's trainable parameter count as ``peft`` itself reports it."""
+    trainable, _ = encoder.get_nb_trainable_parameters()
+    return int(trainable)
 
 
-def merge(encoder: nn.Module) -> None:
-    """Fold mergeable adapter weights (LoRA, IA3) into the base weights for faster inference."""
-    encoder.merge_adapter(ADAPTER_NAME)
+def is_peft_model(encoder: nn.Module) -> bool:
+    from peft import PeftModel
+
+    return isinstance(encoder, PeftModel)
+
+
+def save_adapter(encoder: nn.Module, folder: Path) -> None:
+    """Write ``adapter_config.json`` and ``adapter_model.safetensors`` (peft's standard folder)."""
+    encoder.save_pretrained(str(folder), safe_serialization=True)
+
+
+def load_adapter(encoder: nn.Module, folder: Path) -> None:
+    """Load a standard peft adapter folder into ``encoder`` (built with the same config)."""
+    from peft import set_peft_model_state_dict
+    from safetensors.torch import load_file
+
+    state = load_file(str(folder / WEIGHTS_FILE))
+    result = set_peft_model_state_dict(encoder, state, adapter_name=ADAPTER_NAME)
+    unexpected = list(getattr(result, "unexpected_keys", []) or [])
+    if unexpected:
+        from peftal.errors import UsageError
+
+        raise UsageError(f"{folder}: saved tensor {unexpected[0]!r} does not fit the rebuilt model")
+
+
+def merge(encoder: nn.Module) -> nn.Module:
+    """Fold mergeable adapter weights (LoRA, IA3) into the base weights; returns the plain encoder."""
+    return encoder.merge_and_unload()

@@ -16,8 +16,9 @@ import torch
 from torch import nn
 
 from peftal.config import build_config, format_preset, parse_preset
+from peftal.errors import UsageError
 from peftal.models.heads import TextClassifier
-from peftal.peft import backend
+from peftal.peft import arch, backend
 from peftal.registry import Registry
 
 
@@ -34,8 +35,7 @@ class PeftMethod:
         description: One line for ``peftal methods``.
         reference: The paper it comes from.
         Config: Its frozen config dataclass (defaults documented on the fields).
-        lr: Default learning rate of the method's own parameters (chosen on a validation slice of
-            TREC's training split with the packaged MiniLM; the evidence is in docs/methods.md).
+        lr: Default learning rate of the method's own parameters (the evidence is in docs/methods.md).
         head_lr: Default learning rate of the task head (chosen the same way).
         mergeable: Whether its weights can be folded into the backbone for inference.
         padding_invariant: Whether an example's output is independent of the padding in its batch
@@ -55,8 +55,18 @@ class PeftMethod:
         """Add the method's parameters to ``model`` and set which parameters train."""
         raise NotImplementedError
 
+    def unsupported(self, encoder: nn.Module, config: Any) -> str | None:
+        """Why the method cannot apply to ``encoder`` (a short reason), or ``None`` when it can
+        (default: it always can)."""
+        return None
+
     def check_backbone(self, encoder: nn.Module, config: Any) -> None:
-        """Raise :class:`UsageError` if the method cannot apply to ``encoder`` (default: it always can)."""
+        """Raise a one-line :class:`UsageError` naming the method, the architecture and the methods
+        that do apply, if the method cannot apply to ``encoder``."""
+        reason = self.unsupported(encoder, config)
+        if reason is not None:
+            raise UsageError(f"method {self.name!r} does not apply to the {arch.model_type(encoder)!r} "
+                             f"architecture ({reason}); methods that do: {applicable_methods(encoder)}")
 
     def for_inference(self, model: TextClassifier) -> None:
         """Turn a trained model into the form that is evaluated, queried with and saved (default: as
@@ -69,28 +79,51 @@ class PeftMethod:
         raise NotImplementedError
 
 
-class AdapterMethod(PeftMethod):
-    """A method implemented by the PEFT library behind :mod:`peftal.peft.backend`.
+def _no_layout(encoder: nn.Module) -> str | None:
+    if arch.model_type(encoder) not in arch.ARCHITECTURES:
+        return f"peftal knows the layers of {', '.join(sorted(arch.ARCHITECTURES))}"
+    return None
 
-    Subclasses only say which library config they stand for, in :meth:`library_config`.
+
+class LibraryMethod(PeftMethod):
+    """A method built by Hugging Face ``peft`` behind :mod:`peftal.peft.backend`.
+
+    Subclasses say which ``peft`` config they stand for, in :meth:`library_config`, given the
+    encoder's :class:`~peftal.peft.arch.LayerMap` (for the target modules). The encoder is wrapped in
+    a ``peft`` model, so the saved ``model/`` folder is a standard peft adapter folder.
     """
 
-    def library_config(self, config: Any) -> Any:
-        """The library's config object for this method's ``config`` (built with ``backend.make_config``)."""
+    def library_config(self, config: Any, layout: arch.LayerMap, encoder: nn.Module) -> Any:
+        """The ``peft`` config object for this method's ``config`` on an encoder laid out as ``layout``."""
         raise NotImplementedError
 
     def apply(self, model: TextClassifier, config: Any) -> None:
-        # attach may return a rebuilt encoder (eager attention for prompt/prefix tuning).
-        model.encoder = backend.attach(model.encoder, self.library_config(config))
+        layout = arch.ARCHITECTURES[arch.model_type(model.encoder)]
+        model.encoder = backend.attach(model.encoder, self.library_config(config, layout, model.encoder))
 
-    def check_backbone(self, encoder: nn.Module, config: Any) -> None:
-        backend.check_support(encoder, self.library_config(config))
-
-    def for_inference(self, model: TextClassifier) -> None:
-        backend.drop_reparametrisation(model.encoder)
+    def unsupported(self, encoder: nn.Module, config: Any) -> str | None:
+        return _no_layout(encoder)
 
     def owns(self, name: str) -> bool:
-        return backend.is_adapter_parameter(name)
+        return backend.owns(name)
+
+
+class OwnMethod(PeftMethod):
+    """A method written in peftal (:mod:`peftal.peft.modules`): its modules hang off the encoder's
+    own layers under names starting with ``peftal_``, so the base weights keep their names."""
+
+    def unsupported(self, encoder: nn.Module, config: Any) -> str | None:
+        return _no_layout(encoder)
+
+    def owns(self, name: str) -> bool:
+        return any(part.startswith("peftal_") for part in name.split("."))
+
+
+def applicable_methods(encoder: nn.Module) -> str:
+    """The registered methods (with default presets) that apply to ``encoder``, e.g. ``full, bitfit``."""
+    names = [name for name in METHODS.names()
+             if METHODS.get(name)().unsupported(encoder, METHODS.get(name).Config()) is None]
+    return ", ".join(names)
 
 
 METHODS: Registry[type[PeftMethod]] = Registry("method")

@@ -1,10 +1,11 @@
 """(IA)³: learned vectors that rescale the keys, the values and the feed-forward activations of
 every layer (Liu et al. 2022, "Few-Shot Parameter-Efficient Fine-Tuning is Better and Cheaper than
-In-Context Learning"), through the library.
+In-Context Learning"), built with Hugging Face ``peft``.
 
-Each rescaled projection adds one vector of its output size, initialised to ones (so training
-starts from the pretrained model): ``2·h`` per layer for keys and values plus the intermediate
-size for the feed-forward block. The vectors can be folded into the weights for inference.
+Keys and values are rescaled at the output of their projections (``h`` each per layer; ``3·h`` for
+a fused ``Wqkv``), the feed-forward activations at the input of the block's output projection
+(its intermediate size), which is the paper's ``l_ff ⊙ γ(W₁x)``. Vectors start at one, so training
+starts from the pretrained model, and can be folded into the weights for inference.
 """
 
 from __future__ import annotations
@@ -12,13 +13,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from peftal.peft import backend
-from peftal.peft.base import AdapterMethod, register_method
+from torch import nn
+
+from peftal.peft import arch, backend
+from peftal.peft.base import LibraryMethod, register_method
 
 
 @dataclass(frozen=True)
 class Ia3Config:
-    """(IA)³ hyper-parameters (defaults: the library's ``ia3``, as in the paper).
+    """(IA)³ hyper-parameters (defaults as in the paper).
 
     Attributes:
         attn_matrices: Attention projections to rescale (``q``, ``k``, ``v``).
@@ -37,7 +40,7 @@ class Ia3Config:
 
 
 @register_method
-class Ia3(AdapterMethod):
+class Ia3(LibraryMethod):
     name = "ia3"
     description = "learned vectors rescaling keys, values and feed-forward activations"
     reference = ("Liu et al. 2022, Few-Shot Parameter-Efficient Fine-Tuning is Better and Cheaper "
@@ -47,7 +50,9 @@ class Ia3(AdapterMethod):
     head_lr = 1e-2
     mergeable = True
 
-    def library_config(self, config: Ia3Config) -> Any:
-        return backend.make_config("ia3", attn_matrices=list(config.attn_matrices),
-                                   selfattn_lora=bool(config.attn_matrices),
-                                   intermediate_lora=config.intermediate)
+    def library_config(self, config: Ia3Config, layout: arch.LayerMap, encoder: nn.Module) -> Any:
+        names = layout.projections(config.attn_matrices) if config.attn_matrices else []
+        feedforward = [layout.ffn_out] if config.intermediate else []
+        return backend.make_config(
+            "ia3", target_modules=arch.module_regex(layout, names + feedforward),
+            feedforward_modules=arch.module_regex(layout, feedforward) if feedforward else [])

@@ -1,13 +1,25 @@
-"""LoRA: low-rank updates of the attention projections (Hu et al. 2022, "LoRA: Low-Rank Adaptation
-of Large Language Models"), through the ``adapters`` library."""
+"""LoRA (Hu et al. 2022, "LoRA: Low-Rank Adaptation of Large Language Models") and DoRA (Liu et al.
+2024, "DoRA: Weight-Decomposed Low-Rank Adaptation"), built with Hugging Face ``peft`` on the
+attention projections named by :mod:`peftal.peft.arch` (the fused ``Wqkv`` on ModernBERT, where
+``q`` and ``v`` cannot be adapted apart)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
 
-from peftal.peft import backend
-from peftal.peft.base import AdapterMethod, register_method
+from torch import nn
+
+from peftal.peft import arch, backend
+from peftal.peft.base import LibraryMethod, register_method
+
+
+def check_matrices(attn_matrices: tuple[str, ...]) -> None:
+    bad = [m for m in attn_matrices if m not in ("q", "k", "v")]
+    if bad:
+        raise ValueError(f"attn_matrices may hold q, k, v; got {bad[0]!r}")
+    if not attn_matrices:
+        raise ValueError("attn_matrices must name at least one of q, k, v")
 
 
 @dataclass(frozen=True)
@@ -29,13 +41,17 @@ class LoraConfig:
     def __post_init__(self) -> None:
         if self.r < 1:
             raise ValueError(f"r must be >= 1, got {self.r}")
-        bad = [m for m in self.attn_matrices if m not in ("q", "k", "v")]
-        if bad:
-            raise ValueError(f"attn_matrices may hold q, k, v; got {bad[0]!r}")
+        if not 0.0 <= self.dropout < 1.0:
+            raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
+        check_matrices(self.attn_matrices)
+
+
+def targets(layout: arch.LayerMap, attn_matrices: tuple[str, ...]) -> str:
+    return arch.module_regex(layout, layout.projections(attn_matrices))
 
 
 @register_method
-class Lora(AdapterMethod):
+class Lora(LibraryMethod):
     name = "lora"
     description = "low-rank updates of the query and value projections"
     reference = "Hu et al. 2022, LoRA: Low-Rank Adaptation of Large Language Models"
@@ -44,6 +60,22 @@ class Lora(AdapterMethod):
     head_lr = 1e-3
     mergeable = True
 
-    def library_config(self, config: LoraConfig) -> Any:
-        return backend.make_config("lora", r=config.r, alpha=config.alpha, dropout=config.dropout,
-                                   attn_matrices=list(config.attn_matrices))
+    def library_config(self, config: LoraConfig, layout: arch.LayerMap, encoder: nn.Module) -> Any:
+        return backend.make_config("lora", r=config.r, lora_alpha=config.alpha, lora_dropout=config.dropout,
+                                   target_modules=targets(layout, config.attn_matrices), bias="none")
+
+
+@register_method
+class Dora(LibraryMethod):
+    name = "dora"
+    description = "LoRA on direction plus a trained magnitude per output (weight-decomposed LoRA)"
+    reference = "Liu et al. 2024, DoRA: Weight-Decomposed Low-Rank Adaptation"
+    Config = LoraConfig
+    lr = 1e-3
+    head_lr = 1e-3
+    mergeable = True
+
+    def library_config(self, config: LoraConfig, layout: arch.LayerMap, encoder: nn.Module) -> Any:
+        return backend.make_config("lora", r=config.r, lora_alpha=config.alpha, lora_dropout=config.dropout,
+                                   target_modules=targets(layout, config.attn_matrices), bias="none",
+                                   use_dora=True)

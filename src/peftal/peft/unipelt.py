@@ -1,34 +1,41 @@
 """UniPELT: LoRA, prefix tuning and a Pfeiffer bottleneck adapter in every layer, each scaled by
 a learned gate (Mao et al. 2022, "UniPELT: A Unified Framework for Parameter-Efficient Language
 Model Tuning"), and ``unipelt_prompt``, the same plus a prompt-tuning layer at the input
-(Chen et al. 2024), through the library.
+(Chen et al. 2024). Written in peftal on the layers of :mod:`peftal.peft.modules` and
+:mod:`peftal.peft.prefix_layers`.
 
-``adapters`` 1.3 rejects a union nested in a union, so ``unipelt_prompt`` is one flat union of
-UniPELT's three gated members and the prompt config (``backend.union`` flattens it).
-
-The gates are ``sigmoid(W·x)`` averaged over all sequence positions, padding included (as in the
-library and the UniPELT code), so an example's output depends slightly on how much padding its
-batch holds: these methods are not padding-invariant. Predictions are still reproducible, since
-inference batches are formed the same way every time.
+The gates follow the paper: ``G = sigmoid(W·x)`` of each member's input (LoRA: the projection's
+input; prefix: the attention's input, scaling the prefix keys and values; adapter: its input, the
+normalised feed-forward output). Where the paper leaves it open we do what the UniPELT code and the
+``adapters`` library do: the gate is averaged over all sequence positions, padding included, so an
+example's output depends slightly on how much padding its batch holds (these methods are not
+padding-invariant; predictions are still reproducible, since inference batches are formed the same
+way every time); the LoRA gate replaces LoRA's ``alpha / r`` scaling; the members' defaults are the
+library's UniPELT defaults (LoRA r=8 on query and value, prefix length 10 with the 512-wide
+reparametrisation, adapter reduction factor 16). ``alpha`` is kept as a preset key for
+compatibility and has no effect under the gate.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from torch import nn
 
-from peftal.peft import backend
-from peftal.peft.base import AdapterMethod, register_method
-from peftal.peft.prompt import PromptTuningConfig, prompt_config
+from peftal.models.heads import TextClassifier
+from peftal.peft import arch, modules
+from peftal.peft.base import OwnMethod, register_method
+from peftal.peft.bottleneck import add_ffn_adapter
+from peftal.peft.prefix import attach_prefixes, eject_prefixes, prefix_unsupported
+from peftal.peft.prompt import PromptTuningConfig
 
 
 @dataclass(frozen=True)
 class UnipeltConfig:
-    """UniPELT hyper-parameters (defaults: the library's ``unipelt``, after Mao et al.).
+    """UniPELT hyper-parameters (defaults: those of the ``adapters`` library's ``unipelt``, after Mao et al.).
 
     Attributes:
         r: Rank of the LoRA member (query and value projections).
-        alpha: LoRA scaling numerator (the update is multiplied by ``alpha / r``).
+        alpha: Kept for presets written for the earlier backend; the gate scales the LoRA update.
         prefix_length: Prefix length of the prefix-tuning member.
         reduction_factor: Hidden size divided by the bottleneck size of the adapter member.
     """
@@ -59,40 +66,49 @@ class UnipeltPromptConfig(UnipeltConfig):
         PromptTuningConfig(self.prompt_length)  # same checks as prompt_tuning
 
 
-def unipelt_config(config: UnipeltConfig) -> Any:
-    return backend.make_config(
-        "unipelt",
-        lora={"r": config.r, "alpha": config.alpha},
-        prefix_tuning={"prefix_length": config.prefix_length},
-        adapter={"reduction_factor": config.reduction_factor},
-    )
+def attach_unipelt(encoder: nn.Module, config: UnipeltConfig) -> None:
+    """UniPELT's three gated members in every layer of ``encoder`` (which is frozen first)."""
+    layout = arch.ARCHITECTURES[arch.model_type(encoder)]
+    encoder.requires_grad_(False)
+    for layer in arch.layers(encoder, layout):
+        for name in layout.projections(("q", "v")):
+            modules.add_gated_lora(layer.get_submodule(name), config.r)
+    attach_prefixes(encoder, config.prefix_length, gated=True)
+    add_ffn_adapter(encoder, layout, lambda: modules.Bottleneck(
+        encoder.config.hidden_size, config.reduction_factor, "relu", gated=True))
+
+
+class _Unipelt(OwnMethod):
+    lr = 1e-3
+    head_lr = 1e-2
+    padding_invariant = False
+
+    def unsupported(self, encoder: nn.Module, config: UnipeltConfig) -> str | None:
+        return prefix_unsupported(encoder)
+
+    def for_inference(self, model: TextClassifier) -> None:
+        eject_prefixes(model)
 
 
 @register_method
-class Unipelt(AdapterMethod):
+class Unipelt(_Unipelt):
     name = "unipelt"
     description = "gated LoRA + prefix tuning + bottleneck adapter"
     reference = ("Mao et al. 2022, UniPELT: A Unified Framework for Parameter-Efficient Language "
                  "Model Tuning")
     Config = UnipeltConfig
-    lr = 1e-3
-    head_lr = 1e-2
-    padding_invariant = False
 
-    def library_config(self, config: UnipeltConfig) -> Any:
-        return unipelt_config(config)
+    def apply(self, model: TextClassifier, config: UnipeltConfig) -> None:
+        attach_unipelt(model.encoder, config)
 
 
 @register_method
-class UnipeltPrompt(AdapterMethod):
+class UnipeltPrompt(_Unipelt):
     name = "unipelt_prompt"
     description = "UniPELT plus a prompt-tuning layer at the input"
     reference = "Chen et al. 2024 (UniPELT of Mao et al. 2022 with prompt tuning added)"
     Config = UnipeltPromptConfig
-    lr = 1e-3
-    head_lr = 1e-2
-    padding_invariant = False
 
-    def library_config(self, config: UnipeltPromptConfig) -> Any:
-        return backend.union(unipelt_config(config),
-                             prompt_config(PromptTuningConfig(config.prompt_length)))
+    def apply(self, model: TextClassifier, config: UnipeltPromptConfig) -> None:
+        attach_unipelt(model.encoder, config)
+        modules.add_soft_prompt(model.encoder, config.prompt_length)

@@ -9,7 +9,7 @@ import pytest
 
 from peftal.cli import main
 from peftal.errors import UsageError
-from peftal.peft import METHODS, AdapterMethod, build_model, parse_method
+from peftal.peft import METHODS, build_model, parse_method
 
 
 def _run_cli(capsys, *argv: str) -> tuple[int, str]:
@@ -56,7 +56,7 @@ def test_presets_set_the_config():
 
 
 def _tiny_mpnet():
-    """An architecture that the adapters library does not support."""
+    """An architecture whose layer layout peftal does not know (peft/arch.py)."""
     from transformers import AutoConfig, AutoModel
 
     config = AutoConfig.for_model("mpnet", hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
@@ -64,11 +64,36 @@ def _tiny_mpnet():
     return AutoModel.from_config(config)
 
 
+# Methods that need no layer map: they train existing parameters or only touch the input embeddings.
+ANY_ENCODER = {"full", "bitfit", "prompt_tuning"}
+
+
 @pytest.mark.parametrize("name", METHODS.names())
 def test_unsupported_architecture(name):
     encoder = _tiny_mpnet()
-    if issubclass(METHODS.get(name), AdapterMethod):
-        with pytest.raises(UsageError, match="'mpnet' architecture"):
-            build_model(encoder, parse_method(name), 2)
-    else:  # full and bitfit need no library support
+    if name in ANY_ENCODER:
         build_model(encoder, parse_method(name), 2)
+        return
+    with pytest.raises(UsageError) as error:
+        build_model(encoder, parse_method(name), 2)
+    message = str(error.value)
+    assert len(message.splitlines()) == 1 and f"method {name!r}" in message and "'mpnet' architecture" in message
+    assert message.endswith("methods that do: " + ", ".join(m for m in METHODS.names() if m in ANY_ENCODER))
+
+
+def test_unsupported_architecture_through_the_cli(capsys, tiny_model_dir, tmp_path):
+    """A method on an architecture it does not support: one line, exit 2, nothing written."""
+    from tests.conftest import tiny_encoder
+
+    folder = tmp_path / "modernbert"
+    tiny_encoder("modernbert").save_pretrained(folder)
+    for name in ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "vocab.txt"):
+        if (tiny_model_dir / name).exists():
+            (folder / name).write_bytes((tiny_model_dir / name).read_bytes())
+    out = tmp_path / "run"
+    capsys.readouterr()  # what saving printed
+    status, err = _run_cli(capsys, "run", "--model", str(folder), "--method", "bitfit", "--dataset", "trec",
+                           "--out", str(out))
+    assert status == 2 and len(err.splitlines()) == 1
+    assert "method 'bitfit'" in err and "'modernbert'" in err and "methods that do: full, houlsby" in err
+    assert not out.exists()

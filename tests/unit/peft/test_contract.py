@@ -1,10 +1,12 @@
 """The contract every PEFT method keeps, run on every registered method (so a new one cannot skip
-it) and on tiny random BERT, RoBERTa, DistilBERT and ELECTRA encoders.
+it) and on tiny random BERT, RoBERTa, DistilBERT, ELECTRA and ModernBERT encoders.
 
 After one optimiser step only the method's own parameters and the head have changed and the
 pretrained backbone is untouched; save → load gives identical logits; the trainable count equals
-the method's formula and, for library methods, the ``adapters`` library's own count; outputs are
-finite; an example's output does not depend on the padding of its batch.
+the method's formula (written here from the papers' definitions) and, for ``peft``-built methods,
+``peft``'s own count; outputs are finite; an example's output does not depend on the padding of its
+batch. Pairs a method cannot serve are refused with one line naming the method, the architecture
+and the methods that do apply.
 """
 
 from __future__ import annotations
@@ -15,15 +17,15 @@ import torch
 
 from peftal.errors import UsageError
 from peftal.models.checkpoint import load_weights, save_checkpoint
-from peftal.peft import METHODS, AdapterMethod, backend, build_model, count_parameters, parse_method
+from peftal.peft import METHODS, LibraryMethod, backend, build_model, count_parameters, parse_method
 from peftal.training import TrainConfig, predict, train
 from tests.conftest import TINY_ARCHITECTURES, random_encoded, tiny_encoder
 
 NUM_LABELS = 3
 CASES = [(name, arch) for name in METHODS.names() for arch in TINY_ARCHITECTURES]
-# The adapters library gets the attention mask of prompt tokens wrong on DistilBERT (peft/backend.py):
-# these methods must refuse it with a clear error; every other pair must work.
-REFUSED = {("prompt_tuning", "distilbert"), ("unipelt_prompt", "distilbert")}
+# ModernBERT has no bias vectors (nothing for BitFit to train); every other pair must work.
+REFUSED = {("bitfit", "modernbert")}
+NO_TOKEN_TYPES = ("distilbert", "modernbert")
 
 
 @pytest.fixture(scope="module")
@@ -38,7 +40,7 @@ def _build(encoders, name: str, arch: str, seed: int = 0, pooling: str = "mean")
 
 
 def _encoded(arch: str, num_examples: int, seed: int, max_len: int = 12):
-    return random_encoded(num_examples, seed=seed, max_len=max_len, with_types=arch != "distilbert")
+    return random_encoded(num_examples, seed=seed, max_len=max_len, with_types=arch not in NO_TOKEN_TYPES)
 
 
 def _one_step(model, arch: str, seed: int = 0) -> None:
@@ -55,8 +57,23 @@ def _one_step(model, arch: str, seed: int = 0) -> None:
 
 @pytest.mark.parametrize(("name", "arch"), sorted(REFUSED))
 def test_refuses_clearly(encoders, name, arch):
-    with pytest.raises(UsageError, match=arch):
+    with pytest.raises(UsageError, match=arch) as error:
         build_model(encoders[arch], parse_method(name), NUM_LABELS)
+    assert name in str(error.value) and "methods that do: full," in str(error.value)
+
+
+@pytest.mark.parametrize("name", ["prefix_tuning", "unipelt", "unipelt_prompt"])
+def test_prefix_methods_refuse_deberta_v2(name):
+    """DeBERTa-v2 computes its attention itself, so prefixes cannot be added (peft/prefix_layers.py)."""
+    deberta = tiny_encoder("deberta-v2")
+    with pytest.raises(UsageError) as error:
+        build_model(deberta, parse_method(name), NUM_LABELS)
+    message = str(error.value)
+    assert "\n" not in message and name in message and "'deberta-v2'" in message
+    applicable = message.split("methods that do: ")[1].split(", ")
+    assert "lora" in applicable and "houlsby" in applicable and name not in applicable
+    for other in applicable:  # every method it names does build
+        build_model(deberta, parse_method(other), NUM_LABELS)
 
 
 @pytest.mark.parametrize(("name", "arch"), CASES)
@@ -102,9 +119,13 @@ def test_save_load_gives_identical_logits(encoders, name, arch, tmp_path):
 
 def _dims(encoder) -> dict[str, int]:
     config = encoder.config
-    return {"h": config.hidden_size, "layers": config.num_hidden_layers,
+    fused = config.model_type == "modernbert"
+    h = config.hidden_size
+    return {"h": h, "layers": config.num_hidden_layers,
             "ffn": getattr(config, "intermediate_size", None) or config.hidden_dim,
-            "embedding": getattr(config, "embedding_size", None) or config.hidden_size}
+            "embedding": encoder.get_input_embeddings().embedding_dim,
+            # output sizes of the adapted attention projections: q and v, or the fused Wqkv
+            "qv": [3 * h] if fused else [h, h], "kv": [3 * h] if fused else [h, h]}
 
 
 def _bottleneck(h: int, reduction: int = 16) -> int:
@@ -116,24 +137,37 @@ def _prefix(h: int, layers: int, length: int, width: int = 512) -> int:
     return length * h + h * width + width + width * 2 * layers * h + 2 * layers * h
 
 
-def _unipelt(h: int, layers: int) -> int:
+def _unipelt(d) -> int:
+    h = d["h"]
     gate = h + 1  # a Linear(h, 1) gate per gated module
-    per_layer = 2 * (2 * 8 * h + gate) + (_bottleneck(h) + gate) + gate  # LoRA q, v; adapter; prefix
-    return layers * per_layer + _prefix(h, layers, 10)
+    lora = sum(8 * h + 8 * out + gate for out in d["qv"])  # A (r, h), B (out, r), gate
+    per_layer = lora + (_bottleneck(h) + gate) + gate  # LoRA; adapter; prefix gate
+    return d["layers"] * per_layer + _prefix(h, d["layers"], 10)
+
+
+def _oft(h: int, block: int = 32) -> int:
+    block = min(block, h)
+    return (h // block) * block * (block - 1) // 2  # skew-symmetric generator of each block
 
 
 # Trainable parameters of the encoder under each method's defaults (the head comes on top).
+# None: only peft's own count is checked (LoKr's factorisation depends on how peft factors the sizes).
 FORMULAS = {
     "full": lambda enc, d: sum(p.numel() for p in enc.parameters()),
     "bitfit": lambda enc, d: sum(p.numel() for n, p in enc.named_parameters() if n.endswith(".bias")),
-    "lora": lambda enc, d: d["layers"] * 2 * (2 * 8 * d["h"]),  # r=8 on query and value
+    "lora": lambda enc, d: d["layers"] * sum(8 * d["h"] + 8 * out for out in d["qv"]),  # r=8
+    "dora": lambda enc, d: d["layers"] * sum(8 * d["h"] + 8 * out + out for out in d["qv"]),
     "houlsby": lambda enc, d: d["layers"] * 2 * _bottleneck(d["h"]),
     "pfeiffer": lambda enc, d: d["layers"] * _bottleneck(d["h"]),
     "prefix_tuning": lambda enc, d: _prefix(d["h"], d["layers"], 30),
     "prompt_tuning": lambda enc, d: 10 * d["embedding"],
-    "ia3": lambda enc, d: d["layers"] * (2 * d["h"] + d["ffn"]),
-    "unipelt": lambda enc, d: _unipelt(d["h"], d["layers"]),
-    "unipelt_prompt": lambda enc, d: _unipelt(d["h"], d["layers"]) + 10 * d["embedding"],
+    "ia3": lambda enc, d: d["layers"] * (sum(d["kv"]) + d["ffn"]),
+    "unipelt": lambda enc, d: _unipelt(d),
+    "unipelt_prompt": lambda enc, d: _unipelt(d) + 10 * d["embedding"],
+    "vera": lambda enc, d: d["layers"] * sum(256 + out for out in d["qv"]),  # r=256 and the output vector
+    "loha": lambda enc, d: d["layers"] * sum(2 * 8 * (d["h"] + out) for out in d["qv"]),
+    "lokr": None,
+    "oft": lambda enc, d: d["layers"] * len(d["qv"]) * _oft(d["h"]),
 }
 
 
@@ -144,8 +178,9 @@ def test_trainable_count_matches_formula_and_library(encoders, name, arch):
     trainable, total = count_parameters(model)
     head = sum(p.numel() for p in model.head.parameters())
     assert head == (encoders[arch].config.hidden_size + 1) * NUM_LABELS
-    assert trainable == FORMULAS[name](encoders[arch], _dims(encoders[arch])) + head
-    if isinstance(METHODS.get(name)(), AdapterMethod):
+    if FORMULAS[name] is not None:
+        assert trainable == FORMULAS[name](encoders[arch], _dims(encoders[arch])) + head
+    if isinstance(METHODS.get(name)(), LibraryMethod):
         assert trainable - head == backend.library_count(model.encoder)
     if name == "full":
         assert trainable == total
