@@ -1,4 +1,4 @@
-"""One AL cell end to end: peftal vs small-text and plain HF ``Trainer``/``AdapterTrainer`` loops.
+"""One AL cell end to end: peftal vs small-text and plain HF ``Trainer`` loops (full, and LoRA with ``peft``).
 
 The cell (the performance issue's): TREC, a random warm start of 100 (the same ids on every side),
 entropy sampling, 50 per query, 4 queries to 300 labels, 10 epochs, batch 16, max length 64, the
@@ -12,8 +12,9 @@ model retrained from the pretrained weights every round, test accuracy after eve
   dataset scored every query), except the cell's epochs, batch 16, inference batch 64 and
   peftal's learning rate for ``full``.
 * ``trainer-full`` (HF ``Trainer`` + ``AutoModelForSequenceClassification``) and ``trainer-lora``
-  (``adapters.AdapterTrainer`` + ``AutoAdapterModel`` with a LoRA adapter and a classification
-  head): the loop a user writes with the HF docs. Tokenised once, ``DataCollatorWithPadding``
+  (HF ``Trainer`` + ``AutoModelForSequenceClassification`` wrapped by ``peft.get_peft_model`` with
+  peftal's LoRA settings, r=8, alpha=16 on query and value, the classifier trained in full): the loop
+  a user writes with the HF and peft docs. Tokenised once, ``DataCollatorWithPadding``
   (dynamic padding), fp32 (the Trainer's default), the model loaded from disk every round, the
   unlabelled pool scored with ``Trainer.predict`` (inference batch 64), peftal's learning rates.
 
@@ -146,7 +147,7 @@ def run_small_text(cell: Cell, lr: float) -> SideResult:
 
 
 def run_trainer(cell: Cell, method: str, lr: float) -> SideResult:
-    """The plain HF loop: a fresh model from disk, ``Trainer``/``AdapterTrainer``, predict, query."""
+    """The plain HF loop: a fresh model from disk, ``Trainer`` (with ``peft`` for LoRA), predict, query."""
     import datasets
     from transformers import AutoTokenizer, DataCollatorWithPadding, TrainingArguments
     from transformers.utils import logging as hf_logging
@@ -196,16 +197,14 @@ def run_trainer(cell: Cell, method: str, lr: float) -> SideResult:
 def _trainer(method, path, cell, args, train_dataset, collator):
     from transformers import AutoModelForSequenceClassification, Trainer
 
-    if method == "full":
-        model = AutoModelForSequenceClassification.from_pretrained(path, num_labels=cell.num_classes)
-        return Trainer(model=model, args=args, train_dataset=train_dataset, data_collator=collator)
-    from adapters import AdapterTrainer, AutoAdapterModel, LoRAConfig
+    model = AutoModelForSequenceClassification.from_pretrained(path, num_labels=cell.num_classes)
+    if method != "full":
+        from peft import LoraConfig, get_peft_model
 
-    model = AutoAdapterModel.from_pretrained(path)
-    model.add_adapter("cell", config=LoRAConfig())
-    model.add_classification_head("cell", num_labels=cell.num_classes)
-    model.train_adapter("cell")  # freezes the encoder; the adapter and the head train
-    return AdapterTrainer(model=model, args=args, train_dataset=train_dataset, data_collator=collator)
+        # peft's sequence-classification task type keeps the new classifier trainable
+        model = get_peft_model(model, LoraConfig(task_type="SEQ_CLS", r=8, lora_alpha=16,
+                                                 target_modules=["query", "value"]))
+    return Trainer(model=model, args=args, train_dataset=train_dataset, data_collator=collator)
 
 
 def main() -> None:

@@ -58,7 +58,7 @@ def lever_variants(model, encoded, ids, precision) -> dict:
     import warnings
 
     merged = copy.deepcopy(model)
-    backend.merge(merged.encoder)
+    merged.encoder = backend.merge(merged.encoder)
     bf16_weights = copy.deepcopy(merged).to(torch.bfloat16)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # torch.ao's deprecation notice

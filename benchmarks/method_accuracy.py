@@ -46,14 +46,15 @@ def run_cell(peftal: str, method: str, seed: int, out: Path, threads: int) -> di
         seconds = None
     data = json.loads(summary.read_text())
     accuracy = [r["metrics"]["accuracy"] for r in data["rounds"]]
-    return {"method": method, "seed": seed, "accuracy": accuracy, "trainable_params": data["trainable_params"],
-            "seconds": seconds}
+    return {"method": method, "seed": seed, "accuracy": accuracy,
+            "trainable_params": data["trainable_params"], "seconds": seconds}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--peftal", default="peftal", help="the command to run (default: peftal)")
-    parser.add_argument("--methods", nargs="+", default=None, help="default: every method `peftal methods` lists")
+    parser.add_argument("--methods", nargs="+", default=None,
+                        help="default: every method `peftal methods` lists")
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--out", type=Path, required=True, help="folder for the run folders (resumable)")

@@ -11,7 +11,7 @@ import pytest
 from safetensors.torch import load_file
 from sklearn.metrics import accuracy_score
 
-from peftal.peft import METHODS
+from peftal.peft import METHODS, LibraryMethod
 from tests.conftest import run_cli
 
 pytestmark = pytest.mark.integration
@@ -19,7 +19,7 @@ pytestmark = pytest.mark.integration
 TINY_RUN = ("--dataset", "trec", "--strategy", "random", "--warm-start", "20", "--query-size", "10",
             "--budget", "30", "--epochs", "1", "--pool-subsample", "100", "--max-length", "32",
             "--seed", "0", "--no-progress")
-PREDICT_CHECKED = ("lora", "houlsby")  # a LoRA and a bottleneck-adapter checkpoint
+PEFT_BUILT = {name for name in METHODS.names() if issubclass(METHODS.get(name), LibraryMethod)}
 
 
 def _records(path: Path) -> list[dict]:
@@ -38,23 +38,59 @@ def test_every_method_runs_and_saves_its_trainable_weights(name, tmp_path, data_
         assert summary["trainable_params"] == summary["total_params"]
     else:
         assert summary["trainable_params"] < summary["total_params"] / 5
-    weights = out / "model" / "trainable.safetensors"
-    saved = sum(t.numel() for t in load_file(str(weights)).values())
+    model = out / "model"
+    if name in PEFT_BUILT:  # a standard peft adapter folder plus the head
+        assert json.loads((model / "adapter_config.json").read_text())["peft_type"]
+        files = [model / "adapter_model.safetensors", model / "head.safetensors"]
+    else:
+        files = [model / "trainable.safetensors"]
+    saved = sum(t.numel() for path in files for t in load_file(str(path)).values())
     if name == "full":
         assert saved == summary["total_params"]
     else:  # adapter-only: what trained (prefix tuning keeps its prefixes, not the MLP making them)
-        assert saved <= summary["trainable_params"] and weights.stat().st_size < 4_000_000
+        assert saved <= summary["trainable_params"] and sum(p.stat().st_size for p in files) < 4_000_000
 
-    if name in PREDICT_CHECKED:
-        test_file = tmp_path / "test.jsonl"
-        source = _records(data_dir / "trec" / "test.jsonl")
-        test_file.write_text("".join(json.dumps({"text": r["text"]}) + "\n" for r in source))
-        predictions = tmp_path / "predictions.jsonl"
-        run_cli("predict", "--run", str(out), "--input", str(test_file), "--output", str(predictions))
-        rows = _records(predictions)
-        assert len(rows) == len(source) and all(len(row["probs"]) == 6 for row in rows)
-        accuracy = accuracy_score([r["label"] for r in source], [row["label"] for row in rows])
-        assert accuracy == summary["rounds"][-1]["metrics"]["accuracy"]
+    test_file = tmp_path / "test.jsonl"
+    source = _records(data_dir / "trec" / "test.jsonl")
+    test_file.write_text("".join(json.dumps({"text": r["text"]}) + "\n" for r in source))
+    predictions = tmp_path / "predictions.jsonl"
+    run_cli("predict", "--run", str(out), "--input", str(test_file), "--output", str(predictions))
+    rows = _records(predictions)
+    assert len(rows) == len(source)
+    accuracy = accuracy_score([r["label"] for r in source], [row["label"] for row in rows])
+    assert accuracy == summary["rounds"][-1]["metrics"]["accuracy"]
+
+
+def test_lora_model_folder_loads_with_peft_from_pretrained(tmp_path, data_dir):
+    """The docs' recipe: the base model + PeftModel.from_pretrained + the saved head give the
+    predictions of `peftal predict` (the run's precision is fp32 so both sides compute alike)."""
+    import torch
+    from peft import PeftModel
+    from safetensors.torch import load_file as load_tensors
+    from transformers import AutoModel, AutoTokenizer
+
+    from peftal.models.backbone import resolve_model
+
+    out = tmp_path / "run"
+    run_cli("run", *TINY_RUN, "--method", "lora", "--precision", "fp32", "--out", str(out))
+    texts = [r["text"] for r in _records(data_dir / "trec" / "test.jsonl")[:64]]
+    inputs = tmp_path / "in.jsonl"
+    inputs.write_text("".join(json.dumps({"text": t}) + "\n" for t in texts))
+    run_cli("predict", "--run", str(out), "--input", str(inputs), "--output", str(tmp_path / "p.jsonl"))
+    expected = [row["label"] for row in _records(tmp_path / "p.jsonl")]
+
+    base = AutoModel.from_pretrained(resolve_model(None))
+    encoder = PeftModel.from_pretrained(base, out / "model").eval()
+    head = load_tensors(str(out / "model" / "head.safetensors"))
+    tokenizer = AutoTokenizer.from_pretrained(resolve_model(None))
+    batch = tokenizer(texts, padding=True, truncation=True, max_length=32, return_tensors="pt")
+    with torch.no_grad():
+        hidden = encoder(**batch).last_hidden_state  # (batch, seq, hidden)
+        mask = batch["attention_mask"].unsqueeze(-1).float()
+        pooled = (hidden * mask).sum(1) / mask.sum(1)  # mean pooling, as the run's head reads it
+        logits = pooled @ head["head.weight"].T + head["head.bias"]
+    names = json.loads((out / "model" / "peftal_model.json").read_text())["label_names"]
+    assert [names[i] for i in logits.argmax(1).tolist()] == expected
 
 
 def test_methods_json_counts_are_exact():
@@ -80,22 +116,26 @@ def test_methods_json_counts_are_exact():
 
 
 def test_method_that_cannot_apply_fails_before_training(tmp_path, data_dir):
-    """Prompt tuning on a DistilBERT backbone (see peft/backend.py): one line, exit 2, no summary."""
+    """BitFit on a backbone without bias vectors: one line naming the method, the architecture and
+    the methods that do apply; exit 2; nothing written."""
     from transformers import AutoConfig, AutoModel, AutoTokenizer
 
     from peftal.models.backbone import resolve_model
 
     tokenizer = AutoTokenizer.from_pretrained(resolve_model(None))
-    config = AutoConfig.for_model("distilbert", dim=32, n_layers=1, n_heads=2, hidden_dim=64,
-                                  vocab_size=tokenizer.vocab_size)
-    model_dir = tmp_path / "tiny-distilbert"
+    config = AutoConfig.for_model("modernbert", hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
+                                  intermediate_size=64, vocab_size=tokenizer.vocab_size, pad_token_id=0,
+                                  bos_token_id=tokenizer.cls_token_id, cls_token_id=tokenizer.cls_token_id,
+                                  eos_token_id=tokenizer.sep_token_id, sep_token_id=tokenizer.sep_token_id)
+    model_dir = tmp_path / "tiny-modernbert"
     AutoModel.from_config(config).save_pretrained(model_dir)
     tokenizer.save_pretrained(model_dir)
     out = tmp_path / "run"
-    result = run_cli("run", *TINY_RUN, "--model", str(model_dir), "--method", "prompt_tuning",
+    result = run_cli("run", *TINY_RUN, "--model", str(model_dir), "--method", "bitfit",
                      "--out", str(out), check=False)
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == [
-        "peftal: error: prompt tuning does not apply to the 'distilbert' architecture: its attention "
-        "mask for the virtual tokens is wrong in adapters 1.3 (wrong with SDPA, a crash with eager)"]
-    assert not (out / "summary.json").exists()
+        "peftal: error: method 'bitfit' does not apply to the 'modernbert' architecture (it has no bias "
+        "vectors); methods that do: full, houlsby, pfeiffer, lora, dora, prefix_tuning, prompt_tuning, "
+        "ia3, unipelt, unipelt_prompt, vera, loha, lokr, oft"]
+    assert not out.exists()

@@ -64,7 +64,9 @@ def test_execute_run_writes_outputs(toy_csv, tiny_model_dir, tmp_path):
     summary = execute_run(_config(toy_csv, tiny_model_dir), out, progress=False)
     assert json.loads((out / "summary.json").read_text()) == json.loads(json.dumps(summary))
     assert (out / "learning_curve.png").stat().st_size > 1000
-    assert (out / "model" / "trainable.safetensors").exists()
+    # the default method, lora, is built by peft: a standard peft adapter folder plus the head
+    assert {p.name for p in (out / "model").iterdir()} >= {"adapter_config.json", "adapter_model.safetensors",
+                                                          "head.safetensors", "peftal_model.json"}
     with ResultsStore(out / "results.sqlite") as store:
         assert store.runs()[0]["status"] == "completed"
         assert len(store.rounds("run")) == 4

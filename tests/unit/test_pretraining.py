@@ -156,3 +156,17 @@ def test_wrapper_loss_equals_the_library_loss():
     labels[:, 2] = input_ids[:, 2]
     expected = mlm.mlm(input_ids=input_ids, attention_mask=mask, labels=labels).loss
     assert torch.allclose(mlm(input_ids, mask, labels=labels), expected)
+
+
+def test_prompt_tuning_pretrains_through_the_wrapped_encoder():
+    """peft wraps the encoder for prompt tuning; the masked-LM model must call the wrapper, so the
+    prompt is part of the forward pass and receives a gradient."""
+    mlm = _mlm(120)
+    apply_method(mlm, parse_method("prompt_tuning"))
+    ids = torch.randint(5, 120, (2, 7))
+    labels = torch.full_like(ids, -100)
+    labels[:, 3] = ids[:, 3]
+    loss = mlm(ids, torch.ones_like(ids), labels=labels)
+    loss.backward()
+    prompt = [p for n, p in mlm.named_parameters() if "prompt" in n and p.requires_grad]
+    assert prompt and prompt[0].grad is not None and prompt[0].grad.abs().sum() > 0

@@ -96,6 +96,17 @@ def _from_records(records: list[dict], text_column: str, pair_column: str | None
                   [str(r.get(pair_column) or "") for r in keep] if pair_column else None, source, "corpus")
 
 
+def _special_tokens_around(tokenizer) -> tuple[list[int], list[int]]:
+    """The special token ids a tokenizer puts before and after a single text (e.g. [CLS] / [SEP]),
+    read off how it encodes one word (transformers 5 tokenizers no longer expose the template)."""
+    bare = list(tokenizer("a", add_special_tokens=False)["input_ids"])
+    full = list(tokenizer("a")["input_ids"])
+    for position in range(len(full) - len(bare) + 1):
+        if full[position:position + len(bare)] == bare:
+            return full[:position], full[position + len(bare):]
+    raise UsageError("cannot tell where this tokenizer puts its special tokens")
+
+
 def encode_corpus(tokenizer, corpus: Corpus, max_length: int) -> Encoded:
     """Token ids for masked-LM training: pairs truncated like task inputs; single texts cut into
     consecutive windows of ``max_length`` tokens (special tokens included), none dropped."""
@@ -107,13 +118,14 @@ def encode_corpus(tokenizer, corpus: Corpus, max_length: int) -> Encoded:
         types = [np.asarray(row, dtype=np.int64) for row in output["token_type_ids"]] \
             if with_types and "token_type_ids" in output else None
         return Encoded(ids, types, pad_id)
-    room = max_length - tokenizer.num_special_tokens_to_add(pair=False)
+    before, after = _special_tokens_around(tokenizer)
+    room = max_length - len(before) - len(after)
     if room < 1:
         raise UsageError(f"--max-length {max_length} leaves no room for text tokens")
     ids: list[np.ndarray] = []
     for tokens in tokenizer(corpus.texts, add_special_tokens=False)["input_ids"]:
         for start in range(0, max(len(tokens), 1), room):
-            window = tokenizer.build_inputs_with_special_tokens(tokens[start:start + room])
+            window = before + list(tokens[start:start + room]) + after
             ids.append(np.asarray(window, dtype=np.int64))
     types = [np.zeros_like(row) for row in ids] if with_types else None
     return Encoded(ids, types, pad_id)

@@ -8,7 +8,7 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-_LIBRARIES = ("torch", "transformers", "adapters", "numpy", "scikit-learn", "datasets")
+_LIBRARIES = ("torch", "transformers", "peft", "numpy", "scikit-learn", "datasets")
 
 
 def _version(package: str) -> str | None:

@@ -1,5 +1,11 @@
 """Save and load a trained model: only the trainable tensors (adapter + head, or everything for
-``full``) in safetensors, plus a JSON file naming what rebuilds the rest."""
+``full``) in safetensors, plus a JSON file naming what rebuilds the rest.
+
+When the encoder is a Hugging Face ``peft`` model (``lora``, ``ia3``, ``prompt_tuning`` and their
+relatives), the folder is a standard peft adapter folder (``adapter_config.json`` +
+``adapter_model.safetensors``, written by peft itself) and the task head goes beside it in
+``head.safetensors``; otherwise every trainable tensor is in ``trainable.safetensors``.
+"""
 
 from __future__ import annotations
 
@@ -13,14 +19,28 @@ from torch import nn
 from peftal.errors import UsageError
 
 WEIGHTS = "trainable.safetensors"
+HEAD = "head.safetensors"
+PEFT_CONFIG = "adapter_config.json"
 META = "peftal_model.json"
 
 
+def _is_peft(encoder: nn.Module) -> bool:
+    return hasattr(encoder, "peft_config") and hasattr(encoder, "save_pretrained")
+
+
 def save_checkpoint(model: nn.Module, folder: Path, meta: dict[str, Any]) -> None:
-    """Write ``folder/trainable.safetensors`` and ``folder/peftal_model.json``."""
+    """Write the model's trained tensors into ``folder`` (see the module docstring) and
+    ``folder/peftal_model.json``."""
     folder.mkdir(parents=True, exist_ok=True)
-    tensors = {name: p.detach().cpu().contiguous() for name, p in model.named_parameters() if p.requires_grad}
-    save_file(tensors, str(folder / WEIGHTS))
+    trainable = {name: p.detach().cpu().contiguous() for name, p in model.named_parameters()
+                 if p.requires_grad}
+    encoder = getattr(model, "encoder", None)
+    if encoder is not None and _is_peft(encoder):
+        encoder.save_pretrained(str(folder), safe_serialization=True)
+        save_file({name: t for name, t in trainable.items() if not name.startswith("encoder.")},
+                  str(folder / HEAD))
+    else:
+        save_file(trainable, str(folder / WEIGHTS))
     (folder / META).write_text(json.dumps(meta, indent=2))
 
 
@@ -33,12 +53,28 @@ def read_meta(folder: Path) -> dict[str, Any]:
 
 def load_weights(model: nn.Module, folder: Path) -> None:
     """Load the saved trainable tensors into a freshly built ``model``; every tensor must fit."""
-    tensors = load_file(str(folder / WEIGHTS))
+    if (folder / PEFT_CONFIG).exists():
+        _load_peft_adapter(model.encoder, folder)
+        tensors = load_file(str(folder / HEAD))
+    else:
+        tensors = load_file(str(folder / WEIGHTS))
     own = dict(model.named_parameters())
     missing = [name for name in tensors if name not in own]
     if missing:
         raise UsageError(f"{folder}: saved tensor {missing[0]!r} does not fit the rebuilt model")
     model.load_state_dict(tensors, strict=False)
+
+
+def _load_peft_adapter(encoder: nn.Module, folder: Path) -> None:
+    from peft import set_peft_model_state_dict
+
+    if not _is_peft(encoder):
+        raise UsageError(f"{folder}: holds a peft adapter, but its method does not build one")
+    result = set_peft_model_state_dict(encoder, load_file(str(folder / "adapter_model.safetensors")))
+    # peft loads a soft prompt by hand and still reports its tensor among the unexpected keys
+    unexpected = [key for key in getattr(result, "unexpected_keys", None) or [] if key != "prompt_embeddings"]
+    if unexpected:
+        raise UsageError(f"{folder}: saved tensor {unexpected[0]!r} does not fit the rebuilt model")
 
 
 def load_model(folder: Path) -> tuple[nn.Module, Any, dict[str, Any]]:

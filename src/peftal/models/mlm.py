@@ -84,5 +84,8 @@ def apply_method(model: MaskedLanguageModel, spec) -> None:
     """Add ``spec``'s method to the encoder and let the head train, as ``build_model`` does for tasks."""
     spec.method.check_backbone(model.encoder, spec.config)  # a clear error before any training
     spec.method.apply(model, spec.config)
+    # A method may wrap the encoder (peft's models do): the masked-LM model must call the wrapper.
+    if model.encoder is not model.mlm.base_model:
+        setattr(model.mlm, model.mlm.base_model_prefix, model.encoder)
     for parameter in model.head_parameters():
         parameter.requires_grad_(True)

@@ -2,7 +2,7 @@
 transformer layer, for representation-similarity analysis (CKA, Kornblith et al. 2019).
 
 Uses the model's own ``output_hidden_states``, so it works for any Hugging Face encoder, with or
-without ``adapters`` modules attached: ``hidden_states`` holds ``num_layers + 1`` tensors, the
+with or without PEFT modules attached: ``hidden_states`` holds ``num_layers + 1`` tensors, the
 embedding output first. Each depth is pooled like the task model pools its last layer
 (:mod:`peftal.models.heads`): the attention-masked token mean (default), or the first token
 ([CLS]). Note that the [CLS] vector *after the embedding layer* is the same for every input (its

@@ -9,21 +9,19 @@ saved beside it (models/checkpoint.py). Target modules come from the per-archite
 
 One behaviour of ``peft`` is changed: its prompt-learning forward drops ``token_type_ids`` (with a
 warning on every call), which erases the segment of the second text of a pair task. Encoders that
-take token types get them back here, zeros for the virtual tokens (``PromptedEncoder`` below; encoders without token types are never handed any, see models/backbone.py).
+take token types get them back here, zeros for the virtual tokens (``PromptedEncoder`` below;
+encoders without token types are never handed any, see models/backbone.py).
 """
 
 from __future__ import annotations
 
 import logging
-from pathlib import Path
 from typing import Any
 
 import torch
 from torch import nn
 
 ADAPTER_NAME = "default"  # peft's own default, so that PeftModel.from_pretrained needs no name
-CONFIG_FILE = "adapter_config.json"
-WEIGHTS_FILE = "adapter_model.safetensors"
 
 
 def make_config(kind: str, **kwargs: Any) -> Any:
@@ -88,31 +86,6 @@ def library_count(encoder: nn.Module) -> int:
     """The adapter's trainable parameter count as ``peft`` itself reports it."""
     trainable, _ = encoder.get_nb_trainable_parameters()
     return int(trainable)
-
-
-def is_peft_model(encoder: nn.Module) -> bool:
-    from peft import PeftModel
-
-    return isinstance(encoder, PeftModel)
-
-
-def save_adapter(encoder: nn.Module, folder: Path) -> None:
-    """Write ``adapter_config.json`` and ``adapter_model.safetensors`` (peft's standard folder)."""
-    encoder.save_pretrained(str(folder), safe_serialization=True)
-
-
-def load_adapter(encoder: nn.Module, folder: Path) -> None:
-    """Load a standard peft adapter folder into ``encoder`` (built with the same config)."""
-    from peft import set_peft_model_state_dict
-    from safetensors.torch import load_file
-
-    state = load_file(str(folder / WEIGHTS_FILE))
-    result = set_peft_model_state_dict(encoder, state, adapter_name=ADAPTER_NAME)
-    unexpected = list(getattr(result, "unexpected_keys", []) or [])
-    if unexpected:
-        from peftal.errors import UsageError
-
-        raise UsageError(f"{folder}: saved tensor {unexpected[0]!r} does not fit the rebuilt model")
 
 
 def merge(encoder: nn.Module) -> nn.Module:

@@ -20,6 +20,7 @@ the hidden size and ``b = h // reduction_factor``.
 from __future__ import annotations
 
 from dataclasses import dataclass
+
 from torch import nn
 
 from peftal.models.heads import TextClassifier

@@ -141,7 +141,8 @@ class Oft(LibraryMethod):
     def unsupported(self, encoder: nn.Module, config: OftConfig) -> str | None:
         reason = super().unsupported(encoder, config)
         if reason is None and encoder.config.hidden_size % config.block_size:
-            reason = f"block_size {config.block_size} does not divide hidden size {encoder.config.hidden_size}"
+            reason = (f"block_size {config.block_size} does not divide the hidden size "
+                      f"{encoder.config.hidden_size}")
         return reason
 
     def library_config(self, config: OftConfig, layout: arch.LayerMap, encoder: nn.Module) -> Any:

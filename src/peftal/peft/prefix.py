@@ -13,6 +13,7 @@ directly instead. The prefixes are keys and values only, so the output keeps the
 from __future__ import annotations
 
 from dataclasses import dataclass
+
 from torch import nn
 
 from peftal.models.heads import TextClassifier

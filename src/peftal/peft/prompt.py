@@ -60,6 +60,6 @@ class PromptTuning(LibraryMethod):
     def apply(self, model: TextClassifier, config: PromptTuningConfig) -> None:
         model.encoder = backend.attach(model.encoder, self.library_config(config, None, model.encoder))
         with torch.no_grad():
-            for name, parameter in model.encoder.named_parameters():
+            for parameter in model.encoder.parameters():
                 if parameter.requires_grad:
                     parameter.uniform_(-0.5, 0.5)

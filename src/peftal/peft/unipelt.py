@@ -19,6 +19,7 @@ compatibility and has no effect under the gate.
 from __future__ import annotations
 
 from dataclasses import dataclass
+
 from torch import nn
 
 from peftal.models.heads import TextClassifier
