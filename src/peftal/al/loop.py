@@ -41,6 +41,7 @@ from peftal.training import (
 )
 from peftal.training.device import resolve_device
 from peftal.training.precision import resolve_precision
+from peftal.training.progress import ProgressLog, log_lines_wanted
 
 
 @dataclass(frozen=True)
@@ -225,6 +226,7 @@ def run_active_learning(
                        _round_sizes(config)]
     bar = tqdm(total=sum(steps_per_round), disable=None if progress else True, unit="step",
                desc=f"{task.name} {method.preset} {strategy.preset}", leave=False)
+    log = ProgressLog(sum(steps_per_round), num_rounds, enabled=log_lines_wanted(progress), bar=bar)
     metric = primary_metric(task.metrics)
     rounds: list[dict[str, Any]] = []
     model = trainable = total = None
@@ -245,7 +247,7 @@ def run_active_learning(
             torch.manual_seed(round_seed)  # dropout
             result = train(model, pool, labeled, task.train.labels[labeled], train_config,
                            task=task.task, rng=np.random.default_rng(round_seed),
-                           on_step=bar.update)
+                           on_step=log.step)
             cls.for_inference(model)  # e.g. prefix tuning drops its MLP; evaluated as it is saved
             eval_start = time.perf_counter()
             metrics = compute_metrics(task.metrics, task.test.labels,
@@ -281,6 +283,7 @@ def run_active_learning(
             if probe is not None and (config.cka_every_round or last_round):
                 record["artifacts"] = {"cka": probe.measure(model)}
             rounds.append(record)
+            log.round(round_index, len(labeled), metric, metrics[metric])
             if on_round is not None:
                 on_round(record)
             if stopped_by is not None:

@@ -55,10 +55,22 @@ def recorded_run(out: Path, kind: str, config: dict[str, Any], seed: int) -> Ite
     try:
         yield store
     except BaseException as error:
-        store.fail_run(RUN_ID, f"{type(error).__name__}: {error}")
+        store.fail_run(RUN_ID, failure_text(error))
         raise
     finally:
         store.close()
+
+
+def failure_text(error: BaseException) -> str:
+    """What the store records for a run that did not finish: ``terminated`` (SIGTERM),
+    ``interrupted`` (Ctrl-C), else the exception's type and message."""
+    from peftal.errors import Terminated
+
+    if isinstance(error, Terminated):
+        return "terminated"
+    if isinstance(error, KeyboardInterrupt):
+        return "interrupted"
+    return f"{type(error).__name__}: {error}"
 
 
 def complete_run(store: ResultsStore, out: Path, summary: dict[str, Any]) -> None:
