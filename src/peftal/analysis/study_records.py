@@ -31,8 +31,8 @@ class StudyRecords:
         runs: One row per run: ``run_id``, ``kind``, ``status``, ``error``, every config key,
             ``metric`` (the primary metric), ``final`` (its last value), ``auc`` (AL),
             ``trainable_params``, ``total_params``, ``wall_seconds``, ``peak_memory_mb``.
-        rounds: One row per finished AL round (of any run, stopped ones included): ``run_id``, ``round``, ``num_labeled``, ``value``
-            (the primary metric) and one column per recorded metric.
+        rounds: One row per finished AL round (of any run, stopped ones included): ``run_id``,
+            ``round``, ``num_labeled``, ``value`` (the primary metric) and one column per recorded metric.
         axes: Config keys whose value differs between runs (the study's grid axes), seed included.
         config_keys: Every config key of the runs (the columns that identify a cell).
         store: The open results store, for analyses that need raw records (forgetting, CKA).

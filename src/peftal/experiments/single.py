@@ -112,7 +112,7 @@ def execute_run(config: RunConfig, out: Path, *, overwrite: bool = False,
             model=config.model, method=summary["method"], task=task.task,
             label_names=task.label_names, num_outputs=task.num_labels, pooling=config.pooling,
             max_length=config.max_length, text_column=config.text_column,
-            text_pair_column=config.text_pair_column, is_pair=task.is_pair,
+            text_pair_column=config.text_pair_column, is_pair=task.is_pair, no_header=config.no_header,
             precision=resolve_precision(config.precision),  # predict as the run evaluated
         ))
         metric = summary["metric"]
