@@ -132,6 +132,8 @@ def main(args: argparse.Namespace) -> int:
         precision=args.precision, group_by_length=args.group_by_length,
         device=args.device,
     )
+    if args.dry_run:
+        return _dry_run(config)
     out = args.out or Path("runs") / _default_name(config)
     summary = execute_run(config, out, overwrite=args.overwrite, progress=not args.no_progress)
     metric = summary["metric"]
@@ -147,6 +149,24 @@ def main(args: argparse.Namespace) -> int:
     if summary.get("stopped_by"):
         print(f"stopped early by {summary['stopped_by']} after round {summary['stopped_at_round']}")
     print(f"outputs in {out}/: summary.json, learning_curve.png, results.sqlite, model/")
+    return 0
+
+
+def _dry_run(config) -> int:
+    from peftal.al.plan import plan_run
+    from peftal.training.progress import format_seconds
+
+    plan = plan_run(config)
+    print(f"{plan['dataset']} · {plan['model']} · {plan['method']} · {plan['strategy']} · "
+          f"{plan['trainable_params']:,} of {plan['total_params']:,} parameters trained")
+    print(f"pool {plan['pool']:,} texts · {plan['classes']} classes · {plan['eval_split']} split "
+          f"{plan['test']:,} texts")
+    print(f"{plan['rounds']} rounds, labels per round: {', '.join(map(str, plan['labels_per_round']))}")
+    print(f"{plan['training_steps']:,} training steps (~{plan['step_seconds']:.2f} s each here) · "
+          f"{plan['scored_examples']:,} pool texts scored")
+    print(f"estimated time: about {format_seconds(plan['estimate_seconds'])} on this machine "
+          "(a quick measurement; data loading and model start-up come on top)")
+    print("dry run: nothing was written")
     return 0
 
 
