@@ -283,9 +283,9 @@ def run_active_learning(
             if probe is not None and (config.cka_every_round or last_round):
                 record["artifacts"] = {"cka": probe.measure(model)}
             rounds.append(record)
-            log.round(round_index, len(labeled), metric, metrics[metric])
             if on_round is not None:
                 on_round(record)
+            log.round(round_index, len(labeled), metric, metrics[metric])  # after it is stored
             if stopped_by is not None:
                 break
             added = queried

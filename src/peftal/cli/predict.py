@@ -28,7 +28,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--id-column", default=None, metavar="COLUMN",
                         help="input column copied to every output row to join on (default: 'id' where "
                              "the input has it, else the 0-based row number as 'row')")
-    parser.add_argument("--no-header", action="store_true",
+    header = parser.add_mutually_exclusive_group()
+    header.add_argument("--header", action="store_true",
+                        help="the CSV/TSV input has a header row (default: as the run read its "
+                             "training file); a position the run trained on picks the column there")
+    header.add_argument("--no-header", action="store_true",
                         help="the CSV/TSV input has no header row (default: as the run read its "
                              "training file); columns by 0-based position, as in training")
     parser.add_argument("--keep", action="append", default=[], metavar="COLUMN",
@@ -49,7 +53,8 @@ def main(args: argparse.Namespace) -> int:
 
     folder = args.run / "model" if (args.run / "model").is_dir() else args.run
     model, tokenizer, meta = load_model(folder)
-    headerless = (args.no_header or meta.get("no_header")) and args.input.suffix.lower() in (".csv", ".tsv")
+    headerless = ((args.no_header or (meta.get("no_header") and not args.header))
+                  and args.input.suffix.lower() in (".csv", ".tsv"))
     records = read_records(args.input, header=not headerless)
     if meta["task"] == "qa":
         return _predict_qa(args, model, tokenizer, meta, records)
