@@ -7,3 +7,12 @@ message on one line and exits with status 2. Anything else is a bug and keeps it
 
 class UsageError(ValueError):
     """Bad input from the user; the message names the problem in one line."""
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (``timeout``, a cluster scheduler, ``docker stop``), raised where Ctrl-C would raise
+    :class:`KeyboardInterrupt` so that every clean-up on the way out runs the same; the CLI exits
+    with 143 (128 + SIGTERM)."""
+
+    def __str__(self) -> str:
+        return "terminated"

@@ -57,6 +57,7 @@ def test_every_method_runs_and_saves_its_trainable_weights(name, tmp_path, data_
     run_cli("predict", "--run", str(out), "--input", str(test_file), "--output", str(predictions))
     rows = _records(predictions)
     assert len(rows) == len(source)
+    assert all(sum(key.startswith("prob_") for key in row) == 6 for row in rows)
     accuracy = accuracy_score([r["label"] for r in source], [row["label"] for row in rows])
     assert accuracy == summary["rounds"][-1]["metrics"]["accuracy"]
 

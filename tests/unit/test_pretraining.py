@@ -161,7 +161,7 @@ def test_wrapper_loss_equals_the_library_loss():
 def test_prompt_tuning_pretrains_through_the_wrapped_encoder():
     """peft wraps the encoder for prompt tuning; the masked-LM model must call the wrapper, so the
     prompt is part of the forward pass and receives a gradient."""
-    mlm = _mlm(120)
+    mlm = _tiny_mlm(120)
     apply_method(mlm, parse_method("prompt_tuning"))
     ids = torch.randint(5, 120, (2, 7))
     labels = torch.full_like(ids, -100)

@@ -41,6 +41,7 @@ from peftal.training import (
 )
 from peftal.training.device import resolve_device
 from peftal.training.precision import resolve_precision
+from peftal.training.progress import ProgressLog, log_lines_wanted
 
 
 @dataclass(frozen=True)
@@ -72,6 +73,10 @@ class RunConfig:
         stop: Stopping-criterion presets, e.g. ``("kappa_average",)``; the run ends after the first
             round at which any of them fires.
         text_column, text_pair_column, label_column, task: For local files.
+        no_header: CSV/TSV files have no header row; the columns are 0-based positions.
+        unlabeled_values: Label values meaning "no label" besides an empty one and ``-1`` in an
+            otherwise non-negative integer column; such rows never become a class.
+        min_class_count: Drop classes with fewer training examples than this (local files).
         init_adapter: A ``peftal pretrain`` adapter folder the method starts from every round.
         precision: ``auto``, ``fp32`` or ``bf16`` (autocast of training and inference); ``auto``
             = bf16 where the CPU/GPU has bf16 matmul units, else fp32 (docs/performance.md).
@@ -104,6 +109,9 @@ class RunConfig:
     text_pair_column: str | None = None
     label_column: str = "label"
     task: str | None = None
+    no_header: bool = False
+    unlabeled_values: tuple[str, ...] = ()
+    min_class_count: int = 0
     init_adapter: str | None = None
     precision: str = "auto"
     group_by_length: bool = True
@@ -129,6 +137,9 @@ class RunConfig:
         if self.cka_probe_size < 0 or self.cka_probe_size == 1:
             raise UsageError(f"--cka-probe-size must be 0 (no CKA) or >= 2, got {self.cka_probe_size}")
         object.__setattr__(self, "stop", tuple(self.stop))  # a list from the CLI or a YAML file
+        object.__setattr__(self, "unlabeled_values", tuple(str(v) for v in self.unlabeled_values))
+        if self.min_class_count < 0:
+            raise UsageError(f"--min-class-count must be >= 0, got {self.min_class_count}")
         check_criteria(self.stop)
 
 
@@ -147,7 +158,8 @@ def prepare(config: RunConfig) -> tuple[TaskData, Any, Any]:
     strategy = parse_strategy(config.strategy)
     task = load_task(config.dataset, text_column=config.text_column,
                      text_pair_column=config.text_pair_column, label_column=config.label_column,
-                     task=config.task, seed=config.seed)
+                     task=config.task, seed=config.seed, no_header=config.no_header,
+                     unlabeled_values=config.unlabeled_values, min_class_count=config.min_class_count)
     if task.task == "regression" and strategy.needs_probabilities:
         raise UsageError(f"strategy {strategy.name!r} needs class probabilities and does not apply to "
                          f"the regression task {task.name!r}; use one of: "
@@ -215,6 +227,7 @@ def run_active_learning(
                        _round_sizes(config)]
     bar = tqdm(total=sum(steps_per_round), disable=None if progress else True, unit="step",
                desc=f"{task.name} {method.preset} {strategy.preset}", leave=False)
+    log = ProgressLog(sum(steps_per_round), num_rounds, enabled=log_lines_wanted(progress), bar=bar)
     metric = primary_metric(task.metrics)
     rounds: list[dict[str, Any]] = []
     model = trainable = total = None
@@ -235,7 +248,7 @@ def run_active_learning(
             torch.manual_seed(round_seed)  # dropout
             result = train(model, pool, labeled, task.train.labels[labeled], train_config,
                            task=task.task, rng=np.random.default_rng(round_seed),
-                           on_step=bar.update)
+                           on_step=log.step)
             cls.for_inference(model)  # e.g. prefix tuning drops its MLP; evaluated as it is saved
             eval_start = time.perf_counter()
             metrics = compute_metrics(task.metrics, task.test.labels,
@@ -273,6 +286,7 @@ def run_active_learning(
             rounds.append(record)
             if on_round is not None:
                 on_round(record)
+            log.round(round_index, len(labeled), metric, metrics[metric])  # after it is stored
             if stopped_by is not None:
                 break
             added = queried

@@ -31,8 +31,8 @@ class StudyRecords:
         runs: One row per run: ``run_id``, ``kind``, ``status``, ``error``, every config key,
             ``metric`` (the primary metric), ``final`` (its last value), ``auc`` (AL),
             ``trainable_params``, ``total_params``, ``wall_seconds``, ``peak_memory_mb``.
-        rounds: One row per completed AL round: ``run_id``, ``round``, ``num_labeled``, ``value``
-            (the primary metric) and one column per recorded metric.
+        rounds: One row per finished AL round (of any run, stopped ones included): ``run_id``,
+            ``round``, ``num_labeled``, ``value`` (the primary metric) and one column per recorded metric.
         axes: Config keys whose value differs between runs (the study's grid axes), seed included.
         config_keys: Every config key of the runs (the columns that identify a cell).
         store: The open results store, for analyses that need raw records (forgetting, CKA).
@@ -127,9 +127,13 @@ def _run_row(store: ResultsStore, run: dict[str, Any]) -> tuple[dict[str, Any], 
                total_params=summary.get("total_params"),
                wall_seconds=provenance.get("wall_seconds"),
                peak_memory_mb=provenance.get("peak_memory_mb"))
-    rounds = []
-    if run["status"] == "completed":
-        for record in store.rounds(run["run_id"]):
+    rounds = []  # a stopped or failed run keeps the rounds it finished (tables use completed runs)
+    if run["kind"] == "active_learning" or run["status"] == "completed":
+        stored = store.rounds(run["run_id"])
+        if metric is None and stored:  # no summary: the rule applied to the last finished round
+            metric = primary_metric({"metrics": stored[-1]["metrics"]})
+            row["metric"] = metric
+        for record in stored:
             rounds.append({"run_id": run["run_id"], "round": record["round"],
                            "num_labeled": record["num_labeled"],
                            "value": record["metrics"].get(metric), **record["metrics"]})

@@ -5,10 +5,13 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import signal
 import sys
+import threading
 import warnings
+from typing import Any
 
-from peftal.errors import UsageError
+from peftal.errors import Terminated, UsageError
 
 _SUBCOMMANDS = ("run", "train", "pretrain", "predict", "methods", "strategies", "datasets", "analyze",
                 "study", "report", "label")
@@ -47,11 +50,30 @@ def main(argv: list[str] | None = None) -> int:
     if args.command is None:
         # `peftal` alone runs the main job on the embedded defaults.
         args = parser.parse_args(["run", *(argv or [])])
+    previous = _terminate_like_interrupt()
     try:
         return int(args.handler(args) or 0)
     except UsageError as error:
         print(f"peftal: error: {error}", file=sys.stderr)
         return 2
+    except Terminated:
+        print("peftal: terminated", file=sys.stderr)
+        return 143
     except KeyboardInterrupt:
         print("peftal: interrupted", file=sys.stderr)
         return 130
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _terminate_like_interrupt() -> Any:
+    """SIGTERM raises :class:`Terminated` (a KeyboardInterrupt) in the main thread, so a stopped run
+    is recorded as failed and its finished rounds stay readable; returns the previous handler."""
+    if threading.current_thread() is not threading.main_thread():
+        return None
+
+    def _raise(signum: int, frame: Any) -> None:
+        raise Terminated
+
+    return signal.signal(signal.SIGTERM, _raise)

@@ -7,34 +7,41 @@ import math
 from pathlib import Path
 from typing import Any
 
-from peftal.cli.options import print_json, print_table
+from peftal.cli.options import HelpFormatter, print_json, print_table
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "analyze", help="forgetting events and CKA to the base model of stored runs",
-        description="Reads every results.sqlite in DIR and below it (a run folder, a study folder or "
-                    "a tree of them) and summarises, per run: forgetting events of the labelled "
+        description="Reads the results stores of the given folders (run folders, study folders, or "
+                    "folders above them; several are compared, each run named by its folder or "
+                    "--name) and summarises, per run: forgetting events of the labelled "
                     "examples (Toneva et al. 2019) and layer-wise CKA between the pretrained and "
                     "the fine-tuned encoder (Kornblith et al. 2019). Reads records only.",
+        formatter_class=HelpFormatter,
     )
-    parser.add_argument("dir", type=Path, metavar="DIR", help="a run or study output folder")
+    parser.add_argument("dirs", type=Path, nargs="+", metavar="RUN_OR_STUDY",
+                        help="run or study output folders, or folders above them")
+    parser.add_argument("--name", action="append", default=[],
+                        help="name of the run (or study) of each folder, in order (default: the "
+                             "folder's name)")
+    parser.add_argument("--out", type=Path, default=None,
+                        help="where --plots go (default: the folder itself, or the folders' common "
+                             "parent)")
     parser.add_argument("--json", action="store_true", help="print the full analysis as JSON")
     parser.add_argument("--plots", action="store_true",
                         help="write cka_by_layer.png, cka_by_labels.png (with every-round CKA) and "
-                             "forgetting_histogram.png into DIR")
+                             "forgetting_histogram.png into the folder (see --out)")
     parser.set_defaults(handler=main)
 
 
 def main(args: argparse.Namespace) -> int:
-    from peftal.analysis.records import analyze
-
-    result = analyze(args.dir)
+    result, out = _analyze(args)
     written = []
     if args.plots:
         from peftal.reports.analysis_figures import write_analysis_figures
 
-        written = write_analysis_figures(result, args.dir)
+        written = write_analysis_figures(result, out)
     if args.json:
         print_json(result)
     else:
@@ -42,6 +49,21 @@ def main(args: argparse.Namespace) -> int:
         for path in written:
             print(f"wrote {path}")
     return 0
+
+
+def _analyze(args: argparse.Namespace) -> tuple[dict[str, Any], Path]:
+    """One folder: its runs as stored; several (or --name): gathered and named by folder."""
+    import tempfile
+
+    from peftal.analysis.collect import collect_runs, common_parent, merge_runs
+    from peftal.analysis.records import analyze
+
+    if len(args.dirs) == 1 and not args.name:
+        return analyze(args.dirs[0]), args.out or args.dirs[0]
+    runs = collect_runs(args.dirs, args.name)
+    with tempfile.TemporaryDirectory(prefix="peftal-analyze-") as folder:
+        merge_runs(runs, Path(folder))
+        return analyze(folder), args.out or common_parent(args.dirs)
 
 
 def _who(run: dict[str, Any]) -> list[Any]:

@@ -28,6 +28,19 @@ def positive_float(text: str) -> float:
     return value
 
 
+class HelpFormatter(argparse.HelpFormatter):
+    """Help that shows each option's default once: appended as ``(default: X)`` unless the text
+    already speaks of its default, and never for on/off flags (their text says what they change)
+    or for options without a default."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        if ("default" in text.lower() or action.default in (None, argparse.SUPPRESS)
+                or isinstance(action.default, bool) or not action.option_strings):
+            return text
+        return f"{text} (default: %(default)s)" if text else "(default: %(default)s)"
+
+
 def print_json(value: Any) -> None:
     json.dump(value, sys.stdout, indent=2)
     sys.stdout.write("\n")

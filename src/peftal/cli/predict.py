@@ -6,25 +6,44 @@ import argparse
 import json
 from pathlib import Path
 
+from peftal.cli.options import HelpFormatter
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "predict", help="predict labels with a saved run's model",
-        description="Reads one JSON object per line (a text column, and a pair column for pair "
-                    "tasks) and writes one object per line with \"label\" and \"probs\" "
-                    "(\"value\" for regression; \"answer\" for QA, from \"question\" and "
-                    "\"context\").",
+        description="Reads a JSONL/CSV/TSV/Parquet file (the text column the run trained on, and a "
+                    "pair column for pair tasks) and writes one row per input row: its id (the "
+                    "--id-column, else an 'id' column, else the 0-based 'row' number), the --keep "
+                    "columns, the predicted 'label' and one 'prob_<label>' per class ('value' for "
+                    "regression; 'answer' for QA, from 'question' and 'context'). The output's "
+                    "suffix picks the format: .csv, .tsv, else JSON lines.",
+        formatter_class=HelpFormatter,
     )
     parser.add_argument("--run", type=Path, required=True, help="a run folder (holding model/)")
     parser.add_argument("--input", type=Path, required=True, help="JSONL/CSV/TSV/Parquet file")
-    parser.add_argument("--output", type=Path, required=True, help="JSONL file to write")
-    parser.add_argument("--batch-size", type=int, default=128)
+    parser.add_argument("--output", type=Path, required=True,
+                        help="file to write: .csv, .tsv or JSONL (any other suffix)")
+    parser.add_argument("--batch-size", type=int, default=128, help="texts per forward pass")
+    parser.add_argument("--id-column", default=None, metavar="COLUMN",
+                        help="input column copied to every output row to join on (default: 'id' where "
+                             "the input has it, else the 0-based row number as 'row')")
+    header = parser.add_mutually_exclusive_group()
+    header.add_argument("--header", action="store_true",
+                        help="the CSV/TSV input has a header row (default: as the run read its "
+                             "training file); a position the run trained on picks the column there")
+    header.add_argument("--no-header", action="store_true",
+                        help="the CSV/TSV input has no header row (default: as the run read its "
+                             "training file); columns by 0-based position, as in training")
+    parser.add_argument("--keep", action="append", default=[], metavar="COLUMN",
+                        help="also copy this input column to the output (repeatable)")
     parser.set_defaults(handler=main)
 
 
 def main(args: argparse.Namespace) -> int:
     import numpy as np
 
+    from peftal.cli.predictions import key_columns, prediction_rows, write_rows
     from peftal.data import read_records
     from peftal.data.dataset import Split
     from peftal.data.encoding import encode
@@ -34,11 +53,14 @@ def main(args: argparse.Namespace) -> int:
 
     folder = args.run / "model" if (args.run / "model").is_dir() else args.run
     model, tokenizer, meta = load_model(folder)
-    records = read_records(args.input)
+    headerless = ((args.no_header or (meta.get("no_header") and not args.header))
+                  and args.input.suffix.lower() in (".csv", ".tsv"))
+    records = read_records(args.input, header=not headerless)
     if meta["task"] == "qa":
         return _predict_qa(args, model, tokenizer, meta, records)
-    text_col = meta.get("text_column") or "text"
-    pair_col = (meta.get("text_pair_column") or "text_pair") if meta.get("is_pair") else None
+    text_col = _column(meta.get("text_column") or "text", records)
+    pair_col = _column(meta.get("text_pair_column") or "text_pair", records) if meta.get("is_pair") else None
+    id_column, keep = key_columns(records, args.id_column, args.keep, args.input)
     for column in filter(None, (text_col, pair_col)):
         if column not in records[0]:
             raise UsageError(f"{args.input}: column {column!r} not found; columns are: "
@@ -47,18 +69,21 @@ def main(args: argparse.Namespace) -> int:
                   text_pairs=[str(r[pair_col]) for r in records] if pair_col else None)
     outputs = predict(model, encode(tokenizer, split, meta["max_length"]), np.arange(len(records)),
                       args.batch_size, precision=meta.get("precision", "fp32"))
-    tmp = args.output.with_name(args.output.name + ".tmp")
-    with open(tmp, "w", encoding="utf-8") as handle:
-        for row in outputs:
-            if meta["task"] == "regression":
-                handle.write(json.dumps({"value": float(row[0])}) + "\n")
-            else:
-                probs = softmax(row[None])[0]
-                handle.write(json.dumps({"label": meta["label_names"][int(probs.argmax())],
-                                         "probs": [round(float(p), 6) for p in probs]}) + "\n")
-    tmp.replace(args.output)
+    label_names = None if meta["task"] == "regression" else meta["label_names"]
+    rows = prediction_rows(records, id_column, keep, outputs, label_names,
+                           None if label_names is None else softmax(outputs))
+    write_rows(args.output, rows)
     print(f"wrote {len(records)} predictions to {args.output}")
     return 0
+
+
+def _column(column: str, records: list[dict]) -> str:
+    """A run trained on a header-less file names its columns by position ("1"); an input with a
+    header has that column at the same position."""
+    names = list(records[0])
+    if column not in names and column.isdigit() and int(column) < len(names):
+        return names[int(column)]
+    return column
 
 
 def _predict_qa(args: argparse.Namespace, model, tokenizer, meta: dict, records: list[dict]) -> int:

@@ -1,28 +1,52 @@
-"""``peftal report DIR``: an HTML report and CSV tables from a study's (or a run's) stored records."""
+"""``peftal report RUN_OR_STUDY...``: an HTML report and CSV tables from stored records."""
 
 from __future__ import annotations
 
 import argparse
+import tempfile
 from pathlib import Path
+
+from peftal.cli.options import HelpFormatter
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
-        "report", help="write report.html and tables/*.csv for a study or run folder",
-        description="Reads the results store in DIR (a `peftal study run` directory or a "
-                    "`peftal run` output folder) and writes DIR/report.html (self-contained), "
-                    "DIR/tables/*.csv and DIR/figures/*.png. Computes nothing new: it reads "
-                    "stored records only.",
+        "report", help="write report.html and tables/*.csv for studies and runs",
+        description="Reads the results stores of the given folders (`peftal study run` directories, "
+                    "`peftal run` output folders, or a folder above them) and writes report.html "
+                    "(self-contained), tables/*.csv and figures/*.png. One folder holding a store "
+                    "gets its report inside it; several folders, or a parent folder, are compared "
+                    "in one report, each run named by its folder (or --name). Computes nothing new: "
+                    "it reads stored records only.",
+        formatter_class=HelpFormatter,
     )
-    parser.add_argument("dir", type=Path, help="study directory or run folder")
+    parser.add_argument("dirs", type=Path, nargs="+", metavar="RUN_OR_STUDY",
+                        help="study directories, run folders, or folders above them")
+    parser.add_argument("--name", action="append", default=[],
+                        help="name of the run (or study) of each folder, in order (default: the "
+                             "folder's name)")
+    parser.add_argument("--out", type=Path, default=None,
+                        help="where to write (default: the folder itself, or the folders' common "
+                             "parent)")
     parser.set_defaults(handler=main)
 
 
 def main(args: argparse.Namespace) -> int:
+    from peftal.analysis.collect import collect_runs, common_parent, merge_runs
+    from peftal.experiments.store import STORE_NAME
     from peftal.reports.html import TABLES, write_report
 
-    page = write_report(args.dir)
-    tables = sorted(p.name for p in (args.dir / TABLES).glob("*.csv"))
+    if len(args.dirs) == 1 and not args.name and (args.dirs[0] / STORE_NAME).is_file():
+        out = args.out or args.dirs[0]
+        page = write_report(args.dirs[0], out=out)
+    else:
+        runs = collect_runs(args.dirs, args.name)
+        out = args.out or common_parent(args.dirs)
+        with tempfile.TemporaryDirectory(prefix="peftal-report-") as folder:
+            merge_runs(runs, Path(folder))
+            page = write_report(folder, out=out, name=", ".join(p.resolve().name for p in args.dirs))
+        print(f"runs: {', '.join(run[2] for run in runs)}")
+    tables = sorted(p.name for p in (out / TABLES).glob("*.csv"))
     print(f"wrote {page}")
-    print(f"tables in {args.dir / TABLES}/: {', '.join(tables) if tables else '(none)'}")
+    print(f"tables in {out / TABLES}/: {', '.join(tables) if tables else '(none)'}")
     return 0

@@ -9,17 +9,21 @@ from __future__ import annotations
 import gzip
 import json
 import os
+import warnings
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from peftal.data.builtin import DATASETS, DatasetSpec
+from peftal.data.columns import check_columns, check_headerless, check_positions
 from peftal.data.dataset import Split, TaskData
+from peftal.data.label_checks import drop_small_classes, drop_unlabeled, warn_suspicious_labels
 from peftal.errors import UsageError
 
 DATA_DIR_ENV = "PEFTAL_DATA_DIR"
 _SPLITS = ("train", "validation", "test")
+_STEMS = {"train": ("train",), "validation": ("validation", "dev"), "test": ("test",)}  # file names
 _SUFFIXES = (".jsonl", ".jsonl.gz", ".json", ".csv", ".tsv", ".parquet")
 Records = list[dict[str, Any]]
 
@@ -47,6 +51,9 @@ def load_task(
     task: str | None = None,
     test_size: float = 0.2,
     seed: int = 0,
+    no_header: bool = False,
+    unlabeled_values: tuple[str, ...] = (),
+    min_class_count: int = 0,
 ) -> TaskData:
     """Load a built-in dataset by name or a local file/folder by path.
 
@@ -58,6 +65,10 @@ def load_task(
         task: ``classification`` or ``regression`` for files (default: classification).
         test_size: Share held out as test when a single file is given (seeded, stratified).
         seed: Seed of that split.
+        no_header: CSV/TSV files have no header row; the columns are 0-based positions ("1").
+        unlabeled_values: Label values that mean "no label", besides an empty label and ``-1`` in
+            an otherwise non-negative integer column (see :mod:`peftal.data.label_checks`).
+        min_class_count: Drop classes with fewer training examples than this (files only).
     """
     path = Path(name_or_path).expanduser()
     if name_or_path in DATASETS:
@@ -67,6 +78,7 @@ def load_task(
                              "active learning and classification training do not apply to it")
         folder = local_folder(spec.name)
         splits = _read_folder(folder) if folder else _read_hub(spec)
+        splits = drop_unlabeled(spec.name, splits, "label", spec.task, unlabeled_values)
         columns = ("text", "text_pair" if spec.text_pair else None, "label")
         return build_task(spec.name, spec.task, splits, columns, spec.metrics,
                           label_names=spec.labels, source=str(folder or spec.hub_id))
@@ -76,15 +88,47 @@ def load_task(
             "and no such file or folder"
         )
     columns = (text_column, text_pair_column, label_column)
-    if path.is_dir():
-        splits = _read_folder(path)
-    else:
-        records = read_records(path)
-        _check_records(str(path), "file", records, [c for c in columns if c])
-        splits = _split_file(path, records, label_column, test_size, seed, task)
+    if no_header:
+        check_positions(columns)
+    splits = _read_user_data(path, columns, task, test_size, seed, no_header=no_header,
+                             unlabeled=unlabeled_values, min_class_count=min_class_count)
     task = task or "classification"
     metrics = ("pearson", "spearman", "mse") if task == "regression" else ("accuracy", "f1_macro")
     return build_task(str(path), task, splits, columns, metrics, source=str(path.resolve()))
+
+
+def _read_user_data(path: Path, columns: tuple[str, str | None, str], task: str | None,
+                    test_size: float, seed: int, *, no_header: bool, unlabeled: tuple[str, ...],
+                    min_class_count: int) -> dict[str, Records]:
+    """A user's file or folder as checked splits: columns found, unlabelled rows left out, small
+    classes dropped on request and suspicious labels warned about; a single file (or a folder whose
+    evaluation splits hold no labels) gets a seeded test split."""
+    label_column, kind = columns[2], task or "classification"
+    named = [c for c in columns if c]
+    if path.is_dir():
+        splits = _read_folder(path, header=not no_header)
+        if "train" not in splits:
+            raise UsageError(f"{path}: no training split found (train.*)")
+    else:
+        splits = {"file": read_records(path, header=not no_header)}
+    for split_name, records in splits.items():
+        check_columns(str(path), split_name, records, columns, no_header=no_header)
+    splits = drop_unlabeled(str(path), {("train" if k == "file" else k): v for k, v in splits.items()},
+                            label_column, kind, unlabeled)
+    if kind == "classification":
+        splits = drop_small_classes(str(path), splits, label_column, min_class_count)
+        warn_suspicious_labels(str(path), splits["train"], label_column)
+    if path.is_file() or not {"test", "validation"} & set(splits):
+        if path.is_dir():
+            warnings.warn(f"{path}: no labelled test or validation split; holding out "
+                          f"{test_size:.0%} of the training split as test", stacklevel=2)
+        _check_records(str(path), "train", splits["train"], named)
+        splits.update(_split_file(path, splits["train"], label_column, test_size, seed, task))
+        if kind == "classification":  # a class too small to stratify stays in training, never only in test
+            seen = {str(r[label_column]) for r in splits["train"]}
+            splits["train"] += [r for r in splits["test"] if str(r[label_column]) not in seen]
+            splits["test"] = [r for r in splits["test"] if str(r[label_column]) in seen]
+    return splits
 
 
 def build_task(
@@ -181,13 +225,13 @@ def _to_split(name: str, split: str, records: Records, columns: tuple[str, str |
     )
 
 
-def _read_folder(folder: Path) -> dict[str, Records]:
+def _read_folder(folder: Path, header: bool = True) -> dict[str, Records]:
     splits = {}
     for split in _SPLITS:
-        files = [folder / f"{split}{suffix}" for suffix in _SUFFIXES
-                 if (folder / f"{split}{suffix}").exists()]
+        files = [folder / f"{stem}{suffix}" for stem in _STEMS[split] for suffix in _SUFFIXES
+                 if (folder / f"{stem}{suffix}").exists()]
         if files:
-            splits[split] = read_records(files[0])
+            splits[split] = read_records(files[0], header=header)
     if not splits:
         raise UsageError(f"{folder}: no train/validation/test files ({', '.join(_SUFFIXES)}) found")
     return splits
@@ -209,9 +253,14 @@ def _split_file(path: Path, records: Records, label_column: str, test_size: floa
     return {"train": list(train), "test": list(test)}
 
 
-def read_records(path: Path) -> Records:
-    """Read a JSONL (optionally gzipped), JSON list, CSV, TSV or Parquet file into dicts."""
+def read_records(path: Path, header: bool = True) -> Records:
+    """Read a JSONL (optionally gzipped), JSON list, CSV, TSV or Parquet file into dicts.
+
+    ``header=False`` reads a CSV/TSV file without a header row; its columns are named by their
+    0-based positions ``"0"``, ``"1"``, ...
+    """
     name = path.name.lower()
+    check_headerless(path, header)
     try:
         if name.endswith((".jsonl", ".jsonl.gz")):
             opener = gzip.open if name.endswith(".gz") else open
@@ -223,11 +272,7 @@ def read_records(path: Path) -> Records:
             if not isinstance(records, list):
                 raise UsageError(f"{path}: a .json file must hold a list of records")
         elif name.endswith((".csv", ".tsv")):
-            import pandas as pd
-
-            frame = pd.read_csv(path, sep="\t" if name.endswith(".tsv") else ",",
-                                encoding="utf-8", dtype=str, keep_default_na=False)
-            records = frame.to_dict(orient="records")
+            records = _read_csv(path, sep="\t" if name.endswith(".tsv") else ",", header=header)
         elif name.endswith(".parquet"):
             import pandas as pd
 
@@ -247,6 +292,17 @@ def read_records(path: Path) -> Records:
     if not records:
         raise UsageError(f"{path}: the file is empty")
     return records
+
+
+def _read_csv(path: Path, sep: str, header: bool) -> Records:
+    """Every value as text (``dtype=str``, no NA guessing: an empty label stays ``""``); without a
+    header the columns are named ``"0"``, ``"1"``, ..."""
+    import pandas as pd
+
+    frame = pd.read_csv(path, sep=sep, encoding="utf-8", dtype=str, keep_default_na=False,
+                        header="infer" if header else None)
+    frame.columns = [str(column) for column in frame.columns]
+    return frame.to_dict(orient="records")
 
 
 def _json_line(line: str, path: Path, number: int) -> dict[str, Any]:

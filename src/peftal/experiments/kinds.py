@@ -121,7 +121,10 @@ def _check_dataset(configs: list[Any], strategies: Registry) -> list[str]:
     try:
         task = load_task(name, text_column=first.text_column,
                          text_pair_column=first.text_pair_column,
-                         label_column=first.label_column, task=first.task, seed=first.seed)
+                         label_column=first.label_column, task=first.task, seed=first.seed,
+                         no_header=getattr(first, "no_header", False),
+                         unlabeled_values=getattr(first, "unlabeled_values", ()),
+                         min_class_count=getattr(first, "min_class_count", 0))
     except UsageError as error:
         return [str(error)]
     problems = []

@@ -55,10 +55,22 @@ def recorded_run(out: Path, kind: str, config: dict[str, Any], seed: int) -> Ite
     try:
         yield store
     except BaseException as error:
-        store.fail_run(RUN_ID, f"{type(error).__name__}: {error}")
+        store.fail_run(RUN_ID, failure_text(error))
         raise
     finally:
         store.close()
+
+
+def failure_text(error: BaseException) -> str:
+    """What the store records for a run that did not finish: ``terminated`` (SIGTERM),
+    ``interrupted`` (Ctrl-C), else the exception's type and message."""
+    from peftal.errors import Terminated
+
+    if isinstance(error, Terminated):
+        return "terminated"
+    if isinstance(error, KeyboardInterrupt):
+        return "interrupted"
+    return f"{type(error).__name__}: {error}"
 
 
 def complete_run(store: ResultsStore, out: Path, summary: dict[str, Any]) -> None:
@@ -100,7 +112,7 @@ def execute_run(config: RunConfig, out: Path, *, overwrite: bool = False,
             model=config.model, method=summary["method"], task=task.task,
             label_names=task.label_names, num_outputs=task.num_labels, pooling=config.pooling,
             max_length=config.max_length, text_column=config.text_column,
-            text_pair_column=config.text_pair_column, is_pair=task.is_pair,
+            text_pair_column=config.text_pair_column, is_pair=task.is_pair, no_header=config.no_header,
             precision=resolve_precision(config.precision),  # predict as the run evaluated
         ))
         metric = summary["metric"]

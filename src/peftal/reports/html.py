@@ -82,13 +82,17 @@ def _render(section: Section, name: str, figure_dir: Path) -> str:
     return "\n".join(parts)
 
 
-def write_report(path: str | Path) -> Path:
+def write_report(path: str | Path, out: str | Path | None = None, name: str | None = None) -> Path:
     """Write ``report.html``, ``tables/*.csv`` and ``figures/*.png`` into the study or run folder
-    ``path``; returns the page's path."""
+    ``path`` (or into ``out``, titled ``name``); returns the page's path."""
     path = Path(path)
     records = load_records(path)
+    if name is not None:
+        records.name = name
+    out_dir = Path(out) if out is not None else path
     try:
-        table_dir, figure_dir = path / TABLES, path / FIGURES
+        out_dir.mkdir(parents=True, exist_ok=True)
+        table_dir, figure_dir = out_dir / TABLES, out_dir / FIGURES
         table_dir.mkdir(exist_ok=True)
         figure_dir.mkdir(exist_ok=True)
         body = []
@@ -105,7 +109,7 @@ def write_report(path: str | Path) -> Path:
             f"<title>peftal report · {html.escape(records.name)}</title><style>{_STYLE}</style>"
             f"</head><body><h1>peftal report · {html.escape(records.name)}</h1>\n"
             + "\n".join(body) + "\n</body></html>\n")
-    out = path / REPORT
+    out = out_dir / REPORT
     tmp = out.with_name(out.name + ".tmp")
     tmp.write_text(page, encoding="utf-8")
     os.replace(tmp, out)

@@ -195,6 +195,26 @@ def runs_table(records: StudyRecords) -> Section | None:
                            "wall time (s) and the peak resident memory of its worker (MiB)."))
 
 
+@register_section("unfinished", order=85)
+def unfinished_rounds(records: StudyRecords) -> Section | None:
+    """The rounds a stopped (SIGTERM, Ctrl-C) or failed run finished before it ended."""
+    if records.runs.empty or records.rounds.empty:
+        return None
+    unfinished = records.runs[records.runs["status"] != "completed"]
+    rows = records.rounds[records.rounds["run_id"].isin(unfinished["run_id"])]
+    if rows.empty:
+        return None
+    status = unfinished.set_index("run_id")["status"]
+    error = unfinished.set_index("run_id")["error"]
+    table = rows.assign(status=rows["run_id"].map(status), error=rows["run_id"].map(error))
+    table = table[["run_id", "status", "error", "round", "num_labeled",
+                   *[c for c in rows.columns if c not in ("run_id", "round", "num_labeled", "value")]]]
+    return Section(title="Finished rounds of runs that did not complete", tables={"unfinished": table},
+                   text=_p("These runs stopped early (terminated, interrupted or failed); the "
+                           "rounds below finished and were stored. They are not in the curves and "
+                           "AUC tables above, which hold completed runs only."))
+
+
 @register_section("failures", order=90)
 def failures(records: StudyRecords) -> Section | None:
     failed = records.runs[records.runs["status"] == "failed"] if len(records.runs) else records.runs

@@ -1,0 +1,55 @@
+"""Help that helps: every option of the first-hour commands has help text with its default once."""
+
+from __future__ import annotations
+
+import io
+import re
+
+import pytest
+
+from peftal.cli import build_parser
+from peftal.training.progress import ProgressLog, format_seconds
+
+
+def _subparser(name: str):
+    parser = build_parser()
+    (subparsers,) = [a for a in parser._actions if a.__class__.__name__ == "_SubParsersAction"]
+    return subparsers.choices[name]
+
+
+@pytest.mark.parametrize("command", ["run", "predict", "report", "analyze"])
+def test_every_option_has_help_with_its_default_once(command):
+    parser = _subparser(command)
+    for action in parser._actions:
+        if not action.option_strings or action.dest == "help":
+            continue
+        assert action.help, f"{command} {action.option_strings[0]} has no help"
+    text = parser.format_help()
+    for entry in re.split(r"\n  (?=-)", text):
+        assert entry.count("(default:") <= 1, entry
+    assert not re.search(r"\(default: (True|False|None)\)", text)
+
+
+def test_off_flags_read_naturally():
+    text = " ".join(_subparser("run").format_help().split())
+    assert "--no-group-by-length plain shuffled training batches (default: batches of examples" in text
+    assert "--model MODEL HF model id or local path (default: the packaged all- MiniLM-L6-v2)" in text
+
+
+def test_progress_log_lines_and_estimate():
+    stream = io.StringIO()
+    log = ProgressLog(total_steps=10, num_rounds=2, enabled=True, stream=stream, min_interval=1e9)
+    for _ in range(5):
+        log.step()
+    log.round(0, 20, "accuracy", 0.5)
+    for _ in range(5):
+        log.step()
+    log.round(1, 30, "accuracy", 0.75)
+    lines = stream.getvalue().splitlines()
+    assert len(lines) == 2
+    assert "round 1/2 done · 20 labels · accuracy 0.5000 · about" in lines[0]
+    assert lines[1].endswith("round 2/2 done · 30 labels · accuracy 0.7500")
+    assert format_seconds(3725) == "1:02:05"
+    quiet = io.StringIO()
+    ProgressLog(total_steps=1, num_rounds=1, enabled=False, stream=quiet).round(0, 1, "accuracy", 1.0)
+    assert quiet.getvalue() == ""
