@@ -40,8 +40,15 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--max-length", type=int, default=64)
     parser.add_argument("--json", default=None, help="append one JSON line per setting here")
+    parser.add_argument("--lrs", nargs="+", type=float, default=None,
+                        help="learning rates to try (default: the method's grid, else its default)")
+    parser.add_argument("--head-lrs", nargs="+", type=float, default=None,
+                        help="head learning rates to try (default: the method's grid, else its default)")
+    parser.add_argument("--threads", type=int, default=None)
     args = parser.parse_args()
 
+    if args.threads:
+        torch.set_num_threads(args.threads)
     task = load_task(args.dataset)
     encoder, tokenizer = load_backbone(None)
     pool = encode(tokenizer, task.train, args.max_length)
@@ -49,7 +56,10 @@ def main() -> None:
     order = rng.permutation(len(task.train))
     validation, rest = order[: args.validation_size], order[args.validation_size :]
     for method in args.methods:
-        grid = GRIDS.get(method, {"lr": [METHODS.get(method).lr], "head_lr": [METHODS.get(method).head_lr]})
+        defaults = {"lr": [METHODS.get(method).lr], "head_lr": [METHODS.get(method).head_lr]}
+        grid = dict(GRIDS.get(method, defaults))
+        grid["lr"] = args.lrs or grid["lr"]
+        grid["head_lr"] = args.head_lrs or grid["head_lr"]
         for lr, head_lr in itertools.product(grid["lr"], grid["head_lr"]):
             scores = {}
             start = time.perf_counter()
