@@ -170,7 +170,7 @@ def run_trainer(cell: Cell, method: str, lr: float) -> SideResult:
         args = TrainingArguments(
             output_dir=output_dir, num_train_epochs=cell.epochs, learning_rate=lr,
             per_device_train_batch_size=cell.batch_size, per_device_eval_batch_size=cell.eval_batch_size,
-            warmup_ratio=0.1, weight_decay=0.01, save_strategy="no", logging_strategy="no",
+            warmup_steps=0.1, weight_decay=0.01, save_strategy="no", logging_strategy="no",
             report_to=[], disable_tqdm=True, use_cpu=True, seed=cell.seed, dataloader_num_workers=0)
         while True:  # one round per pass; ends once the budget is labelled
             tick = time.perf_counter()
