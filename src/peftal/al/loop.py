@@ -41,6 +41,7 @@ from peftal.training import (
 )
 from peftal.training.device import resolve_device
 from peftal.training.precision import resolve_precision
+from peftal.validation import check_rate, check_seed
 
 
 @dataclass(frozen=True)
@@ -119,9 +120,8 @@ class RunConfig:
             raise UsageError(f"--budget ({self.budget}) must be larger than --warm-start "
                              f"({self.warm_start})")
         for name in ("lr", "head_lr"):
-            value = getattr(self, name)
-            if value is not None and not value > 0:
-                raise UsageError(f"--{name.replace('_', '-')} must be > 0, got {value}")
+            check_rate(getattr(self, name), f"--{name.replace('_', '-')}")
+        check_seed(self.seed)
         if self.pooling not in POOLINGS:
             raise UsageError(f"--pooling must be one of {', '.join(POOLINGS)}, got {self.pooling!r}")
         if self.pool_subsample is not None and self.pool_subsample < 1:

@@ -5,13 +5,25 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import sqlite3
 import sys
 import warnings
+from typing import NoReturn
 
 from peftal.errors import UsageError
+from peftal.integrity import os_error_message
 
 _SUBCOMMANDS = ("run", "train", "pretrain", "predict", "methods", "strategies", "datasets", "analyze",
                 "study", "report", "label")
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with its errors on one ``peftal: error:`` line (subcommand parsers inherit it)."""
+
+    def error(self, message: str) -> NoReturn:
+        command = self.prog.removeprefix("peftal").strip()
+        where = f"{command}: " if command else ""
+        self.exit(2, f"peftal: error: {where}{message} (see {self.prog} --help)\n")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -19,7 +31,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     from peftal import __version__
 
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="peftal",
         description="Active learning with parameter-efficient fine-tuning.",
     )
@@ -51,6 +63,12 @@ def main(argv: list[str] | None = None) -> int:
         return int(args.handler(args) or 0)
     except UsageError as error:
         print(f"peftal: error: {error}", file=sys.stderr)
+        return 2
+    except (OSError, sqlite3.Error) as error:
+        message = os_error_message(error)  # a full disk, a read-only folder: the user can fix these
+        if message is None:
+            raise
+        print(f"peftal: error: {message}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("peftal: interrupted", file=sys.stderr)

@@ -18,6 +18,7 @@ import numpy as np
 
 from peftal.errors import UsageError
 from peftal.label.store import STORE_NAME, LabelStore
+from peftal.validation import check_rate, check_seed
 
 COLD_STARTS = ("random", "kmeans")
 _MAX_LABEL_LENGTH = 60
@@ -85,8 +86,9 @@ class LabelSettings:
                              f"got {self.cold_start!r}")
         if self.cv_folds == 1 or self.cv_folds < 0:
             raise UsageError(f"--cv-folds must be 0 (none) or >= 2, got {self.cv_folds}")
-        if not self.lease_seconds > 0:
-            raise UsageError(f"--lease-seconds must be > 0, got {self.lease_seconds}")
+        for name in ("lr", "head_lr", "lease_seconds"):
+            check_rate(getattr(self, name), f"--{name.replace('_', '-')}")
+        check_seed(self.seed)
 
     def to_dict(self) -> dict[str, Any]:
         values = dataclasses.asdict(self)
