@@ -40,6 +40,7 @@ from peftal.training import (
     train,
 )
 from peftal.training.device import resolve_device
+from peftal.training.limits import check_max_length
 from peftal.training.precision import resolve_precision
 from peftal.validation import check_rate, check_seed
 
@@ -157,6 +158,7 @@ def prepare(config: RunConfig) -> tuple[TaskData, Any, Any]:
 
         check_init_adapter(config.init_adapter, method.preset, config.model)
     check_criteria(config.stop, task.task)
+    check_max_length(config.model, config.max_length, method.config)
     if config.stratified_warm_start and task.task == "regression":
         raise UsageError("--stratified-warm-start needs classes; it does not apply to the regression "
                          f"task {task.name!r}")

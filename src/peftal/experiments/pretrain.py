@@ -31,6 +31,7 @@ from peftal.models.mlm import apply_method, load_masked_lm
 from peftal.models.pretrained_adapter import save_pretrained_adapter, write_pretrain_meta
 from peftal.peft import MethodSpec, count_parameters, parse_method
 from peftal.training import TrainConfig, train
+from peftal.training.limits import check_max_length
 from peftal.training.mlm import MLM_PROBABILITY, masked_lm_loss
 from peftal.validation import check_rate, check_seed
 
@@ -88,6 +89,7 @@ def prepare(config: PretrainConfig) -> tuple[MethodSpec, Corpus]:
     corpus = load_corpus(config.dataset, text_column=config.text_column,
                          text_pair_column=config.text_pair_column, max_texts=config.max_texts,
                          seed=config.seed)
+    check_max_length(config.model, config.max_length, method.config)
     return method, corpus
 
 

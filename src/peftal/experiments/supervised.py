@@ -34,6 +34,7 @@ from peftal.models.heads import POOLINGS
 from peftal.models.pretrained_adapter import check_init_adapter, load_pretrained_adapter
 from peftal.peft import MethodSpec, build_model, count_parameters, parse_method
 from peftal.training import TrainConfig, center_regression_head, compute_metrics, predict, train
+from peftal.training.limits import check_max_length
 from peftal.validation import check_rate, check_seed
 
 TASKS = ("classification", "regression", "qa")
@@ -133,6 +134,7 @@ def prepare(config: SupervisedConfig) -> Prepared:
         from peftal.data.qa_encoding import window_sizes
 
         window_sizes(max_length)  # raises for windows too short to hold a question and context
+    check_max_length(config.model, max_length, method.config)
     return Prepared(task, method, num_train, max_length)
 
 

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from peftal.errors import UsageError
+from peftal.integrity import check_sqlite
 from peftal.label.store import STORE_NAME, LabelStore
 from peftal.validation import check_rate, check_seed
 
@@ -126,9 +127,11 @@ def check_plugins(settings: LabelSettings) -> None:
     from peftal.al.strategies import parse_strategy
     from peftal.models.heads import POOLINGS
     from peftal.peft import parse_method
+    from peftal.training.limits import check_max_length
 
-    parse_method(settings.method)
+    method = parse_method(settings.method)
     parse_strategy(settings.strategy)
+    check_max_length(settings.model, settings.max_length, method.config)
     if settings.pooling not in POOLINGS:
         raise UsageError(f"--pooling must be one of {', '.join(POOLINGS)}, got {settings.pooling!r}")
 
@@ -195,6 +198,7 @@ def open_project(folder: Path) -> tuple[LabelStore, LabelSettings]:
     if not exists(folder):
         raise UsageError(f"{folder} is not a labelling project (no {STORE_NAME}); create one with "
                          "`peftal label start PROJECT --data FILE --labels A,B`")
+    check_sqlite(store_path(folder))  # a damaged project is named before the server or trainer uses it
     store = LabelStore(store_path(folder))
     return store, LabelSettings.from_dict(store.get_meta("settings"))
 
