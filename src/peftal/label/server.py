@@ -23,8 +23,8 @@ from typing import Any
 from flask import Flask, Response, jsonify, request
 from werkzeug.exceptions import HTTPException
 
-from peftal.label.project import LabelSettings
 from peftal.integrity import is_disk_full
+from peftal.label.project import LabelSettings
 from peftal.label.store import LabelError, LabelStore, NotFound, UnsupportedMediaType
 
 MAX_ANNOTATOR_LENGTH = 80
