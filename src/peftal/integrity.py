@@ -15,7 +15,7 @@ from pathlib import Path
 from peftal.errors import UsageError
 
 # Codes of sqlite3.Error.sqlite_errorcode (Python >= 3.11), named as in sqlite3.h.
-SQLITE_CORRUPT, SQLITE_FULL, SQLITE_NOTADB = 11, 13, 26
+SQLITE_IOERR, SQLITE_CORRUPT, SQLITE_FULL, SQLITE_NOTADB = 10, 11, 13, 26
 _DISK_FULL = {errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)}
 _NOT_WRITABLE = {errno.EACCES, errno.EPERM, errno.EROFS}
 
@@ -58,11 +58,21 @@ def is_disk_full(error: BaseException) -> bool:
     return isinstance(error, sqlite3.Error) and getattr(error, "sqlite_errorcode", None) == SQLITE_FULL
 
 
+def cannot_store(error: BaseException) -> bool:
+    """True for a write the storage refused: a full disk, or SQLite's I/O error (which is what a
+    full disk gives when even the WAL index cannot grow)."""
+    code = getattr(error, "sqlite_errorcode", None)
+    return is_disk_full(error) or (isinstance(error, sqlite3.Error) and code is not None
+                                   and code & 0xFF == SQLITE_IOERR)
+
+
 def os_error_message(error: BaseException) -> str | None:
     """One line for an I/O fault the user can fix, or ``None`` for any other error (a bug)."""
     if is_disk_full(error):
         where = f" writing {error.filename}" if getattr(error, "filename", None) else ""
         return f"the disk is full{where}; free some space and run the command again"
+    if cannot_store(error):
+        return f"a database could not be written ({error}); is the disk full or failing?"
     if isinstance(error, sqlite3.DatabaseError) and getattr(error, "sqlite_errorcode", None) in (
             SQLITE_CORRUPT, SQLITE_NOTADB):
         return f"a database is damaged ({error}); restore it from a backup or remove it"

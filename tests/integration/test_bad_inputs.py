@@ -50,8 +50,10 @@ def inputs(tmp_path_factory) -> Path:
     (d / "notlist.json").write_text('{"text": "a"}')
     (d / "data.xyz").write_text("x")
     _write_csv(d / "one_class.csv", [{**r, "label": "a"} for r in ROWS])
-    _write_csv(d / "empty_label.csv", [{**r, "label": "" if i == 3 else r["label"]} for i, r in enumerate(ROWS)])
-    _write_csv(d / "empty_text.csv", [{**r, "text": " " if i == 2 else r["text"]} for i, r in enumerate(ROWS)])
+    _write_csv(d / "empty_label.csv",
+               [{**r, "label": "" if i == 3 else r["label"]} for i, r in enumerate(ROWS)])
+    _write_csv(d / "empty_text.csv",
+               [{**r, "text": " " if i == 2 else r["text"]} for i, r in enumerate(ROWS)])
     _write_csv(d / "three.csv", ROWS[:3])
     pd.DataFrame([{**r, "label": np.nan if i == 5 else r["label"]} for i, r in enumerate(ROWS)]).to_parquet(
         d / "nan_label.parquet")
@@ -145,15 +147,18 @@ CASES = [
     # train and pretrain
     ("train lr inf", "train --lr inf --num-train 10"), ("train lr nan", "train --lr nan"),
     ("train seed -1", "train --seed -1"), ("train fraction 0", "train --fraction 0"),
-    ("train fraction 2", "train --fraction 2"), ("train fraction and num", "train --fraction 0.5 --num-train 5"),
+    ("train fraction 2", "train --fraction 2"),
+    ("train fraction and num", "train --fraction 0.5 --num-train 5"),
     ("train time budget 0", "train --time-budget 0"), ("train time budget nan", "train --time-budget nan"),
     ("train num-train 0", "train --num-train 0"), ("train max length absurd", "train --max-length 99999"),
     ("train qa on classification", "train --dataset {d}/good.csv --task qa"),
     ("train text is label", "train --dataset {d}/good.csv --label-column text"),
     ("pretrain lr inf", "pretrain --lr inf"), ("pretrain seed -1", "pretrain --seed -1"),
-    ("pretrain mlm 1", "pretrain --mlm-probability 1"), ("pretrain missing", "pretrain --dataset {d}/nope.txt"),
+    ("pretrain mlm 1", "pretrain --mlm-probability 1"),
+    ("pretrain missing", "pretrain --dataset {d}/nope.txt"),
     # predict
-    ("predict batch 0", "predict --run {d}/run_folder --input {d}/good.jsonl --output p.jsonl --batch-size 0"),
+    ("predict batch 0",
+     "predict --run {d}/run_folder --input {d}/good.jsonl --output p.jsonl --batch-size 0"),
     ("predict output folder", "predict --run {d}/run_folder --input {d}/good.jsonl --output {d}/outdir"),
     ("predict output in missing folder",
      "predict --run {d}/run_folder --input {d}/good.jsonl --output nowhere/p.jsonl"),
@@ -186,7 +191,8 @@ CASES = [
     ("label start missing data", "label start P --data {d}/nope.jsonl --labels a,b"),
     ("label start seed -1", "label start P --data {d}/texts.jsonl --labels a,b --seed -1"),
     ("label start lr inf", "label start P --data {d}/texts.jsonl --labels a,b --lr inf"),
-    ("label start max length absurd", "label start P --data {d}/texts.jsonl --labels a,b --max-length 9999"),
+    ("label start max length absurd",
+     "label start P --data {d}/texts.jsonl --labels a,b --max-length 9999"),
     ("label start garbage project", "label start {d}/garbage_project"),
     ("label start damaged project", "label start {d}/damaged_project"),
     ("label export garbage", "label export {d}/garbage_project --output e.jsonl"),

@@ -23,7 +23,7 @@ from typing import Any
 from flask import Flask, Response, jsonify, request
 from werkzeug.exceptions import HTTPException
 
-from peftal.integrity import is_disk_full
+from peftal.integrity import cannot_store, is_disk_full
 from peftal.label.project import LabelSettings
 from peftal.label.store import LabelError, LabelStore, NotFound, UnsupportedMediaType
 
@@ -62,6 +62,9 @@ def create_app(store: LabelStore, settings: LabelSettings, *, name: str = "proje
         if is_disk_full(error):
             return jsonify(error="the disk is full: nothing was stored; free some space and try "
                                  "again"), 503
+        if cannot_store(error):
+            return jsonify(error=f"the store cannot write ({error}; is the disk full?): nothing was "
+                                 "stored; try again later"), 503
         raise error
 
     @app.teardown_request
