@@ -189,6 +189,14 @@ class RayExecutor:
             os.environ.setdefault(_RAY_CLUSTER_ENV, "0")
         self._ray = import_ray()  # fail before any work if Ray is missing
 
+    def start(self) -> bool:
+        """Start (or join) Ray unless this process already did; True when it was started here."""
+        if self._ray.is_initialized():
+            return False
+        self._ray.init(address=self.address, include_dashboard=False, log_to_driver=False,
+                       logging_level="ERROR", configure_logging=True, **self._local_only())
+        return True
+
     def _starts_local_ray(self) -> bool:
         return self.address is None and not os.environ.get("RAY_ADDRESS")
 
@@ -208,10 +216,7 @@ class RayExecutor:
 
     def run(self, cells: Sequence[Cell]) -> Iterator[tuple[Cell, Outcome]]:
         ray = self._ray
-        started_here = not ray.is_initialized()
-        if started_here:
-            ray.init(address=self.address, include_dashboard=False, log_to_driver=False,
-                     logging_level="ERROR", configure_logging=True, **self._local_only())
+        started_here = self.start()
         task = ray.remote(num_cpus=self.cpus_per_cell, num_gpus=self.gpus_per_cell)(execute_cell)
         pending = {task.remote(cell.kind, config_dict(cell.config), cell_id=cell.cell_id,
                                executor=self.name): cell for cell in cells}
