@@ -239,3 +239,25 @@ def test_every_bad_input_is_one_line_exit_2_and_writes_nothing(inputs, tmp_path,
         elif _tree(inputs, work) != before:
             problems.append(f"{name}: files changed: {set(_tree(inputs, work)) ^ set(before) or 'contents'}")
     assert not problems, "\n".join(problems)
+
+
+def test_a_port_in_use_is_one_line_and_creates_no_project(inputs, tmp_path, monkeypatch, capsys):
+    import socket
+
+    monkeypatch.chdir(tmp_path)
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        status = main(["label", "start", "P", "--data", str(inputs / "texts.jsonl"), "--labels", "a,b",
+                       "--port", str(port), "--no-trainer"])
+    err = capsys.readouterr().err
+    assert status == 2 and err.startswith("peftal: error: cannot serve on 127.0.0.1") and err.count("\n") == 1
+    assert not (tmp_path / "P").exists()
+
+
+def test_threads_beyond_the_cores_are_capped_with_a_warning():
+    from peftal.training.precision import set_threads, usable_cores
+
+    with pytest.warns(UserWarning, match="more than the"):
+        assert set_threads(usable_cores() + 1000) == usable_cores()
