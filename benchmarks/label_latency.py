@@ -1,6 +1,6 @@
 """Does the labelling page stay fast while the model retrains? Background process vs thread.
 
-Measures the latency of ``GET /api/next`` (a write transaction: it renews the caller's lease)
+Measures the latency of ``POST /api/next`` (a write transaction: it renews the caller's lease)
 while no model trains and while a retrain runs, for the trainer as it ships (a separate process)
 and as a thread inside the server process (sharing the GIL with the request threads). Both sides
 train the same model with the same number of torch threads, on the same project, one after the
@@ -55,13 +55,13 @@ def call(url: str, method: str = "GET", body: dict | None = None) -> tuple[float
 
 def label(base: str, gold: dict[str, str], n: int) -> None:
     for _ in range(n):
-        _, item = call(f"{base}/api/next?annotator=bench")
+        _, item = call(f"{base}/api/next", "POST", {"annotator": "bench"})
         call(f"{base}/api/label", "POST", {"id": item["id"], "label": gold[item["text"]],
                                            "annotator": "bench"})
 
 
 def sample(base: str, while_activity: str | None, count: int, interval: float = 0.05) -> list[float]:
-    """Latencies of ``GET /api/next`` (``count`` of them, or as long as the trainer's activity is
+    """Latencies of ``POST /api/next`` (``count`` of them, or as long as the trainer's activity is
     ``while_activity``)."""
     latencies = []
     while len(latencies) < count:
@@ -69,7 +69,7 @@ def sample(base: str, while_activity: str | None, count: int, interval: float = 
             _, stats = call(f"{base}/api/stats")
             if stats["model"].get("activity") != while_activity:
                 break
-        latencies.append(call(f"{base}/api/next?annotator=probe")[0])
+        latencies.append(call(f"{base}/api/next", "POST", {"annotator": "probe"})[0])
         time.sleep(interval)
     return latencies
 
@@ -152,7 +152,7 @@ def main() -> None:
         gold = write_questions(data, args.texts)
         results = {"process": run_process_mode(Path(tmp) / "p1", data, gold, args),
                    "thread": run_thread_mode(Path(tmp) / "p2", data, gold, args)}
-    print(f"GET /api/next latency, {args.texts} texts, retrain on {args.query_size} labels "
+    print(f"POST /api/next latency, {args.texts} texts, retrain on {args.query_size} labels "
           f"x {args.epochs} epochs, {os.cpu_count()} cores")
     for mode, cases in results.items():
         for case, values in cases.items():

@@ -36,7 +36,11 @@ def parse_preset(text: str) -> tuple[str, dict[str, Any]]:
         if "=" not in item:
             raise UsageError(f"preset {text!r}: expected key=value, got {item!r}")
         key, value = (part.strip() for part in item.split("=", 1))
-        overrides[key] = yaml.safe_load(value) if value else None
+        try:
+            overrides[key] = yaml.safe_load(value) if value else None
+        except yaml.YAMLError as error:
+            problem = getattr(error, "problem", None) or type(error).__name__
+            raise UsageError(f"preset {text!r}: cannot read the value of {key!r} ({problem})") from None
     return name.lower().replace("-", "_"), overrides
 
 

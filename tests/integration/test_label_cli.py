@@ -37,7 +37,7 @@ def test_sigkill_loses_no_acknowledged_label_and_takes_the_trainer_down(tmp_path
         rng, name = random.Random(k), f"client{k}"
         for _ in range(100):  # bounded; the kill normally ends it much earlier
             try:
-                status, item = server.request("GET", f"/api/next?annotator={name}", timeout=20)
+                status, item = server.request("POST", "/api/next", {"annotator": name}, timeout=20)
                 if status == 204:
                     return
                 label = rng.choice(TREC_LABELS)
@@ -75,7 +75,7 @@ def test_sigkill_loses_no_acknowledged_label_and_takes_the_trainer_down(tmp_path
     try:
         status, stats = restarted.request("GET", "/api/stats")
         assert status == 200 and stats["labelled"] >= len(acked)
-        status, item = restarted.request("GET", "/api/next?annotator=after")
+        status, item = restarted.request("POST", "/api/next", {"annotator": "after"})
         assert restarted.request("POST", "/api/label", {"id": item["id"], "label": "HUM",
                                                         "annotator": "after"})[0] == 200
         run_cli("label", "export", str(project), "--output", str(tmp_path / "labels.jsonl"))

@@ -16,7 +16,7 @@ from peftal.experiments.supervised import SupervisedConfig, prepare
     ({"time_budget": 0.0}, "--time-budget must be a positive number"),
     ({"num_train": 0}, "--num-train must be >= 1"),
     ({"max_eval": 0}, "--max-eval must be >= 1"),
-    ({"lr": -1e-3}, "--lr must be > 0"),
+    ({"lr": -1e-3}, "--lr must be a finite number > 0"),
     ({"task": "ner"}, "unknown task 'ner'; valid tasks: classification, regression, qa"),
 ])
 def test_bad_settings(kwargs, message):

@@ -40,8 +40,10 @@ from peftal.training import (
     train,
 )
 from peftal.training.device import resolve_device
+from peftal.training.limits import check_max_length
 from peftal.training.precision import resolve_precision
 from peftal.training.progress import ProgressLog, log_lines_wanted
+from peftal.validation import check_rate, check_seed
 
 
 @dataclass(frozen=True)
@@ -127,9 +129,8 @@ class RunConfig:
             raise UsageError(f"--budget ({self.budget}) must be larger than --warm-start "
                              f"({self.warm_start})")
         for name in ("lr", "head_lr"):
-            value = getattr(self, name)
-            if value is not None and not value > 0:
-                raise UsageError(f"--{name.replace('_', '-')} must be > 0, got {value}")
+            check_rate(getattr(self, name), f"--{name.replace('_', '-')}")
+        check_seed(self.seed)
         if self.pooling not in POOLINGS:
             raise UsageError(f"--pooling must be one of {', '.join(POOLINGS)}, got {self.pooling!r}")
         if self.pool_subsample is not None and self.pool_subsample < 1:
@@ -170,6 +171,7 @@ def prepare(config: RunConfig) -> tuple[TaskData, Any, Any]:
         check_init_adapter(config.init_adapter, method.preset, config.model)
     check_criteria(config.stop, task.task)
     method.method.check_backbone(skeleton(config.model), method.config)
+    check_max_length(config.model, config.max_length, method.config)
     if config.stratified_warm_start and task.task == "regression":
         raise UsageError("--stratified-warm-start needs classes; it does not apply to the regression "
                          f"task {task.name!r}")

@@ -6,15 +6,26 @@ import argparse
 import logging
 import os
 import signal
+import sqlite3
 import sys
 import threading
 import warnings
-from typing import Any
+from typing import Any, NoReturn
 
 from peftal.errors import Terminated, UsageError
+from peftal.integrity import os_error_message
 
 _SUBCOMMANDS = ("run", "train", "pretrain", "predict", "methods", "strategies", "datasets", "analyze",
                 "study", "report", "label")
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with its errors on one ``peftal: error:`` line (subcommand parsers inherit it)."""
+
+    def error(self, message: str) -> NoReturn:
+        command = self.prog.removeprefix("peftal").strip()
+        where = f"{command}: " if command else ""
+        self.exit(2, f"peftal: error: {where}{message} (see {self.prog} --help)\n")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -22,7 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     from peftal import __version__
 
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="peftal",
         description="Active learning with parameter-efficient fine-tuning.",
     )
@@ -59,6 +70,12 @@ def main(argv: list[str] | None = None) -> int:
     except Terminated:
         print("peftal: terminated", file=sys.stderr)
         return 143
+    except (OSError, sqlite3.Error) as error:
+        message = os_error_message(error)  # a full disk, a read-only folder: the user can fix these
+        if message is None:
+            raise
+        print(f"peftal: error: {message}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print("peftal: interrupted", file=sys.stderr)
         return 130

@@ -135,6 +135,7 @@ def start_main(args: argparse.Namespace) -> int:
     from peftal.label.server import LOOPBACK_HOSTS, create_app
     from peftal.label.worker import TrainerProcess
 
+    check_can_serve(args.host, args.port)  # before the project folder is created
     store, settings, created = open_or_create(args)
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no line per request in the terminal
     counts = store.counts()
@@ -173,6 +174,28 @@ def start_main(args: argparse.Namespace) -> int:
     return 0
 
 
+def check_can_serve(host: str, port: int) -> None:
+    """Refuse a port out of range or already in use, with one line, before anything is written."""
+    import socket
+
+    from peftal.errors import UsageError
+
+    if not 0 <= port <= 65535:
+        raise UsageError(f"--port must be between 1 and 65535 (0 = any free port), got {port}")
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except (OSError, UnicodeError) as error:
+        raise UsageError(f"--host {host!r}: cannot resolve it ({error})") from None
+    family, kind, proto, _, address = infos[0]
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the web server does
+        try:
+            probe.bind(address)
+        except OSError as error:
+            raise UsageError(f"cannot serve on {host}:{port} ({error.strerror or error}); "
+                             "choose another --port or --host") from None
+
+
 def _interrupt(signum: int, frame: Any) -> None:
     raise KeyboardInterrupt
 
@@ -180,6 +203,7 @@ def _interrupt(signum: int, frame: Any) -> None:
 def export_main(args: argparse.Namespace) -> int:
     from peftal.label.project import open_project
 
+    check_export_target(args.output, args.project)
     store, _ = open_project(args.project)
     rows = store.live_labels()
     tmp = args.output.with_name(args.output.name + ".tmp")
@@ -193,6 +217,26 @@ def export_main(args: argparse.Namespace) -> int:
     os.replace(tmp, args.output)
     print(f"wrote {len(rows)} labels to {args.output}")
     return 0
+
+
+# Files that mark a folder as a labelling project or a run folder: never overwritten by an export.
+_PROTECTED_MARKERS = ("project.sqlite", "results.sqlite", "summary.json", "study.json",
+                      "peftal_model.json")
+
+
+def check_export_target(output: Path, project: Path) -> None:
+    """Refuse an export that would replace a file of a project or run folder (its database above all)."""
+    from peftal.cli.options import check_output_file
+    from peftal.errors import UsageError
+
+    check_output_file(output)
+    target = output.expanduser().resolve()
+    folder = target.parent
+    inside = folder == project.expanduser().resolve() or any(
+        (folder / marker).exists() for marker in _PROTECTED_MARKERS)
+    if target.exists() and inside:
+        raise UsageError(f"--output {output} is a file of the project or run folder {folder}; "
+                         "refusing to overwrite it (write the export elsewhere)")
 
 
 def train_main(args: argparse.Namespace) -> int:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
+from pathlib import Path
 from typing import Any
 
 
@@ -23,8 +25,8 @@ def positive_float(text: str) -> float:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"must be > 0, got {value}")
+    if not value > 0 or not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"must be a finite number > 0, got {text}")
     return value
 
 
@@ -39,6 +41,22 @@ class HelpFormatter(argparse.HelpFormatter):
                 or isinstance(action.default, bool) or not action.option_strings):
             return text
         return f"{text} (default: %(default)s)" if text else "(default: %(default)s)"
+
+
+def check_output_file(path: Path, option: str = "--output") -> None:
+    """Refuse an output file that is a folder, lies in a missing folder or cannot be written."""
+    import os
+
+    from peftal.errors import UsageError
+
+    path = Path(path).expanduser()
+    if path.is_dir():
+        raise UsageError(f"{option} {path} is a folder; give a file name")
+    parent = path.parent
+    if not parent.is_dir():
+        raise UsageError(f"{option} {path}: the folder {parent} does not exist")
+    if not os.access(parent, os.W_OK | os.X_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        raise UsageError(f"{option} {path}: not writable; choose another place")
 
 
 def print_json(value: Any) -> None:

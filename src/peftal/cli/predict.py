@@ -51,6 +51,7 @@ def main(args: argparse.Namespace) -> int:
     from peftal.models.checkpoint import load_model
     from peftal.training import predict, softmax
 
+    check_predict_args(args)  # before the model is loaded
     folder = args.run / "model" if (args.run / "model").is_dir() else args.run
     model, tokenizer, meta = load_model(folder)
     headerless = ((args.no_header or (meta.get("no_header") and not args.header))
@@ -84,6 +85,20 @@ def _column(column: str, records: list[dict]) -> str:
     if column not in names and column.isdigit() and int(column) < len(names):
         return names[int(column)]
     return column
+
+
+def check_predict_args(args: argparse.Namespace) -> None:
+    """One line for a bad --batch-size, --input or --output, before any work."""
+    from peftal.cli.options import check_output_file
+    from peftal.errors import UsageError
+
+    if args.batch_size < 1:
+        raise UsageError(f"--batch-size must be >= 1, got {args.batch_size}")
+    if not args.input.is_file():
+        raise UsageError(f"--input {args.input}: no such file")
+    check_output_file(args.output)
+    if args.output.expanduser().resolve() == args.input.expanduser().resolve():
+        raise UsageError(f"--output {args.output} is the --input file; write the predictions elsewhere")
 
 
 def _predict_qa(args: argparse.Namespace, model, tokenizer, meta: dict, records: list[dict]) -> int:

@@ -88,6 +88,7 @@ def load_task(
             "and no such file or folder"
         )
     columns = (text_column, text_pair_column, label_column)
+    _check_distinct_columns(columns)
     if no_header:
         check_positions(columns)
     splits = _read_user_data(path, columns, task, test_size, seed, no_header=no_header,
@@ -129,6 +130,17 @@ def _read_user_data(path: Path, columns: tuple[str, str | None, str], task: str 
             splits["train"] += [r for r in splits["test"] if str(r[label_column]) not in seen]
             splits["test"] = [r for r in splits["test"] if str(r[label_column]) in seen]
     return splits
+
+
+def _check_distinct_columns(columns: tuple[str, str | None, str]) -> None:
+    """The text, pair and label columns must be three different columns."""
+    options = ("--text-column", "--text-pair-column", "--label-column")
+    named = [(option, column) for option, column in zip(options, columns) if column is not None]
+    for i, (option, column) in enumerate(named):
+        for other, other_column in named[i + 1:]:
+            if column == other_column:
+                raise UsageError(f"{option} and {other} name the same column {column!r}; "
+                                 "they must be different columns")
 
 
 def build_task(
@@ -183,11 +195,40 @@ def _check_records(name: str, split: str, records: Records, columns: list[str]) 
     text_columns = columns[:-1]
     for row, record in enumerate(records):
         for column in text_columns:
-            value = record.get(column)
-            if not isinstance(value, str) or not value.strip():
-                raise UsageError(f"{name}: empty text in column {column!r}, {split} row {row + 1}")
-        if record.get(columns[-1]) is None:
-            raise UsageError(f"{name}: missing label in {split} row {row + 1}")
+            _check_text(name, split, row, column, record.get(column))
+        problem = label_problem(record.get(columns[-1]))
+        if problem:
+            raise UsageError(f"{name}: {problem} in column {columns[-1]!r}, {split} row {row + 1}")
+
+
+def _check_text(name: str, split: str, row: int, column: str, value: Any) -> None:
+    if isinstance(value, str) and value.strip():
+        return
+    if value is None or isinstance(value, str) or _is_nan(value):
+        raise UsageError(f"{name}: empty text in column {column!r}, {split} row {row + 1}")
+    raise UsageError(f"{name}: column {column!r} holds {type(value).__name__} values, not text "
+                     f"({split} row {row + 1}: {_short(value)}); is it the right column?")
+
+
+def label_problem(value: Any) -> str | None:
+    """Why ``value`` cannot be a label (missing, NaN, empty, a list or a mapping), or ``None``."""
+    if value is None or _is_nan(value):
+        return "missing label"
+    if isinstance(value, str) and not value.strip():
+        return "empty label"
+    if isinstance(value, bool | int | float | str | np.integer | np.floating | np.bool_):
+        return None
+    kind = "list" if isinstance(value, np.ndarray | list | tuple) else type(value).__name__
+    return f"label {_short(value)} is a {kind}, not a single value"
+
+
+def _is_nan(value: Any) -> bool:
+    return isinstance(value, float | np.floating) and bool(np.isnan(value))
+
+
+def _short(value: Any) -> str:
+    text = repr(value.tolist() if isinstance(value, np.ndarray) else value)
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 def _check_labels(name: str, splits: dict[str, Records], label_col: str, names: list[str]) -> None:

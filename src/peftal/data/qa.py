@@ -168,10 +168,23 @@ def _from_squad_json(articles: list[dict[str, Any]], where: str) -> QASplit:
     return _from_records(records, where)
 
 
+_QA_COLUMNS = ("question", "context", "answers")
+
+
+def _check_qa_columns(first: dict[str, Any], where: str) -> None:
+    """A file without the QA columns is most likely a classification file given ``--task qa``."""
+    missing = [column for column in _QA_COLUMNS if column not in first]
+    if missing:
+        raise UsageError(f"{where}: --task qa needs the columns {', '.join(_QA_COLUMNS)} (SQuAD style); "
+                         f"missing {', '.join(missing)}; columns are: {', '.join(map(str, first))}. "
+                         "For labelled texts leave out --task qa")
+
+
 def _from_records(records: list[dict[str, Any]], where: str) -> QASplit:
     """Check every question and build a :class:`QASplit`; the first bad record raises UsageError."""
     if not records:
         raise UsageError(f"{where}: holds no questions")
+    _check_qa_columns(records[0], where)
     split, seen = QASplit(), set()
     for row, record in enumerate(records, 1):
         qid = str(record.get("id") if record.get("id") is not None else f"{row}")

@@ -159,6 +159,10 @@ def import_ray() -> Any:
     return ray
 
 
+LOOPBACK = "127.0.0.1"
+_RAY_CLUSTER_ENV = "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"  # Ray's switch between local-only and cluster
+
+
 class RayExecutor:
     """Run every cell as a Ray task.
 
@@ -179,14 +183,40 @@ class RayExecutor:
         self.address = address
         self.cpus_per_cell = cpus_per_cell
         self.gpus_per_cell = gpus_per_cell
+        if self._starts_local_ray():
+            # Ray reads this when imported and hands it to every process it starts: "no cluster"
+            # makes the node's address loopback, so GCS, raylet and workers bind 127.0.0.1 only.
+            os.environ.setdefault(_RAY_CLUSTER_ENV, "0")
         self._ray = import_ray()  # fail before any work if Ray is missing
+
+    def start(self) -> bool:
+        """Start (or join) Ray unless this process already did; True when it was started here."""
+        if self._ray.is_initialized():
+            return False
+        self._ray.init(address=self.address, include_dashboard=False, log_to_driver=False,
+                       logging_level="ERROR", configure_logging=True, **self._local_only())
+        return True
+
+    def _starts_local_ray(self) -> bool:
+        return self.address is None and not os.environ.get("RAY_ADDRESS")
+
+    def _local_only(self) -> dict[str, Any]:
+        """``ray.init`` arguments that keep a Ray started here on loopback.
+
+        Ray has no authentication: a local instance listening on every interface would let anyone
+        on the network run code as this user. A cluster named by ``--ray-address`` or
+        ``RAY_ADDRESS`` is joined as it is configured.
+        """
+        if not self._starts_local_ray():
+            return {}
+        constants = getattr(getattr(self._ray, "_private", None), "ray_constants", None)
+        if constants is not None and hasattr(constants, "ENABLE_RAY_CLUSTER"):
+            constants.ENABLE_RAY_CLUSTER = False  # Ray was imported before the variable was set
+        return {"_node_ip_address": LOOPBACK}
 
     def run(self, cells: Sequence[Cell]) -> Iterator[tuple[Cell, Outcome]]:
         ray = self._ray
-        started_here = not ray.is_initialized()
-        if started_here:
-            ray.init(address=self.address, include_dashboard=False, log_to_driver=False,
-                     logging_level="ERROR", configure_logging=True)
+        started_here = self.start()
         task = ray.remote(num_cpus=self.cpus_per_cell, num_gpus=self.gpus_per_cell)(execute_cell)
         pending = {task.remote(cell.kind, config_dict(cell.config), cell_id=cell.cell_id,
                                executor=self.name): cell for cell in cells}
@@ -208,6 +238,22 @@ class RayExecutor:
                 ray.shutdown()
 
 
+def _cap_threads(workers: int, threads: int | None) -> int | None:
+    """Threads per cell, capped (with a warning) so that all workers together fit the cores."""
+    import warnings
+
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # macOS, Windows
+        cores = os.cpu_count() or 1
+    if threads is None or workers * threads <= cores:
+        return threads
+    capped = max(1, cores // workers)
+    warnings.warn(f"--workers {workers} × --threads {threads} is more than the {cores} CPU core(s) "
+                  f"this process may use; using {capped} thread(s) per cell", stacklevel=2)
+    return capped
+
+
 def make_executor(name: str, *, workers: int = 1, threads: int | None = None,
                   ray_address: str | None = None, cpus_per_cell: float = 1,
                   gpus_per_cell: float = 0) -> Executor:
@@ -215,7 +261,7 @@ def make_executor(name: str, *, workers: int = 1, threads: int | None = None,
     if name == "local":
         if ray_address or cpus_per_cell != 1 or gpus_per_cell:
             raise UsageError("--ray-address, --cpus-per-cell and --gpus-per-cell need --executor ray")
-        return LocalExecutor(workers, threads)
+        return LocalExecutor(workers, _cap_threads(workers, threads))
     if name == "ray":
         if workers != 1 or threads is not None:
             raise UsageError("--workers and --threads are for the local executor; with Ray, "

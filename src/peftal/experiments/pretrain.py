@@ -31,7 +31,9 @@ from peftal.models.mlm import apply_method, load_masked_lm
 from peftal.models.pretrained_adapter import save_pretrained_adapter, write_pretrain_meta
 from peftal.peft import MethodSpec, count_parameters, parse_method
 from peftal.training import TrainConfig, train
+from peftal.training.limits import check_max_length
 from peftal.training.mlm import MLM_PROBABILITY, masked_lm_loss
+from peftal.validation import check_rate, check_seed
 
 
 @dataclass(frozen=True)
@@ -75,9 +77,8 @@ class PretrainConfig:
             if value is not None and value < 1:
                 raise UsageError(f"--{name.replace('_', '-')} must be >= 1, got {value}")
         for name in ("lr", "head_lr", "time_budget"):
-            value = getattr(self, name)
-            if value is not None and not value > 0:
-                raise UsageError(f"--{name.replace('_', '-')} must be > 0, got {value}")
+            check_rate(getattr(self, name), f"--{name.replace('_', '-')}")
+        check_seed(self.seed)
         if not 0 < self.mlm_probability < 1:
             raise UsageError(f"--mlm-probability must lie in (0, 1), got {self.mlm_probability}")
 
@@ -88,6 +89,7 @@ def prepare(config: PretrainConfig) -> tuple[MethodSpec, Corpus]:
     corpus = load_corpus(config.dataset, text_column=config.text_column,
                          text_pair_column=config.text_pair_column, max_texts=config.max_texts,
                          seed=config.seed)
+    check_max_length(config.model, config.max_length, method.config)
     return method, corpus
 
 

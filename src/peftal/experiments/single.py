@@ -21,6 +21,7 @@ from peftal.al.loop import RunConfig, prepare, run_active_learning
 from peftal.errors import UsageError
 from peftal.experiments.provenance import provenance
 from peftal.experiments.store import STORE_NAME, ResultsStore
+from peftal.integrity import check_sqlite, check_writable_folder
 from peftal.models.checkpoint import save_checkpoint
 from peftal.training.precision import resolve_precision
 
@@ -36,11 +37,14 @@ def write_json_atomic(path: Path, value: Any) -> None:
 
 
 def check_out_dir(out: Path, overwrite: bool) -> None:
-    """Refuse an ``--out`` that is a file, or that holds a completed run unless ``overwrite``."""
+    """Refuse an ``--out`` that is a file, cannot be written, holds a damaged results store, or holds
+    a completed run unless ``overwrite``."""
     if out.exists() and not out.is_dir():
         raise UsageError(f"--out {out} exists and is not a folder")
     if (out / SUMMARY).exists() and not overwrite:
         raise UsageError(f"{out} already holds a completed run; choose another --out or pass --overwrite")
+    check_writable_folder(out, "--out")
+    check_sqlite(out / STORE_NAME)  # a damaged store is named now, not after the training
 
 
 @contextmanager

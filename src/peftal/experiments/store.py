@@ -18,6 +18,8 @@ from typing import Any
 
 import numpy as np
 
+from peftal.integrity import check_sqlite
+
 STORE_NAME = "results.sqlite"
 
 _SCHEMA = """
@@ -88,6 +90,7 @@ class ResultsStore:
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
+        check_sqlite(self.path)  # name a damaged file now, not at the first query that reads it
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._db = sqlite3.connect(self.path, timeout=60)
         self._db.execute("PRAGMA journal_mode=WAL")

@@ -22,6 +22,7 @@ from peftal.errors import UsageError
 from peftal.experiments.executors import Executor
 from peftal.experiments.spec import Cell, Spec, SpecError, expand, load_spec
 from peftal.experiments.store import STORE_NAME, ResultsStore
+from peftal.integrity import check_sqlite, check_writable_folder
 
 STUDY_FILE = "study.json"
 SPEC_COPY = "spec.yaml"
@@ -97,7 +98,13 @@ def read_manifest(out: Path) -> dict[str, Any]:
     if not path.is_file():
         raise UsageError(f"{out} is not a study directory (no {STUDY_FILE}); "
                          "create one with `peftal study run SPEC --out DIR`")
-    return json.loads(path.read_text())
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise UsageError(f"{path} is damaged ({error}); restore it from a backup") from None
+    if not isinstance(manifest, dict) or not isinstance(manifest.get("cells"), list):
+        raise UsageError(f"{path} is damaged (no list of cells); restore it from a backup")
+    return manifest
 
 
 def _write_json_atomic(path: Path, value: Any) -> None:
@@ -110,7 +117,7 @@ def _check_or_write_manifest(out: Path, spec: Spec, cells: list[Cell], force: bo
     """Refuse a changed spec for an existing study unless ``force``; then (re)write the manifest."""
     path = out / STUDY_FILE
     if path.exists():
-        old = json.loads(path.read_text())
+        old = read_manifest(out)
         old_ids = {cell["cell_id"] for cell in old["cells"]}
         new_ids = {cell.cell_id for cell in cells}
         if (old_ids != new_ids or old.get("kind") != spec.kind) and not force:
@@ -182,6 +189,8 @@ def run_study(spec_path: str | Path, out: str | Path, executor: Executor, *, for
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise UsageError(f"--out {out} exists and is not a folder")
+    check_writable_folder(out, "--out")
+    check_sqlite(out / STORE_NAME)  # a damaged store is named before any cell is resumed
     out.mkdir(parents=True, exist_ok=True)
     with _exclusive(out):
         _check_or_write_manifest(out, spec, cells, force)

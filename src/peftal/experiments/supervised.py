@@ -34,6 +34,8 @@ from peftal.models.heads import POOLINGS
 from peftal.models.pretrained_adapter import check_init_adapter, load_pretrained_adapter
 from peftal.peft import MethodSpec, build_model, count_parameters, parse_method
 from peftal.training import TrainConfig, center_regression_head, compute_metrics, predict, train
+from peftal.training.limits import check_max_length
+from peftal.validation import check_rate, check_seed
 
 TASKS = ("classification", "regression", "qa")
 DEFAULT_MAX_LENGTH = {"classification": 128, "regression": 128, "qa": 384}
@@ -94,9 +96,8 @@ class SupervisedConfig:
             if value is not None and value < 1:
                 raise UsageError(f"--{name.replace('_', '-')} must be >= 1, got {value}")
         for name in ("lr", "head_lr"):
-            value = getattr(self, name)
-            if value is not None and not value > 0:
-                raise UsageError(f"--{name.replace('_', '-')} must be > 0, got {value}")
+            check_rate(getattr(self, name), f"--{name.replace('_', '-')}")
+        check_seed(self.seed)
         if self.pooling not in POOLINGS:
             raise UsageError(f"--pooling must be one of {', '.join(POOLINGS)}, got {self.pooling!r}")
         if self.task is not None and self.task not in TASKS:
@@ -133,6 +134,7 @@ def prepare(config: SupervisedConfig) -> Prepared:
         from peftal.data.qa_encoding import window_sizes
 
         window_sizes(max_length)  # raises for windows too short to hold a question and context
+    check_max_length(config.model, max_length, method.config)
     return Prepared(task, method, num_train, max_length)
 
 

@@ -17,7 +17,9 @@ from typing import Any
 import numpy as np
 
 from peftal.errors import UsageError
+from peftal.integrity import check_sqlite
 from peftal.label.store import STORE_NAME, LabelStore
+from peftal.validation import check_rate, check_seed
 
 COLD_STARTS = ("random", "kmeans")
 _MAX_LABEL_LENGTH = 60
@@ -85,8 +87,9 @@ class LabelSettings:
                              f"got {self.cold_start!r}")
         if self.cv_folds == 1 or self.cv_folds < 0:
             raise UsageError(f"--cv-folds must be 0 (none) or >= 2, got {self.cv_folds}")
-        if not self.lease_seconds > 0:
-            raise UsageError(f"--lease-seconds must be > 0, got {self.lease_seconds}")
+        for name in ("lr", "head_lr", "lease_seconds"):
+            check_rate(getattr(self, name), f"--{name.replace('_', '-')}")
+        check_seed(self.seed)
 
     def to_dict(self) -> dict[str, Any]:
         values = dataclasses.asdict(self)
@@ -124,9 +127,11 @@ def check_plugins(settings: LabelSettings) -> None:
     from peftal.al.strategies import parse_strategy
     from peftal.models.heads import POOLINGS
     from peftal.peft import parse_method
+    from peftal.training.limits import check_max_length
 
-    parse_method(settings.method)
+    method = parse_method(settings.method)
     parse_strategy(settings.strategy)
+    check_max_length(settings.model, settings.max_length, method.config)
     if settings.pooling not in POOLINGS:
         raise UsageError(f"--pooling must be one of {', '.join(POOLINGS)}, got {settings.pooling!r}")
 
@@ -193,6 +198,7 @@ def open_project(folder: Path) -> tuple[LabelStore, LabelSettings]:
     if not exists(folder):
         raise UsageError(f"{folder} is not a labelling project (no {STORE_NAME}); create one with "
                          "`peftal label start PROJECT --data FILE --labels A,B`")
+    check_sqlite(store_path(folder))  # a damaged project is named before the server or trainer uses it
     store = LabelStore(store_path(folder))
     return store, LabelSettings.from_dict(store.get_meta("settings"))
 

@@ -4,15 +4,18 @@ Flask, served by Werkzeug's threaded server: one thread per request, each with i
 connection. Every answer to a write is sent only after the store has committed it. Bad requests
 (malformed JSON, an unknown label or id) get a 4xx with ``{"error": "..."}`` and store nothing.
 
-POSTs must carry ``Content-Type: application/json``: a web page on another site cannot send that
-to 127.0.0.1 without a CORS preflight, which this server never grants, so such a page cannot
-label on the user's behalf. On a loopback address the server also answers only requests whose
-Host is a loopback name (no DNS rebinding).
+Every request that changes state is a POST (leasing the next example included; GETs only read),
+and POSTs must carry ``Content-Type: application/json``: a web page on another site cannot send
+that to 127.0.0.1 without a CORS preflight, which this server never grants, so such a page cannot
+label, or lease every text, on the user's behalf. On a loopback address the server also answers
+only requests whose Host is a loopback name (no DNS rebinding). Bodies over 64 KiB get a 413, a
+full disk a 503, and no page of another site may frame this one.
 """
 
 from __future__ import annotations
 
 import json
+import sqlite3
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -20,10 +23,12 @@ from typing import Any
 from flask import Flask, Response, jsonify, request
 from werkzeug.exceptions import HTTPException
 
+from peftal.integrity import cannot_store, is_disk_full
 from peftal.label.project import LabelSettings
-from peftal.label.store import LabelError, LabelStore, UnsupportedMediaType
+from peftal.label.store import LabelError, LabelStore, NotFound, UnsupportedMediaType
 
 MAX_ANNOTATOR_LENGTH = 80
+MAX_REQUEST_BYTES = 64 * 1024  # a label request is a few hundred bytes
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
 STATIC = Path(str(resources.files("peftal.label") / "static"))
 
@@ -41,7 +46,26 @@ def create_app(store: LabelStore, settings: LabelSettings, *, name: str = "proje
     """
     app = Flask(__name__, static_folder=str(STATIC), static_url_path="/static")
     app.config["TRUSTED_HOSTS"] = trusted_hosts
+    app.config["MAX_CONTENT_LENGTH"] = MAX_REQUEST_BYTES  # larger bodies get a 413
     app.json.sort_keys = False
+
+    @app.after_request
+    def _no_framing(response: Response) -> Response:
+        # No other site may show the page in a frame (clickjacking a label or an undo).
+        response.headers["X-Frame-Options"] = "DENY"
+        response.headers["Content-Security-Policy"] = "frame-ancestors 'none'"
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        return response
+
+    @app.errorhandler(sqlite3.OperationalError)
+    def _store_failed(error: sqlite3.OperationalError) -> tuple[Response, int]:
+        if is_disk_full(error):
+            return jsonify(error="the disk is full: nothing was stored; free some space and try "
+                                 "again"), 503
+        if cannot_store(error):
+            return jsonify(error=f"the store cannot write ({error}; is the disk full?): nothing was "
+                                 "stored; try again later"), 503
+        raise error
 
     @app.teardown_request
     def _close(_error: BaseException | None) -> None:
@@ -80,17 +104,9 @@ def _read_routes(app: Flask, store: LabelStore, settings: LabelSettings, name: s
                        query_size=settings.query_size, method=settings.method,
                        strategy=settings.strategy, cold_start=settings.cold_start)
 
-    @app.get("/api/next")
-    def next_example() -> Response | tuple[str, int]:
-        annotator = _annotator(request.args.get("annotator"))
-        item = store.next_for(annotator, lease_seconds=settings.lease_seconds, budget=settings.budget)
-        if item is None:
-            return "", 204
-        return jsonify(item)
-
     @app.get("/api/example/<int:example_id>")
     def example(example_id: int) -> Response:
-        return jsonify(store.example(example_id))
+        return jsonify(store.example(_in_range(example_id)))
 
     @app.get("/api/stats")
     def stats() -> Response:
@@ -108,6 +124,16 @@ def _read_routes(app: Flask, store: LabelStore, settings: LabelSettings, name: s
 
 def _write_routes(app: Flask, store: LabelStore, settings: LabelSettings) -> None:
     labels = list(settings.labels)
+
+    # A POST with a JSON body, not a GET: handing out an example leases it, and a foreign page can
+    # fire a GET (<img src=...>) but cannot send JSON here without a preflight this server refuses.
+    @app.post("/api/next")
+    def next_example() -> Response | tuple[str, int]:
+        annotator = _annotator(_json_body().get("annotator"))
+        item = store.next_for(annotator, lease_seconds=settings.lease_seconds, budget=settings.budget)
+        if item is None:
+            return "", 204
+        return jsonify(item)
 
     @app.post("/api/label")
     def label() -> Response:
@@ -146,9 +172,15 @@ def _json_body() -> dict[str, Any]:
     if not request.is_json:
         raise UnsupportedMediaType("send a JSON object with Content-Type: application/json")
     try:
-        body = json.loads(request.get_data(as_text=True))
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        text = request.get_data().decode("utf-8")  # strict: no replacement characters stored
+    except UnicodeDecodeError:
+        raise LabelError("the request body is not valid UTF-8") from None
+    try:
+        body = json.loads(text)
+    except json.JSONDecodeError as error:
         raise LabelError(f"the request body is not valid JSON ({error})") from None
+    except RecursionError:
+        raise LabelError("the request body is nested too deeply") from None
     if not isinstance(body, dict):
         raise LabelError("the request body must be a JSON object")
     return body
@@ -158,13 +190,24 @@ def _example_id(body: dict[str, Any]) -> int:
     value = body.get("id")
     if isinstance(value, bool) or not isinstance(value, int):
         raise LabelError(f"\"id\" must be an integer example id, got {value!r}")
-    return value
+    return _in_range(value)
+
+
+def _in_range(example_id: int) -> int:
+    """Ids are non-negative and fit SQLite's 64-bit integers; anything else names no example."""
+    if not 0 <= example_id < 2**63:
+        raise NotFound(f"no example with id {example_id}")
+    return example_id
 
 
 def _annotator(value: Any) -> str:
     if not isinstance(value, str) or not value.strip():
         raise LabelError("\"annotator\" (the name of the person labelling) is required")
     value = value.strip()
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate from a \\ud800 escape
+        raise LabelError("\"annotator\" is not valid Unicode text") from None
     if len(value) > MAX_ANNOTATOR_LENGTH:
         raise LabelError(f"\"annotator\" is longer than {MAX_ANNOTATOR_LENGTH} characters")
     return value

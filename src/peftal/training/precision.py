@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import warnings
 from collections.abc import Iterator
 from functools import lru_cache
 
@@ -76,19 +77,30 @@ def autocast(precision: str, device: str | torch.device = "cpu") -> Iterator[Non
         raise ValueError(f"resolve the precision first, got {precision!r}")
 
 
+def usable_cores() -> int:
+    """The CPU cores this process may run on (its affinity mask where the OS has one)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # macOS, Windows
+        return os.cpu_count() or 1
+
+
 def set_threads(threads: int | None) -> int:
     """Set torch's intra-op threads (``None`` = one per CPU core available to this process).
 
     Set explicitly because torch's default can differ from the cores this process may use
     (containers, CPU affinity); one thread per usable core is the fastest setting measured here.
-    Returns the number set.
+    More threads than cores only add contention (1000 threads on 2 cores drove the load average
+    into the hundreds), so a larger number is capped with a warning. Returns the number set.
     """
     if threads is not None and threads < 1:
         raise UsageError(f"--threads must be >= 1, got {threads}")
+    cores = usable_cores()
     if threads is None:
-        try:
-            threads = len(os.sched_getaffinity(0))
-        except AttributeError:  # macOS, Windows
-            threads = os.cpu_count() or 1
+        threads = cores
+    elif threads > cores:
+        warnings.warn(f"--threads {threads} is more than the {cores} CPU core(s) this process may "
+                      f"use; using {cores}", stacklevel=2)
+        threads = cores
     torch.set_num_threads(threads)
     return threads

@@ -29,13 +29,13 @@ def test_next_label_stats_and_the_end_of_the_pool(client_for):
     assert project["labels"] == ["positive", "negative", "neutral"]
     assert project["shortcuts"] == {"positive": "1", "negative": "2", "neutral": "3"}
     for n in range(3):
-        item = client.get("/api/next?annotator=Ann").get_json()
+        item = post(client, "/api/next", {"annotator": "Ann"}).get_json()
         assert set(item) == {"id", "text", "suggestion", "confidence", "generation"}
         answer = post(client, "/api/label", {"id": item["id"], "label": "negative", "annotator": "Ann"})
         assert answer.status_code == 200 and answer.get_json()["ok"] is True
         stats = client.get("/api/stats").get_json()
         assert stats["labelled"] == n + 1 and stats["by_annotator"] == {"Ann": n + 1}
-    assert client.get("/api/next?annotator=Ann").status_code == 204
+    assert post(client, "/api/next", {"annotator": "Ann"}).status_code == 204
     stats = client.get("/api/stats").get_json()
     assert stats["by_label"] == {"negative": 3} and stats["pool"] == 3 and stats["budget"] == 3
     assert stats["model"]["status"] == "none"
@@ -43,7 +43,7 @@ def test_next_label_stats_and_the_end_of_the_pool(client_for):
 
 def test_pair_tasks_return_the_pair(client_for):
     client, _ = client_for(n=3, pairs=True)
-    item = client.get("/api/next?annotator=Ann").get_json()
+    item = post(client, "/api/next", {"annotator": "Ann"}).get_json()
     assert item["text_pair"] == f"pair {item['id']}"
     assert client.get("/api/project").get_json()["is_pair"] is True
 
@@ -74,14 +74,16 @@ def test_malformed_json_and_wrong_content_type_are_refused(client_for):
     answer = client.post("/api/label", data="id=0&label=positive&annotator=Ann",
                          content_type="application/x-www-form-urlencoded")
     assert answer.status_code == 415 and "application/json" in answer.get_json()["error"]
-    assert client.get("/api/next").status_code == 400  # no annotator
+    assert post(client, "/api/next", {}).status_code == 400  # no annotator
+    # Leasing is not a GET: another site's <img src=".../api/next"> changes nothing.
+    assert client.get("/api/next?annotator=Ann").status_code == 405
     assert store.live_labels() == []
 
 
 def test_two_annotators_get_different_examples_and_cannot_take_each_others(client_for):
     client, store = client_for(n=5)
-    a = client.get("/api/next?annotator=A").get_json()
-    b = client.get("/api/next?annotator=B").get_json()
+    a = post(client, "/api/next", {"annotator": "A"}).get_json()
+    b = post(client, "/api/next", {"annotator": "B"}).get_json()
     assert a["id"] != b["id"]
     answer = post(client, "/api/label", {"id": a["id"], "label": "positive", "annotator": "B"})
     assert answer.status_code == 409 and "assigned to annotator 'A'" in answer.get_json()["error"]
@@ -95,19 +97,19 @@ def test_two_annotators_get_different_examples_and_cannot_take_each_others(clien
 
 def test_undo_and_skip(client_for):
     client, store = client_for(n=5)
-    item = client.get("/api/next?annotator=A").get_json()
+    item = post(client, "/api/next", {"annotator": "A"}).get_json()
     post(client, "/api/label", {"id": item["id"], "label": "neutral", "annotator": "A"})
     undone = post(client, "/api/undo", {"annotator": "A"})
     assert undone.status_code == 200
     assert undone.get_json()["example"]["id"] == item["id"]
     assert undone.get_json()["example"]["undone_label"] == "neutral"
     assert store.live_labels() == []
-    assert client.get("/api/next?annotator=A").get_json()["id"] == item["id"]
+    assert post(client, "/api/next", {"annotator": "A"}).get_json()["id"] == item["id"]
     nothing = post(client, "/api/undo", {"annotator": "B"})
     assert nothing.status_code == 400 and "no label to undo" in nothing.get_json()["error"]
 
     assert post(client, "/api/skip", {"id": item["id"], "annotator": "A"}).status_code == 200
-    assert client.get("/api/next?annotator=A").get_json()["id"] != item["id"]
+    assert post(client, "/api/next", {"annotator": "A"}).get_json()["id"] != item["id"]
     assert client.get("/api/stats").get_json()["skipped"] == 1
 
 
@@ -127,3 +129,50 @@ def test_requests_for_a_foreign_host_name_are_refused(client_for):
     client, _ = client_for(n=5)
     assert client.get("/api/stats", headers={"Host": "attacker.example"}).status_code == 400
     assert client.get("/api/stats", headers={"Host": "localhost:8765"}).status_code == 200
+
+
+def test_the_page_cannot_be_framed_by_another_site(client_for):
+    client, _ = client_for(n=3)
+    for answer in (client.get("/"), client.get("/api/stats"), post(client, "/api/next", {"annotator": "A"})):
+        assert answer.headers["X-Frame-Options"] == "DENY"
+        assert "frame-ancestors 'none'" in answer.headers["Content-Security-Policy"]
+
+
+@pytest.mark.parametrize("data, status, message", [
+    (json.dumps({"id": 0, "label": "positive", "annotator": "A" * 100_000}).encode(), 413, ""),
+    (json.dumps({"id": 2**63, "label": "positive", "annotator": "Ann"}).encode(), 404, "no example"),
+    (json.dumps({"id": -1, "label": "positive", "annotator": "Ann"}).encode(), 404, "no example"),
+    (b"[" * 100_000 + b"]" * 100_000, 413, ""),
+    (b"[" * 20_000 + b"]" * 20_000, 400, "nested too deeply"),
+    ('{"id": 0, "label": "positive", "annotator": "Ann\xe9"}'.encode("latin-1"), 400, "UTF-8"),
+    (b'{"id": 0, "label": "positive", "annotator": "\\ud800"}', 400, "Unicode"),
+])
+def test_oversized_and_malformed_bodies_get_a_4xx_and_store_nothing(client_for, data, status, message):
+    client, store = client_for(n=5)
+    post(client, "/api/next", {"annotator": "Ann"})
+    answer = client.post("/api/label", data=data, content_type="application/json")
+    assert answer.status_code == status
+    assert message in answer.get_json()["error"]
+    assert store.live_labels() == []
+
+
+def test_ids_beyond_sqlite_integers_are_not_found(client_for):
+    client, _ = client_for(n=3)
+    assert client.get(f"/api/example/{2**63}").status_code == 404
+    assert post(client, "/api/skip", {"id": 2**70, "annotator": "A"}).status_code == 404
+
+
+def test_a_full_disk_is_a_503_with_a_message(client_for, monkeypatch):
+    import sqlite3
+
+    client, store = client_for(n=3)
+    item = post(client, "/api/next", {"annotator": "Ann"}).get_json()
+
+    def full(*args, **kwargs):
+        error = sqlite3.OperationalError("database or disk is full")
+        error.sqlite_errorcode = 13  # SQLITE_FULL, as SQLite sets it
+        raise error
+
+    monkeypatch.setattr(store, "add_label", full)
+    answer = post(client, "/api/label", {"id": item["id"], "label": "positive", "annotator": "Ann"})
+    assert answer.status_code == 503 and "disk is full" in answer.get_json()["error"]

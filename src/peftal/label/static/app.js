@@ -87,7 +87,7 @@ function show(item) {
 
 async function loadNext() {
   setState("busy");
-  const answer = await api("GET", `/api/next?annotator=${encodeURIComponent(state.annotator)}`);
+  const answer = await api("POST", "/api/next", { annotator: state.annotator });
   if (answer.status === 204) { show(null); return; }
   if (!answer.ok) { say(answer.data.error, "bad"); setState("error"); return; }
   show(answer.data);
