@@ -19,6 +19,7 @@ it cannot reach 0.05 before n = 5). Fewer than 2 pairs are not judged. Reads sto
 from __future__ import annotations
 
 import itertools
+import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -141,8 +142,12 @@ def _combinations(select: Mapping[str, tuple[Any, ...]]) -> list[dict[str, tuple
 
 
 def _spread(values: list[float]) -> tuple[float, float]:
-    array = np.asarray(values, dtype=float)
-    return float(array.mean()), float(array.std(ddof=1)) if array.size > 1 else float("nan")
+    """Mean and sample std, summed exactly (``math.fsum``) so that the same runs give the same
+    digits whatever order their pairs come in."""
+    mean = math.fsum(values) / len(values)
+    if len(values) < 2:
+        return mean, float("nan")
+    return mean, math.sqrt(math.fsum((v - mean) ** 2 for v in values) / (len(values) - 1))
 
 
 def _test_name(claim: Claim, n: int) -> str:
