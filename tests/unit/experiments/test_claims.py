@@ -89,3 +89,10 @@ def test_valid_claims_pass_and_ripl_needs_its_random_cells(tmp_path):
     spec.write_text(f"name: toy\nkind: {TOY}\nstrategies: [entropy]\nclaims:\n  - ripl() > 0\n")
     with pytest.raises(SpecError, match="ripl needs a 'random' cell"):
         plan_study(spec)
+
+
+def test_claims_do_not_change_cell_ids(tmp_path):
+    bare = tmp_path / "bare.yaml"
+    bare.write_text(GRID)
+    _, with_claims = plan(tmp_path, "  - auc(method=m2) > auc(method=m1)\n")
+    assert [c.cell_id for c in with_claims] == [c.cell_id for c in plan_study(bare)[1]]
