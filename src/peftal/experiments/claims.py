@@ -174,6 +174,7 @@ def _side(text: str, where: str) -> Side:
             allowed = ", ".join(QUANTITIES[name].options) or "none"
             raise ValueError(f"{where}: bad option {item!r} of {name!r} (options: {allowed})")
         options[key.strip()] = value.strip()
+    _check_options(options, where)
     select: dict[str, tuple[Any, ...]] = {}
     for item in _split_top(match["select"], ","):
         if not item:
@@ -183,6 +184,13 @@ def _side(text: str, where: str) -> Side:
             raise ValueError(f"{where}: {item!r} is not key=value")
         select[key.strip().replace("-", "_")] = tuple(_scalar(v) for v in _split_top(values, "|"))
     return Side(name, options, select)
+
+
+def _check_options(options: dict[str, str], where: str) -> None:
+    if "layers" in options and not re.fullmatch(r"\d+(-\d+)?", options["layers"]):
+        raise ValueError(f"{where}: layers must read FIRST-LAST or N, got {options['layers']!r}")
+    if options.get("of", "all") not in ("all", "queried"):
+        raise ValueError(f"{where}: 'of' must be all or queried, got {options['of']!r}")
 
 
 def _number(text: str, what: str, where: str) -> float:

@@ -47,6 +47,8 @@ def test_presets_keep_their_commas_and_numbers_and_bands_parse():
     ("auc(method=m1) > auc(method=m2|m3)", "one value per key"),
     ("auc(method=m1) > final(method=m2)", "same quantity"),
     ("cka[depth=3](method=m1) > 0", "bad option 'depth=3'"),
+    ("cka[layers=early](method=m1) > 0", "layers must read FIRST-LAST"),
+    ("unforgettable[of=some](method=m1) > 0", "'of' must be all or queried"),
     ("auc method m1 > full", "'check' must read like"),
     ("ripl(strategy=random) > 0", "ripl of the 'random' strategy"),
 ])
