@@ -47,6 +47,34 @@ def main(args: argparse.Namespace) -> int:
             page = write_report(folder, out=out, name=", ".join(p.resolve().name for p in args.dirs))
         print(f"runs: {', '.join(run[2] for run in runs)}")
     tables = sorted(p.name for p in (out / TABLES).glob("*.csv"))
+    _print_claims(out / TABLES / "claims.csv")
     print(f"wrote {page}")
     print(f"tables in {out / TABLES}/: {', '.join(tables) if tables else '(none)'}")
     return 0
+
+
+def _print_claims(path: Path) -> None:
+    """The Claims table as text: claim, group, comparison, our values, n, p, verdict, test."""
+    import pandas as pd
+
+    from peftal.cli.options import print_table
+
+    if not path.is_file():
+        return
+    table = pd.read_csv(path)
+
+    def spread(row: pd.Series, stem: str) -> str:
+        mean, std = row.get(f"{stem}_mean"), row.get(f"{stem}_std")
+        if mean is None or pd.isna(mean):
+            return ""
+        return f"{mean:.3f}" if std is None or pd.isna(std) else f"{mean:.3f} ± {std:.3f}"
+
+    def text(value: object) -> str:
+        return "" if value is None or (isinstance(value, float) and pd.isna(value)) else str(value)
+
+    print("Claims")
+    print_table(["#", "group", "comparison", "left", "right", "left - right", "p", "verdict", "test"],
+                [[row["claim"], text(row["group"]), row["comparison"], spread(row, "left"),
+                  spread(row, "right"), spread(row, "diff"),
+                  "" if pd.isna(row.get("p")) else f"{row['p']:.3g}", row["verdict"],
+                  text(row["test"])] for _, row in table.iterrows()])

@@ -32,7 +32,7 @@ import yaml
 from peftal.config import build_config
 from peftal.errors import UsageError
 
-META_KEYS = ("name", "kind", "description", "grids")
+META_KEYS = ("name", "kind", "description", "grids", "claims")  # claims: peftal.experiments.claims
 DEFAULT_KIND = "active_learning"
 # Plural spellings that do not follow "option + s".
 _IRREGULAR_PLURALS = {"strategies": "strategy"}

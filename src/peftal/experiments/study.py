@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from peftal.errors import UsageError
+from peftal.experiments.claims import check_claims
 from peftal.experiments.executors import Executor
 from peftal.experiments.spec import Cell, Spec, SpecError, expand, load_spec
 from peftal.experiments.store import STORE_NAME, ResultsStore
@@ -42,6 +43,8 @@ def plan_study(path: str | Path) -> tuple[Spec, list[Cell]]:
     cells = expand(spec, kind.config_cls, problems=problems)
     if cells:
         problems.extend(kind.validate([cell.config for cell in cells]))
+        problems.extend(check_claims(spec.raw.get("claims"), [cell.config_dict for cell in cells],
+                                     spec.kind))
     if problems:
         raise SpecError(spec.source, list(dict.fromkeys(problems)))
     return spec, cells

@@ -17,6 +17,7 @@ import pandas as pd
 
 from peftal.analysis.study_records import load_records
 from peftal.reports import analysis_sections as _analysis_sections  # noqa: F401  (registers them)
+from peftal.reports import claims_section as _claims_section  # noqa: F401  (registers it)
 from peftal.reports import sections as _builtin_sections  # noqa: F401  (registers the sections)
 from peftal.reports.sections import Section, ordered_sections
 

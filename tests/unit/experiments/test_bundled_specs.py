@@ -15,10 +15,10 @@ SPECS = sorted(CONFIGS.glob("*.yaml"))
 PAPERS = ("jukic2023", "doering2024", "chen2024")
 
 
-def test_every_paper_has_a_spec_and_a_smoke_variant():
+def test_every_paper_has_a_spec_a_smoke_and_a_medium_variant():
     names = {path.stem for path in SPECS}
     for paper in PAPERS:
-        assert {paper, f"{paper}-smoke"} <= names
+        assert {paper, f"{paper}-smoke", f"{paper}-medium"} <= names
     assert "example" in names
 
 
@@ -43,3 +43,13 @@ def test_keys_and_values_are_valid_for_the_kind(path):
 def test_the_example_validates_and_has_the_issue_s_eight_cells(data_dir):
     _, cells = plan_study(CONFIGS / "example.yaml")
     assert len(cells) == 8
+
+
+@pytest.mark.parametrize("paper", PAPERS)
+def test_medium_specs_validate_with_three_seeds_claims_and_a_stated_wall_time(paper, data_dir):
+    path = CONFIGS / f"{paper}-medium.yaml"
+    spec, cells = plan_study(path)  # every cell and every claim is checked
+    assert len({cell.config.seed for cell in cells}) >= 3
+    assert len(spec.raw["claims"]) >= 3
+    header = path.read_text().split("\nname:", 1)[0]
+    assert "Wall time:" in header and ("MEASURED" in header or "ESTIMATED" in header)
