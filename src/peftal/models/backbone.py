@@ -35,22 +35,32 @@ def display_name(name: str | None) -> str:
     return DEFAULT_MODEL if name is None or name.lower() in _DEFAULT_ALIASES else name
 
 
+def _checked_source(name: str | None) -> str:
+    """The path or hub id to load ``name`` from; a local folder must hold a config.json."""
+    source = resolve_model(name)
+    local = Path(source).expanduser()
+    if local.exists() and not (local / "config.json").exists():
+        raise UsageError(f"model folder {source!r} has no config.json")
+    return source
+
+
+def _cannot_load(name: str | None, error: Exception) -> UsageError:
+    first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+    return UsageError(f"cannot load model {name!r}: {first_line}")
+
+
 def load_backbone(name: str | None) -> tuple[nn.Module, object]:
     """Load ``(encoder, tokenizer)`` for a model name or path, in float32 and eval mode."""
     from transformers import AutoModel, AutoTokenizer
     from transformers.utils import logging as transformers_logging
 
     transformers_logging.disable_progress_bar()  # peftal draws its own progress; no per-file bars
-    source = resolve_model(name)
-    local = Path(source).expanduser()
-    if local.exists() and not (local / "config.json").exists():
-        raise UsageError(f"model folder {source!r} has no config.json")
+    source = _checked_source(name)
     try:
         tokenizer = AutoTokenizer.from_pretrained(source, trust_remote_code=False)
         encoder = AutoModel.from_pretrained(source, trust_remote_code=False, dtype=torch.float32)
     except (OSError, ValueError) as error:
-        first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise UsageError(f"cannot load model {name!r}: {first_line}") from None
+        raise _cannot_load(name, error) from None
     encoder.eval()
     if "token_type_ids" not in inspect.signature(encoder.forward).parameters:
         # e.g. DistilBERT with a BERT tokenizer: never hand the encoder ids it cannot take
@@ -63,15 +73,11 @@ def skeleton(name: str | None) -> nn.Module:
     before anything is written or trained, that a method applies to it."""
     from transformers import AutoConfig, AutoModel
 
-    source = resolve_model(name)
-    local = Path(source).expanduser()
-    if local.exists() and not (local / "config.json").exists():
-        raise UsageError(f"model folder {source!r} has no config.json")
+    source = _checked_source(name)
     try:
         config = AutoConfig.from_pretrained(source, trust_remote_code=False)
     except (OSError, ValueError) as error:
-        first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise UsageError(f"cannot load model {name!r}: {first_line}") from None
+        raise _cannot_load(name, error) from None
     with torch.device("meta"):
         return AutoModel.from_config(config)
 

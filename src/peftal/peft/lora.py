@@ -60,22 +60,17 @@ class Lora(LibraryMethod):
     head_lr = 1e-3
     mergeable = True
 
-    def library_config(self, config: LoraConfig, layout: arch.LayerMap, encoder: nn.Module) -> Any:
-        return backend.make_config("lora", r=config.r, lora_alpha=config.alpha, lora_dropout=config.dropout,
-                                   target_modules=targets(layout, config.attn_matrices), bias="none")
-
-
-@register_method
-class Dora(LibraryMethod):
-    name = "dora"
-    description = "LoRA on direction plus a trained magnitude per output (weight-decomposed LoRA)"
-    reference = "Liu et al. 2024, DoRA: Weight-Decomposed Low-Rank Adaptation"
-    Config = LoraConfig
-    lr = 1e-3
-    head_lr = 1e-3
-    mergeable = True
+    use_dora = False
 
     def library_config(self, config: LoraConfig, layout: arch.LayerMap, encoder: nn.Module) -> Any:
         return backend.make_config("lora", r=config.r, lora_alpha=config.alpha, lora_dropout=config.dropout,
                                    target_modules=targets(layout, config.attn_matrices), bias="none",
-                                   use_dora=True)
+                                   use_dora=self.use_dora)
+
+
+@register_method
+class Dora(Lora):
+    name = "dora"
+    description = "LoRA on direction plus a trained magnitude per output (weight-decomposed LoRA)"
+    reference = "Liu et al. 2024, DoRA: Weight-Decomposed Low-Rank Adaptation"
+    use_dora = True

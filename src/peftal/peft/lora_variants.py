@@ -101,32 +101,31 @@ class Vera(LibraryMethod):
                                    target_modules=targets(layout, config.attn_matrices))
 
 
+class _Lycoris(LibraryMethod):
+    """LoHa and LoKr: the same keys, one peft config each (``kind``)."""
+
+    kind: str
+    Config = LycorisConfig
+    lr = 1e-3
+    head_lr = 1e-2
+
+    def library_config(self, config: LycorisConfig, layout: arch.LayerMap, encoder: nn.Module) -> Any:
+        return backend.make_config(self.kind, r=config.r, alpha=config.alpha,
+                                   target_modules=targets(layout, config.attn_matrices))
+
+
 @register_method
-class Loha(LibraryMethod):
-    name = "loha"
+class Loha(_Lycoris):
+    name = kind = "loha"
     description = "low-rank Hadamard-product updates of the query and value projections"
     reference = "Hyeon-Woo et al. 2022, FedPara: Low-Rank Hadamard Product for Communication-Efficient FL"
-    Config = LycorisConfig
-    lr = 1e-3
-    head_lr = 1e-2
-
-    def library_config(self, config: LycorisConfig, layout: arch.LayerMap, encoder: nn.Module) -> Any:
-        return backend.make_config("loha", r=config.r, alpha=config.alpha,
-                                   target_modules=targets(layout, config.attn_matrices))
 
 
 @register_method
-class Lokr(LibraryMethod):
-    name = "lokr"
+class Lokr(_Lycoris):
+    name = kind = "lokr"
     description = "Kronecker-product updates of the query and value projections"
     reference = "Edalati et al. 2022, KronA: Parameter Efficient Tuning with Kronecker Adapter"
-    Config = LycorisConfig
-    lr = 1e-3
-    head_lr = 1e-2
-
-    def library_config(self, config: LycorisConfig, layout: arch.LayerMap, encoder: nn.Module) -> Any:
-        return backend.make_config("lokr", r=config.r, alpha=config.alpha,
-                                   target_modules=targets(layout, config.attn_matrices))
 
 
 @register_method
