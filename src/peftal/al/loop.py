@@ -37,7 +37,6 @@ from peftal.training import (
     compute_metrics,
     predict,
     primary_metric,
-    train,
 )
 from peftal.training.device import resolve_device
 from peftal.training.precision import resolve_precision
@@ -208,6 +207,8 @@ def run_active_learning(
                                  pooling=config.pooling) if config.cka_probe_size else None)
     cls = method.method
     precision = resolve_precision(config.precision, device)
+    # A frozen encoder (the head method): every example is embedded once per run, not every round.
+    pool, test = (cls.inputs(encoder, e, pooling=config.pooling, precision=precision) for e in (pool, test))
     train_config = TrainConfig(epochs=config.epochs, batch_size=config.batch_size,
                                lr=config.lr or cls.lr, head_lr=config.head_lr or cls.head_lr,
                                precision=precision, group_by_length=config.group_by_length)
@@ -223,8 +224,7 @@ def run_active_learning(
                       stacklevel=2)
     added = labeled
     num_rounds = 1 + -(-(config.budget - config.warm_start) // config.query_size)
-    steps_per_round = [-(-n // config.batch_size) * config.epochs for n in
-                       _round_sizes(config)]
+    steps_per_round = [cls.num_steps(n, train_config) for n in _round_sizes(config)]
     bar = tqdm(total=sum(steps_per_round), disable=None if progress else True, unit="step",
                desc=f"{task.name} {method.preset} {strategy.preset}", leave=False)
     log = ProgressLog(sum(steps_per_round), num_rounds, enabled=log_lines_wanted(progress), bar=bar)
@@ -246,9 +246,8 @@ def run_active_learning(
                     center_regression_head(model, task.train.labels[labeled])
             trainable, total = count_parameters(model)
             torch.manual_seed(round_seed)  # dropout
-            result = train(model, pool, labeled, task.train.labels[labeled], train_config,
-                           task=task.task, rng=np.random.default_rng(round_seed),
-                           on_step=log.step)
+            result = method.fit(model, pool, labeled, task.train.labels[labeled], train_config,
+                                task=task.task, rng=np.random.default_rng(round_seed), on_step=log.step)
             cls.for_inference(model)  # e.g. prefix tuning drops its MLP; evaluated as it is saved
             eval_start = time.perf_counter()
             metrics = compute_metrics(task.metrics, task.test.labels,

@@ -17,7 +17,7 @@ from peftal.al.loop import RunConfig, _round_sizes, prepare
 from peftal.data.encoding import encode
 from peftal.models.backbone import display_name, load_backbone
 from peftal.peft import build_model, count_parameters
-from peftal.training import TrainConfig, predict, train
+from peftal.training import TrainConfig, predict
 from peftal.training.device import resolve_device
 from peftal.training.precision import resolve_precision
 
@@ -42,7 +42,7 @@ def plan_run(config: RunConfig) -> dict[str, Any]:
                                head_lr=config.head_lr or cls.head_lr, precision=precision)
     local = np.arange(len(sample))
     start = time.perf_counter()
-    result = train(model, pool, local, task.train.labels[sample], train_config, task=task.task, rng=rng)
+    result = method.fit(model, pool, local, task.train.labels[sample], train_config, task=task.task, rng=rng)
     step_seconds = (time.perf_counter() - start) / max(1, result.steps)
     start = time.perf_counter()
     predict(model, pool, local, precision=precision)
