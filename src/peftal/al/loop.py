@@ -168,6 +168,7 @@ def prepare(config: RunConfig) -> tuple[TaskData, Any, Any]:
 
         check_init_adapter(config.init_adapter, method.preset, config.model)
     check_criteria(config.stop, task.task)
+    method.check_task(task.task)
     method.method.check_backbone(skeleton(config.model), method.config)
     if config.stratified_warm_start and task.task == "regression":
         raise UsageError("--stratified-warm-start needs classes; it does not apply to the regression "
@@ -224,7 +225,7 @@ def run_active_learning(
                       stacklevel=2)
     added = labeled
     num_rounds = 1 + -(-(config.budget - config.warm_start) // config.query_size)
-    steps_per_round = [cls.num_steps(n, train_config) for n in _round_sizes(config)]
+    steps_per_round = [method.num_steps(n, train_config) for n in _round_sizes(config)]
     bar = tqdm(total=sum(steps_per_round), disable=None if progress else True, unit="step",
                desc=f"{task.name} {method.preset} {strategy.preset}", leave=False)
     log = ProgressLog(sum(steps_per_round), num_rounds, enabled=log_lines_wanted(progress), bar=bar)

@@ -32,7 +32,7 @@ from peftal.models.backbone import display_name, load_backbone
 from peftal.models.checkpoint import save_checkpoint
 from peftal.models.heads import POOLINGS
 from peftal.models.pretrained_adapter import check_init_adapter, load_pretrained_adapter
-from peftal.peft import MethodSpec, PeftMethod, build_model, count_parameters, parse_method
+from peftal.peft import MethodSpec, build_model, count_parameters, parse_method
 from peftal.training import TrainConfig, center_regression_head, compute_metrics, predict, train
 
 TASKS = ("classification", "regression", "qa")
@@ -125,8 +125,7 @@ def prepare(config: SupervisedConfig) -> Prepared:
         task = load_task(config.dataset, text_column=config.text_column,
                          text_pair_column=config.text_pair_column, label_column=config.label_column,
                          task=config.task, seed=config.seed)
-    if task.task == "qa" and type(method.method).fit is not PeftMethod.fit:
-        raise UsageError(f"method {method.name!r} fits its own head and does not apply to extractive QA")
+    method.check_task(task.task)
     num_train = subset_size(len(task.train), fraction=config.fraction, num_train=config.num_train)
     if config.init_adapter is not None:
         check_init_adapter(config.init_adapter, method.preset, config.model)
@@ -239,7 +238,7 @@ def _train(config: SupervisedConfig, prepared: Prepared, model, encoded, targets
     train_config = TrainConfig(epochs=config.epochs, batch_size=config.batch_size,
                                lr=config.lr or cls.lr, head_lr=config.head_lr or cls.head_lr,
                                time_budget=config.time_budget)
-    steps = cls.num_steps(len(encoded), train_config)
+    steps = prepared.method.num_steps(len(encoded), train_config)
     with tqdm(total=steps, disable=None if progress else True, unit="step", leave=False,
               desc=f"{prepared.task.name} {prepared.method.preset}") as bar:
         torch.manual_seed(config.seed)  # dropout

@@ -47,6 +47,7 @@ class PeftMethod:
             head trains). Runs then compute each example's pooled embedding once
             (:class:`~peftal.training.features.PooledFeatures`) and hand those to :meth:`fit`,
             prediction and the strategies in every round.
+        tasks: The tasks it serves (``classification``, ``regression``, ``qa``).
     """
 
     name: ClassVar[str]
@@ -58,6 +59,7 @@ class PeftMethod:
     mergeable: ClassVar[bool] = False
     padding_invariant: ClassVar[bool] = True
     frozen_encoder: ClassVar[bool] = False
+    tasks: ClassVar[tuple[str, ...]] = ("classification", "regression", "qa")
 
     def apply(self, model: TextClassifier, config: Any) -> None:
         """Add the method's parameters to ``model`` and set which parameters train."""
@@ -95,7 +97,7 @@ class PeftMethod:
 
         return PooledFeatures(TextClassifier(encoder, 1, pooling=pooling), encoded, precision=precision)
 
-    def num_steps(self, num_examples: int, train_config: TrainConfig) -> int:
+    def num_steps(self, config: Any, num_examples: int, train_config: TrainConfig) -> int:
         """How many times :meth:`fit` calls ``on_step`` on ``num_examples`` examples (progress bars)."""
         return -(-num_examples // train_config.batch_size) * train_config.epochs
 
@@ -180,6 +182,17 @@ class MethodSpec:
             train_config: TrainConfig, **kwargs: Any) -> TrainResult:
         """:meth:`PeftMethod.fit` with this spec's config."""
         return self.method.fit(model, self.config, encoded, indices, targets, train_config, **kwargs)
+
+    def num_steps(self, num_examples: int, train_config: TrainConfig) -> int:
+        """:meth:`PeftMethod.num_steps` with this spec's config."""
+        return self.method.num_steps(self.config, num_examples, train_config)
+
+    def check_task(self, task: str) -> None:
+        """A one-line :class:`UsageError` if the method does not serve ``task``."""
+        tasks = self.method.tasks
+        if task not in tasks:
+            raise UsageError(f"method {self.name!r} does not apply to the {task} task; it serves: "
+                             f"{', '.join(tasks)}")
 
     @property
     def preset(self) -> str:

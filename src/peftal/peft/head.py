@@ -128,6 +128,7 @@ class Head(PeftMethod):
     lr = None  # no gradient steps: the fit is closed form / L-BFGS
     head_lr = None
     frozen_encoder = True
+    tasks = ("classification", "regression")
 
     def apply(self, model: TextClassifier, config: HeadConfig) -> None:
         for parameter in model.encoder.parameters():
@@ -136,7 +137,7 @@ class Head(PeftMethod):
     def owns(self, name: str) -> bool:
         return False
 
-    def num_steps(self, num_examples: int, config: TrainConfig) -> int:
+    def num_steps(self, config: HeadConfig, num_examples: int, train_config: TrainConfig) -> int:
         return 1
 
     def fit(self, model: nn.Module, config: HeadConfig, encoded, indices: np.ndarray, targets: np.ndarray,
