@@ -13,7 +13,10 @@ test examples:
   which needs no labels) + ``LogisticRegression(C=10)``; pairs are joined with `` [SEP] ``;
 * ``setfit``: peftal's ``setfit`` method (Tunstall et al. 2022), preset ``--setfit-preset``;
 * ``random`` (``--sides`` with ``random``): the same AL cell with the ``random`` strategy, for the
-  entropy-vs-random check (its own labelled ids).
+  entropy-vs-random check (its own labelled ids);
+* ``acq-head`` (``--sides`` with ``acq-head``): the same AL cell with ``--acquisition-method head``:
+  the queries come from a linear probe on frozen embeddings, and the default method trains only in
+  the last round (its earlier rows are the probe's accuracy); its own labelled ids.
 
 Reported per round: test accuracy and macro-F1; per side: CPU seconds (``time.process_time``,
 this process, all threads) and wall seconds. One table of mean ± std over seeds, a PNG plot and
@@ -49,7 +52,8 @@ from peftal.training import TrainConfig, embed, predict
 from peftal.training.precision import set_threads
 
 DATASETS = ("trec", "subj", "sst2", "ag_news", "mrpc", "rte", "chemprot", "imdb")
-SIDES = ("peftal", "frozen-lr", "tfidf-lr", "setfit", "random")
+SIDES = ("peftal", "frozen-lr", "tfidf-lr", "setfit", "random", "acq-head")
+_ON_PEFTAL_IDS = ("peftal", "frozen-lr", "tfidf-lr", "setfit")  # sides that need the AL cell's ids
 
 
 def _metrics(labels: np.ndarray, predicted: np.ndarray) -> dict[str, float]:
@@ -109,12 +113,13 @@ class Baselines:
         return predict(model, self.test, np.arange(len(self.test))).argmax(1)
 
 
-def _al_cell(dataset: str, seed: int, strategy: str, args, task) -> tuple[list[dict], float, float]:
+def _al_cell(dataset: str, seed: int, strategy: str, args, task,
+             acquisition: str | None = None) -> tuple[list[dict], float, float]:
     """The AL run's rounds ``{num_labeled, ids, metrics}``, its CPU and wall seconds."""
     config = RunConfig(dataset=dataset, strategy=strategy, warm_start=args.warm_start,
                        query_size=args.query_size, budget=args.budget, epochs=args.epochs,
                        max_length=args.max_length, seed=seed, pool_subsample=args.pool_subsample,
-                       cka_probe_size=0)
+                       cka_probe_size=0, acquisition_method=acquisition)
     _, method, parsed = prepare(config)
     rounds: list[dict] = []
 
@@ -148,14 +153,17 @@ def run_cell(dataset: str, seed: int, args, done: set) -> list[dict]:
                             "accuracy": r["metrics"]["accuracy"], "f1_macro": r["metrics"]["f1_macro"],
                             "cpu_seconds": cpu, "wall_seconds": wall})
 
-    al, cpu, wall = _al_cell(dataset, seed, "entropy", args, task)
-    if "peftal" in args.sides:
-        emit("peftal", al, cpu, wall)
+    todo = [side for side in args.sides if (dataset, seed, side) not in done]
+    al: list[dict] = []
+    if set(todo) & set(_ON_PEFTAL_IDS):
+        al, cpu, wall = _al_cell(dataset, seed, "entropy", args, task)
+        if "peftal" in todo:
+            emit("peftal", al, cpu, wall)
     baselines = Baselines(task, args)
     fits = {"frozen-lr": baselines.frozen_lr, "tfidf-lr": baselines.tfidf_lr,
             "setfit": lambda ids: baselines.setfit(ids, seed)}
     for side, fit in fits.items():
-        if side not in args.sides or (dataset, seed, side) in done:
+        if side not in todo:
             continue
         rounds, cpu, wall = [], time.process_time(), time.perf_counter()
         for r in al:
@@ -163,8 +171,10 @@ def run_cell(dataset: str, seed: int, args, done: set) -> list[dict]:
             rounds.append({"num_labeled": r["num_labeled"],
                            "metrics": _metrics(task.test.labels, fit(ids))})
         emit(side, rounds, time.process_time() - cpu, time.perf_counter() - wall)
-    if "random" in args.sides and (dataset, seed, "random") not in done:
+    if "random" in todo:
         emit("random", *_al_cell(dataset, seed, "random", args, task))
+    if "acq-head" in todo:
+        emit("acq-head", *_al_cell(dataset, seed, "entropy", args, task, acquisition="head"))
     return records
 
 
