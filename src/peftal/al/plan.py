@@ -8,6 +8,7 @@ examples per round. Nothing is written.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from typing import Any
 
@@ -49,7 +50,8 @@ def plan_run(config: RunConfig) -> dict[str, Any]:
     example_seconds = (time.perf_counter() - start) / len(local)
 
     sizes = _round_sizes(config)
-    steps = sum(-(-n // config.batch_size) * config.epochs for n in sizes)
+    round_config = dataclasses.replace(train_config, epochs=config.epochs)
+    steps = sum(method.num_steps(n, round_config) for n in sizes)
     scored = sum(min(len(task.train) - n, config.pool_subsample or len(task.train)) for n in sizes[:-1])
     scored *= getattr(strategy.strategy, "mc_samples", 1) if hasattr(strategy, "strategy") else 1
     evaluated = len(task.test) * len(sizes)
