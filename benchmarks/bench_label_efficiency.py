@@ -160,8 +160,8 @@ def run_cell(dataset: str, seed: int, args, done: set) -> list[dict]:
         if "peftal" in todo:
             emit("peftal", al, cpu, wall)
     baselines = Baselines(task, args) if set(todo) & {"frozen-lr", "tfidf-lr", "setfit"} else None
-    fits = {"frozen-lr": baselines.frozen_lr, "tfidf-lr": baselines.tfidf_lr,
-            "setfit": lambda ids: baselines.setfit(ids, seed)}
+    fits = {} if baselines is None else {"frozen-lr": baselines.frozen_lr, "tfidf-lr": baselines.tfidf_lr,
+                                         "setfit": lambda ids: baselines.setfit(ids, seed)}
     for side, fit in fits.items():
         if side not in todo:
             continue
