@@ -108,7 +108,8 @@ class Baselines:
         spec = parse_method(self.args.setfit_preset)
         model = build_model(self.encoder, spec, self.task.num_labels, seed=seed)
         torch.manual_seed(seed)
-        spec.fit(model, self.pool, ids, self.task.train.labels[ids], TrainConfig(batch_size=16),
+        train_config = TrainConfig(batch_size=16, lr=spec.method.lr)  # as a run's: the method's rate
+        spec.fit(model, self.pool, ids, self.task.train.labels[ids], train_config,
                  task="classification", rng=np.random.default_rng(seed))
         return predict(model, self.test, np.arange(len(self.test))).argmax(1)
 
