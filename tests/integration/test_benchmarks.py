@@ -61,3 +61,27 @@ def test_al_cell_benchmark_peftal_side():
     assert set(per_side) == set(sides)
     assert per_side["peftal-lora"]["labels"] == [100, 120]
     assert all(0 <= a <= 1 for r in per_side.values() for a in r["accuracy"])
+
+
+def test_label_efficiency_benchmark(tmp_path):
+    records = bench("bench_label_efficiency.py", "--datasets", "trec", "--seeds", "0",
+                    "--warm-start", "20", "--query-size", "10", "--budget", "30", "--epochs", "1",
+                    "--max-length", "32", "--max-test", "40", "--pool-subsample", "60",
+                    "--sides", "peftal,frozen-lr,tfidf-lr,setfit", "--setfit-preset", "setfit[max_pairs=16]",
+                    "--jsonl", str(tmp_path / "le.jsonl"), "--plot", str(tmp_path / "le.png"))
+    assert {(r["side"], r["labels"]) for r in records} == {
+        (side, n) for side in ("peftal", "frozen-lr", "tfidf-lr", "setfit") for n in (20, 30)}
+    assert all(0 <= r["accuracy"] <= 1 and 0 <= r["f1_macro"] <= 1 for r in records)
+    assert len((tmp_path / "le.jsonl").read_text().splitlines()) == len(records)
+    assert (tmp_path / "le.png").stat().st_size > 0
+    # the table: one row per dataset, labels and side, then the mean over datasets
+    rerun = subprocess.run([sys.executable, str(REPO / "benchmarks" / "bench_label_efficiency.py"),
+                            "--datasets", "trec", "--seeds", "0",
+                            "--sides", "peftal,frozen-lr,tfidf-lr,setfit",
+                            "--jsonl", str(tmp_path / "le.jsonl"), "--plot", str(tmp_path / "le2.png")],
+                           capture_output=True, text=True, timeout=300, cwd=REPO / "benchmarks")
+    assert rerun.returncode == 0, rerun.stderr[-3000:]
+    lines = rerun.stdout.splitlines()
+    assert lines[0].split()[:3] == ["dataset", "labels", "side"]
+    assert sum(line.startswith("trec ") for line in lines) == 8  # cells come from the file, not rerun
+    assert sum(line.startswith("mean (1)") for line in lines) == 8

@@ -127,7 +127,7 @@ def test_bad_config(toy_csv, tiny_model_dir, overrides, message):
 
 def test_labels_of_the_pool_are_never_read_before_they_are_queried(toy_csv, tiny_model_dir):
     """Simulated annotation: training only ever sees labels of labelled ids."""
-    import peftal.al.loop as loop
+    import peftal.peft.base as loop  # PeftMethod.fit calls the trainer there
 
     seen = []
     original = loop.train

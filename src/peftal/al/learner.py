@@ -13,6 +13,7 @@ from torch import nn
 
 from peftal.data.encoding import Encoded, inference_batches
 from peftal.training.device import model_device, to_device
+from peftal.training.features import PooledFeatures, head_outputs
 from peftal.training.precision import autocast
 from peftal.training.trainer import embed, predict, softmax
 
@@ -22,13 +23,14 @@ class ModelClassifier:
 
     Args:
         model: The trained task model.
-        encoded: Token ids of the whole pool, indexed by global id.
+        encoded: Token ids of the whole pool, indexed by global id, or their cached embeddings
+            (:class:`~peftal.training.features.PooledFeatures`) when the encoder is frozen.
         task: ``classification`` or ``regression``.
         batch_size: Inference batch size.
         precision: ``fp32`` or ``bf16`` autocast for the forward passes.
     """
 
-    def __init__(self, model: nn.Module, encoded: Encoded, task: str, batch_size: int = 128,
+    def __init__(self, model: nn.Module, encoded: Encoded | PooledFeatures, task: str, batch_size: int = 128,
                  precision: str = "fp32") -> None:
         self.model = model
         self.encoded = encoded
@@ -52,6 +54,9 @@ class ModelClassifier:
     def embed_proba(self, indices: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Embeddings ``(n, hidden)`` and class probabilities ``(n, classes)`` from one forward pass."""
         self._check_classification()
+        if isinstance(self.encoded, PooledFeatures):  # a frozen encoder's cached embeddings
+            vectors = self.encoded.vectors(indices)
+            return vectors, softmax(head_outputs(self.model, vectors))
         self.model.eval()
         device = model_device(self.model)
         indices = np.asarray(indices, dtype=np.int64)
@@ -87,13 +92,15 @@ class ModelClassifier:
         indices = np.asarray(indices, dtype=np.int64)
         out = np.zeros((len(indices), self.model.head.out_features, passes), dtype=np.float32)
         per_batch = max(1, self.batch_size // passes)
+        # Dropout acts inside the encoder too, so cached embeddings of a frozen encoder do not serve.
+        encoded = self.encoded.encoded if isinstance(self.encoded, PooledFeatures) else self.encoded
         was_training = self.model.training
         device = model_device(self.model)
         with torch.random.fork_rng(devices=[device.index or 0] if device.type == "cuda" else []):
             torch.manual_seed(seed)
             self.model.train()  # dropout on: every dropout module of the encoder, method and head
             try:
-                for positions, batch in inference_batches(self.encoded, indices, per_batch):
+                for positions, batch in inference_batches(encoded, indices, per_batch):
                     replicated = {key: value.repeat_interleave(passes, dim=0).to(device)
                                   for key, value in batch.items()}  # (batch * passes, seq)
                     with autocast(self.precision, device):

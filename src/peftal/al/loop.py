@@ -17,8 +17,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-import torch
 
+from peftal.al.acquisition import Acquisition, fit_round
 from peftal.al.learner import ModelClassifier
 from peftal.al.probe import RepresentationProbe
 from peftal.al.stopping import RoundState, check_criteria, draw_stop_set, parse_criterion
@@ -30,14 +30,12 @@ from peftal.data.encoding import encode
 from peftal.errors import UsageError
 from peftal.models.backbone import display_name, load_backbone, skeleton
 from peftal.models.heads import POOLINGS
-from peftal.peft import build_model, count_parameters, parse_method
+from peftal.peft import count_parameters, parse_method
 from peftal.training import (
     TrainConfig,
-    center_regression_head,
     compute_metrics,
     predict,
     primary_metric,
-    train,
 )
 from peftal.training.device import resolve_device
 from peftal.training.limits import check_max_length
@@ -85,6 +83,11 @@ class RunConfig:
         group_by_length: Training batches of examples of similar length (less padding).
         device: ``auto`` (a CUDA GPU when torch sees one, else the CPU), ``cpu``, ``cuda`` or
             ``cuda:N``; ``precision="auto"`` then resolves for that device.
+        acquisition_method: Query with a model of this method preset (e.g. ``head``: seconds a
+            round) every round, and train ``method`` only every ``acquisition_every`` rounds and in
+            the last round (:mod:`peftal.al.acquisition`); ``None`` = query with the main model.
+        acquisition_every: With ``acquisition_method``: the main model also trains every this many
+            rounds; ``None`` = only in the last round.
     """
 
     dataset: str = "trec"
@@ -118,6 +121,8 @@ class RunConfig:
     precision: str = "auto"
     group_by_length: bool = True
     device: str = "auto"
+    acquisition_method: str | None = None
+    acquisition_every: int | None = None
 
     def __post_init__(self) -> None:
         resolve_precision(self.precision)  # checks the names before any compute
@@ -142,6 +147,16 @@ class RunConfig:
         if self.min_class_count < 0:
             raise UsageError(f"--min-class-count must be >= 0, got {self.min_class_count}")
         check_criteria(self.stop)
+        self._check_acquisition()
+
+    def _check_acquisition(self) -> None:
+        if self.acquisition_every is not None and self.acquisition_every < 1:
+            raise UsageError(f"--acquisition-every must be >= 1, got {self.acquisition_every}")
+        if self.acquisition_every is not None and self.acquisition_method is None:
+            raise UsageError("--acquisition-every needs --acquisition-method")
+        if self.acquisition_method is not None and self.stop:
+            raise UsageError("--stop does not combine with --acquisition-method (the main model trains "
+                             "only in some rounds)")
 
 
 RoundCallback = Callable[[dict[str, Any]], None]
@@ -170,6 +185,9 @@ def prepare(config: RunConfig) -> tuple[TaskData, Any, Any]:
 
         check_init_adapter(config.init_adapter, method.preset, config.model)
     check_criteria(config.stop, task.task)
+    method.check_task(task.task)
+    if config.acquisition_method is not None:
+        parse_method(config.acquisition_method).check_task(task.task)
     method.method.check_backbone(skeleton(config.model), method.config)
     check_max_length(config.model, config.max_length, method.config)
     if config.stratified_warm_start and task.task == "regression":
@@ -210,6 +228,9 @@ def run_active_learning(
                                  pooling=config.pooling) if config.cka_probe_size else None)
     cls = method.method
     precision = resolve_precision(config.precision, device)
+    # A frozen encoder (the head method): every example is embedded once per run, not every round.
+    raw = pool, test
+    pool, test = (cls.inputs(encoder, e, pooling=config.pooling, precision=precision) for e in raw)
     train_config = TrainConfig(epochs=config.epochs, batch_size=config.batch_size,
                                lr=config.lr or cls.lr, head_lr=config.head_lr or cls.head_lr,
                                precision=precision, group_by_length=config.group_by_length)
@@ -225,8 +246,11 @@ def run_active_learning(
                       stacklevel=2)
     added = labeled
     num_rounds = 1 + -(-(config.budget - config.warm_start) // config.query_size)
-    steps_per_round = [-(-n // config.batch_size) * config.epochs for n in
-                       _round_sizes(config)]
+    acquirer = (None if config.acquisition_method is None else
+                Acquisition.create(config.acquisition_method, config.acquisition_every, encoder, *raw,
+                                   pooling=config.pooling, precision=precision, train_config=train_config))
+    steps_per_round = [_round_steps(method, acquirer, train_config, n, r, num_rounds)
+                       for r, n in enumerate(_round_sizes(config))]
     bar = tqdm(total=sum(steps_per_round), disable=None if progress else True, unit="step",
                desc=f"{task.name} {method.preset} {strategy.preset}", leave=False)
     log = ProgressLog(sum(steps_per_round), num_rounds, enabled=log_lines_wanted(progress), bar=bar)
@@ -237,25 +261,25 @@ def run_active_learning(
         for round_index in range(num_rounds):
             bar.set_postfix_str(f"round {round_index + 1}/{num_rounds}, {len(labeled)} labels")
             round_seed = config.seed * 1_000_003 + round_index
-            if model is None or not config.warm_restart:
-                model = build_model(encoder, method, task.num_labels, pooling=config.pooling,
-                                    seed=round_seed).to(device)
-                if config.init_adapter is not None:
-                    from peftal.models.pretrained_adapter import load_pretrained_adapter
-
-                    load_pretrained_adapter(model, config.init_adapter)
-                if task.task == "regression":
-                    center_regression_head(model, task.train.labels[labeled])
-            trainable, total = count_parameters(model)
-            torch.manual_seed(round_seed)  # dropout
-            result = train(model, pool, labeled, task.train.labels[labeled], train_config,
-                           task=task.task, rng=np.random.default_rng(round_seed),
-                           on_step=log.step)
-            cls.for_inference(model)  # e.g. prefix tuning drops its MLP; evaluated as it is saved
+            fit = dict(task=task.task, num_outputs=task.num_labels, pooling=config.pooling, seed=round_seed,
+                       device=device, on_step=log.step)
+            main_round = acquirer is None or acquirer.trains_main(round_index, num_rounds)
+            if main_round:
+                model, result = fit_round(method, encoder, pool, labeled, task.train.labels[labeled],
+                                          train_config, model=model if config.warm_restart else None,
+                                          init_adapter=config.init_adapter, **fit)
+                trainable, total = count_parameters(model)
+            # the model that queries (and that is evaluated in rounds where the main model does not train)
+            picker, picker_pool, picker_test = model, pool, test
+            if acquirer is not None:
+                picker, picked = fit_round(acquirer.spec, encoder, acquirer.pool, labeled,
+                                           task.train.labels[labeled], acquirer.train_config, **fit)
+                picker_pool, picker_test = acquirer.pool, acquirer.test
+                result = result if main_round else picked
             eval_start = time.perf_counter()
             metrics = compute_metrics(task.metrics, task.test.labels,
-                                      predict(model, test, np.arange(len(task.test)),
-                                              precision=precision), task.task)
+                                      predict(*((model, test) if main_round else (picker, picker_test)),
+                                              np.arange(len(task.test)), precision=precision), task.task)
             eval_seconds = time.perf_counter() - eval_start
             queried, scores, query_seconds = np.zeros(0, dtype=np.int64), None, 0.0
             remaining = config.budget - len(labeled)
@@ -265,7 +289,7 @@ def run_active_learning(
                     stopped_by, stopped_at_round, remaining = fired, round_index, 0
             if remaining > 0:
                 query_start = time.perf_counter()
-                queried, scores = _query(strategy, config, task, model, pool, labeled,
+                queried, scores = _query(strategy, config, task, picker, picker_pool, labeled,
                                          min(config.query_size, remaining), rng, precision)
                 query_seconds = time.perf_counter() - query_start
             record = {
@@ -282,8 +306,10 @@ def run_active_learning(
                 "correct": result.correct,
                 "correct_ids": [int(i) for i in labeled],
             }
+            if acquirer is not None:
+                record["metrics_model"] = method.preset if main_round else acquirer.spec.preset
             last_round = round_index == num_rounds - 1 or stopped_by is not None
-            if probe is not None and (config.cka_every_round or last_round):
+            if probe is not None and main_round and (config.cka_every_round or last_round):
                 record["artifacts"] = {"cka": probe.measure(model)}
             rounds.append(record)
             if on_round is not None:
@@ -316,6 +342,17 @@ def run_active_learning(
         "auc": learning_curve_auc([record["metrics"][metric] for record in rounds]),
     }
     return summary, model
+
+
+def _round_steps(method: Any, acquirer: Acquisition | None, train_config: TrainConfig, num_labeled: int,
+                 round_index: int, num_rounds: int) -> int:
+    """Progress steps of one round: the main model's (where it trains) and the acquisition model's."""
+    if acquirer is None:
+        return method.num_steps(num_labeled, train_config)
+    steps = acquirer.spec.num_steps(num_labeled, acquirer.train_config)
+    if acquirer.trains_main(round_index, num_rounds):
+        steps += method.num_steps(num_labeled, train_config)
+    return steps
 
 
 def _round_sizes(config: RunConfig) -> list[int]:

@@ -8,6 +8,7 @@ examples per round. Nothing is written.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from typing import Any
 
@@ -17,7 +18,7 @@ from peftal.al.loop import RunConfig, _round_sizes, prepare
 from peftal.data.encoding import encode
 from peftal.models.backbone import display_name, load_backbone
 from peftal.peft import build_model, count_parameters
-from peftal.training import TrainConfig, predict, train
+from peftal.training import TrainConfig, predict
 from peftal.training.device import resolve_device
 from peftal.training.precision import resolve_precision
 
@@ -42,14 +43,15 @@ def plan_run(config: RunConfig) -> dict[str, Any]:
                                head_lr=config.head_lr or cls.head_lr, precision=precision)
     local = np.arange(len(sample))
     start = time.perf_counter()
-    result = train(model, pool, local, task.train.labels[sample], train_config, task=task.task, rng=rng)
+    result = method.fit(model, pool, local, task.train.labels[sample], train_config, task=task.task, rng=rng)
     step_seconds = (time.perf_counter() - start) / max(1, result.steps)
     start = time.perf_counter()
     predict(model, pool, local, precision=precision)
     example_seconds = (time.perf_counter() - start) / len(local)
 
     sizes = _round_sizes(config)
-    steps = sum(-(-n // config.batch_size) * config.epochs for n in sizes)
+    round_config = dataclasses.replace(train_config, epochs=config.epochs)
+    steps = sum(method.num_steps(n, round_config) for n in sizes)
     scored = sum(min(len(task.train) - n, config.pool_subsample or len(task.train)) for n in sizes[:-1])
     scored *= getattr(strategy.strategy, "mc_samples", 1) if hasattr(strategy, "strategy") else 1
     evaluated = len(task.test) * len(sizes)

@@ -59,7 +59,9 @@ def markdown_table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def _rate(value: float) -> str:
+def _rate(value: float | None) -> str:
+    if value is None:  # no gradient steps (the head method's closed-form fit)
+        return "—"
     return f"{value:.0e}".replace("e-0", "e-")  # 0.003 -> 3e-3
 
 

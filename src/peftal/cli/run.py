@@ -62,6 +62,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="end the run early when this stopping criterion fires (repeatable), "
                              "e.g. kappa_average or max_rounds[rounds=3]; one of: "
                              f"{', '.join(STOPPING_CRITERIA.names())}")
+    parser.add_argument("--acquisition-method", default=None, metavar="PRESET",
+                        help="query with a model of this method every round (e.g. head: a linear probe "
+                             "on frozen embeddings, seconds a round) and train --method only in the last "
+                             "round and every --acquisition-every rounds (default: query with --method)")
+    parser.add_argument("--acquisition-every", type=positive_int, default=None, metavar="K",
+                        help="with --acquisition-method, also train --method every K rounds")
     parser.add_argument("--seed", type=int, default=d.seed,
                         help="seed of every random choice (warm start, batches, initialisation)")
     parser.add_argument("--precision", default=d.precision,
@@ -130,7 +136,8 @@ def main(args: argparse.Namespace) -> int:
         no_header=args.no_header, unlabeled_values=tuple(args.unlabeled_values or ()),
         min_class_count=args.min_class_count, init_adapter=args.init_adapter,
         precision=args.precision, group_by_length=args.group_by_length,
-        device=args.device,
+        device=args.device, acquisition_method=args.acquisition_method,
+        acquisition_every=args.acquisition_every,
     )
     if args.dry_run:
         return _dry_run(config)

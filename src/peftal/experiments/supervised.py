@@ -126,6 +126,7 @@ def prepare(config: SupervisedConfig) -> Prepared:
         task = load_task(config.dataset, text_column=config.text_column,
                          text_pair_column=config.text_pair_column, label_column=config.label_column,
                          task=config.task, seed=config.seed)
+    method.check_task(task.task)
     num_train = subset_size(len(task.train), fraction=config.fraction, num_train=config.num_train)
     if config.init_adapter is not None:
         check_init_adapter(config.init_adapter, method.preset, config.model)
@@ -239,13 +240,18 @@ def _train(config: SupervisedConfig, prepared: Prepared, model, encoded, targets
     train_config = TrainConfig(epochs=config.epochs, batch_size=config.batch_size,
                                lr=config.lr or cls.lr, head_lr=config.head_lr or cls.head_lr,
                                time_budget=config.time_budget)
-    steps = -(-len(encoded) // config.batch_size) * config.epochs
+    steps = prepared.method.num_steps(len(encoded), train_config)
     with tqdm(total=steps, disable=None if progress else True, unit="step", leave=False,
               desc=f"{prepared.task.name} {prepared.method.preset}") as bar:
         torch.manual_seed(config.seed)  # dropout
-        result = train(model, encoded, np.arange(len(encoded)), targets, train_config,
-                       task=prepared.task.task, rng=np.random.default_rng([config.seed, 2]),
-                       on_step=bar.update, batch_loss=batch_loss)
+        kwargs = dict(task=prepared.task.task, rng=np.random.default_rng([config.seed, 2]),
+                      on_step=bar.update)
+        if batch_loss is None:  # the method's own fit (a linear probe, SetFit, or the trainer)
+            result = prepared.method.fit(model, encoded, np.arange(len(encoded)), targets, train_config,
+                                         **kwargs)
+        else:
+            result = train(model, encoded, np.arange(len(encoded)), targets, train_config,
+                           batch_loss=batch_loss, **kwargs)
     cls.for_inference(model)  # the form that is evaluated and saved (prefix tuning drops its MLP)
     return result, train_config
 

@@ -28,7 +28,8 @@ from peftal.label.project import LabelSettings
 from peftal.label.store import LabelStore, utc_now
 from peftal.models.backbone import load_backbone
 from peftal.peft import build_model, count_parameters, parse_method
-from peftal.training import TrainConfig, TrainResult, embed, predict, train
+from peftal.training import TrainConfig, TrainResult, embed, predict
+from peftal.training.features import PooledFeatures
 from peftal.training.metrics import METRICS
 
 # Batch strategies (not plain scorers) pick this many query batches per retrain; the rest of the
@@ -82,8 +83,11 @@ class LabelModel:
         self.encoder, self.tokenizer = backbone or load_backbone(settings.model)
         texts, pairs = store.texts()
         self.texts, self.pairs = texts, pairs
-        self.pool: Encoded = encode(self.tokenizer, Split(texts, np.zeros(len(texts)), pairs),
-                                    settings.max_length)
+        encoded = encode(self.tokenizer, Split(texts, np.zeros(len(texts)), pairs), settings.max_length)
+        # With a frozen encoder (the head method) each text is embedded once for all generations,
+        # so a retrain and its suggestions take seconds.
+        self.pool: Encoded | PooledFeatures = self.method.method.inputs(self.encoder, encoded,
+                                                                        pooling=settings.pooling)
         self.label_index = {label: i for i, label in enumerate(settings.labels)}
         cls = self.method.method
         self.train_config = TrainConfig(epochs=settings.epochs, batch_size=settings.batch_size,
@@ -97,8 +101,8 @@ class LabelModel:
         model = build_model(self.encoder, self.method, len(self.settings.labels),
                             pooling=self.settings.pooling, seed=seed)
         torch.manual_seed(seed)  # dropout
-        result = train(model, self.pool, ids, targets, self.train_config, task="classification",
-                       rng=np.random.default_rng(seed), on_step=on_step)
+        result = self.method.fit(model, self.pool, ids, targets, self.train_config, task="classification",
+                                 rng=np.random.default_rng(seed), on_step=on_step)
         self.method.method.for_inference(model)  # the form that is scored and saved
         return model, result
 

@@ -4,6 +4,7 @@
 # isort: off
 from peftal.peft import full, bitfit, bottleneck, lora, prefix, prompt, ia3, unipelt  # noqa: F401
 from peftal.peft import lora_variants  # noqa: F401
+from peftal.peft import head, setfit  # noqa: F401
 # isort: on
 from peftal.peft.base import (
     METHODS,

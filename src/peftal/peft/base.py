@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+from collections.abc import Callable
 from typing import Any, ClassVar
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -20,6 +22,7 @@ from peftal.errors import UsageError
 from peftal.models.heads import TextClassifier
 from peftal.peft import arch, backend
 from peftal.registry import Registry
+from peftal.training.trainer import TrainConfig, TrainResult, train
 
 
 @dataclasses.dataclass(frozen=True)
@@ -40,16 +43,23 @@ class PeftMethod:
         mergeable: Whether its weights can be folded into the backbone for inference.
         padding_invariant: Whether an example's output is independent of the padding in its batch
             (true of every method whose layers respect the attention mask).
+        frozen_encoder: Whether the trained model's encoder is the pretrained one, unchanged (only the
+            head trains). Runs then compute each example's pooled embedding once
+            (:class:`~peftal.training.features.PooledFeatures`) and hand those to :meth:`fit`,
+            prediction and the strategies in every round.
+        tasks: The tasks it serves (``classification``, ``regression``, ``qa``).
     """
 
     name: ClassVar[str]
     description: ClassVar[str]
     reference: ClassVar[str] = ""
     Config: ClassVar[type] = NoConfig
-    lr: ClassVar[float]
-    head_lr: ClassVar[float]
+    lr: ClassVar[float | None]
+    head_lr: ClassVar[float | None]
     mergeable: ClassVar[bool] = False
     padding_invariant: ClassVar[bool] = True
+    frozen_encoder: ClassVar[bool] = False
+    tasks: ClassVar[tuple[str, ...]] = ("classification", "regression", "qa")
 
     def apply(self, model: TextClassifier, config: Any) -> None:
         """Add the method's parameters to ``model`` and set which parameters train."""
@@ -67,6 +77,29 @@ class PeftMethod:
         if reason is not None:
             raise UsageError(f"method {self.name!r} does not apply to the {arch.model_type(encoder)!r} "
                              f"architecture ({reason}); methods that do: {applicable_methods(encoder)}")
+
+    def fit(self, model: nn.Module, config: Any, encoded: Any, indices: np.ndarray, targets: np.ndarray,
+            train_config: TrainConfig, *, task: str, rng: np.random.Generator,
+            on_step: Callable[[], None] | None = None) -> TrainResult:
+        """Train ``model`` (built by :func:`build_model`) on the examples ``indices`` of ``encoded``
+        with ``targets``. Default: the gradient trainer (:func:`~peftal.training.train`) with
+        ``train_config``; the ``head`` and ``setfit`` methods fit differently."""
+        return train(model, encoded, indices, targets, train_config, task=task, rng=rng, on_step=on_step)
+
+    def inputs(self, encoder: nn.Module, encoded: Any, *, pooling: str = "mean",
+               precision: str = "fp32") -> Any:
+        """What a run hands to :meth:`fit`, prediction and the strategies for the examples of
+        ``encoded``: the token ids, or, when the method keeps the encoder frozen, the pretrained
+        ``encoder``'s pooled embeddings, each computed once and reused in every round."""
+        if not self.frozen_encoder:
+            return encoded
+        from peftal.training.features import PooledFeatures
+
+        return PooledFeatures(TextClassifier(encoder, 1, pooling=pooling), encoded, precision=precision)
+
+    def num_steps(self, config: Any, num_examples: int, train_config: TrainConfig) -> int:
+        """How many times :meth:`fit` calls ``on_step`` on ``num_examples`` examples (progress bars)."""
+        return -(-num_examples // train_config.batch_size) * train_config.epochs
 
     def for_inference(self, model: TextClassifier) -> None:
         """Turn a trained model into the form that is evaluated, queried with and saved (default: as
@@ -144,6 +177,22 @@ class MethodSpec:
     @property
     def method(self) -> PeftMethod:
         return METHODS.get(self.name)()
+
+    def fit(self, model: nn.Module, encoded: Any, indices: np.ndarray, targets: np.ndarray,
+            train_config: TrainConfig, **kwargs: Any) -> TrainResult:
+        """:meth:`PeftMethod.fit` with this spec's config."""
+        return self.method.fit(model, self.config, encoded, indices, targets, train_config, **kwargs)
+
+    def num_steps(self, num_examples: int, train_config: TrainConfig) -> int:
+        """:meth:`PeftMethod.num_steps` with this spec's config."""
+        return self.method.num_steps(self.config, num_examples, train_config)
+
+    def check_task(self, task: str) -> None:
+        """A one-line :class:`UsageError` if the method does not serve ``task``."""
+        tasks = self.method.tasks
+        if task not in tasks:
+            raise UsageError(f"method {self.name!r} does not apply to the {task} task; it serves: "
+                             f"{', '.join(tasks)}")
 
     @property
     def preset(self) -> str:

@@ -18,6 +18,7 @@ from torch import nn
 
 from peftal.data.encoding import Encoded, inference_batches, training_batches
 from peftal.training.device import model_device, to_device
+from peftal.training.features import PooledFeatures, head_outputs
 from peftal.training.precision import autocast
 
 BatchLoss = Callable[[nn.Module, dict[str, torch.Tensor], np.ndarray], tuple[torch.Tensor, np.ndarray | None]]
@@ -229,8 +230,12 @@ def predict(model: nn.Module, encoded: Encoded, indices: np.ndarray, batch_size:
             precision: str = "fp32") -> np.ndarray:
     """Model outputs (logits, or the regression value) ``(len(indices), num_outputs)``, in order.
 
-    ``precision`` is ``fp32`` or ``bf16`` (autocast); the outputs are fp32 either way.
+    ``precision`` is ``fp32`` or ``bf16`` (autocast); the outputs are fp32 either way. ``encoded``
+    may be :class:`~peftal.training.features.PooledFeatures` of a frozen encoder (the ``head``
+    method): the outputs are then the head on the cached embeddings.
     """
+    if isinstance(encoded, PooledFeatures):
+        return head_outputs(model, encoded.vectors(indices))
     model.eval()
     device = model_device(model)
     indices = np.asarray(indices, dtype=np.int64)
@@ -247,7 +252,10 @@ def predict(model: nn.Module, encoded: Encoded, indices: np.ndarray, batch_size:
 @torch.inference_mode()
 def embed(model: nn.Module, encoded: Encoded, indices: np.ndarray, batch_size: int = 128,
           precision: str = "fp32") -> np.ndarray:
-    """Pooled last-layer representations ``(len(indices), hidden)``, in order (fp32 or bf16 autocast)."""
+    """Pooled last-layer representations ``(len(indices), hidden)``, in order (fp32 or bf16 autocast);
+    cached ones where ``encoded`` is :class:`~peftal.training.features.PooledFeatures`."""
+    if isinstance(encoded, PooledFeatures):
+        return encoded.vectors(indices)
     model.eval()
     device = model_device(model)
     indices = np.asarray(indices, dtype=np.int64)

@@ -91,3 +91,26 @@ def test_pool_subsample_scores_only_that_many(make_project, backbone):
     assert record["trained_on"] == 3
     suggested = [store.example(i)["suggestion"] for i in range(30)]
     assert sum(s is not None for s in suggested) == 10
+
+
+def test_a_frozen_encoder_method_embeds_the_pool_once_for_all_generations(make_project, backbone):
+    """With ``head`` the suggestions come from cached embeddings, yet equal the model's forward pass."""
+    from peftal.label.model import LabelModel
+    from peftal.training import predict, softmax
+    from peftal.training.features import PooledFeatures
+
+    store, settings, _ = make_project(n=30, max_length=16, method="head", strategy="entropy")
+    label_some(store, 6)
+    model_ = LabelModel(store, settings, backbone)
+    assert isinstance(model_.pool, PooledFeatures)
+    model_.retrain(1)
+    assert model_.pool.num_computed == 30  # the labelled ids, then the pool it ranked
+    label_some(store, 3)
+    ids, labels, _ = store.label_snapshot()
+    model, _ = model_.fit(np.asarray(ids), model_.targets(labels), seed=2)
+    order, suggestions = model_.rank(model, np.asarray(ids), np.random.default_rng(0))
+    assert model_.pool.num_computed == 30
+    unlabeled = np.setdiff1d(np.arange(30), ids)
+    probs = softmax(predict(model, model_.pool.encoded, unlabeled))  # through the encoder
+    entropy = -(probs * np.log(probs)).sum(1)
+    assert order[:5] == unlabeled[np.argsort(-entropy, kind="stable")][:5].tolist()

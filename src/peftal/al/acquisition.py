@@ -1,0 +1,79 @@
+"""A cheap acquisition model (``--acquisition-method``): query with it every round, train the main
+PEFT model only every ``k`` rounds and in the last round.
+
+With a frozen-encoder method such as ``head`` (a linear probe on the pretrained encoder's pooled
+embeddings, computed once per run) a round's query costs seconds, while the main method's
+training is what makes an AL round take minutes on a CPU. Querying with frozen representations is
+the setting of Vysogorets & Gopal (2024); whether the main model trained only at the end on those
+labels is as accurate as one retrained every round is measured, not assumed (docs/methods.md).
+In rounds where the main model does not train, the round's test metrics are the acquisition
+model's; the round record names the model they come from (``metrics_model``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+
+from peftal.peft import MethodSpec, build_model, parse_method
+from peftal.training import TrainConfig, TrainResult, center_regression_head
+
+
+def fit_round(spec: MethodSpec, encoder: Any, inputs: Any, labeled: np.ndarray, targets: np.ndarray,
+              train_config: TrainConfig, *, task: str, num_outputs: int, pooling: str, seed: int,
+              device: Any, on_step: Any = None, model: Any = None,
+              init_adapter: str | None = None) -> tuple[Any, TrainResult]:
+    """Train one round's model of ``spec`` on ``labeled`` (a fresh one unless ``model`` is given, to
+    continue from) and put it in the form that is evaluated and queried with."""
+    if model is None:
+        model = build_model(encoder, spec, num_outputs, pooling=pooling, seed=seed).to(device)
+        if init_adapter is not None:
+            from peftal.models.pretrained_adapter import load_pretrained_adapter
+
+            load_pretrained_adapter(model, init_adapter)
+        if task == "regression":
+            center_regression_head(model, targets)
+    torch.manual_seed(seed)  # dropout
+    result = spec.fit(model, inputs, labeled, targets, train_config, task=task,
+                      rng=np.random.default_rng(seed), on_step=on_step)
+    spec.method.for_inference(model)  # e.g. prefix tuning drops its MLP; evaluated as it is saved
+    return model, result
+
+
+@dataclass
+class Acquisition:
+    """The acquisition method of a run and its inputs (cached embeddings for a frozen encoder).
+
+    Attributes:
+        spec: The acquisition method, e.g. ``head``.
+        pool: Its view of the pool (:meth:`~peftal.peft.PeftMethod.inputs`).
+        test: Its view of the test split.
+        every: The main model trains in rounds ``every - 1, 2·every - 1, ...`` and in the last
+            round; ``None`` = only in the last round.
+        train_config: Its training settings (the run's, with its own learning rates).
+    """
+
+    spec: MethodSpec
+    pool: Any
+    test: Any
+    every: int | None
+    train_config: TrainConfig
+
+    @classmethod
+    def create(cls, preset: str, every: int | None, encoder: Any, pool: Any, test: Any, *, pooling: str,
+               precision: str, train_config: TrainConfig) -> Acquisition:
+        spec = parse_method(preset)
+        method = spec.method
+        view = [method.inputs(encoder, e, pooling=pooling, precision=precision) for e in (pool, test)]
+        own = dataclasses.replace(train_config, lr=method.lr, head_lr=method.head_lr)
+        return cls(spec, view[0], view[1], every, own)
+
+    def trains_main(self, round_index: int, num_rounds: int) -> bool:
+        """Whether the main model trains in round ``round_index``."""
+        if round_index == num_rounds - 1:
+            return True
+        return self.every is not None and (round_index + 1) % self.every == 0
