@@ -138,5 +138,5 @@ def test_method_that_cannot_apply_fails_before_training(tmp_path, data_dir):
     assert result.stderr.strip().splitlines() == [
         "peftal: error: method 'bitfit' does not apply to the 'modernbert' architecture (it has no bias "
         "vectors); methods that do: full, houlsby, pfeiffer, lora, dora, prefix_tuning, prompt_tuning, "
-        "ia3, unipelt, unipelt_prompt, vera, loha, lokr, oft"]
+        "ia3, unipelt, unipelt_prompt, vera, loha, lokr, oft, head, setfit"]
     assert not out.exists()

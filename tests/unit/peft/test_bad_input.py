@@ -65,7 +65,7 @@ def _tiny_mpnet():
 
 
 # Methods that need no layer map: they train existing parameters or only touch the input embeddings.
-ANY_ENCODER = {"full", "bitfit", "prompt_tuning"}
+ANY_ENCODER = {"full", "bitfit", "prompt_tuning", "head", "setfit"}
 
 
 @pytest.mark.parametrize("name", METHODS.names())
