@@ -7,7 +7,7 @@ import math
 from pathlib import Path
 from typing import Any
 
-from peftal.cli.options import HelpFormatter, print_json, print_table
+from peftal.cli.options import HelpFormatter, add_folder_arguments, print_json, print_table
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -20,14 +20,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                     "the fine-tuned encoder (Kornblith et al. 2019). Reads records only.",
         formatter_class=HelpFormatter,
     )
-    parser.add_argument("dirs", type=Path, nargs="+", metavar="RUN_OR_STUDY",
-                        help="run or study output folders, or folders above them")
-    parser.add_argument("--name", action="append", default=[],
-                        help="name of the run (or study) of each folder, in order (default: the "
-                             "folder's name)")
-    parser.add_argument("--out", type=Path, default=None,
-                        help="where --plots go (default: the folder itself, or the folders' common "
-                             "parent)")
+    add_folder_arguments(parser, "run or study output folders, or folders above them",
+                         "where --plots go (default: the folder itself, or the folders' common parent)")
     parser.add_argument("--json", action="store_true", help="print the full analysis as JSON")
     parser.add_argument("--plots", action="store_true",
                         help="write cka_by_layer.png, cka_by_labels.png (with every-round CKA) and "

@@ -78,3 +78,15 @@ def _fmt(value: Any) -> str:
     if isinstance(value, float):
         return f"{value:.4f}"
     return str(value)
+
+
+def add_folder_arguments(parser: argparse.ArgumentParser, folders_help: str, out_help: str) -> None:
+    """The folders a reading command compares (``peftal report``, ``peftal analyze``), their names
+    and where outputs go."""
+    from pathlib import Path
+
+    parser.add_argument("dirs", type=Path, nargs="+", metavar="RUN_OR_STUDY", help=folders_help)
+    parser.add_argument("--name", action="append", default=[],
+                        help="name of the run (or study) of each folder, in order (default: the "
+                             "folder's name)")
+    parser.add_argument("--out", type=Path, default=None, help=out_help)

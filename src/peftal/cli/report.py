@@ -6,7 +6,7 @@ import argparse
 import tempfile
 from pathlib import Path
 
-from peftal.cli.options import HelpFormatter
+from peftal.cli.options import HelpFormatter, add_folder_arguments
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -20,14 +20,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                     "it reads stored records only.",
         formatter_class=HelpFormatter,
     )
-    parser.add_argument("dirs", type=Path, nargs="+", metavar="RUN_OR_STUDY",
-                        help="study directories, run folders, or folders above them")
-    parser.add_argument("--name", action="append", default=[],
-                        help="name of the run (or study) of each folder, in order (default: the "
-                             "folder's name)")
-    parser.add_argument("--out", type=Path, default=None,
-                        help="where to write (default: the folder itself, or the folders' common "
-                             "parent)")
+    add_folder_arguments(parser, "study directories, run folders, or folders above them",
+                         "where to write (default: the folder itself, or the folders' common parent)")
     parser.set_defaults(handler=main)
 
 

@@ -22,6 +22,12 @@ def check_matrices(attn_matrices: tuple[str, ...]) -> None:
         raise ValueError("attn_matrices must name at least one of q, k, v")
 
 
+def check_rank(r: int, attn_matrices: tuple[str, ...]) -> None:
+    if r < 1:
+        raise ValueError(f"r must be >= 1, got {r}")
+    check_matrices(attn_matrices)
+
+
 @dataclass(frozen=True)
 class LoraConfig:
     """LoRA hyper-parameters.
@@ -39,11 +45,9 @@ class LoraConfig:
     attn_matrices: tuple[str, ...] = ("q", "v")
 
     def __post_init__(self) -> None:
-        if self.r < 1:
-            raise ValueError(f"r must be >= 1, got {self.r}")
+        check_rank(self.r, self.attn_matrices)
         if not 0.0 <= self.dropout < 1.0:
             raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
-        check_matrices(self.attn_matrices)
 
 
 def targets(layout: arch.LayerMap, attn_matrices: tuple[str, ...]) -> str:

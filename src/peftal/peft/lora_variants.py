@@ -26,7 +26,7 @@ from torch import nn
 
 from peftal.peft import arch, backend
 from peftal.peft.base import LibraryMethod, register_method
-from peftal.peft.lora import check_matrices, targets
+from peftal.peft.lora import check_matrices, check_rank, targets
 
 
 @dataclass(frozen=True)
@@ -44,9 +44,7 @@ class VeraConfig:
     attn_matrices: tuple[str, ...] = ("q", "v")
 
     def __post_init__(self) -> None:
-        if self.r < 1:
-            raise ValueError(f"r must be >= 1, got {self.r}")
-        check_matrices(self.attn_matrices)
+        check_rank(self.r, self.attn_matrices)
 
 
 @dataclass(frozen=True)
@@ -64,9 +62,7 @@ class LycorisConfig:
     attn_matrices: tuple[str, ...] = ("q", "v")
 
     def __post_init__(self) -> None:
-        if self.r < 1:
-            raise ValueError(f"r must be >= 1, got {self.r}")
-        check_matrices(self.attn_matrices)
+        check_rank(self.r, self.attn_matrices)
 
 
 @dataclass(frozen=True)
