@@ -30,6 +30,7 @@ from peftal.data.encoding import encode
 from peftal.errors import UsageError
 from peftal.models.backbone import display_name, load_backbone, skeleton
 from peftal.models.heads import POOLINGS
+from peftal.models.limits import check_max_length
 from peftal.peft import count_parameters, parse_method
 from peftal.training import (
     TrainConfig,
@@ -38,7 +39,6 @@ from peftal.training import (
     primary_metric,
 )
 from peftal.training.device import resolve_device
-from peftal.training.limits import check_max_length
 from peftal.training.precision import resolve_precision
 from peftal.training.progress import ProgressLog, log_lines_wanted
 from peftal.validation import check_rate, check_seed

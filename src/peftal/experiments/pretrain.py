@@ -27,11 +27,11 @@ from peftal.data.corpus import Corpus, encode_corpus, load_corpus
 from peftal.errors import UsageError
 from peftal.experiments.single import RUN_ID, check_out_dir, complete_run, recorded_run
 from peftal.models.backbone import display_name
+from peftal.models.limits import check_max_length
 from peftal.models.mlm import apply_method, load_masked_lm
 from peftal.models.pretrained_adapter import save_pretrained_adapter, write_pretrain_meta
 from peftal.peft import MethodSpec, count_parameters, parse_method
 from peftal.training import TrainConfig, train
-from peftal.training.limits import check_max_length
 from peftal.training.mlm import MLM_PROBABILITY, masked_lm_loss
 from peftal.validation import check_rate, check_seed
 

@@ -31,10 +31,10 @@ from peftal.experiments.single import RUN_ID, check_out_dir, complete_run, model
 from peftal.models.backbone import display_name, load_backbone
 from peftal.models.checkpoint import save_checkpoint
 from peftal.models.heads import POOLINGS
+from peftal.models.limits import check_max_length
 from peftal.models.pretrained_adapter import check_init_adapter, load_pretrained_adapter
 from peftal.peft import MethodSpec, build_model, count_parameters, parse_method
 from peftal.training import TrainConfig, center_regression_head, compute_metrics, predict, train
-from peftal.training.limits import check_max_length
 from peftal.validation import check_rate, check_seed
 
 TASKS = ("classification", "regression", "qa")

@@ -126,8 +126,8 @@ def check_plugins(settings: LabelSettings) -> None:
     """Resolve the method and strategy presets now, so a typo fails before the server starts."""
     from peftal.al.strategies import parse_strategy
     from peftal.models.heads import POOLINGS
+    from peftal.models.limits import check_max_length
     from peftal.peft import parse_method
-    from peftal.training.limits import check_max_length
 
     method = parse_method(settings.method)
     parse_strategy(settings.strategy)
