@@ -10,13 +10,13 @@ from peftal.data.corpus import Corpus, encode_corpus
 from peftal.data.encoding import collate
 from peftal.errors import UsageError
 from peftal.models.mlm import MaskedLanguageModel, apply_method
-from peftal.models.pretrained_adapter import (
+from peftal.peft import build_model, parse_method
+from peftal.peft.pretrained_adapter import (
     check_init_adapter,
     load_pretrained_adapter,
     save_pretrained_adapter,
     write_pretrain_meta,
 )
-from peftal.peft import build_model, parse_method
 from peftal.training.mlm import masked_lm_loss
 
 

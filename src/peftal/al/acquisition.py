@@ -17,9 +17,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-import torch
 
 from peftal.peft import MethodSpec, build_model, parse_method
+from peftal.seeding import torch_seeded
 from peftal.training import TrainConfig, TrainResult, center_regression_head
 
 
@@ -32,14 +32,14 @@ def fit_round(spec: MethodSpec, encoder: Any, inputs: Any, labeled: np.ndarray, 
     if model is None:
         model = build_model(encoder, spec, num_outputs, pooling=pooling, seed=seed).to(device)
         if init_adapter is not None:
-            from peftal.models.pretrained_adapter import load_pretrained_adapter
+            from peftal.peft.pretrained_adapter import load_pretrained_adapter
 
             load_pretrained_adapter(model, init_adapter)
         if task == "regression":
             center_regression_head(model, targets)
-    torch.manual_seed(seed)  # dropout
-    result = spec.fit(model, inputs, labeled, targets, train_config, task=task,
-                      rng=np.random.default_rng(seed), on_step=on_step)
+    with torch_seeded(seed):  # dropout
+        result = spec.fit(model, inputs, labeled, targets, train_config, task=task,
+                          rng=np.random.default_rng(seed), on_step=on_step)
     spec.method.for_inference(model)  # e.g. prefix tuning drops its MLP; evaluated as it is saved
     return model, result
 

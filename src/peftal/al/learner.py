@@ -12,6 +12,7 @@ import torch
 from torch import nn
 
 from peftal.data.encoding import Encoded, inference_batches
+from peftal.seeding import torch_seeded
 from peftal.training.device import model_device, to_device
 from peftal.training.features import PooledFeatures, head_outputs
 from peftal.training.precision import autocast
@@ -96,8 +97,7 @@ class ModelClassifier:
         encoded = self.encoded.encoded if isinstance(self.encoded, PooledFeatures) else self.encoded
         was_training = self.model.training
         device = model_device(self.model)
-        with torch.random.fork_rng(devices=[device.index or 0] if device.type == "cuda" else []):
-            torch.manual_seed(seed)
+        with torch_seeded(seed):
             self.model.train()  # dropout on: every dropout module of the encoder, method and head
             try:
                 for positions, batch in inference_batches(encoded, indices, per_batch):

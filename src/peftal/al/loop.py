@@ -24,10 +24,10 @@ from peftal.al.probe import RepresentationProbe
 from peftal.al.stopping import RoundState, check_criteria, draw_stop_set, parse_criterion
 from peftal.al.strategies import PoolSubsampling, parse_strategy, strategies_for
 from peftal.al.warm_start import random_warm_start, stratified_warm_start
-from peftal.analysis.curves import learning_curve_auc
 from peftal.data import TaskData, load_task
 from peftal.data.encoding import encode
 from peftal.errors import UsageError
+from peftal.measures.curves import learning_curve_auc
 from peftal.models.backbone import display_name, load_backbone, skeleton
 from peftal.models.heads import POOLINGS
 from peftal.models.limits import check_max_length
@@ -172,16 +172,28 @@ def prepare(config: RunConfig) -> tuple[TaskData, Any, Any]:
     """Load and check everything a run needs before any compute; returns (task, method, strategy)."""
     method = parse_method(config.method)
     strategy = parse_strategy(config.strategy)
-    task = load_task(config.dataset, text_column=config.text_column,
+    task = load_run_task(config)
+    check_run(config, task, method, strategy)
+    return task, method, strategy
+
+
+def load_run_task(config: RunConfig) -> TaskData:
+    """The dataset of ``config``, loaded with its column and label options."""
+    return load_task(config.dataset, text_column=config.text_column,
                      text_pair_column=config.text_pair_column, label_column=config.label_column,
                      task=config.task, seed=config.seed, no_header=config.no_header,
                      unlabeled_values=config.unlabeled_values, min_class_count=config.min_class_count)
+
+
+def check_run(config: RunConfig, task: TaskData, method: Any, strategy: Any) -> None:
+    """Every check of ``config`` against its loaded ``task`` (``peftal run`` and ``peftal study
+    validate`` both call it); raises :class:`UsageError` naming the first problem."""
     if task.task == "regression" and strategy.needs_probabilities:
         raise UsageError(f"strategy {strategy.name!r} needs class probabilities and does not apply to "
                          f"the regression task {task.name!r}; use one of: "
                          f"{', '.join(strategies_for('regression'))}")
     if config.init_adapter is not None:
-        from peftal.models.pretrained_adapter import check_init_adapter
+        from peftal.peft.pretrained_adapter import check_init_adapter
 
         check_init_adapter(config.init_adapter, method.preset, config.model)
     check_criteria(config.stop, task.task)
@@ -196,7 +208,6 @@ def prepare(config: RunConfig) -> tuple[TaskData, Any, Any]:
     if config.budget > len(task.train):
         raise UsageError(f"--budget ({config.budget}) is larger than the pool of {task.name!r} "
                          f"({len(task.train)} training examples)")
-    return task, method, strategy
 
 
 def run_active_learning(

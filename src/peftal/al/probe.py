@@ -16,8 +16,8 @@ from typing import Any
 import numpy as np
 from torch import nn
 
-from peftal.analysis.cka import cka_matrix
 from peftal.data.encoding import Encoded
+from peftal.measures.cka import cka_matrix
 from peftal.models.representations import layer_representations
 
 # Mixed into the run's seed so that the probe's generator is independent of the run's own.

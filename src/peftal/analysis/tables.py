@@ -15,8 +15,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from peftal.analysis.curves import ripl
 from peftal.analysis.study_records import StudyRecords
+from peftal.measures.curves import ripl
 
 PASSIVE = "random"
 

@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import logging
-import os
 import signal
 import sqlite3
 import sys
 import threading
-import warnings
 from typing import Any, NoReturn
 
+from peftal.console import quiet_libraries
 from peftal.errors import Terminated, UsageError
 from peftal.integrity import os_error_message
 
@@ -31,7 +29,7 @@ class _Parser(argparse.ArgumentParser):
 def build_parser() -> argparse.ArgumentParser:
     import importlib
 
-    from peftal import __version__
+    from peftal.version import __version__
 
     parser = _Parser(
         prog="peftal",
@@ -44,18 +42,9 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _quiet_libraries() -> None:
-    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    os.environ.setdefault("TRANSFORMERS_NO_ADVISORY_WARNINGS", "1")
-    logging.getLogger("transformers").setLevel(logging.ERROR)
-    warnings.filterwarnings("ignore", category=FutureWarning)
-    warnings.formatwarning = lambda message, category, *args, **kwargs: (
-        f"peftal: warning: {message}\n")
-
-
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``peftal`` console script; returns the exit status."""
-    _quiet_libraries()
+    quiet_libraries()
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command is None:

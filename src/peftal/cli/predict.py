@@ -48,7 +48,7 @@ def main(args: argparse.Namespace) -> int:
     from peftal.data.dataset import Split
     from peftal.data.encoding import encode
     from peftal.errors import UsageError
-    from peftal.models.checkpoint import load_model
+    from peftal.peft.checkpoint import load_model
     from peftal.training import predict, softmax
 
     check_predict_args(args)  # before the model is loaded

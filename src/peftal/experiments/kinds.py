@@ -75,41 +75,48 @@ def _run_active_learning(config: Any, *, progress: bool = False) -> tuple[dict, 
 
 
 def _validate_active_learning(configs: list[Any]) -> list[str]:
-    """Resolve every method, strategy and dataset once; check budgets against pool sizes."""
-    from peftal.al.strategies import STRATEGIES, parse_strategy
+    """Every cell through the checks ``peftal run`` makes (:func:`peftal.al.loop.check_run`), each
+    dataset loaded once; presets that do not parse are reported once."""
+    from peftal.al.strategies import parse_strategy
     from peftal.peft import parse_method
 
     problems: list[str] = []
-    for preset in dict.fromkeys(config.method for config in configs):
-        _collect(problems, parse_method, preset)
-    for preset in dict.fromkeys(config.strategy for config in configs):
-        _collect(problems, parse_strategy, preset)
+    methods = {preset: _parsed(problems, parse_method, preset)
+               for preset in dict.fromkeys(config.method for config in configs)}
+    strategies = {preset: _parsed(problems, parse_strategy, preset)
+                  for preset in dict.fromkeys(config.strategy for config in configs)}
     by_dataset: dict[tuple, list[Any]] = {}
     for config in configs:
         key = (config.dataset, config.text_column, config.text_pair_column, config.label_column,
-               config.task)
+               config.task, config.no_header, config.unlabeled_values, config.min_class_count)
         by_dataset.setdefault(key, []).append(config)
     for group in by_dataset.values():
-        problems.extend(_check_dataset(group, STRATEGIES))
-    return problems
+        problems.extend(_check_dataset(group, methods, strategies))
+    return list(dict.fromkeys(problems))
 
 
-def _collect(problems: list[str], parse: Callable[[str], Any], preset: str) -> None:
+def _parsed(problems: list[str], parse: Callable[[str], Any], preset: str) -> Any:
     try:
-        parse(preset)
+        return parse(preset)
     except UsageError as error:
         problems.append(str(error))
+        return None
 
 
-def _check_dataset(configs: list[Any], strategies: Registry) -> list[str]:
-    """Problems of one dataset across the cells that use it (it is loaded once, if local)."""
+# The fields check_run reads; cells equal on them need one check.
+_CHECKED_FIELDS = ("method", "strategy", "model", "init_adapter", "stop", "acquisition_method",
+                   "max_length", "stratified_warm_start", "budget")
+
+
+def _check_dataset(configs: list[Any], methods: dict[str, Any], strategies: dict[str, Any]) -> list[str]:
+    """Problems of the cells of one dataset (loaded once, if it is on this machine)."""
     from pathlib import Path
 
-    from peftal.data import DATASETS, load_task
+    from peftal.al.loop import check_run, load_run_task
+    from peftal.data import DATASETS
     from peftal.data.loading import local_folder
 
-    first = configs[0]
-    name = first.dataset
+    name = configs[0].dataset
     spec = DATASETS.get(name) if name in DATASETS else None
     if spec is None and not Path(name).expanduser().exists():
         return [f"unknown dataset {name!r}: not a built-in name ({', '.join(DATASETS.names())}) "
@@ -117,27 +124,23 @@ def _check_dataset(configs: list[Any], strategies: Registry) -> list[str]:
     if spec is not None and spec.task == "qa":
         return [f"dataset {name!r} is a question-answering task; active learning does not apply"]
     if spec is not None and local_folder(name) is None:
-        return []  # a hub dataset: its size is only known after a download, at run time
+        return []  # a hub dataset: it is only loaded (and checked) at run time
     try:
-        task = load_task(name, text_column=first.text_column,
-                         text_pair_column=first.text_pair_column,
-                         label_column=first.label_column, task=first.task, seed=first.seed,
-                         no_header=getattr(first, "no_header", False),
-                         unlabeled_values=getattr(first, "unlabeled_values", ()),
-                         min_class_count=getattr(first, "min_class_count", 0))
+        task = load_run_task(configs[0])
     except UsageError as error:
         return [str(error)]
     problems = []
-    budget = max(config.budget for config in configs)
-    if budget > len(task.train):
-        problems.append(f"budget {budget} is larger than the pool of {name!r} "
-                        f"({len(task.train)} training examples)")
-    if task.task == "regression":
-        for preset in dict.fromkeys(config.strategy for config in configs):
-            name_only = preset.split("[", 1)[0].strip().lower()
-            if name_only in strategies and strategies.get(name_only).needs_probabilities:
-                problems.append(f"strategy {name_only!r} needs class probabilities and does not "
-                                f"apply to the regression dataset {name!r}")
+    checked: set[tuple] = set()
+    for config in configs:
+        key = tuple(getattr(config, field) for field in _CHECKED_FIELDS)
+        method, strategy = methods[config.method], strategies[config.strategy]
+        if key in checked or method is None or strategy is None:
+            continue
+        checked.add(key)
+        try:
+            check_run(config, task, method, strategy)
+        except UsageError as error:
+            problems.append(f"{config.method} × {config.strategy} on {name!r}: {error}")
     return problems
 
 
@@ -163,18 +166,19 @@ def _register_builtin() -> None:
 
 
 def _validate_supervised(configs: list[Any]) -> list[str]:
-    """Resolve every method once and check each dataset loads (once per dataset)."""
+    """Resolve every method once and run each distinct cell through ``peftal train``'s preparation
+    (each dataset once)."""
     from peftal.experiments.supervised import prepare
     from peftal.peft import parse_method
 
     problems: list[str] = []
-    for preset in dict.fromkeys(config.method for config in configs):
-        _collect(problems, parse_method, preset)
+    methods = {preset: _parsed(problems, parse_method, preset)
+               for preset in dict.fromkeys(config.method for config in configs)}
     seen: set[tuple] = set()
     for config in configs:
         key = (config.dataset, config.text_column, config.text_pair_column, config.label_column,
                config.task, config.fraction, config.num_train)
-        if key in seen or any(config.method in p for p in problems):
+        if key in seen or methods[config.method] is None:
             continue
         seen.add(key)
         try:

@@ -21,7 +21,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
 
 from peftal.data.corpus import Corpus, encode_corpus, load_corpus
 from peftal.errors import UsageError
@@ -29,8 +28,9 @@ from peftal.experiments.single import RUN_ID, check_out_dir, complete_run, recor
 from peftal.models.backbone import display_name
 from peftal.models.limits import check_max_length
 from peftal.models.mlm import apply_method, load_masked_lm
-from peftal.models.pretrained_adapter import save_pretrained_adapter, write_pretrain_meta
 from peftal.peft import MethodSpec, count_parameters, parse_method
+from peftal.peft.pretrained_adapter import save_pretrained_adapter, write_pretrain_meta
+from peftal.seeding import torch_seeded
 from peftal.training import TrainConfig, train
 from peftal.training.mlm import MLM_PROBABILITY, masked_lm_loss
 from peftal.validation import check_rate, check_seed
@@ -111,11 +111,12 @@ def execute_pretrain(config: PretrainConfig, out: Path, *, overwrite: bool = Fal
         steps = -(-len(encoded) // config.batch_size) * config.epochs
         with tqdm(total=steps, disable=None if progress else True, unit="step", leave=False,
                   desc=f"MLM {config.dataset} {method.preset}") as bar:
-            torch.manual_seed(config.seed)  # dropout
-            result = train(model, encoded, np.arange(len(encoded)), None, train_config, task="mlm",
-                           rng=np.random.default_rng([config.seed, 2]), on_step=bar.update,
-                           batch_loss=masked_lm_loss(tokenizer, mlm_probability=config.mlm_probability,
-                                                     seed=config.seed))
+            with torch_seeded(config.seed):  # dropout
+                result = train(model, encoded, np.arange(len(encoded)), None, train_config, task="mlm",
+                               rng=np.random.default_rng([config.seed, 2]), on_step=bar.update,
+                               batch_loss=masked_lm_loss(tokenizer,
+                                                         mlm_probability=config.mlm_probability,
+                                                         seed=config.seed))
         trainable, total = count_parameters(model)
         final_loss = result.epochs[-1]["loss"] if result.epochs else None
         store.add_round(RUN_ID, {

@@ -22,7 +22,7 @@ from peftal.errors import UsageError
 from peftal.experiments.provenance import provenance
 from peftal.experiments.store import STORE_NAME, ResultsStore
 from peftal.integrity import check_sqlite, check_writable_folder
-from peftal.models.checkpoint import save_checkpoint
+from peftal.peft.checkpoint import save_checkpoint
 from peftal.training.precision import resolve_precision
 
 SUMMARY = "summary.json"
@@ -102,7 +102,7 @@ def model_meta(*, model: str | None, method: str, task: str, num_outputs: int, m
 def execute_run(config: RunConfig, out: Path, *, overwrite: bool = False,
                 progress: bool = True) -> dict[str, Any]:
     """Run ``config`` and write its outputs into ``out``; returns the summary."""
-    from peftal.reports.plots import plot_learning_curve
+    from peftal.experiments.plots import plot_learning_curve
 
     check_out_dir(out, overwrite)
     prepared = prepare(config)  # every input check happens before the folder is touched

@@ -80,7 +80,7 @@ class StudyStatus:
 
 
 def _manifest(spec: Spec, cells: list[Cell]) -> dict[str, Any]:
-    from peftal import __version__
+    from peftal.version import __version__
 
     return {
         "name": spec.name,

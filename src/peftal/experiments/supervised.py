@@ -21,7 +21,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
 
 from peftal.data import TaskData, load_task
 from peftal.data.qa import QATask, load_qa
@@ -29,11 +28,12 @@ from peftal.data.sampling import sample_training_ids, subset_size
 from peftal.errors import UsageError
 from peftal.experiments.single import RUN_ID, check_out_dir, complete_run, model_meta, recorded_run
 from peftal.models.backbone import display_name, load_backbone
-from peftal.models.checkpoint import save_checkpoint
 from peftal.models.heads import POOLINGS
 from peftal.models.limits import check_max_length
-from peftal.models.pretrained_adapter import check_init_adapter, load_pretrained_adapter
 from peftal.peft import MethodSpec, build_model, count_parameters, parse_method
+from peftal.peft.checkpoint import save_checkpoint
+from peftal.peft.pretrained_adapter import check_init_adapter, load_pretrained_adapter
+from peftal.seeding import torch_seeded
 from peftal.training import TrainConfig, center_regression_head, compute_metrics, predict, train
 from peftal.validation import check_rate, check_seed
 
@@ -243,15 +243,15 @@ def _train(config: SupervisedConfig, prepared: Prepared, model, encoded, targets
     steps = prepared.method.num_steps(len(encoded), train_config)
     with tqdm(total=steps, disable=None if progress else True, unit="step", leave=False,
               desc=f"{prepared.task.name} {prepared.method.preset}") as bar:
-        torch.manual_seed(config.seed)  # dropout
         kwargs = dict(task=prepared.task.task, rng=np.random.default_rng([config.seed, 2]),
                       on_step=bar.update)
-        if batch_loss is None:  # the method's own fit (a linear probe, SetFit, or the trainer)
-            result = prepared.method.fit(model, encoded, np.arange(len(encoded)), targets, train_config,
-                                         **kwargs)
-        else:
-            result = train(model, encoded, np.arange(len(encoded)), targets, train_config,
-                           batch_loss=batch_loss, **kwargs)
+        with torch_seeded(config.seed):  # dropout
+            if batch_loss is None:  # the method's own fit (a linear probe, SetFit, or the trainer)
+                result = prepared.method.fit(model, encoded, np.arange(len(encoded)), targets,
+                                             train_config, **kwargs)
+            else:
+                result = train(model, encoded, np.arange(len(encoded)), targets, train_config,
+                               batch_loss=batch_loss, **kwargs)
     cls.for_inference(model)  # the form that is evaluated and saved (prefix tuning drops its MLP)
     return result, train_config
 

@@ -36,8 +36,8 @@ def train_final(project: Path, out: Path, *, epochs: int | None = None, overwrit
     from peftal.experiments.provenance import provenance
     from peftal.label.model import LabelModel
     from peftal.models.backbone import display_name
-    from peftal.models.checkpoint import save_checkpoint
     from peftal.peft import count_parameters
+    from peftal.peft.checkpoint import save_checkpoint
 
     store, settings = open_project(project)
     check_out_dir(out, overwrite)

@@ -28,6 +28,7 @@ from peftal.label.project import LabelSettings
 from peftal.label.store import LabelStore, utc_now
 from peftal.models.backbone import load_backbone
 from peftal.peft import build_model, count_parameters, parse_method
+from peftal.seeding import torch_seeded
 from peftal.training import TrainConfig, TrainResult, embed, predict
 from peftal.training.features import PooledFeatures
 from peftal.training.metrics import METRICS
@@ -100,9 +101,10 @@ class LabelModel:
         """A fresh model trained on ``ids`` (global ids) with class ids ``targets``."""
         model = build_model(self.encoder, self.method, len(self.settings.labels),
                             pooling=self.settings.pooling, seed=seed)
-        torch.manual_seed(seed)  # dropout
-        result = self.method.fit(model, self.pool, ids, targets, self.train_config, task="classification",
-                                 rng=np.random.default_rng(seed), on_step=on_step)
+        with torch_seeded(seed):  # dropout
+            result = self.method.fit(model, self.pool, ids, targets, self.train_config,
+                                     task="classification", rng=np.random.default_rng(seed),
+                                     on_step=on_step)
         self.method.method.for_inference(model)  # the form that is scored and saved
         return model, result
 

@@ -238,9 +238,9 @@ def main(argv: list[str] | None = None) -> int:
         # thread also trains several times faster than two that spin-wait for each other
         # (docs/labelling.md, "Performance").
         torch.set_num_threads(max(1, (os.cpu_count() or 2) - 1))
-    from peftal.cli import _quiet_libraries
+    from peftal.console import quiet_libraries
 
-    _quiet_libraries()
+    quiet_libraries()
     store, settings = open_project(args.project)
     Worker(store, settings, parent_pid=args.parent).run()
     return 0

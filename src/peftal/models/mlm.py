@@ -58,15 +58,17 @@ def load_masked_lm(name: str | None, seed: int) -> tuple[MaskedLanguageModel, ob
     from transformers.utils import logging as hf_logging
 
     from peftal.models.backbone import resolve_model
+    from peftal.seeding import torch_seeded
 
     source = resolve_model(name)
-    torch.manual_seed(seed)  # weights missing from the checkpoint draw from torch's generator
     verbosity = hf_logging.get_verbosity()
     hf_logging.set_verbosity_error()  # its "newly initialized" warning is reported by the caller
     try:
         tokenizer = AutoTokenizer.from_pretrained(source, trust_remote_code=False)
-        mlm, info = AutoModelForMaskedLM.from_pretrained(source, trust_remote_code=False,
-                                                         dtype=torch.float32, output_loading_info=True)
+        with torch_seeded(seed):  # weights missing from the checkpoint draw from torch's generator
+            mlm, info = AutoModelForMaskedLM.from_pretrained(source, trust_remote_code=False,
+                                                             dtype=torch.float32,
+                                                             output_loading_info=True)
     except (OSError, ValueError) as error:
         first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         raise UsageError(f"cannot load model {name!r} with a masked-LM head: {first_line}") from None

@@ -4,7 +4,7 @@
 ``oft``, ``boft``) are built here, on the encoder alone, so that a run's ``model/`` folder is a
 standard ``peft`` adapter folder (``adapter_config.json`` + ``adapter_model.safetensors``) that
 ``peft.PeftModel.from_pretrained(AutoModel.from_pretrained(base), folder)`` loads; the task head is
-saved beside it (models/checkpoint.py). Target modules come from the per-architecture map in
+saved beside it (peft/checkpoint.py). Target modules come from the per-architecture map in
 :mod:`peftal.peft.arch`, as full-match regular expressions.
 
 One behaviour of ``peft`` is changed: its prompt-learning forward drops ``token_type_ids`` (with a

@@ -22,6 +22,7 @@ from peftal.errors import UsageError
 from peftal.models.heads import TextClassifier
 from peftal.peft import arch, backend
 from peftal.registry import Registry
+from peftal.seeding import torch_seeded
 from peftal.training.trainer import TrainConfig, TrainResult, train
 
 
@@ -213,14 +214,14 @@ def build_model(encoder: nn.Module, spec: MethodSpec, num_outputs: int, *, pooli
     :class:`~peftal.models.span.SpanExtractor` (``num_outputs`` is then ignored)."""
     method = spec.method
     method.check_backbone(encoder, spec.config)  # a clear error before anything is built or trained
-    torch.manual_seed(seed)  # head and adapter initialisers draw from torch's global generator
-    if task == "qa":
-        from peftal.models.span import SpanExtractor
+    with torch_seeded(seed):  # head and adapter initialisers draw from torch's global generator
+        if task == "qa":
+            from peftal.models.span import SpanExtractor
 
-        model = SpanExtractor(copy.deepcopy(encoder))
-    else:
-        model = TextClassifier(copy.deepcopy(encoder), num_outputs, pooling=pooling)
-    method.apply(model, spec.config)
+            model = SpanExtractor(copy.deepcopy(encoder))
+        else:
+            model = TextClassifier(copy.deepcopy(encoder), num_outputs, pooling=pooling)
+        method.apply(model, spec.config)
     for parameter in model.head.parameters():
         parameter.requires_grad_(True)
     return model

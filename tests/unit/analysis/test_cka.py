@@ -8,7 +8,7 @@ from scipy.spatial.distance import pdist, squareform
 from scipy.stats import ortho_group
 
 from peftal.analysis import cka_matrix, linear_cka, median_distance, rbf_cka
-from peftal.analysis.cka import is_constant
+from peftal.measures.cka import is_constant
 
 
 def reference_cka(K: np.ndarray, L: np.ndarray) -> float:

@@ -63,7 +63,7 @@ def test_all_problems_of_an_active_learning_spec_at_once(tmp_path):
     assert any(p.startswith("unknown strategy 'mystery'") for p in problems)
     assert any(p.startswith("unknown dataset 'nowhere'") for p in problems)
     assert any("'squad' is a question-answering task" in p for p in problems)
-    assert any(p == f"budget 40 is larger than the pool of '{small}' (30 training examples)"
+    assert any(p.endswith(f"--budget (40) is larger than the pool of '{small}' (30 training examples)")
                for p in problems)
     assert any("strategy 'entropy' needs class probabilities" in p for p in problems)
     assert len(problems) == 6
@@ -72,3 +72,20 @@ def test_all_problems_of_an_active_learning_spec_at_once(tmp_path):
 def test_run_config_checks_reach_the_spec(tmp_path):
     with pytest.raises(SpecError, match=r"--budget \(20\) must be larger than --warm-start \(40\)"):
         plan(tmp_path, "datasets: [trec]\nwarm_start: 40\nbudget: 20\n")
+
+
+@pytest.mark.parametrize("written", ["least-confidence", "Least_Confidence", "bald[passes=4]"])
+def test_a_strategy_needing_probabilities_fails_validation_on_regression_however_written(tmp_path,
+                                                                                          written):
+    """Validation calls the run's own checks, so no spelling of a preset slips past it."""
+    scores = tiny_dataset(tmp_path / "scores", regression=True)
+    with pytest.raises(SpecError) as caught:
+        plan(tmp_path, f"""
+            dataset: {scores}
+            task: regression
+            strategies: ["{written}"]
+            warm_start: 10
+            budget: 20
+        """)
+    [problem] = caught.value.problems
+    assert "needs class probabilities and does not apply to the regression task" in problem

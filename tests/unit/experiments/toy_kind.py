@@ -11,9 +11,9 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from peftal.analysis.curves import learning_curve_auc
 from peftal.errors import UsageError
 from peftal.experiments.kinds import STUDY_KINDS, StudyKind, register_kind
+from peftal.measures.curves import learning_curve_auc
 
 TOY = "toy_test"
 

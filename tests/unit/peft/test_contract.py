@@ -16,8 +16,8 @@ import pytest
 import torch
 
 from peftal.errors import UsageError
-from peftal.models.checkpoint import load_weights, save_checkpoint
 from peftal.peft import METHODS, LibraryMethod, backend, build_model, count_parameters, parse_method
+from peftal.peft.checkpoint import load_weights, save_checkpoint
 from peftal.training import TrainConfig, predict, train
 from tests.conftest import TINY_ARCHITECTURES, random_encoded, tiny_encoder
 
@@ -114,7 +114,7 @@ def test_save_load_gives_identical_logits(encoders, name, arch, tmp_path):
     expected = predict(model, encoded, np.arange(6))
     np.testing.assert_allclose(expected, trained, rtol=0, atol=1e-5)  # the same function
     save_checkpoint(model, tmp_path, {"method": name})
-    # as models.checkpoint.load_model does: rebuild (here from another seed), then load
+    # as peft.checkpoint.load_model does: rebuild (here from another seed), then load
     fresh = _build(encoders, name, arch, seed=7)
     method.for_inference(fresh)
     assert not np.array_equal(predict(fresh, encoded, np.arange(6)), expected)

@@ -1,0 +1,65 @@
+"""Layers only point down: no module of ``src/peftal`` imports from a layer above its own.
+
+data < training, models < peft < al < experiments < analysis < reports < label < cli. Modules
+outside these packages (errors, registry, seeding, measures, …) are the base: they import only
+each other. ``__main__`` and the package's ``__init__`` (the public API) sit on top.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import peftal
+
+LAYERS = {"data": 1, "training": 2, "models": 2, "peft": 3, "al": 4, "experiments": 5, "analysis": 6,
+          "reports": 7, "label": 8, "cli": 9}
+TOP = 10  # peftal/__init__.py and peftal/__main__.py
+SOURCE = Path(peftal.__file__).parent
+
+
+def layer_of(module: str) -> int:
+    """The layer of a dotted module name inside peftal."""
+    parts = module.split(".")
+    if len(parts) == 1 or parts[1] == "__main__":
+        return TOP
+    return LAYERS.get(parts[1], 0)
+
+
+def module_name(path: Path) -> str:
+    parts = list(path.relative_to(SOURCE.parent).with_suffix("").parts)
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def upward_imports(module: str, source: str) -> list[str]:
+    """``"a -> b (line n)"`` for each import in ``source`` (the text of ``module``) of a higher layer."""
+    own = layer_of(module)
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            targets = [node.module]
+        elif isinstance(node, ast.Import):
+            targets = [alias.name for alias in node.names]
+        else:
+            continue
+        for target in targets:
+            if target.split(".")[0] == "peftal" and layer_of(target) > own:
+                found.append(f"{module} -> {target} (line {node.lineno})")
+    return found
+
+
+def test_no_module_imports_from_a_layer_above_it():
+    problems = [problem for path in sorted(SOURCE.rglob("*.py"))
+                for problem in upward_imports(module_name(path), path.read_text())]
+    assert problems == []
+
+
+def test_the_check_finds_an_upward_import():
+    # the forms the check must see: top-level, function-local, `import x.y`
+    assert upward_imports("peftal.al.loop", "from peftal.analysis.records import analyze") == [
+        "peftal.al.loop -> peftal.analysis.records (line 1)"]
+    assert upward_imports("peftal.models.backbone", "def f():\n    import peftal.peft.base\n") == [
+        "peftal.models.backbone -> peftal.peft.base (line 2)"]
+    assert upward_imports("peftal.errors", "from peftal.data import load_task") != []
+    assert upward_imports("peftal.cli.run", "from peftal.al.loop import RunConfig") == []
+    assert upward_imports("peftal.training.trainer", "from peftal.models.heads import POOLINGS") == []
