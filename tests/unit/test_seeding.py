@@ -1,0 +1,73 @@
+"""Seeds are values: peftal never resets the caller's global torch generator, and the same seed
+still gives the same model and the same training."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import numpy as np
+import torch
+
+import peftal
+from peftal.al.acquisition import fit_round
+from peftal.peft import build_model, parse_method
+from peftal.seeding import torch_seeded
+from peftal.training import TrainConfig
+from tests.conftest import random_encoded, tiny_encoder
+
+SOURCE = Path(peftal.__file__).parent
+
+
+def _manual_seed_calls(source: str) -> list[int]:
+    """Lines calling ``torch.manual_seed`` / ``torch.cuda.manual_seed(_all)`` or ``numpy.random.seed``."""
+    lines = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+            dotted = ast.unparse(node.func)
+            if dotted in {"torch.manual_seed", "torch.cuda.manual_seed", "torch.cuda.manual_seed_all",
+                          "np.random.seed", "numpy.random.seed", "random.seed"}:
+                lines.append(node.lineno)
+    return lines
+
+
+def test_no_library_module_seeds_a_global_generator():
+    found = {str(path.relative_to(SOURCE)): lines for path in sorted(SOURCE.rglob("*.py"))
+             if (lines := _manual_seed_calls(path.read_text()))}
+    assert found == {}
+    assert _manual_seed_calls("import torch\ntorch.manual_seed(3)\n") == [2]  # the check can fail
+
+
+def test_torch_seeded_restores_the_callers_stream():
+    torch.random.default_generator.manual_seed(1234)
+    expected = torch.rand(3)
+    torch.random.default_generator.manual_seed(1234)
+    with torch_seeded(0):
+        inside = torch.rand(3)
+    assert torch.equal(torch.rand(3), expected)  # as if the block had not run
+    with torch_seeded(0):
+        assert torch.equal(torch.rand(3), inside)  # and the block's draws depend on its seed only
+
+
+def test_building_and_training_leave_the_global_generator_alone_and_repeat_exactly():
+    encoder = tiny_encoder()
+    encoded = random_encoded(24)
+    targets = np.arange(24) % 3
+    spec = parse_method("lora")
+    config = TrainConfig(epochs=2, batch_size=8, lr=1e-3, head_lr=1e-2)
+
+    def one_round():
+        model, result = fit_round(spec, encoder, encoded, np.arange(24), targets, config,
+                                  task="classification", num_outputs=3, pooling="mean", seed=7,
+                                  device=torch.device("cpu"))
+        return {name: p.detach().clone() for name, p in model.named_parameters() if p.requires_grad}
+
+    torch.random.default_generator.manual_seed(99)
+    state = torch.random.get_rng_state()
+    first = one_round()
+    assert torch.equal(torch.random.get_rng_state(), state)
+    torch.rand(5)  # the caller draws in between: the run must not depend on it
+    second = one_round()
+    assert first.keys() == second.keys() and all(torch.equal(first[k], second[k]) for k in first)
+    other = build_model(encoder, spec, 3, seed=8)
+    assert not torch.equal(other.head.weight, build_model(encoder, spec, 3, seed=7).head.weight)
