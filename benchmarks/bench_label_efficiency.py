@@ -48,6 +48,7 @@ from peftal.data.encoding import encode
 from peftal.models.backbone import load_backbone
 from peftal.models.heads import TextClassifier
 from peftal.peft import build_model, parse_method
+from peftal.records import RoundRecord
 from peftal.training import TrainConfig, embed, predict
 from peftal.training.precision import set_threads
 
@@ -124,9 +125,9 @@ def _al_cell(dataset: str, seed: int, strategy: str, args, task,
     _, method, parsed = prepare(config)
     rounds: list[dict] = []
 
-    def on_round(record: dict) -> None:
-        rounds.append({"num_labeled": record["num_labeled"], "ids": record["correct_ids"],
-                       "metrics": record["metrics"]})
+    def on_round(record: RoundRecord) -> None:
+        rounds.append({"num_labeled": record.num_labeled, "ids": list(record.correct_ids),
+                       "metrics": dict(record.metrics)})
 
     cpu, wall = time.process_time(), time.perf_counter()
     run_active_learning(config, on_round=on_round, progress=False, prepared=(task, method, parsed))

@@ -27,18 +27,18 @@ def test_rounds_and_queries(toy_csv, tiny_model_dir):
     # 10 → 17 → 24 → 31: the last query is cut to what the budget leaves (7)
     assert [r["num_labeled"] for r in rounds] == [10, 17, 24, 31]
     assert rounds[-1]["indices_queried"] == []
-    labeled = set(records[0]["indices_added"])
+    labeled = set(records[0].indices_added)
     assert len(labeled) == 10
     for record in records[:-1]:
-        queried = record["indices_queried"]
+        queried = record.indices_queried
         assert len(queried) == len(set(queried)) == 7
         assert not labeled & set(queried)
         assert set(queried) <= set(range(120))  # ids of the pool (80% of 150 rows)
         labeled |= set(queried)
-        assert len(record["scores_queried"]) == 7
-        assert record["scores_queried"] == sorted(record["scores_queried"], reverse=True)
+        assert len(record.scores_queried) == 7
+        assert list(record.scores_queried) == sorted(record.scores_queried, reverse=True)
     assert 0.0 <= summary["auc"] <= 1.0
-    assert records[-1]["correct"].shape == (2, 31)
+    assert records[-1].correct.shape == (2, 31)
 
 
 def test_same_seed_same_run(toy_csv, tiny_model_dir):
@@ -54,8 +54,8 @@ def test_pool_subsample_returns_global_ids(toy_csv, tiny_model_dir):
     records = []
     run_active_learning(_config(toy_csv, tiny_model_dir, strategy="random", pool_subsample=15,
                                 budget=17), on_round=records.append, progress=False)
-    queried = records[0]["indices_queried"]
-    assert len(set(queried)) == 7 and not set(queried) & set(records[0]["indices_added"])
+    queried = records[0].indices_queried
+    assert len(set(queried)) == 7 and not set(queried) & set(records[0].indices_added)
     assert max(queried) >= 15  # ids of the whole pool, not positions 0..14 of the subsample
 
 
@@ -144,5 +144,5 @@ def test_labels_of_the_pool_are_never_read_before_they_are_queried(toy_csv, tiny
         loop.train = original
     labeled = set()
     for record, indices in zip(records, seen):
-        labeled |= set(record["indices_added"])
+        labeled |= set(record.indices_added)
         assert set(indices.tolist()) == labeled

@@ -7,18 +7,19 @@ import pytest
 
 from peftal.analysis import learning_curve_auc, ripl
 from peftal.experiments import ResultsStore
+from peftal.records import RoundRecord
 
 
 def test_store_round_trip(tmp_path):
     correct = np.array([[True, False, True], [True, True, False]])
     with ResultsStore(tmp_path / "r.sqlite") as store:
         store.begin_run("a", "active_learning", {"seed": 1}, {"seed": 1})
-        store.add_round("a", {
-            "round": 0, "num_labeled": 3, "metrics": {"accuracy": 0.5}, "train_seconds": 1.0,
-            "query_seconds": 0.5, "indices_queried": [7, 4], "scores_queried": [0.9, 0.8],
-            "epochs": [{"epoch": 0, "loss": 1.0, "train_accuracy": 0.3, "seconds": 0.1}],
-            "indices_added": [0, 2, 5], "correct": correct, "correct_ids": [0, 2, 5],
-        })
+        store.add_round("a", RoundRecord(
+            round=0, num_labeled=3, metrics={"accuracy": 0.5}, train_seconds=1.0,
+            query_seconds=0.5, indices_queried=[7, 4], scores_queried=[0.9, 0.8],
+            epochs=[{"epoch": 0, "loss": 1.0, "train_accuracy": 0.3, "seconds": 0.1}],
+            indices_added=[0, 2, 5], correct=correct, correct_ids=[0, 2, 5],
+        ))
         store.finish_run("a", {"auc": 0.5})
         assert store.runs()[0]["status"] == "completed"
         assert store.rounds("a")[0]["metrics"] == {"accuracy": 0.5}

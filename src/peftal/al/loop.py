@@ -32,6 +32,7 @@ from peftal.models.backbone import display_name, load_backbone, skeleton
 from peftal.models.heads import POOLINGS
 from peftal.models.limits import check_max_length
 from peftal.peft import count_parameters, parse_method
+from peftal.records import RoundRecord, epochs_of
 from peftal.training import (
     TrainConfig,
     compute_metrics,
@@ -159,7 +160,7 @@ class RunConfig:
                              "only in some rounds)")
 
 
-RoundCallback = Callable[[dict[str, Any]], None]
+RoundCallback = Callable[[RoundRecord], None]
 
 
 def _warm_start(task: TaskData, config: RunConfig, rng: np.random.Generator) -> np.ndarray:
@@ -266,7 +267,7 @@ def run_active_learning(
                desc=f"{task.name} {method.preset} {strategy.preset}", leave=False)
     log = ProgressLog(sum(steps_per_round), num_rounds, enabled=log_lines_wanted(progress), bar=bar)
     metric = primary_metric(task.metrics)
-    rounds: list[dict[str, Any]] = []
+    rounds: list[RoundRecord] = []
     model = trainable = total = None
     try:
         for round_index in range(num_rounds):
@@ -303,25 +304,18 @@ def run_active_learning(
                 queried, scores = _query(strategy, config, task, picker, picker_pool, labeled,
                                          min(config.query_size, remaining), rng, precision)
                 query_seconds = time.perf_counter() - query_start
-            record = {
-                "round": round_index,
-                "num_labeled": int(len(labeled)),
-                "metrics": metrics,
-                "train_seconds": result.seconds,
-                "query_seconds": query_seconds,
-                "eval_seconds": eval_seconds,
-                "indices_queried": [int(i) for i in queried],
-                "scores_queried": None if scores is None else [float(s) for s in scores],
-                "epochs": result.epochs,
-                "indices_added": [int(i) for i in added],
-                "correct": result.correct,
-                "correct_ids": [int(i) for i in labeled],
-            }
-            if acquirer is not None:
-                record["metrics_model"] = method.preset if main_round else acquirer.spec.preset
             last_round = round_index == num_rounds - 1 or stopped_by is not None
-            if probe is not None and main_round and (config.cka_every_round or last_round):
-                record["artifacts"] = {"cka": probe.measure(model)}
+            measure_cka = probe is not None and main_round and (config.cka_every_round or last_round)
+            record = RoundRecord(
+                round=round_index, num_labeled=len(labeled), metrics=metrics,
+                train_seconds=result.seconds, query_seconds=query_seconds, eval_seconds=eval_seconds,
+                indices_queried=queried, scores_queried=scores, epochs=epochs_of(result.epochs),
+                indices_added=added, correct=result.correct, correct_ids=labeled,
+                metrics_model=None if acquirer is None else (
+                    method.preset if main_round else acquirer.spec.preset),
+                steps=result.steps,
+                artifacts={"cka": probe.measure(model)} if measure_cka else {},
+            )
             rounds.append(record)
             if on_round is not None:
                 on_round(record)
@@ -333,8 +327,6 @@ def run_active_learning(
     finally:
         bar.close()
 
-    public_keys = ("round", "num_labeled", "metrics", "train_seconds", "query_seconds",
-                   "indices_queried", "scores_queried")
     summary = {
         "dataset": task.name,
         "model": display_name(config.model),
@@ -347,10 +339,10 @@ def run_active_learning(
         "eval_split": task.eval_split,
         "metric": metric,
         "config": dataclasses.asdict(config),
-        "rounds": [{key: record[key] for key in public_keys} for record in rounds],
+        "rounds": [record.public() for record in rounds],
         "stopped_by": stopped_by,
         "stopped_at_round": stopped_at_round,
-        "auc": learning_curve_auc([record["metrics"][metric] for record in rounds]),
+        "auc": learning_curve_auc([record.metrics[metric] for record in rounds]),
     }
     return summary, model
 

@@ -30,6 +30,7 @@ from peftal.models.limits import check_max_length
 from peftal.models.mlm import apply_method, load_masked_lm
 from peftal.peft import MethodSpec, count_parameters, parse_method
 from peftal.peft.pretrained_adapter import save_pretrained_adapter, write_pretrain_meta
+from peftal.records import RoundRecord, epochs_of
 from peftal.seeding import torch_seeded
 from peftal.training import TrainConfig, train
 from peftal.training.mlm import MLM_PROBABILITY, masked_lm_loss
@@ -119,11 +120,10 @@ def execute_pretrain(config: PretrainConfig, out: Path, *, overwrite: bool = Fal
                                                          seed=config.seed))
         trainable, total = count_parameters(model)
         final_loss = result.epochs[-1]["loss"] if result.epochs else None
-        store.add_round(RUN_ID, {
-            "round": 0, "num_labeled": 0, "metrics": {"mlm_loss": final_loss},
-            "train_seconds": result.seconds, "query_seconds": 0.0, "epochs": result.epochs,
-            "num_sequences": len(encoded), "steps": result.steps,
-        })
+        store.add_round(RUN_ID, RoundRecord(
+            round=0, num_labeled=0, metrics={"mlm_loss": final_loss}, train_seconds=result.seconds,
+            epochs=epochs_of(result.epochs), num_train_items=len(encoded), steps=result.steps,
+            stopped_by_budget=result.stopped_by_budget))
         meta = {"objective": "mlm", "method": method.preset, "model": _model_ref(config.model),
                 "mlm_probability": config.mlm_probability, "max_length": config.max_length}
         if method.name == "full":

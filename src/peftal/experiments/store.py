@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from peftal.integrity import check_sqlite
+from peftal.records import EpochRecord, RoundRecord
 
 STORE_NAME = "results.sqlite"
 
@@ -122,47 +123,42 @@ class ResultsStore:
                 (run_id, kind, json.dumps(config), json.dumps(provenance), time.time()),
             )
 
-    def add_round(self, run_id: str, record: dict[str, Any]) -> None:
+    def add_round(self, run_id: str, record: RoundRecord) -> None:
         """Store one round: its metrics, epochs, queried ids, newly labelled ids and correctness;
-        ``record["artifacts"]`` (name → JSON value, e.g. ``cka``) go to the artifacts table."""
-        r = record["round"]
-        known = {"round", "num_labeled", "metrics", "train_seconds", "query_seconds", "epochs",
-                 "indices_queried", "scores_queried", "indices_added", "correct", "correct_ids",
-                 "artifacts"}
-        extra = {key: value for key, value in record.items() if key not in known}
+        ``record.artifacts`` (name → JSON value, e.g. ``cka``) go to the artifacts table."""
+        if not isinstance(record, RoundRecord):
+            raise TypeError(f"add_round takes a RoundRecord, not {type(record).__name__}")
+        r = record.round
+        extra = {name: getattr(record, name) for name in _EXTRA_FIELDS}
         with self.transaction() as db:
             db.execute(
                 "INSERT INTO rounds VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (run_id, r, record["num_labeled"], json.dumps(record["metrics"]),
-                 record["train_seconds"], record["query_seconds"], json.dumps(extra)),
+                (run_id, r, record.num_labeled, json.dumps(dict(record.metrics)),
+                 record.train_seconds, record.query_seconds, json.dumps(extra)),
             )
             db.executemany(
                 "INSERT INTO epochs VALUES (?, ?, ?, ?, ?, ?)",
-                [(run_id, r, e["epoch"], e.get("loss"), e.get("train_accuracy"), e.get("seconds"))
-                 for e in record.get("epochs", [])],
+                [(run_id, r, e.epoch, e.loss, e.train_accuracy, e.seconds) for e in record.epochs],
             )
-            scores = record.get("scores_queried") or [None] * len(record.get("indices_queried", []))
+            scores = record.scores_queried or [None] * len(record.indices_queried)
             db.executemany(
                 "INSERT INTO queries VALUES (?, ?, ?, ?, ?)",
-                [(run_id, r, rank, int(i), None if s is None else float(s))
-                 for rank, (i, s) in enumerate(zip(record.get("indices_queried", []), scores))],
+                [(run_id, r, rank, i, s)
+                 for rank, (i, s) in enumerate(zip(record.indices_queried, scores))],
             )
             db.executemany(
                 "INSERT INTO labeled VALUES (?, ?, ?)",
-                [(run_id, int(i), r) for i in record.get("indices_added", [])],
+                [(run_id, i, r) for i in record.indices_added],
             )
-            correct = record.get("correct")
-            if correct is not None and np.size(correct):
-                correct = np.asarray(correct, dtype=bool)
+            if record.correct is not None:
                 db.execute(
                     "INSERT INTO correctness VALUES (?, ?, ?, ?, ?)",
-                    (run_id, r, json.dumps([int(i) for i in record["correct_ids"]]),
-                     correct.shape[0], np.packbits(correct).tobytes()),
+                    (run_id, r, json.dumps(list(record.correct_ids)), record.correct.shape[0],
+                     np.packbits(record.correct).tobytes()),
                 )
             db.executemany(
                 "INSERT OR REPLACE INTO artifacts VALUES (?, ?, ?, ?)",
-                [(run_id, name, r, json.dumps(value))
-                 for name, value in record.get("artifacts", {}).items()],
+                [(run_id, name, r, json.dumps(value)) for name, value in record.artifacts.items()],
             )
 
     def add_artifact(self, run_id: str, name: str, value: Any, round: int = -1) -> None:
@@ -194,11 +190,48 @@ class ResultsStore:
         ]
 
     def rounds(self, run_id: str) -> list[dict[str, Any]]:
+        """The summary fields of each round (:meth:`RoundRecord.public` without the queries)."""
         rows = self._db.execute(
             "SELECT round, num_labeled, metrics, train_seconds, query_seconds FROM rounds "
             "WHERE run_id = ? ORDER BY round", (run_id,)).fetchall()
         return [{"round": r, "num_labeled": n, "metrics": json.loads(m), "train_seconds": t,
                  "query_seconds": q} for r, n, m, t, q in rows]
+
+    def round_records(self, run_id: str) -> list[RoundRecord]:
+        """Every round of ``run_id`` as it was added: the records :meth:`add_round` stored."""
+        epochs: dict[int, list[EpochRecord]] = {}
+        for r, epoch, loss, accuracy, seconds in self._db.execute(
+                "SELECT round, epoch, loss, train_accuracy, seconds FROM epochs WHERE run_id = ? "
+                "ORDER BY round, epoch", (run_id,)):
+            epochs.setdefault(r, []).append(EpochRecord(epoch, loss, accuracy, seconds))
+        queries: dict[int, list[tuple[int, float | None]]] = {}
+        for r, example_id, score in self.queries(run_id):
+            queries.setdefault(r, []).append((example_id, score))
+        added: dict[int, list[int]] = {}
+        for example_id, r in self._db.execute(
+                "SELECT example_id, round_acquired FROM labeled WHERE run_id = ? ORDER BY example_id",
+                (run_id,)):
+            added.setdefault(r, []).append(example_id)
+        correctness = self.correctness(run_id)
+        artifacts: dict[int, dict[str, Any]] = {}
+        for name, r, value in self._db.execute(
+                "SELECT name, round, value FROM artifacts WHERE run_id = ?", (run_id,)):
+            artifacts.setdefault(r, {})[name] = json.loads(value)
+        records = []
+        for r, n, metrics, train_seconds, query_seconds, extra in self._db.execute(
+                "SELECT round, num_labeled, metrics, train_seconds, query_seconds, extra FROM rounds "
+                "WHERE run_id = ? ORDER BY round", (run_id,)):
+            fields, round_artifacts = _stored_extra(json.loads(extra or "{}"), artifacts.get(r, {}))
+            picked = queries.get(r, [])
+            scores = [s for _, s in picked]
+            ids, correct = correctness.get(r, ((), None))
+            records.append(RoundRecord(
+                round=r, num_labeled=n, metrics=json.loads(metrics), train_seconds=train_seconds,
+                query_seconds=query_seconds, indices_queried=[i for i, _ in picked],
+                scores_queried=None if not picked or any(s is None for s in scores) else scores,
+                epochs=epochs.get(r, ()), indices_added=added.get(r, ()), correct=correct,
+                correct_ids=ids, artifacts=round_artifacts, **fields))
+        return records
 
     def labeled(self, run_id: str) -> dict[int, int]:
         """Labelled id → round it was acquired in."""
@@ -227,3 +260,22 @@ class ResultsStore:
         rows = self._db.execute("SELECT round, value FROM artifacts WHERE run_id = ? AND name = ?",
                                 (run_id, name)).fetchall()
         return {r: json.loads(v) for r, v in rows}
+
+
+# Fields of a RoundRecord with no column of their own: the rounds table's JSON ``extra`` column.
+_EXTRA_FIELDS = ("eval_seconds", "metrics_model", "steps", "stopped_by_budget", "num_train_items")
+# Keys that stores written before the typed record hold in ``extra``, and where they belong now.
+_OLD_COUNTS = ("num_sequences", "num_train_features")
+
+
+def _stored_extra(extra: dict[str, Any], artifacts: dict[str, Any]) -> tuple[dict[str, Any], dict]:
+    """``(RoundRecord fields, artifacts)`` from a stored ``extra``; an unknown key raises."""
+    fields = {name: extra.pop(name) for name in _EXTRA_FIELDS if name in extra}
+    for key in _OLD_COUNTS:
+        if key in extra:
+            fields["num_train_items"] = extra.pop(key)
+    if "qa_predictions" in extra:  # a study's QA cell kept its answers here
+        artifacts = {**artifacts, "qa_predictions": extra.pop("qa_predictions")}
+    if extra:
+        raise ValueError(f"stored round has fields no RoundRecord has: {', '.join(sorted(extra))}")
+    return fields, artifacts

@@ -33,6 +33,7 @@ from peftal.models.limits import check_max_length
 from peftal.peft import MethodSpec, build_model, count_parameters, parse_method
 from peftal.peft.checkpoint import save_checkpoint
 from peftal.peft.pretrained_adapter import check_init_adapter, load_pretrained_adapter
+from peftal.records import RoundRecord, epochs_of
 from peftal.seeding import torch_seeded
 from peftal.training import TrainConfig, center_regression_head, compute_metrics, predict, train
 from peftal.validation import check_rate, check_seed
@@ -147,7 +148,6 @@ def execute_train(config: SupervisedConfig, out: Path, *, overwrite: bool = Fals
     with recorded_run(out, "supervised", dataclasses.asdict(config), config.seed) as store:
         fit = _fit_qa if prepared.task.task == "qa" else _fit_text
         summary, model, record, extra_meta = fit(config, prepared, progress)
-        answers = record.pop("answers", None)
         store.add_round(RUN_ID, record)
         task = prepared.task
         meta = model_meta(
@@ -158,8 +158,8 @@ def execute_train(config: SupervisedConfig, out: Path, *, overwrite: bool = Fals
             text_pair_column=config.text_pair_column, is_pair=getattr(task, "is_pair", False),
         )
         save_checkpoint(model, out / "model", {**meta, **extra_meta})
+        answers = record.artifacts.get("qa_predictions")
         if answers is not None:  # question id -> answer, the official script's prediction format
-            store.add_artifact(RUN_ID, "qa_predictions", answers)
             (out / "predictions.json").write_text(json.dumps(answers, indent=1))
         complete_run(store, out, summary)
     return summary
@@ -204,9 +204,9 @@ def _fit_qa(config: SupervisedConfig, prepared: Prepared, progress: bool):
     eval_start = time.perf_counter()
     test_features = encode_qa(tokenizer, test, prepared.max_length, with_targets=False)
     metrics, answers = evaluate_qa(model, test_features, test, train_config.eval_batch_size)
-    record = _record(ids, metrics, result, time.perf_counter() - eval_start)
-    record["answers"] = dict(zip(test.ids, answers, strict=True))
-    record["num_train_features"] = len(features)
+    record = _record(ids, metrics, result, time.perf_counter() - eval_start,
+                     num_train_items=len(features),
+                     artifacts={"qa_predictions": dict(zip(test.ids, answers, strict=True))})
     summary = _summary(config, prepared, model, result, metrics, len(test))
     summary["split"] = task.split_note
     summary["num_train_features"] = len(features)
@@ -256,13 +256,13 @@ def _train(config: SupervisedConfig, prepared: Prepared, model, encoded, targets
     return result, train_config
 
 
-def _record(ids: np.ndarray, metrics: dict[str, float], result, eval_seconds: float) -> dict[str, Any]:
+def _record(ids: np.ndarray, metrics: dict[str, float], result, eval_seconds: float,
+            **more: Any) -> RoundRecord:
     """The run as one round of the results store: the training ids are its labelled set."""
-    return {"round": 0, "num_labeled": int(len(ids)), "metrics": metrics,
-            "train_seconds": result.seconds, "query_seconds": 0.0, "eval_seconds": eval_seconds,
-            "epochs": result.epochs, "indices_added": [int(i) for i in ids],
-            "correct": result.correct, "correct_ids": [int(i) for i in ids],
-            "steps": result.steps, "stopped_by_budget": result.stopped_by_budget}
+    return RoundRecord(round=0, num_labeled=len(ids), metrics=metrics, train_seconds=result.seconds,
+                       eval_seconds=eval_seconds, epochs=epochs_of(result.epochs), indices_added=ids,
+                       correct=result.correct, correct_ids=ids, steps=result.steps,
+                       stopped_by_budget=result.stopped_by_budget, **more)
 
 
 def _summary(config: SupervisedConfig, prepared: Prepared, model, result, metrics: dict[str, float],
@@ -315,16 +315,13 @@ class StudySupervisedConfig(SupervisedConfig):
             raise UsageError("give either tapt or init_adapter, not both")
 
 
-def run_supervised(config: SupervisedConfig, *, progress: bool = False) -> tuple[dict, list[dict]]:
+def run_supervised(config: SupervisedConfig, *, progress: bool = False) -> tuple[dict, list[RoundRecord]]:
     """One supervised run without an output folder: ``(summary, [record])`` for a study's driver."""
     if isinstance(config, StudySupervisedConfig) and config.tapt:
         return _run_after_tapt(config, progress=progress)
     prepared = prepare(config)
     fit = _fit_qa if prepared.task.task == "qa" else _fit_text
     summary, _model, record, _meta = fit(config, prepared, progress)
-    answers = record.pop("answers", None)
-    if answers is not None:
-        record["qa_predictions"] = answers
     return summary, [record]
 
 

@@ -33,7 +33,7 @@ def test_a_head_run_equals_scikit_learn_on_the_encoders_embeddings(toy_csv, tiny
     task, _, _ = prepare(config)
     encoder, tokenizer = load_backbone(str(tiny_model_dir))
     base = TextClassifier(encoder, task.num_labels)
-    labeled = np.asarray(records[-1]["correct_ids"])
+    labeled = np.asarray(records[-1].correct_ids)
     fitted = LogisticRegression(max_iter=1000).fit(
         embed(base, encode(tokenizer, task.train, 16), labeled), task.train.labels[labeled])
     probs = fitted.predict_proba(embed(base, encode(tokenizer, task.test, 16), np.arange(len(task.test))))
@@ -48,7 +48,7 @@ def test_acquisition_run_queries_what_the_acquisition_method_queries(toy_csv, ti
                                            acquisition_method="head", acquisition_every=2),
                                    on_round=records.append, progress=False)
     assert [r["indices_queried"] for r in mixed["rounds"]] == [r["indices_queried"] for r in head["rounds"]]
-    assert [r["metrics_model"] for r in records] == ["head", "lora", "head", "lora"]
+    assert [r.metrics_model for r in records] == ["head", "lora", "head", "lora"]
     # where the main model did not train, the round's metrics are the acquisition model's
     assert [r["metrics"] for r in mixed["rounds"]][::2] == [r["metrics"] for r in head["rounds"]][::2]
     assert mixed["method"] == "lora" and mixed["trainable_params"] > head["trainable_params"]

@@ -18,6 +18,7 @@ from scipy import stats
 from peftal.analysis.claims import FAILS, HOLDS, NOISE, NOT_JUDGED, claims_table, verdict
 from peftal.analysis.study_records import STUDY_FILE, load_records
 from peftal.experiments.store import STORE_NAME, ResultsStore
+from peftal.records import RoundRecord
 from peftal.reports.html import write_report
 
 
@@ -81,8 +82,8 @@ def write_study(folder, claims=CLAIMS):
                     config = {"dataset": dataset, "method": method, "seed": seed, "fraction": None}
                     metrics = {"accuracy": value, "f1": 1 - value}
                     store.begin_run(run_id, "supervised", config, {"seed": seed})
-                    store.add_round(run_id, {"round": 0, "num_labeled": 100, "metrics": metrics,
-                                             "train_seconds": 1.0, "query_seconds": 0.0})
+                    store.add_round(run_id, RoundRecord(round=0, num_labeled=100, metrics=metrics,
+                                                        train_seconds=1.0))
                     store.finish_run(run_id, {"metric": "accuracy", "metrics": metrics,
                                               "dataset": dataset, "method": method, "seed": seed})
                     cells.append({"cell_id": run_id, "axes": {}, "config": config})

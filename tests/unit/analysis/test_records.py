@@ -14,6 +14,7 @@ from peftal.analysis import analyze
 from peftal.analysis.records import group_summary
 from peftal.cli import main
 from peftal.experiments import ResultsStore
+from peftal.records import RoundRecord
 
 
 def _correct(rows: list[str]) -> np.ndarray:
@@ -41,7 +42,7 @@ def _write_run(store: ResultsStore, run_id: str, method: str, seed: int, cka_top
             record["artifacts"] = {"cka": {"kernel": "linear", "per_layer": per_layer,
                                            "per_layer_rbf": per_layer, "probe_size": 4,
                                            "matrix": [[v] * 3 for v in per_layer]}}
-        store.add_round(run_id, record)
+        store.add_round(run_id, RoundRecord(**record))
     store.finish_run(run_id, {"method": method, "strategy": "entropy", "seed": seed, "dataset": "toy"})
 
 
@@ -121,9 +122,9 @@ def test_analysis_never_imports_training():
 def test_group_summary_averages_completed_runs_per_method(study, capsys):
     with ResultsStore(study / "results.sqlite") as store:  # a third LoRA run, still going
         store.begin_run("lora-9", "active_learning", {"method": "lora", "strategy": "entropy", "seed": 9}, {})
-        store.add_round("lora-9", {"round": 0, "num_labeled": 2, "metrics": {}, "train_seconds": 0.0,
-                                   "query_seconds": 0.0, "indices_added": [1, 2], "correct_ids": [1, 2],
-                                   "correct": _correct(["00", "00"])})
+        store.add_round("lora-9", RoundRecord(round=0, num_labeled=2, metrics={}, train_seconds=0.0,
+                                              indices_added=[1, 2], correct_ids=[1, 2],
+                                              correct=_correct(["00", "00"])))
     result = analyze(study)
     assert result["forgetting"]["lora-9"]["status"] == "running"
     rows = {row["group"]: row for row in group_summary(result)}

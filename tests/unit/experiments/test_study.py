@@ -21,6 +21,7 @@ from peftal.experiments.study import (
     study_status,
 )
 from peftal.experiments.worker import execute_cell
+from peftal.records import RoundRecord
 from tests.unit.experiments.toy_kind import TOY, ToyConfig
 
 
@@ -87,8 +88,8 @@ def test_interrupted_cells_are_rerun_and_stored_once(tmp_path):
     # Simulate a driver killed mid-cell: cell 1 started but never finished, cell 2 never started.
     with ResultsStore(out / STORE_NAME) as store:
         store.begin_run(cells[1].cell_id, TOY, cells[1].config_dict, {})
-        store.add_round(cells[1].cell_id, {"round": 0, "num_labeled": 10, "metrics": {},
-                                           "train_seconds": 0, "query_seconds": 0})
+        store.add_round(cells[1].cell_id, RoundRecord(round=0, num_labeled=10, metrics={},
+                                                      train_seconds=0))
         store._db.execute("DELETE FROM runs WHERE run_id = ?", (cells[2].cell_id,))
         store._db.commit()
     assert study_status(out).counts() == {"total": 3, "done": 1, "failed": 0}

@@ -14,6 +14,7 @@ from pathlib import Path
 from peftal.errors import UsageError
 from peftal.experiments.kinds import STUDY_KINDS, StudyKind, register_kind
 from peftal.measures.curves import learning_curve_auc
+from peftal.records import EpochRecord, RoundRecord
 
 TOY = "toy_test"
 
@@ -44,7 +45,7 @@ def toy_accuracy(config: ToyConfig, num_labeled: int) -> float:
     return min(1.0, 0.3 + num_labeled / 100 + bonus + 0.01 * config.seed)
 
 
-def run_toy(config: ToyConfig, *, progress: bool = False) -> tuple[dict, list[dict]]:
+def run_toy(config: ToyConfig, *, progress: bool = False) -> tuple[dict, list[RoundRecord]]:
     if config.marker_dir:
         marker = Path(config.marker_dir) / f"{os.getpid()}-{config.seed}-{config.strategy}-{config.method}"
         marker.write_text("ran")
@@ -53,17 +54,17 @@ def run_toy(config: ToyConfig, *, progress: bool = False) -> tuple[dict, list[di
     if config.fail:
         raise RuntimeError("toy failure on purpose")
     sizes = list(range(10, config.budget + 1, 10))
-    records = [{"round": i, "num_labeled": n, "metrics": {"accuracy": toy_accuracy(config, n)},
-                "train_seconds": 0.0, "query_seconds": 0.0,
-                "indices_queried": list(range(n, n + 10)) if n < config.budget else [],
-                "indices_added": list(range(n - 10, n)),
-                "epochs": [{"epoch": 0, "loss": 1.0, "train_accuracy": 0.5, "seconds": 0.0}]}
+    records = [RoundRecord(round=i, num_labeled=n, metrics={"accuracy": toy_accuracy(config, n)},
+                           train_seconds=0.0,
+                           indices_queried=range(n, n + 10) if n < config.budget else (),
+                           indices_added=range(n - 10, n),
+                           epochs=[EpochRecord(0, loss=1.0, train_accuracy=0.5, seconds=0.0)])
                for i, n in enumerate(sizes)]
-    values = [r["metrics"]["accuracy"] for r in records]
+    values = [r.metrics["accuracy"] for r in records]
     summary = {"dataset": config.dataset, "model": "toy-model", "method": config.method,
                "strategy": config.strategy, "seed": config.seed, "metric": "accuracy",
                "trainable_params": 10 if config.method == "m1" else 20, "total_params": 1000,
-               "rounds": records, "auc": learning_curve_auc(values),
+               "rounds": [r.public() for r in records], "auc": learning_curve_auc(values),
                "metrics": {"accuracy": values[-1]}}
     return summary, records
 
