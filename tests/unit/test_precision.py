@@ -58,7 +58,7 @@ def test_entropy_query_same_ids_fp32_vs_unoptimised_path():
             return torch.softmax(logits, 1).numpy()
 
     def query(clf):
-        return parse_strategy("entropy").query(clf=clf, dataset=None, indices_unlabeled=unlabeled,
+        return parse_strategy("entropy").query(clf=clf, labels_labeled=None, indices_unlabeled=unlabeled,
                                                indices_labeled=np.arange(10), n=8,
                                                rng=np.random.default_rng(0))
 

@@ -375,8 +375,10 @@ def _query(strategy: Any, config: RunConfig, task: TaskData, model: Any, pool: A
     if config.pool_subsample is not None:
         strategy = PoolSubsampling(strategy, config.pool_subsample)
     clf = ModelClassifier(model, pool, task.task, precision=precision)
-    queried = strategy.query(clf=clf, dataset=task, indices_unlabeled=unlabeled,
-                             indices_labeled=labeled, n=n, rng=rng)
+    # Only the labels of the labelled ids reach the strategy: the rest of the pool's are the
+    # simulation's secret.
+    queried = strategy.query(clf=clf, indices_unlabeled=unlabeled, indices_labeled=labeled,
+                             labels_labeled=task.train.labels[labeled], n=n, rng=rng)
     queried = np.asarray(queried, dtype=np.int64)
     if len(np.unique(queried)) != n or np.isin(queried, labeled).any():
         raise RuntimeError(f"strategy {strategy.name!r} returned ids that are repeated or labelled")

@@ -22,7 +22,7 @@ import torch
 
 from peftal.al.learner import ModelClassifier
 from peftal.al.strategies import ScoringStrategy, parse_strategy
-from peftal.data.dataset import Split, TaskData
+from peftal.data.dataset import Split
 from peftal.data.encoding import Encoded, encode
 from peftal.label.project import LabelSettings
 from peftal.label.store import LabelStore, utc_now
@@ -156,9 +156,8 @@ class LabelModel:
             n = len(unlabeled)  # a full order costs no more than the top batch
         else:
             n = min(len(unlabeled), _BATCHES_RANKED * self.settings.query_size)
-        queried = self.strategy.query(clf=clf, dataset=self._dataset(labeled),
-                                      indices_unlabeled=unlabeled, indices_labeled=labeled, n=n,
-                                      rng=rng)
+        queried = self.strategy.query(clf=clf, indices_unlabeled=unlabeled, indices_labeled=labeled,
+                                      labels_labeled=self._labels_of(labeled), n=n, rng=rng)
         queried = [int(i) for i in queried]
         if len(set(queried)) != len(queried) or set(queried) & set(labeled.tolist()):
             raise RuntimeError(f"strategy {self.strategy.name!r} returned repeated or labelled ids")
@@ -168,16 +167,13 @@ class LabelModel:
                        for i, p in zip(unlabeled, probs, strict=True)}
         return queried, suggestions
 
-    def _dataset(self, labeled: np.ndarray) -> TaskData:
-        """The pool as strategies expect a dataset; labels unknown to the project are -1."""
+    def _labels_of(self, labeled: np.ndarray) -> np.ndarray:
+        """Class ids of the ``labeled`` ids as the project's store holds them now (-1 for an id
+        whose label was removed since)."""
         ids, labels, _ = self.store.label_snapshot()
         known = np.full(len(self.pool), -1, dtype=np.int64)
         known[np.asarray(ids, dtype=np.int64)] = self.targets(labels)
-        train_split = Split(self.texts, known, self.pairs)
-        empty = Split([], np.zeros(0, dtype=np.int64), [] if self.pairs is not None else None)
-        return TaskData(name="label project", task="classification",
-                        label_names=list(self.settings.labels), metrics=("accuracy", "f1_macro"),
-                        train=train_split, test=empty)
+        return known[np.asarray(labeled, dtype=np.int64)]
 
     # -- accuracy --------------------------------------------------------------------------
 

@@ -45,7 +45,7 @@ def test_greedy_k_centre_by_hand():
 def test_coreset_maps_positions_to_ids():
     clf = PointsClassifier(_line(0, 1, 2, 5, 6))
     strategy = parse_strategy("coreset[normalize=false]")
-    picked = strategy.query(clf=clf, dataset=None, indices_unlabeled=np.array([1, 2, 3, 4]),
+    picked = strategy.query(clf=clf, labels_labeled=None, indices_unlabeled=np.array([1, 2, 3, 4]),
                             indices_labeled=np.array([0]), n=2, rng=np.random.default_rng(0))
     assert picked.tolist() == [4, 2]
     np.testing.assert_allclose(strategy.last_scores_, [6, 2])
@@ -65,7 +65,7 @@ def test_kmeans_takes_one_example_per_cluster_nearest_its_centre():
     centres = [(5.0, 0.0), (0.0, 5.0), (-5.0, -5.0)]
     vectors = _blobs(rng, centres)
     strategy = parse_strategy("kmeans[normalize=false]")
-    picked = strategy.query(clf=PointsClassifier(vectors), dataset=None,
+    picked = strategy.query(clf=PointsClassifier(vectors), labels_labeled=None,
                             indices_unlabeled=np.arange(60), indices_labeled=np.array([], dtype=int),
                             n=3, rng=np.random.default_rng(0))
     assert sorted(p // 20 for p in picked) == [0, 1, 2]
@@ -94,14 +94,14 @@ def test_badge_first_pick_is_the_largest_gradient_and_duplicates_are_not_repeate
     probs = np.array([[0.5, 0.5]] * 4 + [[1.0, 0.0]] * 6)
     vectors = np.array([[1, 0], [0, 1], [3, 3], [-1, 0]] + [[5, 5]] * 6, dtype=float)
     strategy = parse_strategy("badge")
-    picked = strategy.query(clf=PointsClassifier(vectors, probs), dataset=None,
+    picked = strategy.query(clf=PointsClassifier(vectors, probs), labels_labeled=None,
                             indices_unlabeled=np.arange(10), indices_labeled=np.array([], dtype=int),
                             n=4, rng=np.random.default_rng(0))
     assert picked[0] == 2
     assert strategy.last_scores_[0] == pytest.approx(0.5 * 18)  # |p - onehot|² |h|² = 0.5 · 18
     assert np.isin(picked, [4, 5, 6, 7, 8, 9]).sum() <= 1
     for seed in range(5):  # whatever the draw, n distinct picks out of 5 distinct gradients
-        picked = strategy.query(clf=PointsClassifier(vectors, probs), dataset=None,
+        picked = strategy.query(clf=PointsClassifier(vectors, probs), labels_labeled=None,
                                 indices_unlabeled=np.arange(10),
                                 indices_labeled=np.array([], dtype=int), n=5,
                                 rng=np.random.default_rng(seed))
@@ -115,7 +115,7 @@ def test_dal_queries_the_region_the_labelled_set_does_not_cover():
     far = rng.normal(4, 1, size=(40, 5))
     clf = PointsClassifier(np.concatenate([labeled, near, far]))  # ids 0-29, 30-69, 70-109
     strategy = parse_strategy("dal[iterations=2]")
-    picked = strategy.query(clf=clf, dataset=None, indices_unlabeled=np.arange(30, 110),
+    picked = strategy.query(clf=clf, labels_labeled=None, indices_unlabeled=np.arange(30, 110),
                             indices_labeled=np.arange(30), n=10, rng=np.random.default_rng(0))
     assert (picked >= 70).all()
     assert (strategy.last_scores_ > 0).all()  # log-odds of "unlabelled"
@@ -137,7 +137,7 @@ def test_cal_scores_by_hand():
     np.testing.assert_allclose(scores, [0.0, 0.3681, 1.1458], atol=1e-4)
     clf = PointsClassifier(_line(0, 10, 1, 2, 9), np.concatenate([labeled_probs, probs]))
     strategy = parse_strategy("cal[k=1,normalize=false]")
-    picked = strategy.query(clf=clf, dataset=None, indices_unlabeled=np.array([2, 3, 4]),
+    picked = strategy.query(clf=clf, labels_labeled=None, indices_unlabeled=np.array([2, 3, 4]),
                             indices_labeled=np.array([0, 1]), n=2, rng=np.random.default_rng(0))
     assert picked.tolist() == [4, 3]
     # k larger than the labelled set averages over all of it

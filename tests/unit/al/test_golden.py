@@ -50,7 +50,7 @@ def test_scores_by_hand():
 ])
 def test_golden_picks(name, expected):
     strategy = parse_strategy(name)
-    picked = strategy.query(clf=ArrayClassifier(PROBS), dataset=None, indices_unlabeled=IDS,
+    picked = strategy.query(clf=ArrayClassifier(PROBS), labels_labeled=None, indices_unlabeled=IDS,
                             indices_labeled=np.array([0, 1]), n=3, rng=np.random.default_rng(0))
     assert picked.tolist() == expected
     assert np.all(np.diff(strategy.last_scores_) <= 0)  # scores of the picks, best first
@@ -58,7 +58,7 @@ def test_golden_picks(name, expected):
 
 def test_ties_go_to_the_smallest_id():
     flat = np.full((4, 3), 1 / 3)
-    picked = parse_strategy("entropy").query(clf=ArrayClassifier(flat), dataset=None,
+    picked = parse_strategy("entropy").query(clf=ArrayClassifier(flat), labels_labeled=None,
                                              indices_unlabeled=IDS, indices_labeled=np.array([0]),
                                              n=2, rng=np.random.default_rng(0))
     assert picked.tolist() == [10, 11]
@@ -85,12 +85,12 @@ def test_bald_known_order():
     np.testing.assert_allclose(mean_entropy(MC), [np.log(2)] * 3 + [H_09], atol=1e-9)
     clf = ArrayClassifier(MC.mean(axis=2), MC)
     picked = parse_strategy("bald[passes=4]").query(
-        clf=clf, dataset=None, indices_unlabeled=IDS, indices_labeled=np.array([0]), n=2,
+        clf=clf, labels_labeled=None, indices_unlabeled=IDS, indices_labeled=np.array([0]), n=2,
         rng=np.random.default_rng(0))
     assert picked.tolist() == [11, 12]
     # Entropy of the mean cannot tell aleatoric from epistemic uncertainty: A, B, C tie.
     picked = parse_strategy("mc_dropout[passes=4]").query(
-        clf=clf, dataset=None, indices_unlabeled=IDS, indices_labeled=np.array([0]), n=3,
+        clf=clf, labels_labeled=None, indices_unlabeled=IDS, indices_labeled=np.array([0]), n=3,
         rng=np.random.default_rng(0))
     assert picked.tolist() == [10, 11, 12]
 

@@ -60,7 +60,7 @@ class Theirs:
 
 def _ours(name, arrays, labeled):
     return parse_strategy(name).query(
-        clf=Ours(arrays), dataset=None, indices_unlabeled=arrays["unlabeled"],
+        clf=Ours(arrays), labels_labeled=None, indices_unlabeled=arrays["unlabeled"],
         indices_labeled=labeled, n=N, rng=np.random.default_rng(0))
 
 

@@ -18,7 +18,7 @@ UNLABELED = np.setdiff1d(np.arange(POOL), LABELED)
 
 
 def _query(strategy, clf, n=10, seed=0, unlabeled=UNLABELED, labeled=LABELED):
-    return strategy.query(clf=clf, dataset=None, indices_unlabeled=unlabeled, indices_labeled=labeled,
+    return strategy.query(clf=clf, labels_labeled=None, indices_unlabeled=unlabeled, indices_labeled=labeled,
                           n=n, rng=np.random.default_rng(seed))
 
 
@@ -62,7 +62,7 @@ def test_pool_subsampling_returns_global_ids_of_the_subsample(name):
     clf = FakeClassifier(POOL)
     wrapped = PoolSubsampling(parse_strategy(name), size=50)
     rng = np.random.default_rng(11)
-    picked = wrapped.query(clf=clf, dataset=None, indices_unlabeled=UNLABELED, indices_labeled=LABELED,
+    picked = wrapped.query(clf=clf, labels_labeled=None, indices_unlabeled=UNLABELED, indices_labeled=LABELED,
                            n=8, rng=rng)
     # The same draw by hand: the subsample is a sorted uniform sample of the unlabelled ids ...
     rng_by_hand = np.random.default_rng(11)
@@ -70,7 +70,7 @@ def test_pool_subsampling_returns_global_ids_of_the_subsample(name):
     assert wrapped.indices_scored_.tolist() == subset.tolist()
     assert np.isin(picked, subset).all()
     # ... and the strategy run on it directly (same generator state) picks the very same ids.
-    direct = parse_strategy(name).query(clf=clf, dataset=None, indices_unlabeled=subset,
+    direct = parse_strategy(name).query(clf=clf, labels_labeled=None, indices_unlabeled=subset,
                                         indices_labeled=LABELED, n=8, rng=rng_by_hand)
     assert picked.tolist() == direct.tolist()
 
@@ -79,7 +79,7 @@ def test_pool_subsampling_which_ids_by_hand():
     """Entropy over a subsample: the top ids by entropy of the subsampled global ids, not positions."""
     clf = FakeClassifier(POOL)
     picked = PoolSubsampling(parse_strategy("entropy"), size=40).query(
-        clf=clf, dataset=None, indices_unlabeled=UNLABELED, indices_labeled=LABELED, n=5,
+        clf=clf, labels_labeled=None, indices_unlabeled=UNLABELED, indices_labeled=LABELED, n=5,
         rng=np.random.default_rng(3))
     subset = np.sort(np.random.default_rng(3).choice(UNLABELED, size=40, replace=False))
     expected = subset[np.argsort(-entropy(clf.probs[subset]))[:5]]

@@ -1,10 +1,15 @@
 """The query-strategy contract, its registry, and the shared top-k of scoring strategies.
 
-A strategy is a stateless object with one keyword-only call (small-text's interface)::
+A strategy is a stateless object with one keyword-only call (small-text's interface, with the
+labelled ids' labels in place of the whole dataset)::
 
-    query(*, clf, dataset, indices_unlabeled, indices_labeled, n, rng) -> indices
+    query(*, clf, indices_unlabeled, indices_labeled, labels_labeled, n, rng) -> indices
 
-All indices are ids in the dataset's one global index space. Scoring strategies only implement
+A strategy sees what it may use and nothing else: the current model (``clf``: probabilities,
+embeddings on demand), the pool and labelled ids, the labels of the labelled ids (``None`` where
+the caller has none to give), ``n`` and a generator. It is never handed the dataset, so the gold
+labels of the unlabelled pool in a simulation cannot leak into a query.
+All indices are ids in the pool's one global index space. Scoring strategies only implement
 ``score(probs)`` on a ``(n, classes[, passes])`` probability array (the maths stays pure, as in
 baal); the base class picks the top ``n`` and keeps the queried ids' scores in ``last_scores_``.
 
@@ -69,9 +74,19 @@ class QueryStrategy:
         self.config = config if config is not None else self.Config()
         self.last_scores_: np.ndarray | None = None
 
-    def query(self, *, clf: Classifier, dataset: Any, indices_unlabeled: np.ndarray,
-              indices_labeled: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
-        """Return ``n`` unique ids from ``indices_unlabeled`` to label next."""
+    def query(self, *, clf: Classifier, indices_unlabeled: np.ndarray, indices_labeled: np.ndarray,
+              labels_labeled: np.ndarray | None, n: int, rng: np.random.Generator) -> np.ndarray:
+        """Return ``n`` unique ids from ``indices_unlabeled`` to label next.
+
+        Args:
+            clf: The current model (:class:`Classifier`).
+            indices_unlabeled: Pool ids it may pick from.
+            indices_labeled: Ids labelled so far.
+            labels_labeled: Their labels, aligned with ``indices_labeled`` (class ids, or values
+                for regression); ``None`` where the caller has none to give.
+            n: How many ids to return.
+            rng: The generator of any random choice.
+        """
         raise NotImplementedError
 
     @property
@@ -113,8 +128,8 @@ class ScoringStrategy(QueryStrategy):
         """The probability array :meth:`score` is computed from (MC strategies override this)."""
         return clf.predict_proba(indices)
 
-    def query(self, *, clf: Classifier, dataset: Any, indices_unlabeled: np.ndarray,
-              indices_labeled: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
+    def query(self, *, clf: Classifier, indices_unlabeled: np.ndarray, indices_labeled: np.ndarray,
+              labels_labeled: np.ndarray | None, n: int, rng: np.random.Generator) -> np.ndarray:
         indices_unlabeled = np.asarray(indices_unlabeled, dtype=np.int64)
         check_pool(indices_unlabeled, n)
         scores = self.score(self.probabilities(clf, indices_unlabeled, rng))

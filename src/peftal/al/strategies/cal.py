@@ -4,7 +4,6 @@ neighbours' in embedding space."""
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
 
 import numpy as np
 from scipy.special import rel_entr
@@ -72,8 +71,8 @@ class Cal(QueryStrategy):
     reference = "Margatina et al. 2021"
     Config = CalConfig
 
-    def query(self, *, clf: Classifier, dataset: Any, indices_unlabeled: np.ndarray,
-              indices_labeled: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
+    def query(self, *, clf: Classifier, indices_unlabeled: np.ndarray, indices_labeled: np.ndarray,
+              labels_labeled: np.ndarray | None, n: int, rng: np.random.Generator) -> np.ndarray:
         from sklearn.preprocessing import normalize
 
         from peftal.al.strategies.uncertainty import entropy

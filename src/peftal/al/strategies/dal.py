@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
 
 import numpy as np
 
@@ -113,8 +112,8 @@ class Dal(QueryStrategy):
     Config = DalConfig
     needs_probabilities = False
 
-    def query(self, *, clf: Classifier, dataset: Any, indices_unlabeled: np.ndarray,
-              indices_labeled: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
+    def query(self, *, clf: Classifier, indices_unlabeled: np.ndarray, indices_labeled: np.ndarray,
+              labels_labeled: np.ndarray | None, n: int, rng: np.random.Generator) -> np.ndarray:
         indices_unlabeled = np.asarray(indices_unlabeled, dtype=np.int64)
         check_pool(indices_unlabeled, n)
         unlabeled, labeled = embed_pool_and_labeled(clf, indices_unlabeled, indices_labeled)

@@ -9,7 +9,6 @@ they apply to regression tasks too; ``badge`` needs them for its gradient embedd
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
 
 import numpy as np
 from sklearn.metrics import pairwise_distances_chunked
@@ -93,8 +92,8 @@ class Coreset(QueryStrategy):
     Config = EmbeddingConfig
     needs_probabilities = False
 
-    def query(self, *, clf: Classifier, dataset: Any, indices_unlabeled: np.ndarray,
-              indices_labeled: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
+    def query(self, *, clf: Classifier, indices_unlabeled: np.ndarray, indices_labeled: np.ndarray,
+              labels_labeled: np.ndarray | None, n: int, rng: np.random.Generator) -> np.ndarray:
         indices_unlabeled = np.asarray(indices_unlabeled, dtype=np.int64)
         check_pool(indices_unlabeled, n)
         unlabeled, labeled = (_prepare(vectors, self.config.normalize) for vectors in
@@ -135,8 +134,8 @@ class KMeansSampling(QueryStrategy):
     Config = KMeansConfig
     needs_probabilities = False
 
-    def query(self, *, clf: Classifier, dataset: Any, indices_unlabeled: np.ndarray,
-              indices_labeled: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
+    def query(self, *, clf: Classifier, indices_unlabeled: np.ndarray, indices_labeled: np.ndarray,
+              labels_labeled: np.ndarray | None, n: int, rng: np.random.Generator) -> np.ndarray:
         from sklearn.cluster import KMeans
 
         indices_unlabeled = np.asarray(indices_unlabeled, dtype=np.int64)
@@ -216,8 +215,8 @@ class Badge(QueryStrategy):
     description = "k-means++ seeding on gradient embeddings of the head"
     reference = "Ash et al. 2020"
 
-    def query(self, *, clf: Classifier, dataset: Any, indices_unlabeled: np.ndarray,
-              indices_labeled: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
+    def query(self, *, clf: Classifier, indices_unlabeled: np.ndarray, indices_labeled: np.ndarray,
+              labels_labeled: np.ndarray | None, n: int, rng: np.random.Generator) -> np.ndarray:
         indices_unlabeled = np.asarray(indices_unlabeled, dtype=np.int64)
         check_pool(indices_unlabeled, n)
         vectors, probs = clf.embed_proba(indices_unlabeled)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 
 from peftal.al.strategies.base import Classifier, QueryStrategy, check_pool, register_strategy
@@ -17,8 +15,8 @@ class RandomSampling(QueryStrategy):
     description = "passive learning: a seeded uniform sample of the unlabelled pool"
     needs_probabilities = False
 
-    def query(self, *, clf: Classifier, dataset: Any, indices_unlabeled: np.ndarray,
-              indices_labeled: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
+    def query(self, *, clf: Classifier, indices_unlabeled: np.ndarray, indices_labeled: np.ndarray,
+              labels_labeled: np.ndarray | None, n: int, rng: np.random.Generator) -> np.ndarray:
         indices_unlabeled = np.asarray(indices_unlabeled, dtype=np.int64)
         check_pool(indices_unlabeled, n)
         self.last_scores_ = None

@@ -8,8 +8,6 @@ the subset ever leaves this module (baal once queried the wrong examples by mixi
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 
 from peftal.al.strategies.base import Classifier, QueryStrategy, check_pool
@@ -45,15 +43,15 @@ class PoolSubsampling:
             return np.asarray(indices_unlabeled, dtype=np.int64)
         return np.sort(rng.choice(indices_unlabeled, size=max(self.size, n), replace=False))
 
-    def query(self, *, clf: Classifier, dataset: Any, indices_unlabeled: np.ndarray,
-              indices_labeled: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
+    def query(self, *, clf: Classifier, indices_unlabeled: np.ndarray, indices_labeled: np.ndarray,
+              labels_labeled: np.ndarray | None, n: int, rng: np.random.Generator) -> np.ndarray:
         """Draw the subset with ``rng``, then let the wrapped strategy pick ``n`` global ids from it."""
         indices_unlabeled = np.asarray(indices_unlabeled, dtype=np.int64)
         check_pool(indices_unlabeled, n)
         self.indices_scored_ = self.subsample(indices_unlabeled, n, rng)
         queried = np.asarray(self.strategy.query(
-            clf=clf, dataset=dataset, indices_unlabeled=self.indices_scored_,
-            indices_labeled=indices_labeled, n=n, rng=rng), dtype=np.int64)
+            clf=clf, indices_unlabeled=self.indices_scored_, indices_labeled=indices_labeled,
+            labels_labeled=labels_labeled, n=n, rng=rng), dtype=np.int64)
         if not np.isin(queried, self.indices_scored_).all():
             raise RuntimeError(f"strategy {self.name!r} returned ids outside the subset it was given")
         return queried
