@@ -1,8 +1,8 @@
 """Layers only point down: no module of ``src/peftal`` imports from a layer above its own.
 
 data < training, models < peft < al < experiments < analysis < reports < label < cli. Modules
-outside these packages (errors, registry, seeding, measures, …) are the base: they import only
-each other. ``__main__`` and the package's ``__init__`` (the public API) sit on top.
+outside these packages (errors, registry, seeding, measures, records, …) are the base: they import
+only each other. ``__main__``, ``api`` and the package's ``__init__`` (the public API) sit on top.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ SOURCE = Path(peftal.__file__).parent
 def layer_of(module: str) -> int:
     """The layer of a dotted module name inside peftal."""
     parts = module.split(".")
-    if len(parts) == 1 or parts[1] == "__main__":
+    if len(parts) == 1 or parts[1] in ("__main__", "api"):
         return TOP
     return LAYERS.get(parts[1], 0)
 

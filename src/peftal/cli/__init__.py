@@ -45,6 +45,13 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``peftal`` console script; returns the exit status."""
     quiet_libraries()
+    from peftal.plugins import load_plugins
+
+    try:
+        load_plugins()  # before parsing: plug-ins add strategies and methods the options name
+    except UsageError as error:
+        print(f"peftal: error: {error}", file=sys.stderr)
+        return 2
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command is None:

@@ -146,8 +146,7 @@ def execute_train(config: SupervisedConfig, out: Path, *, overwrite: bool = Fals
     check_out_dir(out, overwrite)
     prepared = prepare(config)  # every input check happens before the folder is touched
     with recorded_run(out, "supervised", dataclasses.asdict(config), config.seed) as store:
-        fit = _fit_qa if prepared.task.task == "qa" else _fit_text
-        summary, model, record, extra_meta = fit(config, prepared, progress)
+        summary, model, record, extra_meta = fit_prepared(config, prepared, progress)
         store.add_round(RUN_ID, record)
         task = prepared.task
         meta = model_meta(
@@ -163,6 +162,13 @@ def execute_train(config: SupervisedConfig, out: Path, *, overwrite: bool = Fals
             (out / "predictions.json").write_text(json.dumps(answers, indent=1))
         complete_run(store, out, summary)
     return summary
+
+
+def fit_prepared(config: SupervisedConfig, prepared: Prepared,
+                 progress: bool) -> tuple[dict[str, Any], Any, RoundRecord, dict[str, Any]]:
+    """Train and evaluate a prepared run: ``(summary, model, record, extra model metadata)``."""
+    fit = _fit_qa if prepared.task.task == "qa" else _fit_text
+    return fit(config, prepared, progress)
 
 
 def _fit_text(config: SupervisedConfig, prepared: Prepared, progress: bool):
@@ -320,8 +326,7 @@ def run_supervised(config: SupervisedConfig, *, progress: bool = False) -> tuple
     if isinstance(config, StudySupervisedConfig) and config.tapt:
         return _run_after_tapt(config, progress=progress)
     prepared = prepare(config)
-    fit = _fit_qa if prepared.task.task == "qa" else _fit_text
-    summary, _model, record, _meta = fit(config, prepared, progress)
+    summary, _model, record, _meta = fit_prepared(config, prepared, progress)
     return summary, [record]
 
 

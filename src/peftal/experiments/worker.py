@@ -42,11 +42,13 @@ def execute_cell(kind_name: str, config: dict[str, Any], *, cell_id: str = "",
     from peftal.config import build_config
     from peftal.experiments.kinds import get_kind
     from peftal.experiments.provenance import provenance
+    from peftal.plugins import load_plugins
 
     start = time.perf_counter()
     outcome: dict[str, Any] = {"status": "failed", "summary": None, "records": [], "error": None}
     seed = config.get("seed")
     try:
+        load_plugins()  # a fresh worker process (Ray) registers the driver's plug-ins too
         kind = get_kind(kind_name)
         typed = build_config(kind.config_cls, config, owner="cell")
         summary, records = kind.run(typed, progress=progress)
