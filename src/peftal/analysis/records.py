@@ -9,7 +9,7 @@ or any tree of such folders.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -121,14 +121,26 @@ def analyze(folder: str | Path) -> dict[str, Any]:
     result: dict[str, Any] = {"forgetting": {}, "cka": {}}
     for path in find_stores(folder):
         with ResultsStore(path) as store:
-            for run in store.runs():
-                key, info = _run_key(folder, path, run["run_id"]), _run_info(run)
-                forgetting = run_forgetting(store, run["run_id"], info["strategy"])
-                if forgetting is not None:
-                    result["forgetting"][key] = {**info, **forgetting}
-                cka = run_cka(store, run["run_id"])
-                if cka is not None:
-                    result["cka"][key] = {**info, **cka}
+            part = analyze_runs(store, store.runs(), key=lambda run_id, path=path: _run_key(folder, path,
+                                                                                             run_id))
+        for section in result:
+            result[section].update(part[section])
+    return result
+
+
+def analyze_runs(store: ResultsStore, runs: list[dict[str, Any]],
+                 key: Callable[[str], str] | None = None) -> dict[str, Any]:
+    """:func:`analyze` for the given ``runs`` (rows of ``store.runs()``) of one store, keyed by
+    ``key(run_id)`` (default: the run id)."""
+    result: dict[str, Any] = {"forgetting": {}, "cka": {}}
+    for run in runs:
+        name, info = (key or str)(run["run_id"]), _run_info(run)
+        forgetting = run_forgetting(store, run["run_id"], info["strategy"])
+        if forgetting is not None:
+            result["forgetting"][name] = {**info, **forgetting}
+        cka = run_cka(store, run["run_id"])
+        if cka is not None:
+            result["cka"][name] = {**info, **cka}
     return result
 
 

@@ -37,6 +37,8 @@ class StudyRecords:
         config_keys: Every config key of the runs (the columns that identify a cell).
         store: The open results store, for analyses that need raw records (forgetting, CKA).
         manifest: The study's ``study.json`` (empty for a single run).
+        stored_runs: The store's rows of exactly the runs in ``runs`` (cells removed from the spec
+            left out), for :meth:`analysis`.
     """
 
     path: Path
@@ -48,6 +50,17 @@ class StudyRecords:
     config_keys: list[str]
     store: ResultsStore
     manifest: dict[str, Any] = field(default_factory=dict)
+    stored_runs: list[dict[str, Any]] = field(default_factory=list)
+    _analysis: dict[str, Any] | None = field(default=None, repr=False)
+
+    def analysis(self) -> dict[str, Any]:
+        """Forgetting and CKA (:func:`peftal.analysis.records.analyze_runs`) of the same runs as
+        every other table here, read from the same store (computed once per object)."""
+        from peftal.analysis.records import analyze_runs
+
+        if self._analysis is None:
+            self._analysis = analyze_runs(self.store, self.stored_runs)
+        return self._analysis
 
     @property
     def completed(self) -> pd.DataFrame:
@@ -109,6 +122,7 @@ def load_records(path: str | Path) -> StudyRecords:
         config_keys=config_keys,
         store=store,
         manifest=manifest,
+        stored_runs=runs,
     )
 
 

@@ -1,19 +1,19 @@
 """Report sections for the two analyses of Jukić & Šnajder (2023): forgetting and CKA.
 
-Both read :func:`peftal.analysis.analyze` output for the report's folder (stored records only) and
+Both read :meth:`~peftal.analysis.study_records.StudyRecords.analysis`: the runs every other
+section reads, from the same store (cells removed from the spec are left out everywhere), and
 reuse the figures of :mod:`peftal.reports.analysis_figures`.
 """
 
 from __future__ import annotations
 
 import tempfile
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from peftal.analysis.records import analyze, completed, group_summary
+from peftal.analysis.records import completed, group_summary
 from peftal.analysis.study_records import StudyRecords
 from peftal.reports.analysis_figures import (
     plot_cka_by_labels,
@@ -21,11 +21,6 @@ from peftal.reports.analysis_figures import (
     plot_forgetting_histogram,
 )
 from peftal.reports.sections import Section, register_section
-
-
-@lru_cache(maxsize=4)
-def _analysis(path: str) -> dict[str, Any]:
-    return analyze(path)
 
 
 def _png(draw, data) -> bytes | None:
@@ -53,7 +48,7 @@ def _summary_table(result: dict[str, Any], columns: tuple[str, ...]) -> pd.DataF
 
 @register_section("forgetting", order=60)
 def forgetting_section(records: StudyRecords) -> Section | None:
-    result = _analysis(str(records.path))
+    result = records.analysis()
     forgetting = completed(result["forgetting"])
     if not forgetting:
         return None
@@ -71,7 +66,7 @@ def forgetting_section(records: StudyRecords) -> Section | None:
 
 @register_section("cka", order=70)
 def cka_section(records: StudyRecords) -> Section | None:
-    result = _analysis(str(records.path))
+    result = records.analysis()
     cka = completed(result["cka"])
     if not cka:
         return None

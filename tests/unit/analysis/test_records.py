@@ -136,3 +136,21 @@ def test_group_summary_averages_completed_runs_per_method(study, capsys):
     assert main(["analyze", str(study)]) == 0
     text = capsys.readouterr().out
     assert "lora-9 (running)" in text and "0.810±0.010" in text and "40.0±0.0" in text
+
+
+def test_the_report_analyses_only_the_cells_of_the_current_spec(study):
+    """Forgetting and CKA read the same runs as every other section: a cell dropped from the spec
+    (still in the store) is left out of both, as it is of the curves."""
+    from peftal.analysis.study_records import STUDY_FILE, load_records
+
+    cells = [{"cell_id": f"lora-{seed}", "axes": {}, "config": {}} for seed in (0, 1)]
+    (study / STUDY_FILE).write_text(json.dumps({"name": "toy", "kind": "active_learning",
+                                                "cells": cells}))
+    records = load_records(study)
+    try:
+        analysis = records.analysis()
+        assert sorted(records.runs["run_id"]) == ["lora-0", "lora-1"]
+        assert sorted(analysis["forgetting"]) == sorted(analysis["cka"]) == ["lora-0", "lora-1"]
+        assert analysis["forgetting"]["lora-0"] == analyze(study)["forgetting"]["lora-0"]
+    finally:
+        records.close()
