@@ -77,9 +77,9 @@ def test_execute_run_writes_outputs(toy_csv, tiny_model_dir, tmp_path):
 
 
 def test_failed_run_leaves_no_summary(toy_csv, tiny_model_dir, tmp_path, monkeypatch):
-    import peftal.al.loop as loop
+    import peftal.al.engine as engine
 
-    original = loop._query
+    original = engine.query_pool
     calls = []
 
     def broken_query(*args, **kwargs):
@@ -88,7 +88,7 @@ def test_failed_run_leaves_no_summary(toy_csv, tiny_model_dir, tmp_path, monkeyp
             raise RuntimeError("strategy crashed")
         return original(*args, **kwargs)
 
-    monkeypatch.setattr(loop, "_query", broken_query)
+    monkeypatch.setattr(engine, "query_pool", broken_query)
     out = tmp_path / "run"
     with pytest.raises(RuntimeError):
         execute_run(_config(toy_csv, tiny_model_dir), out, progress=False)

@@ -10,7 +10,7 @@ import numpy as np
 import torch
 
 import peftal
-from peftal.al.acquisition import fit_round
+from peftal.al.rounds import fit_round
 from peftal.peft import build_model, parse_method
 from peftal.seeding import torch_seeded
 from peftal.training import TrainConfig

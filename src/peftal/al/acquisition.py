@@ -16,32 +16,8 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
-
-from peftal.peft import MethodSpec, build_model, parse_method
-from peftal.seeding import torch_seeded
-from peftal.training import TrainConfig, TrainResult, center_regression_head
-
-
-def fit_round(spec: MethodSpec, encoder: Any, inputs: Any, labeled: np.ndarray, targets: np.ndarray,
-              train_config: TrainConfig, *, task: str, num_outputs: int, pooling: str, seed: int,
-              device: Any, on_step: Any = None, model: Any = None,
-              init_adapter: str | None = None) -> tuple[Any, TrainResult]:
-    """Train one round's model of ``spec`` on ``labeled`` (a fresh one unless ``model`` is given, to
-    continue from) and put it in the form that is evaluated and queried with."""
-    if model is None:
-        model = build_model(encoder, spec, num_outputs, pooling=pooling, seed=seed).to(device)
-        if init_adapter is not None:
-            from peftal.peft.pretrained_adapter import load_pretrained_adapter
-
-            load_pretrained_adapter(model, init_adapter)
-        if task == "regression":
-            center_regression_head(model, targets)
-    with torch_seeded(seed):  # dropout
-        result = spec.fit(model, inputs, labeled, targets, train_config, task=task,
-                          rng=np.random.default_rng(seed), on_step=on_step)
-    spec.method.for_inference(model)  # e.g. prefix tuning drops its MLP; evaluated as it is saved
-    return model, result
+from peftal.peft import MethodSpec, parse_method
+from peftal.training import TrainConfig
 
 
 @dataclass

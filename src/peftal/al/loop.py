@@ -10,7 +10,6 @@ criterion (:mod:`peftal.al.stopping`) fires.
 from __future__ import annotations
 
 import dataclasses
-import time
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -18,11 +17,11 @@ from typing import Any
 
 import numpy as np
 
-from peftal.al.acquisition import Acquisition, fit_round
-from peftal.al.learner import ModelClassifier
+from peftal.al.acquisition import Acquisition
+from peftal.al.engine import RunSetup, RunState, run_rounds
 from peftal.al.probe import RepresentationProbe
-from peftal.al.stopping import RoundState, check_criteria, draw_stop_set, parse_criterion
-from peftal.al.strategies import PoolSubsampling, parse_strategy, strategies_for
+from peftal.al.stopping import check_criteria, draw_stop_set, parse_criterion
+from peftal.al.strategies import parse_strategy, strategies_for
 from peftal.al.warm_start import random_warm_start, stratified_warm_start
 from peftal.data import TaskData, load_task
 from peftal.data.encoding import encode
@@ -31,12 +30,10 @@ from peftal.measures.curves import learning_curve_auc
 from peftal.models.backbone import display_name, load_backbone, skeleton
 from peftal.models.heads import POOLINGS
 from peftal.models.limits import check_max_length
-from peftal.peft import count_parameters, parse_method
-from peftal.records import RoundRecord, epochs_of
+from peftal.peft import parse_method
+from peftal.records import RoundRecord
 from peftal.training import (
     TrainConfig,
-    compute_metrics,
-    predict,
     primary_metric,
 )
 from peftal.training.device import resolve_device
@@ -228,123 +225,83 @@ def run_active_learning(
     """
     from tqdm.auto import tqdm
 
-    task, method, strategy = prepared or prepare(config)
-    rng = np.random.default_rng(config.seed)
+    setup = set_up(config, prepared or prepare(config))
+    task, method = setup.task, setup.method
+    rng = np.random.default_rng(config.seed)  # the warm start, then every round's query
+    state = RunState(labeled=_warm_start(task, config, rng))
+    if task.task == "classification" and len(np.unique(task.train.labels[state.labeled])) == 1:
+        warnings.warn(f"the warm start holds a single class "
+                      f"({task.label_names[task.train.labels[state.labeled][0]]}); the run goes on",
+                      stacklevel=2)
+    steps = sum(_round_steps(method, setup.acquirer, setup.train_config, n, r, setup.num_rounds)
+                for r, n in enumerate(_round_sizes(config)))
+    bar = tqdm(total=steps, disable=None if progress else True, unit="step",
+               desc=f"{task.name} {method.preset} {setup.strategy.preset}", leave=False)
+    log = ProgressLog(steps, setup.num_rounds, enabled=log_lines_wanted(progress), bar=bar)
+    metric = primary_metric(task.metrics)
+    rounds: list[RoundRecord] = []
+    try:
+        def starting(round_index: int, num_labeled: int) -> None:
+            bar.set_postfix_str(f"round {round_index + 1}/{setup.num_rounds}, {num_labeled} labels")
+
+        for record in run_rounds(setup, state, rng, on_step=log.step, before_round=starting):
+            rounds.append(record)
+            if on_round is not None:
+                on_round(record)
+            log.round(record.round, record.num_labeled, metric, record.metrics[metric])  # once stored
+    finally:
+        bar.close()
+    return _summary(setup, state, rounds, metric), state.model
+
+
+def set_up(config: RunConfig, prepared: tuple[TaskData, Any, Any]) -> RunSetup:
+    """Load the backbone, encode the splits and build what every round reuses."""
+    task, method, strategy = prepared
     device = resolve_device(config.device)
     encoder, tokenizer = load_backbone(config.model)
     encoder = encoder.to(device)  # kept there; every round's model is copied from it
     method.method.check_backbone(encoder, method.config)  # before any compute, CKA probe included
-    pool = encode(tokenizer, task.train, config.max_length)
-    test = encode(tokenizer, task.test, config.max_length)
-    probe = (RepresentationProbe(encoder, test, config.cka_probe_size, config.seed,
+    raw = encode(tokenizer, task.train, config.max_length), encode(tokenizer, task.test, config.max_length)
+    probe = (RepresentationProbe(encoder, raw[1], config.cka_probe_size, config.seed,
                                  pooling=config.pooling) if config.cka_probe_size else None)
     cls = method.method
     precision = resolve_precision(config.precision, device)
     # A frozen encoder (the head method): every example is embedded once per run, not every round.
-    raw = pool, test
     pool, test = (cls.inputs(encoder, e, pooling=config.pooling, precision=precision) for e in raw)
     train_config = TrainConfig(epochs=config.epochs, batch_size=config.batch_size,
                                lr=config.lr or cls.lr, head_lr=config.head_lr or cls.head_lr,
                                precision=precision, group_by_length=config.group_by_length)
-
-    labeled = _warm_start(task, config, rng)
     criteria = [parse_criterion(preset) for preset in config.stop]
     stop_ids = (draw_stop_set(len(task.train), config.seed)
                 if any(c.needs_predictions for c in criteria) else None)
-    stopped_by = stopped_at_round = None
-    if task.task == "classification" and len(np.unique(task.train.labels[labeled])) == 1:
-        warnings.warn(f"the warm start holds a single class "
-                      f"({task.label_names[task.train.labels[labeled][0]]}); the run goes on",
-                      stacklevel=2)
-    added = labeled
-    num_rounds = 1 + -(-(config.budget - config.warm_start) // config.query_size)
     acquirer = (None if config.acquisition_method is None else
                 Acquisition.create(config.acquisition_method, config.acquisition_every, encoder, *raw,
                                    pooling=config.pooling, precision=precision, train_config=train_config))
-    steps_per_round = [_round_steps(method, acquirer, train_config, n, r, num_rounds)
-                       for r, n in enumerate(_round_sizes(config))]
-    bar = tqdm(total=sum(steps_per_round), disable=None if progress else True, unit="step",
-               desc=f"{task.name} {method.preset} {strategy.preset}", leave=False)
-    log = ProgressLog(sum(steps_per_round), num_rounds, enabled=log_lines_wanted(progress), bar=bar)
-    metric = primary_metric(task.metrics)
-    rounds: list[RoundRecord] = []
-    model = trainable = total = None
-    try:
-        for round_index in range(num_rounds):
-            bar.set_postfix_str(f"round {round_index + 1}/{num_rounds}, {len(labeled)} labels")
-            round_seed = config.seed * 1_000_003 + round_index
-            fit = dict(task=task.task, num_outputs=task.num_labels, pooling=config.pooling, seed=round_seed,
-                       device=device, on_step=log.step)
-            main_round = acquirer is None or acquirer.trains_main(round_index, num_rounds)
-            if main_round:
-                model, result = fit_round(method, encoder, pool, labeled, task.train.labels[labeled],
-                                          train_config, model=model if config.warm_restart else None,
-                                          init_adapter=config.init_adapter, **fit)
-                trainable, total = count_parameters(model)
-            # the model that queries (and that is evaluated in rounds where the main model does not train)
-            picker, picker_pool, picker_test = model, pool, test
-            if acquirer is not None:
-                picker, picked = fit_round(acquirer.spec, encoder, acquirer.pool, labeled,
-                                           task.train.labels[labeled], acquirer.train_config, **fit)
-                picker_pool, picker_test = acquirer.pool, acquirer.test
-                result = result if main_round else picked
-            eval_start = time.perf_counter()
-            metrics = compute_metrics(task.metrics, task.test.labels,
-                                      predict(*((model, test) if main_round else (picker, picker_test)),
-                                              np.arange(len(task.test)), precision=precision), task.task)
-            eval_seconds = time.perf_counter() - eval_start
-            queried, scores, query_seconds = np.zeros(0, dtype=np.int64), None, 0.0
-            remaining = config.budget - len(labeled)
-            if remaining > 0 and criteria:
-                fired = _check_stop(criteria, round_index, model, pool, task.task, stop_ids, labeled)
-                if fired is not None:
-                    stopped_by, stopped_at_round, remaining = fired, round_index, 0
-            if remaining > 0:
-                query_start = time.perf_counter()
-                queried, scores = _query(strategy, config, task, picker, picker_pool, labeled,
-                                         min(config.query_size, remaining), rng, precision)
-                query_seconds = time.perf_counter() - query_start
-            last_round = round_index == num_rounds - 1 or stopped_by is not None
-            measure_cka = probe is not None and main_round and (config.cka_every_round or last_round)
-            record = RoundRecord(
-                round=round_index, num_labeled=len(labeled), metrics=metrics,
-                train_seconds=result.seconds, query_seconds=query_seconds, eval_seconds=eval_seconds,
-                indices_queried=queried, scores_queried=scores, epochs=epochs_of(result.epochs),
-                indices_added=added, correct=result.correct, correct_ids=labeled,
-                metrics_model=None if acquirer is None else (
-                    method.preset if main_round else acquirer.spec.preset),
-                steps=result.steps,
-                artifacts={"cka": probe.measure(model)} if measure_cka else {},
-            )
-            rounds.append(record)
-            if on_round is not None:
-                on_round(record)
-            log.round(round_index, len(labeled), metric, metrics[metric])  # after it is stored
-            if stopped_by is not None:
-                break
-            added = queried
-            labeled = np.sort(np.concatenate([labeled, queried]))
-    finally:
-        bar.close()
+    return RunSetup(config=config, task=task, method=method, strategy=strategy, device=device,
+                    encoder=encoder, pool=pool, test=test, train_config=train_config,
+                    precision=precision, num_rounds=len(_round_sizes(config)), criteria=criteria,
+                    stop_ids=stop_ids, acquirer=acquirer, probe=probe)
 
-    summary = {
+
+def _summary(setup: RunSetup, state: RunState, rounds: list[RoundRecord], metric: str) -> dict[str, Any]:
+    config, task = setup.config, setup.task
+    return {
         "dataset": task.name,
         "model": display_name(config.model),
-        "method": method.preset,
-        "strategy": strategy.preset,
+        "method": setup.method.preset,
+        "strategy": setup.strategy.preset,
         "seed": config.seed,
-        "trainable_params": trainable,
-        "total_params": total,
+        "trainable_params": state.trainable,
+        "total_params": state.total,
         "task": task.task,
         "eval_split": task.eval_split,
         "metric": metric,
         "config": dataclasses.asdict(config),
         "rounds": [record.public() for record in rounds],
-        "stopped_by": stopped_by,
-        "stopped_at_round": stopped_at_round,
+        "stopped_by": state.stopped_by,
+        "stopped_at_round": state.stopped_at_round,
         "auc": learning_curve_auc([record.metrics[metric] for record in rounds]),
     }
-    return summary, model
 
 
 def _round_steps(method: Any, acquirer: Acquisition | None, train_config: TrainConfig, num_labeled: int,
@@ -365,33 +322,3 @@ def _round_sizes(config: RunConfig) -> list[int]:
         if size >= config.budget:
             return sizes
         size = min(config.budget, size + config.query_size)
-
-
-def _query(strategy: Any, config: RunConfig, task: TaskData, model: Any, pool: Any,
-           labeled: np.ndarray, n: int, rng: np.random.Generator,
-           precision: str = "fp32") -> tuple[np.ndarray, np.ndarray | None]:
-    """Ask ``strategy`` for ``n`` ids among the unlabelled pool (optionally a seeded subsample of it)."""
-    unlabeled = np.setdiff1d(np.arange(len(task.train)), labeled, assume_unique=True)
-    if config.pool_subsample is not None:
-        strategy = PoolSubsampling(strategy, config.pool_subsample)
-    clf = ModelClassifier(model, pool, task.task, precision=precision)
-    # Only the labels of the labelled ids reach the strategy: the rest of the pool's are the
-    # simulation's secret.
-    queried = strategy.query(clf=clf, indices_unlabeled=unlabeled, indices_labeled=labeled,
-                             labels_labeled=task.train.labels[labeled], n=n, rng=rng)
-    queried = np.asarray(queried, dtype=np.int64)
-    if len(np.unique(queried)) != n or np.isin(queried, labeled).any():
-        raise RuntimeError(f"strategy {strategy.name!r} returned ids that are repeated or labelled")
-    return queried, strategy.last_scores_
-
-
-def _check_stop(criteria: list[Any], round_index: int, model: Any, pool: Any, task: str,
-                stop_ids: np.ndarray | None, labeled: np.ndarray) -> str | None:
-    """Update every criterion with this round (they keep histories); the first that fires, or None."""
-    probs = unlabeled = None
-    if stop_ids is not None:
-        probs = ModelClassifier(model, pool, task).predict_proba(stop_ids)  # (stop_set, classes)
-        unlabeled = ~np.isin(stop_ids, labeled)
-    state = RoundState(round_index=round_index, probs=probs, unlabeled=unlabeled)
-    fired = [criterion.preset for criterion in criteria if criterion.stop(state)]
-    return fired[0] if fired else None

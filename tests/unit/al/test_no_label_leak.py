@@ -1,67 +1,87 @@
 """A strategy never sees a label it should not: in a simulated run the gold labels of the
-unlabelled pool are poisoned, and every registered strategy queries through the loop without
-anything reading them."""
+unlabelled pool are poisoned, and the real round engine runs every registered strategy through
+three rounds without anything — strategy, training or evaluation — reading them."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from peftal.al import loop
+from peftal.al import engine
+from peftal.al.loop import RunConfig
 from peftal.al.strategies import STRATEGIES, parse_strategy
 from peftal.data.dataset import Split, TaskData
+from peftal.training import TrainResult
 from tests.unit.al.fakes import FakeClassifier
 
 POOL = 200
-LABELED = np.arange(0, POOL, 4)
+WARM = np.arange(0, POOL, 10)
 
 
 class Poisoned(np.ndarray):
-    """Labels whose unlabelled entries raise when anything reads them."""
+    """Labels of which only the ``allowed`` entries (ids labelled so far) may be read."""
 
     def __array_finalize__(self, obj):
-        self.secret = getattr(obj, "secret", None)
+        self.allowed = getattr(obj, "allowed", None)
 
     def __getitem__(self, key):
-        wanted = np.arange(len(self))[key] if self.secret is not None else None
-        if wanted is not None and np.isin(wanted, self.secret).any():
-            raise AssertionError(f"read the label of unlabelled ids {np.intersect1d(wanted, self.secret)}")
+        if self.allowed is not None:
+            wanted = np.arange(len(self))[key]
+            if not np.isin(wanted, list(self.allowed)).all():
+                raise AssertionError("read the label of an unlabelled id")
         return np.asarray(super().__getitem__(key))
 
 
 def poisoned_task() -> TaskData:
     labels = (np.arange(POOL) % 4).view(Poisoned)
-    labels.secret = np.setdiff1d(np.arange(POOL), LABELED)
-    texts = [f"text {i}" for i in range(POOL)]
+    labels.allowed = set(WARM.tolist())
     return TaskData(name="poisoned", task="classification", label_names=list("abcd"),
-                    metrics=("accuracy",), train=Split(texts, labels),
-                    test=Split(["t"], np.zeros(1, dtype=np.int64)))
+                    metrics=("accuracy",), train=Split([f"text {i}" for i in range(POOL)], labels),
+                    test=Split(["t"] * 8, np.arange(8) % 4))
 
 
 def test_the_poison_works():
-    task = poisoned_task()
-    assert task.train.labels[LABELED].tolist() == (LABELED % 4).tolist()
+    labels = poisoned_task().train.labels
+    assert labels[WARM].tolist() == (WARM % 4).tolist()
     with pytest.raises(AssertionError):
-        task.train.labels[[0, 1]]
+        labels[[0, 1]]
 
 
 @pytest.mark.parametrize("name", STRATEGIES.names())
 @pytest.mark.parametrize("subsample", [None, 60])
-def test_no_strategy_reads_an_unlabelled_label(name, subsample, monkeypatch):
-    monkeypatch.setattr(loop, "ModelClassifier", lambda model, pool, task, precision: FakeClassifier(
-        POOL, num_classes=4))
-    seen = {}
+def test_no_round_reads_an_unlabelled_label(name, subsample, monkeypatch):
+    trained_on = []
+
+    def fake_fit(spec, encoder, inputs, labeled, targets, train_config, **kwargs):
+        trained_on.append(targets.tolist())
+        return "model", TrainResult(seconds=0.0, steps=1)
+
+    monkeypatch.setattr(engine, "fit_round", fake_fit)
+    monkeypatch.setattr(engine, "count_parameters", lambda model: (1, 2))
+    monkeypatch.setattr(engine, "predict", lambda model, encoded, ids, **kw: np.eye(4)[ids % 4])
+    monkeypatch.setattr(engine, "ModelClassifier", lambda *args, **kw: FakeClassifier(POOL, 4))
+    seen = []
     strategy = parse_strategy(name)
     original = type(strategy).query
 
     def spy(self, **kwargs):
-        seen.update(kwargs)
+        seen.append(kwargs)
         return original(self, **kwargs)
 
     monkeypatch.setattr(type(strategy), "query", spy)
-    config = loop.RunConfig(dataset="poisoned", warm_start=50, query_size=10, budget=60,
-                            pool_subsample=subsample)
-    queried, _ = loop._query(strategy, config, poisoned_task(), None, None, LABELED, 10,
-                             np.random.default_rng(0))
-    assert len(set(queried.tolist())) == 10 and not np.isin(queried, LABELED).any()
-    assert "dataset" not in seen and seen["labels_labeled"].tolist() == (LABELED % 4).tolist()
+    task = poisoned_task()
+    config = RunConfig(dataset="poisoned", warm_start=len(WARM), query_size=10, budget=50,
+                       pool_subsample=subsample, cka_probe_size=0)
+    setup = engine.RunSetup(config=config, task=task, method=None, strategy=strategy, device="cpu",
+                            encoder=None, pool=None, test=None, train_config=None,
+                            precision="fp32", num_rounds=4)
+    state = engine.RunState(labeled=WARM)
+    records = []
+    for record in engine.run_rounds(setup, state, np.random.default_rng(0)):
+        records.append(record)
+        task.train.labels.allowed |= set(record.indices_queried)  # the oracle answers the query
+    assert [r.num_labeled for r in records] == [20, 30, 40, 50]
+    assert len(seen) == 3 and all("dataset" not in kwargs for kwargs in seen)
+    for kwargs, targets in zip(seen, trained_on):
+        assert kwargs["labels_labeled"].tolist() == targets == (kwargs["indices_labeled"] % 4).tolist()
+    assert records[-1].metrics == {"accuracy": 1.0}

@@ -39,9 +39,7 @@ class PoolSubsampling:
 
     def subsample(self, indices_unlabeled: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
         """The sorted global ids the wrapped strategy will score."""
-        if self.size >= len(indices_unlabeled):
-            return np.asarray(indices_unlabeled, dtype=np.int64)
-        return np.sort(rng.choice(indices_unlabeled, size=max(self.size, n), replace=False))
+        return subsample_pool(indices_unlabeled, max(self.size, n), rng)
 
     def query(self, *, clf: Classifier, indices_unlabeled: np.ndarray, indices_labeled: np.ndarray,
               labels_labeled: np.ndarray | None, n: int, rng: np.random.Generator) -> np.ndarray:
@@ -55,3 +53,13 @@ class PoolSubsampling:
         if not np.isin(queried, self.indices_scored_).all():
             raise RuntimeError(f"strategy {self.name!r} returned ids outside the subset it was given")
         return queried
+
+
+def subsample_pool(indices_unlabeled: np.ndarray, size: int | None,
+                   rng: np.random.Generator) -> np.ndarray:
+    """A seeded random ``size`` of the unlabelled ids, sorted (all of them when ``size`` is
+    ``None`` or not smaller)."""
+    indices_unlabeled = np.asarray(indices_unlabeled, dtype=np.int64)
+    if size is None or size >= len(indices_unlabeled):
+        return indices_unlabeled
+    return np.sort(rng.choice(indices_unlabeled, size=size, replace=False))

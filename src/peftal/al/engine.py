@@ -1,0 +1,165 @@
+"""The rounds of a simulated AL run (``peftal run``): train, evaluate, maybe stop, query.
+
+:func:`peftal.al.loop.run_active_learning` sets a run up once (:class:`RunSetup`: the encoded pool
+and test split, the method, the strategy, the stopping criteria) and hands it to
+:func:`run_rounds`, which yields one :class:`~peftal.records.RoundRecord` per round. Training and
+querying go through :mod:`peftal.al.rounds`, as the labelling app's do. The labels of the pool act
+as the oracle: a round reads the labels of the ids labelled so far and nothing else.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from peftal.al.acquisition import Acquisition
+from peftal.al.learner import ModelClassifier
+from peftal.al.rounds import fit_round, query_pool
+from peftal.al.stopping import RoundState
+from peftal.data import TaskData
+from peftal.peft import count_parameters
+from peftal.records import RoundRecord, epochs_of
+from peftal.training import TrainConfig, TrainResult, compute_metrics, predict
+
+
+@dataclass
+class RunSetup:
+    """What a run prepares once, before its first round.
+
+    Attributes:
+        config: The run's :class:`~peftal.al.loop.RunConfig`.
+        task: The dataset; ``task.train`` is the pool.
+        method: The main method (a :class:`~peftal.peft.MethodSpec`).
+        strategy: The query strategy.
+        device: Where models train.
+        encoder: The pretrained encoder every round's model is copied from.
+        pool: The method's view of the pool (token ids, or cached embeddings).
+        test: The method's view of the test split.
+        train_config: Training settings of the main method.
+        precision: ``fp32`` or ``bf16``.
+        num_rounds: Rounds the budget allows.
+        criteria: Stopping criteria.
+        stop_ids: The stop set, where a criterion needs predictions on one.
+        acquirer: The cheap acquisition model, if any.
+        probe: The CKA probe, if any.
+    """
+
+    config: Any
+    task: TaskData
+    method: Any
+    strategy: Any
+    device: Any
+    encoder: Any
+    pool: Any
+    test: Any
+    train_config: TrainConfig
+    precision: str
+    num_rounds: int
+    criteria: list[Any] = field(default_factory=list)
+    stop_ids: np.ndarray | None = None
+    acquirer: Acquisition | None = None
+    probe: Any = None
+
+
+@dataclass
+class RunState:
+    """What changes from round to round: the labelled ids, the main model, where it stopped."""
+
+    labeled: np.ndarray
+    model: Any = None
+    trainable: int | None = None
+    total: int | None = None
+    stopped_by: str | None = None
+    stopped_at_round: int | None = None
+
+
+def run_rounds(setup: RunSetup, state: RunState, rng: np.random.Generator, on_step: Any = None,
+               before_round: Callable[[int, int], None] | None = None) -> Iterator[RoundRecord]:
+    """Yield each round's record as soon as it ends; ``state`` follows the run.
+    ``before_round(round_index, num_labeled)`` is called as a round starts (progress)."""
+    added = state.labeled
+    for round_index in range(setup.num_rounds):
+        if before_round is not None:
+            before_round(round_index, len(state.labeled))
+        record = _round(setup, state, round_index, added, rng, on_step)
+        yield record
+        if state.stopped_by is not None:
+            return
+        added = np.asarray(record.indices_queried, dtype=np.int64)
+        state.labeled = np.sort(np.concatenate([state.labeled, added]))
+
+
+def _round(setup: RunSetup, state: RunState, round_index: int, added: np.ndarray,
+           rng: np.random.Generator, on_step: Any) -> RoundRecord:
+    config, task, labeled = setup.config, setup.task, state.labeled
+    main_round = setup.acquirer is None or setup.acquirer.trains_main(round_index, setup.num_rounds)
+    result, picker, picker_pool, picker_test = _train(setup, state, round_index, main_round, on_step)
+    eval_start = time.perf_counter()
+    outputs = predict(*((state.model, setup.test) if main_round else (picker, picker_test)),
+                      np.arange(len(task.test)), precision=setup.precision)
+    metrics = compute_metrics(task.metrics, task.test.labels, outputs, task.task)
+    eval_seconds = time.perf_counter() - eval_start
+    queried, scores, query_seconds = np.zeros(0, dtype=np.int64), None, 0.0
+    remaining = config.budget - len(labeled)
+    if remaining > 0 and setup.criteria:
+        fired = _check_stop(setup, round_index, state.model, labeled)
+        if fired is not None:
+            state.stopped_by, state.stopped_at_round, remaining = fired, round_index, 0
+    if remaining > 0:
+        query_start = time.perf_counter()
+        unlabeled = np.setdiff1d(np.arange(len(task.train)), labeled, assume_unique=True)
+        clf = ModelClassifier(picker, picker_pool, task.task, precision=setup.precision)
+        # Only the labels of the labelled ids reach the strategy: the rest of the pool's are the
+        # simulation's secret.
+        queried, scores = query_pool(setup.strategy, clf, unlabeled, labeled, task.train.labels[labeled],
+                                     min(config.query_size, remaining), rng, config.pool_subsample)
+        query_seconds = time.perf_counter() - query_start
+    last_round = round_index == setup.num_rounds - 1 or state.stopped_by is not None
+    measure_cka = (setup.probe is not None and main_round
+                   and (config.cka_every_round or last_round))
+    return RoundRecord(
+        round=round_index, num_labeled=len(labeled), metrics=metrics,
+        train_seconds=result.seconds, query_seconds=query_seconds, eval_seconds=eval_seconds,
+        indices_queried=queried, scores_queried=scores, epochs=epochs_of(result.epochs),
+        indices_added=added, correct=result.correct, correct_ids=labeled,
+        metrics_model=None if setup.acquirer is None else (
+            setup.method.preset if main_round else setup.acquirer.spec.preset),
+        steps=result.steps,
+        artifacts={"cka": setup.probe.measure(state.model)} if measure_cka else {},
+    )
+
+
+def _train(setup: RunSetup, state: RunState, round_index: int, main_round: bool,
+           on_step: Any) -> tuple[TrainResult, Any, Any, Any]:
+    """Train the round's models: ``(result, model that queries, its pool view, its test view)``."""
+    config, task, labeled = setup.config, setup.task, state.labeled
+    fit = dict(task=task.task, num_outputs=task.num_labels, pooling=config.pooling,
+               seed=config.seed * 1_000_003 + round_index, device=setup.device, on_step=on_step)
+    result = None
+    if main_round:
+        state.model, result = fit_round(setup.method, setup.encoder, setup.pool, labeled,
+                                        task.train.labels[labeled], setup.train_config,
+                                        model=state.model if config.warm_restart else None,
+                                        init_adapter=config.init_adapter, **fit)
+        state.trainable, state.total = count_parameters(state.model)
+    if setup.acquirer is None:
+        return result, state.model, setup.pool, setup.test
+    acquirer = setup.acquirer
+    picker, picked = fit_round(acquirer.spec, setup.encoder, acquirer.pool, labeled,
+                               task.train.labels[labeled], acquirer.train_config, **fit)
+    return (result if main_round else picked), picker, acquirer.pool, acquirer.test
+
+
+def _check_stop(setup: RunSetup, round_index: int, model: Any, labeled: np.ndarray) -> str | None:
+    """Update every criterion with this round (they keep histories); the first that fires, or None."""
+    probs = unlabeled = None
+    if setup.stop_ids is not None:
+        probs = ModelClassifier(model, setup.pool, setup.task.task).predict_proba(setup.stop_ids)
+        unlabeled = ~np.isin(setup.stop_ids, labeled)  # (stop_set,)
+    state = RoundState(round_index=round_index, probs=probs, unlabeled=unlabeled)
+    fired = [criterion.preset for criterion in setup.criteria if criterion.stop(state)]
+    return fired[0] if fired else None

@@ -1,0 +1,60 @@
+"""The AL round, written once: fit a model on the labelled ids, ask a strategy for the next ids,
+check them.
+
+``peftal run`` (:mod:`peftal.al.loop`), its cheap acquisition model (:mod:`peftal.al.acquisition`)
+and the labelling app's background trainer (:mod:`peftal.label.model`) all train and query through
+these functions, so a round means the same thing wherever it runs: a fresh model (or the previous
+one, continued) trained with the round's seed, put in the form it is evaluated and saved in; a
+strategy that sees the model, the ids and the labelled ids' labels; and one check of what it
+returned.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from peftal.al.strategies import Classifier, PoolSubsampling, QueryStrategy
+from peftal.peft import MethodSpec, build_model
+from peftal.seeding import torch_seeded
+from peftal.training import TrainConfig, TrainResult, center_regression_head
+
+
+def fit_round(spec: MethodSpec, encoder: Any, inputs: Any, labeled: np.ndarray, targets: np.ndarray,
+              train_config: TrainConfig, *, task: str, num_outputs: int, pooling: str, seed: int,
+              device: Any, on_step: Any = None, model: Any = None,
+              init_adapter: str | None = None) -> tuple[Any, TrainResult]:
+    """Train one round's model of ``spec`` on ``labeled`` (a fresh one unless ``model`` is given, to
+    continue from) and put it in the form that is evaluated and queried with."""
+    if model is None:
+        model = build_model(encoder, spec, num_outputs, pooling=pooling, seed=seed).to(device)
+        if init_adapter is not None:
+            from peftal.peft.pretrained_adapter import load_pretrained_adapter
+
+            load_pretrained_adapter(model, init_adapter)
+        if task == "regression":
+            center_regression_head(model, targets)
+    with torch_seeded(seed):  # dropout
+        result = spec.fit(model, inputs, labeled, targets, train_config, task=task,
+                          rng=np.random.default_rng(seed), on_step=on_step)
+    spec.method.for_inference(model)  # e.g. prefix tuning drops its MLP; evaluated as it is saved
+    return model, result
+
+
+def query_pool(strategy: QueryStrategy, clf: Classifier, indices_unlabeled: np.ndarray,
+               indices_labeled: np.ndarray, labels_labeled: np.ndarray | None, n: int,
+               rng: np.random.Generator,
+               subsample: int | None = None) -> tuple[np.ndarray, np.ndarray | None]:
+    """``(ids, scores)``: the ``n`` ids ``strategy`` picks among ``indices_unlabeled`` (scoring a
+    seeded ``subsample`` of them when given), checked once here for every caller."""
+    if subsample is not None:
+        strategy = PoolSubsampling(strategy, subsample)
+    queried = np.asarray(strategy.query(clf=clf, indices_unlabeled=indices_unlabeled,
+                                        indices_labeled=indices_labeled, labels_labeled=labels_labeled,
+                                        n=n, rng=rng), dtype=np.int64)
+    if (len(queried) != n or len(np.unique(queried)) != n or np.isin(queried, indices_labeled).any()
+            or not np.isin(queried, indices_unlabeled).all()):
+        raise RuntimeError(f"strategy {strategy.name!r} returned ids that are repeated, labelled or "
+                           f"not in the pool, or not {n} of them")
+    return queried, strategy.last_scores_
