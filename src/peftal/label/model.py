@@ -21,14 +21,15 @@ import numpy as np
 import torch
 
 from peftal.al.learner import ModelClassifier
+from peftal.al.rounds import fit_round, query_pool
 from peftal.al.strategies import ScoringStrategy, parse_strategy
+from peftal.al.strategies.subsampling import subsample_pool
 from peftal.data.dataset import Split
 from peftal.data.encoding import Encoded, encode
 from peftal.label.project import LabelSettings
 from peftal.label.store import LabelStore, utc_now
 from peftal.models.backbone import load_backbone
-from peftal.peft import build_model, count_parameters, parse_method
-from peftal.seeding import torch_seeded
+from peftal.peft import count_parameters, parse_method
 from peftal.training import TrainConfig, TrainResult, embed, predict
 from peftal.training.features import PooledFeatures
 from peftal.training.metrics import METRICS
@@ -98,15 +99,12 @@ class LabelModel:
 
     def fit(self, ids: np.ndarray, targets: np.ndarray, seed: int,
             on_step: Callable[[], None] | None = None) -> tuple[torch.nn.Module, TrainResult]:
-        """A fresh model trained on ``ids`` (global ids) with class ids ``targets``."""
-        model = build_model(self.encoder, self.method, len(self.settings.labels),
-                            pooling=self.settings.pooling, seed=seed)
-        with torch_seeded(seed):  # dropout
-            result = self.method.fit(model, self.pool, ids, targets, self.train_config,
-                                     task="classification", rng=np.random.default_rng(seed),
-                                     on_step=on_step)
-        self.method.method.for_inference(model)  # the form that is scored and saved
-        return model, result
+        """A fresh model trained on ``ids`` (global ids) with class ids ``targets``: a round of
+        ``peftal run`` (:func:`peftal.al.rounds.fit_round`)."""
+        return fit_round(self.method, self.encoder, self.pool, ids, targets, self.train_config,
+                         task="classification", num_outputs=len(self.settings.labels),
+                         pooling=self.settings.pooling, seed=seed,
+                         device=next(self.encoder.parameters()).device, on_step=on_step)
 
     def targets(self, labels: list[str]) -> np.ndarray:
         return np.array([self.label_index[label] for label in labels], dtype=np.int64)
@@ -148,19 +146,14 @@ class LabelModel:
         unlabeled = np.setdiff1d(np.arange(len(self.pool)), labeled)
         if len(unlabeled) == 0:
             return [], {}
-        if self.settings.pool_subsample is not None and self.settings.pool_subsample < len(unlabeled):
-            unlabeled = np.sort(rng.choice(unlabeled, size=self.settings.pool_subsample,
-                                           replace=False))
+        unlabeled = subsample_pool(unlabeled, self.settings.pool_subsample, rng)
         clf = CachedClassifier(ModelClassifier(model, self.pool, "classification"), unlabeled)
         if isinstance(self.strategy, ScoringStrategy):
             n = len(unlabeled)  # a full order costs no more than the top batch
         else:
             n = min(len(unlabeled), _BATCHES_RANKED * self.settings.query_size)
-        queried = self.strategy.query(clf=clf, indices_unlabeled=unlabeled, indices_labeled=labeled,
-                                      labels_labeled=self._labels_of(labeled), n=n, rng=rng)
-        queried = [int(i) for i in queried]
-        if len(set(queried)) != len(queried) or set(queried) & set(labeled.tolist()):
-            raise RuntimeError(f"strategy {self.strategy.name!r} returned repeated or labelled ids")
+        picked, _ = query_pool(self.strategy, clf, unlabeled, labeled, self._labels_of(labeled), n, rng)
+        queried = [int(i) for i in picked]
         probs = clf.predict_proba(unlabeled)  # (len(unlabeled), classes)
         names = self.settings.labels
         suggestions = {int(i): (names[int(p.argmax())], round(float(p.max()), 4))
@@ -221,11 +214,8 @@ class LabelModel:
 
         from peftal.models.heads import TextClassifier
 
-        candidates = np.arange(len(self.pool))
         rng = np.random.default_rng(self.settings.seed)
-        if self.settings.pool_subsample is not None and self.settings.pool_subsample < len(candidates):
-            candidates = np.sort(rng.choice(candidates, size=self.settings.pool_subsample,
-                                            replace=False))
+        candidates = subsample_pool(np.arange(len(self.pool)), self.settings.pool_subsample, rng)
         base = TextClassifier(self.encoder, len(self.settings.labels), pooling=self.settings.pooling)
         vectors = embed(base, self.pool, candidates)  # (len(candidates), hidden)
         k = min(self.settings.query_size, len(candidates))
