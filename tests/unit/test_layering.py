@@ -63,3 +63,17 @@ def test_the_check_finds_an_upward_import():
     assert upward_imports("peftal.errors", "from peftal.data import load_task") != []
     assert upward_imports("peftal.cli.run", "from peftal.al.loop import RunConfig") == []
     assert upward_imports("peftal.training.trainer", "from peftal.models.heads import POOLINGS") == []
+
+
+def test_modules_and_functions_stay_small():
+    """No module over 400 lines; no function over 60 lines where the run logic lives."""
+    long_modules, long_functions = [], []
+    for path in sorted(SOURCE.rglob("*.py")):
+        text = path.read_text()
+        if len(text.splitlines()) > 400:
+            long_modules.append(module_name(path))
+        if module_name(path).split(".")[1] in ("al", "experiments", "label"):
+            long_functions += [f"{module_name(path)}.{node.name}" for node in ast.walk(ast.parse(text))
+                               if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
+                               and node.end_lineno - node.lineno >= 60]
+    assert (long_modules, long_functions) == ([], [])

@@ -124,16 +124,7 @@ def execute_pretrain(config: PretrainConfig, out: Path, *, overwrite: bool = Fal
             round=0, num_labeled=0, metrics={"mlm_loss": final_loss}, train_seconds=result.seconds,
             epochs=epochs_of(result.epochs), num_train_items=len(encoded), steps=result.steps,
             stopped_by_budget=result.stopped_by_budget))
-        meta = {"objective": "mlm", "method": method.preset, "model": _model_ref(config.model),
-                "mlm_probability": config.mlm_probability, "max_length": config.max_length}
-        if method.name == "full":
-            model.mlm.save_pretrained(out)
-            tokenizer.save_pretrained(out)
-            write_pretrain_meta(out, {**meta, "kind": "full"})
-            use = f"--model {out}"
-        else:
-            save_pretrained_adapter(model, out, meta)
-            use = f"--method {method.preset} --init-adapter {out}"
+        use = _save(config, method, model, tokenizer, out)
         summary = {
             "dataset": config.dataset,
             "corpus": corpus.source,
@@ -158,6 +149,19 @@ def execute_pretrain(config: PretrainConfig, out: Path, *, overwrite: bool = Fal
         }
         complete_run(store, out, summary)
     return summary
+
+
+def _save(config: PretrainConfig, method: Any, model: Any, tokenizer: Any, out: Path) -> str:
+    """Write the pretrained weights into ``out``; returns the options that use them."""
+    meta = {"objective": "mlm", "method": method.preset, "model": _model_ref(config.model),
+            "mlm_probability": config.mlm_probability, "max_length": config.max_length}
+    if method.name == "full":
+        model.mlm.save_pretrained(out)
+        tokenizer.save_pretrained(out)
+        write_pretrain_meta(out, {**meta, "kind": "full"})
+        return f"--model {out}"
+    save_pretrained_adapter(model, out, meta)
+    return f"--method {method.preset} --init-adapter {out}"
 
 
 def _model_ref(model: str | None) -> str | None:

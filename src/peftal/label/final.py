@@ -33,10 +33,7 @@ def train_final(project: Path, out: Path, *, epochs: int | None = None, overwrit
     """
     from tqdm.auto import tqdm
 
-    from peftal.experiments.provenance import provenance
     from peftal.label.model import LabelModel
-    from peftal.models.backbone import display_name
-    from peftal.peft import count_parameters
     from peftal.peft.checkpoint import save_checkpoint
 
     store, settings = open_project(project)
@@ -64,10 +61,22 @@ def train_final(project: Path, out: Path, *, epochs: int | None = None, overwrit
         "text_column": settings.text_column, "text_pair_column": settings.text_pair_column,
         "is_pair": settings.text_pair_column is not None,
     })
+    summary = _summary(project, store, settings, lm, model, result, ids, labels)
+    write_json_atomic(out / SUMMARY, summary)
+    return summary
+
+
+def _summary(project: Path, store: Any, settings: Any, lm: Any, model: Any, result: Any,
+             ids: list[int], labels: list[str]) -> dict[str, Any]:
+    """What ``summary.json`` of a final model records: the labels, who gave them, the training."""
+    from peftal.experiments.provenance import provenance
+    from peftal.models.backbone import display_name
+    from peftal.peft import count_parameters
+
     trainable, total = count_parameters(model)
     status = store.get_meta("model", {})
     counts = Counter(labels)
-    summary = {
+    return {
         "project": str(Path(project).resolve()),
         "dataset": settings.data,
         "model": display_name(settings.model),
@@ -89,5 +98,3 @@ def train_final(project: Path, out: Path, *, epochs: int | None = None, overwrit
         "indices_labeled": [int(i) for i in ids],
         "provenance": provenance(settings.seed),
     }
-    write_json_atomic(out / SUMMARY, summary)
-    return summary

@@ -24,8 +24,9 @@ from flask import Flask, Response, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from peftal.integrity import cannot_store, is_disk_full
+from peftal.label.errors import LabelError, NotFound, UnsupportedMediaType
 from peftal.label.project import LabelSettings
-from peftal.label.store import LabelError, LabelStore, NotFound, UnsupportedMediaType
+from peftal.label.store import LabelStore
 
 MAX_ANNOTATOR_LENGTH = 80
 MAX_REQUEST_BYTES = 64 * 1024  # a label request is a few hundred bytes

@@ -25,6 +25,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from peftal.label.errors import Conflict, NotFound
+
 STORE_NAME = "project.sqlite"
 SCHEMA_VERSION = 1
 
@@ -68,24 +70,6 @@ CREATE TABLE IF NOT EXISTS ranking (
 );
 CREATE INDEX IF NOT EXISTS ranking_by_position ON ranking(position);
 """
-
-
-class LabelError(Exception):
-    """A request the store refuses; ``status`` is the HTTP status the server answers with."""
-
-    status = 400
-
-
-class NotFound(LabelError):
-    status = 404
-
-
-class Conflict(LabelError):
-    status = 409
-
-
-class UnsupportedMediaType(LabelError):
-    status = 415
 
 
 def utc_now() -> str:

@@ -7,7 +7,7 @@ import threading
 import numpy as np
 import pytest
 
-from peftal.label.store import Conflict, NotFound
+from peftal.label.errors import Conflict, NotFound
 
 
 def test_cold_order_is_the_seeded_permutation(make_project):
