@@ -53,3 +53,39 @@ def test_progress_log_lines_and_estimate():
     quiet = io.StringIO()
     ProgressLog(total_steps=1, num_rounds=1, enabled=False, stream=quiet).round(0, 1, "accuracy", 1.0)
     assert quiet.getvalue() == ""
+
+
+def test_run_options_are_the_run_config_fields():
+    """One source: every RunConfig field is a `peftal run` option with help from its docstring."""
+    import dataclasses
+
+    from peftal.al.loop import RunConfig
+    from peftal.cli.config_options import field_docs
+
+    parser = _subparser("run")
+    dests = {action.dest for action in parser._actions}
+    fields = [field.name for field in dataclasses.fields(RunConfig)]
+    assert set(fields) <= dests
+    docs = field_docs(RunConfig)
+    assert set(docs) == set(fields)
+    budget = next(a for a in parser._actions if a.dest == "budget")
+    assert budget.help == "total labels, warm start included; the run ends when it is spent (default: 300)"
+
+
+def test_a_config_file_fills_what_the_command_line_does_not_give(tmp_path):
+    from peftal.al.loop import RunConfig
+    from peftal.cli.config_options import config_from_args
+    from peftal.errors import UsageError
+
+    cell = tmp_path / "cell.yaml"
+    cell.write_text("budget: 40\nwarm-start: 20\nstop: [kappa_average]\nmethod: bitfit\n")
+    parser = build_parser()
+    args = parser.parse_args(["run", "--config", str(cell), "--budget", "30", "--seed", "3"])
+    config = config_from_args(args, RunConfig)
+    assert (config.budget, config.warm_start, config.seed, config.method) == (30, 20, 3, "bitfit")
+    assert config.stop == ("kappa_average",) and config.query_size == RunConfig().query_size
+    bare = config_from_args(parser.parse_args(["run"]), RunConfig)
+    assert bare == RunConfig()
+    cell.write_text("- a list\n")
+    with pytest.raises(UsageError, match="expected a mapping"):
+        config_from_args(parser.parse_args(["run", "--config", str(cell)]), RunConfig)

@@ -44,48 +44,59 @@ from peftal.validation import check_rate, check_seed
 
 @dataclass(frozen=True)
 class RunConfig:
-    """Everything that defines one AL run (the ``peftal run`` options).
+    """Everything that defines one AL run: the options of ``peftal run`` (generated from this
+    class: each field below is ``--field-name``, with this text as its help).
 
     Attributes:
-        dataset: Built-in dataset name or path to a local file/folder.
-        model: Hugging Face model id or local path; ``None`` = the packaged all-MiniLM-L6-v2.
+        dataset: Built-in name or path to a file/folder.
+        model: HF model id or local path (default: the packaged all-MiniLM-L6-v2).
         method: PEFT method preset, e.g. ``lora`` or ``lora[r=16,alpha=32]``.
-        strategy: Query strategy preset, e.g. ``entropy``.
-        warm_start: Labelled examples drawn at random before the first round.
-        query_size: Examples queried per round.
+        strategy: Query strategy preset, e.g. ``entropy`` or ``mc_dropout[passes=10]``.
+        warm_start: Labels drawn at random before the first round.
+        query_size: Labels the strategy picks per round.
         budget: Total labels, warm start included; the run ends when it is spent.
         epochs: Training epochs per round.
-        lr: Learning rate of the method's parameters (``None`` = the method's tuned default).
-        head_lr: Learning rate of the head (``None`` = the method's default).
+        lr: Learning rate of the method's parameters (default: the method's own).
+        head_lr: Learning rate of the task head (default: the method's own).
         batch_size: Training batch size.
         max_length: Texts are truncated to this many tokens.
         seed: Seed of every random choice (warm start, batches, initialisation, dropout).
-        pooling: ``mean`` or ``cls`` pooling of the last layer for the head and embeddings.
-        pool_subsample: Score only this many random unlabelled examples per round (``None`` = all).
-        cka_probe_size: Test examples on which the last round's encoder is compared layer by layer
-            with the pretrained one (linear CKA, stored as the ``cka`` artifact); 0 = no CKA.
+        pooling: How the head reads the last layer: ``mean`` of the tokens or the first token
+            (``cls``).
+        pool_subsample: Score only this many random unlabelled examples per round (default: the
+            whole pool).
+        cka_probe_size: Test examples for the layer-wise CKA between the pretrained and the final
+            encoder (0 = no CKA; stored as the ``cka`` artifact, see ``peftal analyze``).
         cka_every_round: Measure CKA after every round, not only the last.
-        stratified_warm_start: Draw a class-balanced warm start instead of a uniform one.
+        stratified_warm_start: Draw a class-balanced warm start.
         warm_restart: Continue each round from the previous round's model (a fresh optimiser and
-            schedule) instead of rebuilding it from the pretrained weights.
-        stop: Stopping-criterion presets, e.g. ``("kappa_average",)``; the run ends after the first
-            round at which any of them fires.
-        text_column, text_pair_column, label_column, task: For local files.
-        no_header: CSV/TSV files have no header row; the columns are 0-based positions.
-        unlabeled_values: Label values meaning "no label" besides an empty one and ``-1`` in an
-            otherwise non-negative integer column; such rows never become a class.
-        min_class_count: Drop classes with fewer training examples than this (local files).
-        init_adapter: A ``peftal pretrain`` adapter folder the method starts from every round.
+            schedule) instead of retraining from the pretrained weights.
+        stop: End the run early when this stopping criterion fires (repeatable), e.g.
+            ``kappa_average`` or ``max_rounds[rounds=3]``.
+        text_column: Column holding the text: a name, or a 0-based position with ``--no-header``.
+        text_pair_column: Column holding the second text of sentence pairs (default: none).
+        label_column: Column holding the label: a name, or a 0-based position with ``--no-header``.
+        task: Task of a local file (default: classification).
+        no_header: CSV/TSV files have no header row (default: the first row names the columns);
+            give columns as 0-based positions, e.g. ``--text-column 1 --label-column 2`` for
+            id,text,label rows.
+        unlabeled_values: A label value that means "no label" (repeatable), besides an empty
+            label and -1 in an otherwise non-negative integer column; such rows are not a class
+            and are left out of a simulated run.
+        min_class_count: Drop classes with fewer than this many training examples (default: keep
+            all; classes with 1-2 examples get a warning).
+        init_adapter: Start the method's weights from a ``peftal pretrain`` adapter folder.
         precision: ``auto``, ``fp32`` or ``bf16`` (autocast of training and inference); ``auto``
-            = bf16 where the CPU/GPU has bf16 matmul units, else fp32 (docs/performance.md).
+            = bf16 where the CPU (AMX/AVX512-BF16) or GPU has bf16 matmul units, else fp32.
         group_by_length: Training batches of examples of similar length (less padding).
         device: ``auto`` (a CUDA GPU when torch sees one, else the CPU), ``cpu``, ``cuda`` or
             ``cuda:N``; ``precision="auto"`` then resolves for that device.
-        acquisition_method: Query with a model of this method preset (e.g. ``head``: seconds a
-            round) every round, and train ``method`` only every ``acquisition_every`` rounds and in
-            the last round (:mod:`peftal.al.acquisition`); ``None`` = query with the main model.
-        acquisition_every: With ``acquisition_method``: the main model also trains every this many
-            rounds; ``None`` = only in the last round.
+        acquisition_method: Query with a model of this method preset every round (e.g. ``head``: a
+            linear probe on frozen embeddings, seconds a round) and train ``method`` only in the
+            last round and every ``acquisition_every`` rounds (default: query with the main
+            model; :mod:`peftal.al.acquisition`).
+        acquisition_every: With ``acquisition_method``, also train the main method every this
+            many rounds.
     """
 
     dataset: str = "trec"

@@ -5,7 +5,12 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from peftal.cli.options import HelpFormatter, positive_float, positive_int, print_table
+from peftal.cli.config_options import add_config_options, config_from_args
+from peftal.cli.options import HelpFormatter, positive_int, print_table
+
+# Numeric options argparse checks for > 0 (the others are checked by RunConfig itself).
+POSITIVE = ("warm_start", "query_size", "budget", "epochs", "batch_size", "max_length", "lr",
+            "head_lr", "pool_subsample", "acquisition_every")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -14,77 +19,33 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     from peftal.al.strategies import STRATEGIES
     from peftal.peft import METHODS
 
-    d = RunConfig()
     parser = subparsers.add_parser(
         "run", help="run one active-learning experiment",
         description="Warm start, then train, evaluate and query until the label budget is spent. "
-                    "Outputs: summary.json, learning_curve.png, results.sqlite, model/.",
+                    "Outputs: summary.json, learning_curve.png, results.sqlite, model/. Options "
+                    "may also come from a --config YAML file (the keys of a study cell); options "
+                    "given here win over the file.",
         formatter_class=HelpFormatter,
     )
-    parser.add_argument("--dataset", default=d.dataset, help="built-in name or path to a file/folder")
-    parser.add_argument("--model", default=None,
-                        help="HF model id or local path (default: the packaged all-MiniLM-L6-v2)")
-    parser.add_argument("--method", default=d.method,
-                        help=f"PEFT method preset, e.g. lora[r=16]; one of: {', '.join(METHODS.names())}")
-    parser.add_argument("--strategy", default=d.strategy,
-                        help=f"query strategy; one of: {', '.join(STRATEGIES.names())}")
-    parser.add_argument("--warm-start", type=positive_int, default=d.warm_start,
-                        help="labels drawn at random before the first round")
-    parser.add_argument("--query-size", type=positive_int, default=d.query_size,
-                        help="labels the strategy picks per round")
-    parser.add_argument("--budget", type=positive_int, default=d.budget,
-                        help="total labels, warm start included")
-    parser.add_argument("--epochs", type=positive_int, default=d.epochs, help="training epochs per round")
-    parser.add_argument("--lr", type=positive_float, default=None,
-                        help="learning rate of the method's parameters (default: the method's own)")
-    parser.add_argument("--head-lr", type=positive_float, default=None,
-                        help="learning rate of the task head (default: the method's own)")
-    parser.add_argument("--batch-size", type=positive_int, default=d.batch_size,
-                        help="training batch size")
-    parser.add_argument("--max-length", type=positive_int, default=d.max_length,
-                        help="texts are truncated to this many tokens")
-    parser.add_argument("--pooling", choices=("mean", "cls"), default=d.pooling,
-                        help="how the head reads the last layer: mean of the tokens or the first token")
-    parser.add_argument("--pool-subsample", type=positive_int, default=None,
-                        help="score only this many random unlabelled examples per round "
-                             "(default: the whole pool)")
-    parser.add_argument("--cka-probe-size", type=int, default=d.cka_probe_size,
-                        help="test examples for the layer-wise CKA between the pretrained and the "
-                             "final encoder (0 = no CKA); see `peftal analyze`")
-    parser.add_argument("--cka-every-round", action="store_true",
-                        help="measure CKA after every round, not only the last")
-    parser.add_argument("--stratified-warm-start", action="store_true",
-                        help="draw a class-balanced warm start")
-    parser.add_argument("--warm-restart", action="store_true",
-                        help="continue each round from the previous round's model instead of "
-                             "retraining from the pretrained weights")
-    parser.add_argument("--stop", action="append", default=None, metavar="CRITERION",
-                        help="end the run early when this stopping criterion fires (repeatable), "
-                             "e.g. kappa_average or max_rounds[rounds=3]; one of: "
-                             f"{', '.join(STOPPING_CRITERIA.names())}")
-    parser.add_argument("--acquisition-method", default=None, metavar="PRESET",
-                        help="query with a model of this method every round (e.g. head: a linear probe "
-                             "on frozen embeddings, seconds a round) and train --method only in the last "
-                             "round and every --acquisition-every rounds (default: query with --method)")
-    parser.add_argument("--acquisition-every", type=positive_int, default=None, metavar="K",
-                        help="with --acquisition-method, also train --method every K rounds")
-    parser.add_argument("--seed", type=int, default=d.seed,
-                        help="seed of every random choice (warm start, batches, initialisation)")
-    parser.add_argument("--precision", default=d.precision,
-                        help="auto, fp32 or bf16 (autocast of training and inference); auto = bf16 where the "
-                             "CPU (AMX/AVX512-BF16) or GPU has bf16 matmul units, else fp32")
+    parser.add_argument("--config", type=Path, default=None, metavar="FILE",
+                        help="YAML file of run options (e.g. budget: 200), as in a study cell")
+    add_config_options(parser, RunConfig, positive=POSITIVE, extra={
+        "method": {"help_suffix": f"; one of: {', '.join(METHODS.names())}"},
+        "strategy": {"help_suffix": f"; one of: {', '.join(STRATEGIES.names())}"},
+        "stop": {"metavar": "CRITERION",
+                 "help_suffix": f"; one of: {', '.join(STOPPING_CRITERIA.names())}"},
+        "pooling": {"choices": ("mean", "cls")},
+        "task": {"choices": ("classification", "regression")},
+        "unlabeled_values": {"flag": "--unlabeled-value", "metavar": "VALUE"},
+        "min_class_count": {"metavar": "N"},
+        "init_adapter": {"metavar": "DIR"},
+        "acquisition_method": {"metavar": "PRESET"},
+        "acquisition_every": {"metavar": "K"},
+        "group_by_length": {"help": "plain shuffled training batches (default: batches of examples "
+                                    "of similar length, less padding)"},
+    })
     parser.add_argument("--threads", type=positive_int, default=None,
                         help="torch threads (default: one per CPU core this process may use)")
-    parser.add_argument("--device", default=d.device,
-                        help="auto (a CUDA GPU when torch sees one, else the CPU), cpu, cuda or cuda:N")
-    parser.add_argument("--no-group-by-length", dest="group_by_length", action="store_false",
-                        help="plain shuffled training batches (default: batches of examples of similar "
-                             "length, less padding)")
-    add_file_options(parser, d)
-    parser.add_argument("--task", choices=("classification", "regression"), default=None,
-                        help="task of a local file (default: classification)")
-    parser.add_argument("--init-adapter", default=None, metavar="DIR",
-                        help="start the method's weights from a `peftal pretrain` adapter folder")
     parser.add_argument("--out", type=Path, default=None,
                         help="output folder (default: runs/<dataset>-<method>-<strategy>-seed<seed>)")
     parser.add_argument("--overwrite", action="store_true", help="replace a completed run in --out")
@@ -96,49 +57,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(handler=main)
 
 
-def add_file_options(parser: argparse.ArgumentParser, d) -> None:
-    """Options that say how to read a user's CSV/TSV/JSONL/Parquet file or folder."""
-    parser.add_argument("--text-column", default=d.text_column,
-                        help="column holding the text: a name, or a 0-based position with --no-header")
-    parser.add_argument("--text-pair-column", default=None,
-                        help="column holding the second text of sentence pairs (default: none)")
-    parser.add_argument("--label-column", default=d.label_column,
-                        help="column holding the label: a name, or a 0-based position with --no-header")
-    parser.add_argument("--no-header", action="store_true",
-                        help="CSV/TSV files have no header row (default: the first row names the "
-                             "columns); give columns as 0-based positions, e.g. --text-column 1 "
-                             "--label-column 2 for id,text,label rows")
-    parser.add_argument("--unlabeled-value", action="append", default=None, metavar="VALUE",
-                        dest="unlabeled_values",
-                        help="a label value that means 'no label' (repeatable), besides an empty label "
-                             "and -1 in an otherwise non-negative integer column; such rows are not a "
-                             "class and are left out of a simulated run")
-    parser.add_argument("--min-class-count", type=int, default=0, metavar="N",
-                        help="drop classes with fewer than N training examples (default: keep all; "
-                             "classes with 1-2 examples get a warning)")
-
-
 def main(args: argparse.Namespace) -> int:
     from peftal.al.loop import RunConfig
     from peftal.experiments.single import execute_run
     from peftal.training.precision import set_threads
 
     set_threads(args.threads)
-    config = RunConfig(
-        dataset=args.dataset, model=args.model, method=args.method, strategy=args.strategy,
-        warm_start=args.warm_start, query_size=args.query_size, budget=args.budget,
-        epochs=args.epochs, lr=args.lr, head_lr=args.head_lr, batch_size=args.batch_size,
-        max_length=args.max_length, seed=args.seed, pooling=args.pooling,
-        pool_subsample=args.pool_subsample, cka_probe_size=args.cka_probe_size,
-        cka_every_round=args.cka_every_round, stratified_warm_start=args.stratified_warm_start,
-        warm_restart=args.warm_restart, stop=tuple(args.stop or ()), text_column=args.text_column,
-        text_pair_column=args.text_pair_column, label_column=args.label_column, task=args.task,
-        no_header=args.no_header, unlabeled_values=tuple(args.unlabeled_values or ()),
-        min_class_count=args.min_class_count, init_adapter=args.init_adapter,
-        precision=args.precision, group_by_length=args.group_by_length,
-        device=args.device, acquisition_method=args.acquisition_method,
-        acquisition_every=args.acquisition_every,
-    )
+    config = config_from_args(args, RunConfig)
     if args.dry_run:
         return _dry_run(config)
     out = args.out or Path("runs") / _default_name(config)

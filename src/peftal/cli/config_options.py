@@ -1,0 +1,143 @@
+"""Command-line options generated from a config dataclass: one source for the option names,
+types, defaults and help of ``peftal run`` / ``train`` / ``pretrain``.
+
+Each field of the dataclass becomes ``--field-name``: its type from the annotation, its default
+from the field, its help from the ``Attributes:`` section of the class docstring (Google style)
+plus ``(default: …)``. What a field's docstring cannot say (a flag name for a list, the list of
+registered names) is given per field in ``extra``. Options are parsed with
+``default=argparse.SUPPRESS``, so :func:`config_from_args` knows exactly which were given: a
+``--config FILE`` (the keys of a study cell) fills the rest, and flags given on the command line
+win over the file.
+
+argparse is used as it is; what is hand-written here is only the docstring reading and the
+type → option mapping, which no argparse extension in the dependencies does for frozen dataclasses
+with Google-style docstrings.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import re
+import types
+import typing
+from pathlib import Path
+from typing import Any
+
+from peftal.cli.options import positive_float, positive_int
+from peftal.errors import UsageError
+
+
+def field_docs(cls: type) -> dict[str, str]:
+    """Field name → its one-paragraph description from ``cls``'s ``Attributes:`` docstring section
+    (an entry may name several fields: ``a, b, c: text``)."""
+    doc = (cls.__doc__ or "").split("Attributes:", 1)
+    if len(doc) < 2:
+        return {}
+    docs: dict[str, str] = {}
+    names: list[str] = []
+    indent = None
+    for line in doc[1].splitlines():
+        if not line.strip():
+            continue
+        depth = len(line) - len(line.lstrip())
+        indent = depth if indent is None else indent
+        entry = re.match(r"([\w, ]+):\s*(.*)", line.strip())
+        if depth == indent and entry:
+            names = [name.strip() for name in entry.group(1).split(",")]
+            for name in names:
+                docs[name] = entry.group(2)
+        elif depth > indent and names:
+            for name in names:
+                docs[name] += " " + line.strip()
+        elif depth < indent:
+            break
+    return {name: re.sub(r"``(.*?)``", r"\1", text).rstrip(".") for name, text in docs.items()}
+
+
+def _base_type(hint: Any) -> tuple[Any, bool]:
+    """``(type, optional)`` of a field's annotation."""
+    if typing.get_origin(hint) in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(hint) if a is not type(None)]
+        return args[0], True
+    return hint, False
+
+
+def add_config_options(parser: argparse.ArgumentParser, cls: type, *,
+                       extra: dict[str, dict[str, Any]] | None = None,
+                       positive: tuple[str, ...] = (), skip: tuple[str, ...] = ()) -> None:
+    """Add one option per field of dataclass ``cls`` to ``parser``.
+
+    Args:
+        parser: The subcommand's parser.
+        cls: The config dataclass.
+        extra: Per field, argparse keywords that replace the generated ones (``flag`` renames the
+            option, ``help_suffix`` is appended to the docstring's text).
+        positive: Numeric fields that must be > 0 (checked by argparse, as the other commands do).
+        skip: Fields that get no option.
+    """
+    docs, hints, extra = field_docs(cls), typing.get_type_hints(cls), extra or {}
+    for field in dataclasses.fields(cls):
+        if field.name in skip:
+            continue
+        given = dict(extra.get(field.name, {}))
+        kind, optional = _base_type(hints[field.name])
+        default = field.default if field.default is not dataclasses.MISSING else field.default_factory()
+        flag = given.pop("flag", "--" + field.name.replace("_", "-"))
+        text = docs.get(field.name, "") + given.pop("help_suffix", "")
+        kwargs: dict[str, Any] = {"dest": field.name, "default": argparse.SUPPRESS}
+        if kind is bool:
+            kwargs["action"] = "store_true" if not default else "store_false"
+            if default:
+                flag = "--no-" + field.name.replace("_", "-")
+        elif typing.get_origin(kind) is tuple:
+            kwargs.update(action="append", metavar=field.name.upper().rstrip("S"))
+        else:
+            kwargs["type"] = {int: positive_int, float: positive_float}[kind] if (
+                field.name in positive) else kind
+            if default is not None and "default" not in text.lower():
+                text += f" (default: {default})"
+        if len(text) > 1 and text[1].islower():  # "Training batch size" → "training batch size"
+            text = text[0].lower() + text[1:]
+        kwargs["help"] = given.pop("help", text)
+        kwargs.update(given)
+        parser.add_argument(flag, **kwargs)
+
+
+def config_values(args: argparse.Namespace, cls: type) -> dict[str, Any]:
+    """The fields of ``cls`` given on the command line (lists as tuples)."""
+    values = {}
+    for field in dataclasses.fields(cls):
+        if hasattr(args, field.name):
+            value = getattr(args, field.name)
+            values[field.name] = tuple(value) if isinstance(value, list) else value
+    return values
+
+
+def config_from_args(args: argparse.Namespace, cls: type) -> Any:
+    """``cls`` from ``--config FILE`` (if given) with the options given on the command line over it."""
+    from peftal.config import build_config
+
+    values: dict[str, Any] = {}
+    if getattr(args, "config", None) is not None:
+        values = read_config_file(args.config)
+        build_config(cls, values, owner=f"--config {args.config}")  # names the file's problems
+    return build_config(cls, {**values, **config_values(args, cls)}, owner="options")
+
+
+def read_config_file(path: Path) -> dict[str, Any]:
+    """The mapping of a YAML (or JSON) config file; a clear error for anything else."""
+    import yaml
+
+    path = Path(path)
+    if not path.is_file():
+        raise UsageError(f"--config {path}: no such file")
+    try:
+        values = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as error:
+        raise UsageError(f"--config {path}: not valid YAML ({str(error).splitlines()[0]})") from None
+    if values is None:
+        return {}
+    if not isinstance(values, dict):
+        raise UsageError(f"--config {path}: expected a mapping of option names to values")
+    return {str(key).replace("-", "_"): value for key, value in values.items()}
