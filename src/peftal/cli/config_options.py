@@ -99,7 +99,7 @@ def add_config_options(parser: argparse.ArgumentParser, cls: type, *,
                 text += f" (default: {default})"
         if len(text) > 1 and text[1].islower():  # "Training batch size" → "training batch size"
             text = text[0].lower() + text[1:]
-        kwargs["help"] = given.pop("help", text)
+        kwargs["help"] = given.pop("help", text.replace("%", "%%"))  # argparse formats help with %
         kwargs.update(given)
         parser.add_argument(flag, **kwargs)
 
@@ -118,11 +118,11 @@ def config_from_args(args: argparse.Namespace, cls: type) -> Any:
     """``cls`` from ``--config FILE`` (if given) with the options given on the command line over it."""
     from peftal.config import build_config
 
-    values: dict[str, Any] = {}
-    if getattr(args, "config", None) is not None:
-        values = read_config_file(args.config)
-        build_config(cls, values, owner=f"--config {args.config}")  # names the file's problems
-    return build_config(cls, {**values, **config_values(args, cls)}, owner="options")
+    given = config_values(args, cls)
+    if getattr(args, "config", None) is None:
+        return cls(**given)
+    from_file = build_config(cls, read_config_file(args.config), owner=f"--config {args.config}")
+    return dataclasses.replace(from_file, **given)
 
 
 def read_config_file(path: Path) -> dict[str, Any]:

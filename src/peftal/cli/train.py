@@ -5,56 +5,35 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from peftal.cli.options import positive_int, print_table
+from peftal.cli.config_options import add_config_options, config_from_args
+from peftal.cli.options import HelpFormatter, print_table
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     from peftal.experiments.supervised import SupervisedConfig
     from peftal.peft import METHODS
 
-    d = SupervisedConfig()
     parser = subparsers.add_parser(
         "train", help="train once on a fraction of the data or for a time budget, then evaluate",
         description="Supervised training of one method on a seeded, stratified subset of the training "
                     "split (--fraction or --num-train) and/or for a wall-clock budget (--time-budget), "
                     "then evaluation on the test split (validation where there is no labelled test). "
-                    "Outputs: summary.json, results.sqlite, model/ (and predictions.json for QA).",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+                    "Outputs: summary.json, results.sqlite, model/ (and predictions.json for QA). "
+                    "Options may also come from a --config YAML file; options given here win.",
+        formatter_class=HelpFormatter,
     )
-    parser.add_argument("--dataset", default=d.dataset, help="built-in name or path to a file/folder")
-    parser.add_argument("--model", default=None,
-                        help="HF model id or local path, e.g. a `peftal pretrain --method full` folder "
-                             "(default: the packaged all-MiniLM-L6-v2)")
-    parser.add_argument("--method", default=d.method,
-                        help=f"PEFT method preset, e.g. lora[r=16]; one of: {', '.join(METHODS.names())}")
-    # Plain types: out-of-range values are checked by SupervisedConfig and reported on one line.
-    parser.add_argument("--fraction", type=float, default=None,
-                        help="train on this share (0, 1] of the training split, seeded and stratified")
-    parser.add_argument("--num-train", type=int, default=None,
-                        help="or on this many training examples (QA: questions); default: all")
-    parser.add_argument("--time-budget", type=float, default=None, metavar="SECONDS",
-                        help="stop training after this many seconds (checked every step), then evaluate")
-    parser.add_argument("--epochs", type=positive_int, default=d.epochs,
-                        help="passes over the training subset (an upper limit with --time-budget)")
-    parser.add_argument("--lr", type=float, default=None,
-                        help="learning rate of the method's parameters (default: the method's own)")
-    parser.add_argument("--head-lr", type=float, default=None,
-                        help="learning rate of the task head (default: the method's own)")
-    parser.add_argument("--batch-size", type=positive_int, default=d.batch_size)
-    parser.add_argument("--max-length", type=positive_int, default=None,
-                        help="tokens per example; longer texts are truncated (default 128; QA: 384, "
-                             "with long contexts cut into overlapping windows)")
-    parser.add_argument("--pooling", choices=("mean", "cls"), default=d.pooling)
-    parser.add_argument("--seed", type=int, default=d.seed)
-    parser.add_argument("--init-adapter", default=None, metavar="DIR",
-                        help="start the method's weights from a `peftal pretrain` adapter folder")
-    parser.add_argument("--max-eval", type=positive_int, default=None,
-                        help="evaluate on a seeded sample of this many evaluation examples (quick checks)")
-    parser.add_argument("--text-column", default=d.text_column)
-    parser.add_argument("--text-pair-column", default=None)
-    parser.add_argument("--label-column", default=d.label_column)
-    parser.add_argument("--task", choices=("classification", "regression", "qa"), default=None,
-                        help="task of a local file (default: classification)")
+    parser.add_argument("--config", type=Path, default=None, metavar="FILE",
+                        help="YAML file of train options (e.g. num_train: 200), as in a study cell")
+    # Plain types for fraction, num_train, time_budget, lr: SupervisedConfig checks their ranges
+    # and reports them on one line.
+    add_config_options(parser, SupervisedConfig, positive=("epochs", "batch_size", "max_length",
+                                                           "max_eval"), extra={
+        "method": {"help_suffix": f"; one of: {', '.join(METHODS.names())}"},
+        "time_budget": {"metavar": "SECONDS"},
+        "pooling": {"choices": ("mean", "cls")},
+        "task": {"choices": ("classification", "regression", "qa")},
+        "init_adapter": {"metavar": "DIR"},
+    })
     parser.add_argument("--out", type=Path, default=None,
                         help="output folder (default: runs/train-<dataset>-<method>-seed<seed>)")
     parser.add_argument("--overwrite", action="store_true", help="replace a completed run in --out")
@@ -65,14 +44,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def main(args: argparse.Namespace) -> int:
     from peftal.experiments.supervised import SupervisedConfig, execute_train
 
-    config = SupervisedConfig(
-        dataset=args.dataset, model=args.model, method=args.method, fraction=args.fraction,
-        num_train=args.num_train, time_budget=args.time_budget, epochs=args.epochs, lr=args.lr,
-        head_lr=args.head_lr, batch_size=args.batch_size, max_length=args.max_length, seed=args.seed,
-        pooling=args.pooling, init_adapter=args.init_adapter, max_eval=args.max_eval,
-        text_column=args.text_column, text_pair_column=args.text_pair_column,
-        label_column=args.label_column, task=args.task,
-    )
+    config = config_from_args(args, SupervisedConfig)
     out = args.out or Path("runs") / default_name("train", config.dataset, config.method, config.seed)
     summary = execute_train(config, out, overwrite=args.overwrite, progress=not args.no_progress)
     budget = "" if summary["time_budget"] is None else f", budget {summary['time_budget']:g} s"

@@ -39,22 +39,25 @@ from peftal.validation import check_rate, check_seed
 
 @dataclass(frozen=True)
 class PretrainConfig:
-    """Everything that defines one ``peftal pretrain`` run.
+    """Everything that defines one ``peftal pretrain`` run: its options (generated from this
+    class; each field below is ``--field-name``, with this text as its help).
 
     Attributes:
-        dataset: Built-in name (TAPT on its training texts) or a text/data file or folder (DAPT).
-        model: Model to continue from; ``None`` = the packaged all-MiniLM-L6-v2.
+        dataset: Built-in name (TAPT on its training texts), a .txt file (one document per line),
+            or a CSV/TSV/JSONL/Parquet file or folder (DAPT).
+        model: Model to continue from (default: the packaged all-MiniLM-L6-v2).
         method: ``full`` or a PEFT method preset; only its parameters and the MLM head train.
         epochs: Passes over the texts.
-        lr: Learning rate of the method's parameters (``None`` = the method's default).
-        head_lr: Learning rate of the MLM head (``None`` = the method's head default).
+        lr: Learning rate of the method's parameters (default: the method's own).
+        head_lr: Learning rate of the MLM head (default: the method's head default).
         batch_size: Sequences per batch.
-        max_length: Tokens per sequence; longer single texts are cut into several sequences.
+        max_length: Tokens per sequence; longer texts are cut into several sequences.
         mlm_probability: Share of tokens masked (BERT's 15%).
         seed: Seed of the text sample, the new head weights, the masking and the batch order.
         max_texts: Pretrain on a seeded sample of this many texts.
         time_budget: Stop after this many seconds (checked every step).
-        text_column, text_pair_column: For data files.
+        text_column: Column holding the text of a data file.
+        text_pair_column: Column holding a second text of a data file (default: none).
     """
 
     dataset: str = "trec"

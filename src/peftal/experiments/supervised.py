@@ -44,25 +44,32 @@ DEFAULT_MAX_LENGTH = {"classification": 128, "regression": 128, "qa": 384}
 
 @dataclass(frozen=True)
 class SupervisedConfig:
-    """Everything that defines one ``peftal train`` run.
+    """Everything that defines one ``peftal train`` run: its options (generated from this class;
+    each field below is ``--field-name``, with this text as its help).
 
     Attributes:
-        dataset: Built-in name or path to a local file/folder.
-        model: Hugging Face model id or local path; ``None`` = the packaged all-MiniLM-L6-v2.
-        method: PEFT method preset.
-        fraction: Train on this share (0, 1] of the training split (seeded, stratified by class).
-        num_train: Or on this many training examples (QA: questions). Neither = all of them.
+        dataset: Built-in name or path to a file/folder.
+        model: HF model id or local path, e.g. a ``peftal pretrain --method full`` folder
+            (default: the packaged all-MiniLM-L6-v2).
+        method: PEFT method preset, e.g. ``lora[r=16]``.
+        fraction: Train on this share (0, 1] of the training split, seeded and stratified by class.
+        num_train: Or on this many training examples (QA: questions) (default: all).
         time_budget: Stop training after this many seconds (checked every step), then evaluate.
-        epochs: Passes over the training subset (an upper limit when a budget is set).
-        lr: Learning rate of the method's parameters (``None`` = the method's default).
-        head_lr: Learning rate of the head (``None`` = the method's default).
+        epochs: Passes over the training subset (an upper limit with a time budget).
+        lr: Learning rate of the method's parameters (default: the method's own).
+        head_lr: Learning rate of the task head (default: the method's own).
         batch_size: Training batch size.
-        max_length: Token limit per example (``None`` = 128, or 384 for QA, BERT's SQuAD window).
+        max_length: Tokens per example; longer texts are truncated (default: 128; QA: 384, with
+            long contexts cut into overlapping windows).
         seed: Seed of the subset, the initialisation, the batch order and dropout.
-        pooling: ``mean`` or ``cls`` pooling for classification and regression heads.
-        init_adapter: A ``peftal pretrain`` adapter folder whose weights the method starts from.
+        pooling: How classification and regression heads read the last layer: ``mean`` of the
+            tokens or the first token (``cls``).
+        init_adapter: Start the method's weights from a ``peftal pretrain`` adapter folder.
         max_eval: Evaluate on a seeded sample of this many evaluation examples (quick checks).
-        text_column, text_pair_column, label_column, task: For local files.
+        text_column: Column holding the text of a local file.
+        text_pair_column: Column holding the second text of sentence pairs (default: none).
+        label_column: Column holding the label of a local file.
+        task: Task of a local file (default: classification).
     """
 
     dataset: str = "trec"
