@@ -5,10 +5,11 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import numpy as np
-from scipy import stats
-from sklearn import metrics as skm
 
 from peftal.registry import Registry
+
+# scikit-learn and SciPy are imported where a metric is computed, not with this module: every
+# `peftal` command imports the metric registry, and the two libraries cost over a second to import.
 
 METRICS: Registry[Callable[[np.ndarray, np.ndarray], float]] = Registry("metric")
 
@@ -19,32 +20,44 @@ def _metric(name: str):
 
 @_metric("accuracy")
 def accuracy(y_true: np.ndarray, y_pred: np.ndarray) -> float:
+    from sklearn import metrics as skm
+
     return float(skm.accuracy_score(y_true, y_pred))
 
 
 @_metric("f1_macro")
 def f1_macro(y_true: np.ndarray, y_pred: np.ndarray) -> float:
+    from sklearn import metrics as skm
+
     return float(skm.f1_score(y_true, y_pred, average="macro", zero_division=0))
 
 
 @_metric("f1_micro")
 def f1_micro(y_true: np.ndarray, y_pred: np.ndarray) -> float:
+    from sklearn import metrics as skm
+
     return float(skm.f1_score(y_true, y_pred, average="micro", zero_division=0))
 
 
 @_metric("f1")
 def f1_positive(y_true: np.ndarray, y_pred: np.ndarray) -> float:
     """F1 of the positive class (label id 1), as GLUE reports it for MRPC."""
+    from sklearn import metrics as skm
+
     return float(skm.f1_score(y_true, y_pred, pos_label=1, average="binary", zero_division=0))
 
 
 @_metric("mcc")
 def mcc(y_true: np.ndarray, y_pred: np.ndarray) -> float:
+    from sklearn import metrics as skm
+
     return float(skm.matthews_corrcoef(y_true, y_pred))
 
 
 @_metric("pearson")
 def pearson(y_true: np.ndarray, y_pred: np.ndarray) -> float:
+    from scipy import stats
+
     if np.std(y_pred) == 0:
         return 0.0
     return float(stats.pearsonr(y_true, y_pred).statistic)
@@ -52,6 +65,8 @@ def pearson(y_true: np.ndarray, y_pred: np.ndarray) -> float:
 
 @_metric("spearman")
 def spearman(y_true: np.ndarray, y_pred: np.ndarray) -> float:
+    from scipy import stats
+
     if np.std(y_pred) == 0:
         return 0.0
     return float(stats.spearmanr(y_true, y_pred).statistic)
@@ -59,6 +74,8 @@ def spearman(y_true: np.ndarray, y_pred: np.ndarray) -> float:
 
 @_metric("mse")
 def mse(y_true: np.ndarray, y_pred: np.ndarray) -> float:
+    from sklearn import metrics as skm
+
     return float(skm.mean_squared_error(y_true, y_pred))
 
 
