@@ -23,7 +23,7 @@ from peftal.models.heads import TextClassifier
 from peftal.peft import arch, backend
 from peftal.registry import Registry
 from peftal.seeding import torch_seeded
-from peftal.training.trainer import TrainConfig, TrainResult, train
+from peftal.training.trainer import TrainConfig, TrainResult, embed, train
 
 
 @dataclasses.dataclass(frozen=True)
@@ -85,6 +85,12 @@ class PeftMethod:
         """Train ``model`` (built by :func:`build_model`) on the examples ``indices`` of ``encoded``
         with ``targets``. Default: the gradient trainer (:func:`~peftal.training.train`) with
         ``train_config``; the ``head`` and ``setfit`` methods fit differently."""
+        if train_config.linear_probe_init and task == "classification":
+            from peftal.peft.head import HeadConfig, fit_linear_head
+
+            # LP-FT: the head starts as a linear probe of the features the method starts from
+            fit_linear_head(model, embed(model, encoded, indices), targets, task=task,
+                            config=HeadConfig())
         return train(model, encoded, indices, targets, train_config, task=task, rng=rng, on_step=on_step)
 
     def inputs(self, encoder: nn.Module, encoded: Any, *, pooling: str = "mean",
@@ -100,7 +106,7 @@ class PeftMethod:
 
     def num_steps(self, config: Any, num_examples: int, train_config: TrainConfig) -> int:
         """How many times :meth:`fit` calls ``on_step`` on ``num_examples`` examples (progress bars)."""
-        return -(-num_examples // train_config.batch_size) * train_config.epochs
+        return -(-num_examples // train_config.batch_size) * train_config.epochs_for(num_examples)
 
     def for_inference(self, model: TextClassifier) -> None:
         """Turn a trained model into the form that is evaluated, queried with and saved (default: as

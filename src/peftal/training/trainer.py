@@ -47,6 +47,12 @@ class TrainConfig:
             ``auto`` first with :func:`~peftal.training.precision.resolve_precision`).
         group_by_length: Build each training batch from examples of similar length (less padding;
             :func:`~peftal.data.encoding.training_batches`).
+        min_steps: Train for at least this many optimiser steps: with few labelled examples the
+            epochs are raised until they reach it (a step budget instead of a bare epoch count;
+            0 = the epochs as given).
+        linear_probe_init: Before training, fit the head as a linear probe (logistic regression
+            on the pooled embeddings of the labelled examples) — LP-FT, Kumar et al. 2022;
+            classification only.
     """
 
     epochs: int = 10
@@ -60,6 +66,13 @@ class TrainConfig:
     time_budget: float | None = None
     precision: str = "fp32"
     group_by_length: bool = True
+    min_steps: int = 0
+    linear_probe_init: bool = False
+
+    def epochs_for(self, num_examples: int) -> int:
+        """Epochs a training on ``num_examples`` runs: ``epochs``, raised to reach ``min_steps``."""
+        steps_per_epoch = max(1, -(-num_examples // self.batch_size))
+        return max(self.epochs, -(-self.min_steps // steps_per_epoch))
 
 
 @dataclass
@@ -164,7 +177,8 @@ def train(
     start = time.perf_counter()
     optimizer = torch.optim.AdamW(_param_groups(model, config))
     steps_per_epoch = -(-len(indices) // config.batch_size)
-    total_steps = max(1, steps_per_epoch * config.epochs)
+    epochs = config.epochs_for(len(indices))
+    total_steps = max(1, steps_per_epoch * epochs)
     warmup = int(config.warmup_ratio * total_steps)
 
     def schedule(step: int) -> float:
@@ -180,7 +194,7 @@ def train(
     correct_rows = []
     last_check = start
     model.train()
-    for epoch in range(config.epochs):
+    for epoch in range(epochs):
         epoch_start = time.perf_counter()
         correct = np.zeros(len(indices), dtype=bool)
         total_loss = 0.0
