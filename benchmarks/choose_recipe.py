@@ -1,0 +1,151 @@
+"""Choose the default training recipe on VALIDATION data of many datasets (never a test split).
+
+For each dataset: its validation split where it has one, else a seeded slice carved from its
+training split (never the test split); labelled sets of each size drawn (seeded, uniformly) from
+the rest of the training split; every recipe trains on the same labelled ids and is scored on the
+same validation examples. Prints, per recipe, the mean validation accuracy per size and the mean
+rank over the (dataset, size, seed) cells — the recipe with the best mean rank is the candidate
+default, not the one with the best number on any single dataset.
+
+    PEFTAL_DATA_DIR=../shared/data python benchmarks/choose_recipe.py --threads 1 \
+        --json recipes.jsonl            # appends one line per cell; a rerun skips stored cells
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from peftal.al.rounds import fit_round
+from peftal.data import load_task
+from peftal.data.dataset import Split
+from peftal.data.encoding import encode
+from peftal.models.backbone import load_backbone
+from peftal.peft import parse_method
+from peftal.training import TrainConfig, predict
+
+# name -> (method preset, TrainConfig changes from the method's defaults)
+RECIPES = {
+    "lora": ("lora", {}),
+    "lora+steps": ("lora", {"min_steps": 200}),
+    "lora+lpft": ("lora", {"linear_probe_init": True}),
+    "lora+lpft+steps": ("lora", {"linear_probe_init": True, "min_steps": 200}),
+    "head": ("head", {}),
+}
+# short and long texts, 2 to 13 classes, single texts and pairs, general and domain data
+DATASETS = ("trec", "sst2", "ag_news", "subj", "mrpc", "rte", "chemprot", "sciie", "acl_arc",
+            "hyperpartisan")
+
+
+def _splits(task, seed: int, max_validation: int) -> tuple[np.ndarray, np.ndarray, str]:
+    """``(validation ids, the rest of the pool, where validation came from)`` as positions of one
+    stacked pool (training split first, then the dataset's validation split, if any)."""
+    rng = np.random.default_rng([seed, 12345])
+    n_train = len(task.train)
+    if task.validation is not None and len(task.validation) >= 100:
+        validation = n_train + np.arange(len(task.validation))
+        rest, source = np.arange(n_train), "validation split"
+    else:
+        order = rng.permutation(n_train)
+        carve = min(max_validation, n_train // 3)  # a small pool keeps two thirds to label
+        validation, rest, source = order[:carve], order[carve:], "carved from train"
+    if len(validation) > max_validation:
+        validation = np.sort(rng.choice(validation, size=max_validation, replace=False))
+    return validation, rest, source
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--datasets", nargs="+", default=list(DATASETS))
+    parser.add_argument("--recipes", nargs="+", default=list(RECIPES), choices=list(RECIPES))
+    parser.add_argument("--sizes", nargs="+", type=int, default=[100, 200])
+    parser.add_argument("--seeds", nargs="+", type=int, default=[0])
+    parser.add_argument("--epochs", type=int, default=10)
+    parser.add_argument("--max-length", type=int, default=64)
+    parser.add_argument("--max-validation", type=int, default=500)
+    parser.add_argument("--json", type=Path, default=None, help="append one JSON line per cell here")
+    parser.add_argument("--threads", type=int, default=None)
+    args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    done = set()
+    if args.json is not None and args.json.exists():
+        done = {(r["dataset"], r["size"], r["seed"], r["recipe"])
+                for r in map(json.loads, args.json.read_text().splitlines()) if r}
+    encoder, tokenizer = load_backbone(None)
+    for dataset in args.datasets:
+        task = load_task(dataset)
+        splits = [task.train] + ([task.validation] if task.validation is not None else [])
+        texts = [t for split in splits for t in split.texts]
+        pairs = [t for split in splits for t in split.text_pairs] if task.is_pair else None
+        labels = np.concatenate([split.labels for split in splits])
+        for seed in args.seeds:
+            validation, rest, source = _splits(task, seed, args.max_validation)
+            chosen = {size: np.sort(np.random.default_rng([seed, size]).choice(rest, size=size,
+                                                                                replace=False))
+                      for size in args.sizes}
+            # only the examples this seed uses are encoded (sst2's pool has 67k texts)
+            needed = np.unique(np.concatenate([validation, *chosen.values()]))
+            pool = encode(tokenizer, Split([texts[i] for i in needed], labels[needed],
+                                           [pairs[i] for i in needed] if pairs else None),
+                          args.max_length)
+            for size, name in itertools.product(args.sizes, args.recipes):
+                if (dataset, size, seed, name) in done:
+                    continue
+                row = _cell(name, encoder, pool, labels[needed], np.searchsorted(needed, chosen[size]),
+                            np.searchsorted(needed, validation),
+                            task, args, seed)
+                row.update(dataset=dataset, size=size, seed=seed, validation=source,
+                           num_validation=len(validation), classes=task.num_labels)
+                print(json.dumps(row), flush=True)
+                if args.json is not None:
+                    with args.json.open("a") as handle:
+                        handle.write(json.dumps(row) + "\n")
+    if args.json is not None:
+        summarise([json.loads(line) for line in args.json.read_text().splitlines() if line])
+
+
+def _cell(name, encoder, pool, labels, labeled, validation, task, args, seed) -> dict:
+    preset, changes = RECIPES[name]
+    spec = parse_method(preset)
+    config = TrainConfig(epochs=args.epochs, lr=spec.method.lr, head_lr=spec.method.head_lr, **changes)
+    inputs = spec.method.inputs(encoder, pool)
+    start = time.perf_counter()
+    model, result = fit_round(spec, encoder, inputs, labeled, labels[labeled], config,
+                              task=task.task, num_outputs=task.num_labels, pooling="mean", seed=seed,
+                              device=torch.device("cpu"))
+    outputs = predict(model, inputs, validation)
+    return {"recipe": name, "accuracy": round(float((outputs.argmax(1) == labels[validation]).mean()), 4),
+            "steps": result.steps, "seconds": round(time.perf_counter() - start, 1)}
+
+
+def summarise(rows: list[dict]) -> None:
+    """Mean validation accuracy per recipe and size, and the mean rank over cells (1 = best)."""
+    cells: dict[tuple, dict[str, float]] = {}
+    for row in rows:
+        cells.setdefault((row["dataset"], row["size"], row["seed"]), {})[row["recipe"]] = row["accuracy"]
+    recipes = sorted({row["recipe"] for row in rows})
+    complete = {key: scores for key, scores in cells.items() if set(scores) == set(recipes)}
+    ranks: dict[str, list[float]] = {name: [] for name in recipes}
+    for scores in complete.values():
+        ordered = sorted(scores.values(), reverse=True)
+        for name, value in scores.items():  # ties share the mean of their ranks
+            positions = [i + 1 for i, v in enumerate(ordered) if v == value]
+            ranks[name].append(float(np.mean(positions)))
+    sizes = sorted({key[1] for key in complete})
+    print(f"\n{len(complete)} complete cells ({len({k[0] for k in complete})} datasets)")
+    print("recipe".ljust(18) + "".join(f"acc@{s}".rjust(10) for s in sizes) + "mean rank".rjust(12))
+    for name in sorted(recipes, key=lambda n: np.mean(ranks[n]) if ranks[n] else 99):
+        accs = [np.mean([c[name] for k, c in complete.items() if k[1] == s]) for s in sizes]
+        print(name.ljust(18) + "".join(f"{a:10.3f}" for a in accs)
+              + f"{np.mean(ranks[name]) if ranks[name] else float('nan'):12.2f}")
+
+
+if __name__ == "__main__":
+    main()
