@@ -360,3 +360,41 @@ def _run_after_tapt(config: StudySupervisedConfig, *, progress: bool) -> tuple[d
     summary["config"] = {**summary["config"], "model": config.model, "init_adapter": None,
                          "tapt": True, "tapt_epochs": config.tapt_epochs}
     return summary, records
+
+
+def _validate_supervised(configs: list[Any]) -> list[str]:
+    """Resolve every method once and run each distinct cell through ``peftal train``'s preparation
+    (each dataset once)."""
+    from peftal.experiments.kinds import parsed_preset
+    from peftal.peft import parse_method
+
+    problems: list[str] = []
+    methods = {preset: parsed_preset(problems, parse_method, preset)
+               for preset in dict.fromkeys(config.method for config in configs)}
+    seen: set[tuple] = set()
+    for config in configs:
+        key = (config.dataset, config.text_column, config.text_pair_column, config.label_column,
+               config.task, config.fraction, config.num_train)
+        if key in seen or methods[config.method] is None:
+            continue
+        seen.add(key)
+        try:
+            prepare(config)
+        except UsageError as error:
+            problems.append(str(error))
+    return list(dict.fromkeys(problems))
+
+
+def _register() -> None:
+    from peftal.experiments.kinds import StudyKind, register_kind
+
+    register_kind(StudyKind(
+        name="supervised",
+        config_cls=StudySupervisedConfig,
+        run=run_supervised,
+        validate=_validate_supervised,
+        description="one supervised training per cell (the options of `peftal train`, plus tapt)",
+    ))
+
+
+_register()
