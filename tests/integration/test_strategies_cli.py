@@ -19,7 +19,7 @@ pytestmark = pytest.mark.integration
 
 TINY = ["--dataset", "trec", "--method", "lora", "--warm-start", "20", "--query-size", "10",
         "--epochs", "1", "--pool-subsample", "200", "--max-length", "32", "--seed", "0",
-        "--no-progress"]
+        "--cka-probe-size", "0", "--no-progress"]  # CKA: tests/integration/test_analyze_cli.py
 
 
 def _labeled_by_round(out) -> dict[int, set[int]]:

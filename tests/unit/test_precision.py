@@ -105,3 +105,12 @@ def test_set_threads():
         torch.set_num_threads(before)
     with pytest.raises(UsageError, match="--threads"):
         set_threads(0)
+
+
+@pytest.mark.parametrize(("flags", "fast"), [({"avx512f", "amx_bf16", "avx512_bf16"}, True),
+                                             ({"avx512f", "avx512_bf16"}, False),
+                                             ({"avx2"}, False)])
+def test_only_amx_counts_as_fast_bf16(monkeypatch, flags, fast):
+    """AVX512-BF16 without AMX ran bf16 matmuls at half the fp32 speed: auto keeps fp32 there."""
+    monkeypatch.setattr(precision_module, "_cpu_flags", lambda: frozenset(flags))
+    assert precision_module.cpu_has_fast_bf16() is fast

@@ -87,7 +87,7 @@ class RunConfig:
             all; classes with 1-2 examples get a warning).
         init_adapter: Start the method's weights from a ``peftal pretrain`` adapter folder.
         precision: ``auto``, ``fp32`` or ``bf16`` (autocast of training and inference); ``auto``
-            = bf16 where the CPU (AMX/AVX512-BF16) or GPU has bf16 matmul units, else fp32.
+            = bf16 where the CPU (AMX) or GPU has bf16 matrix units, else fp32.
         group_by_length: Training batches of examples of similar length (less padding).
         device: ``auto`` (a CUDA GPU when torch sees one, else the CPU), ``cpu``, ``cuda`` or
             ``cuda:N``; ``precision="auto"`` then resolves for that device.

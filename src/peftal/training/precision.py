@@ -2,8 +2,8 @@
 
 bf16 autocast runs the matmuls of linear layers and attention in bfloat16 while weights, optimiser
 state and reductions (LayerNorm, softmax, the loss) stay fp32, so no loss scaling is needed
-(bf16 keeps fp32's exponent range). It pays off only where the hardware has bf16 matmul units:
-Intel AMX / AVX512-BF16 CPUs and CUDA GPUs with bf16 support. Elsewhere bf16 is emulated and slower
+(bf16 keeps fp32's exponent range). It pays off only where the hardware has bf16 matrix units:
+Intel AMX CPUs and CUDA GPUs with bf16 support. Elsewhere bf16 is emulated and slower
 than fp32, so ``auto`` picks fp32 there. Measurements: docs/performance.md.
 """
 
@@ -35,10 +35,15 @@ def _cpu_flags() -> frozenset[str]:
 
 
 def cpu_has_fast_bf16() -> bool:
-    """Whether this CPU has bf16 matmul instructions (AMX-BF16 or AVX512-BF16)."""
+    """Whether this CPU has bf16 matrix units (AMX-BF16).
+
+    AVX512-BF16 alone does not count: on such a CPU (no AMX) a 2048² bf16 matmul ran at 143–154
+    GFLOP/s against 307–309 in fp32 (``benchmarks/bench_al_cell.py`` prints both peaks), so bf16
+    autocast would halve the speed of every matmul there.
+    """
     flags = _cpu_flags()
     if flags:
-        return bool({"amx_bf16", "avx512_bf16"} & flags)
+        return "amx_bf16" in flags
     # torch reports "AVX512" also for CPUs without the bf16 extension, so only AMX counts here.
     return torch.backends.cpu.get_cpu_capability().upper().startswith("AMX")
 
