@@ -110,8 +110,8 @@ def test_tapt_adapter_feeds_training(tmp_path, data_dir):
 def test_active_learning_on_a_regression_task(tmp_path, data_dir):
     out = tmp_path / "al"
     run_cli("run", "--dataset", "stsb", "--method", "lora", "--strategy", "random", "--warm-start", "20",
-            "--query-size", "10", "--budget", "30", "--epochs", "1", "--max-length", "32", "--out", str(out),
-            "--no-progress")
+            "--query-size", "10", "--budget", "30", "--epochs", "1", "--max-length", "32",
+            "--cka-probe-size", "0", "--out", str(out), "--no-progress")
     summary = _summary(out)
     assert [r["num_labeled"] for r in summary["rounds"]] == [20, 30]
     assert set(summary["rounds"][0]["metrics"]) == {"pearson", "spearman", "mse"}
