@@ -66,10 +66,10 @@ def main() -> None:
         "plain sequential, dynamic fp32": lambda: sequential_passes(model, encoded, ids, args.passes),
         "plain sequential, sorted bf16": lambda: sequential_passes(model, encoded, ids, args.passes,
                                                                    sort=True, precision="bf16"),
-        "peftal mc_predict_proba (fp32)": lambda: ModelClassifier(
-            model, encoded, "classification", precision="fp32").mc_predict_proba(ids, args.passes, 0),
-        ours: lambda: ModelClassifier(model, encoded, "classification",
-                                      precision=precision).mc_predict_proba(ids, args.passes, 0),
+        # both precisions, whichever `auto` picks here (`ours`, the one the ratio is taken of)
+        **{f"peftal mc_predict_proba ({p})": (lambda p=p: ModelClassifier(
+            model, encoded, "classification", precision=p).mc_predict_proba(ids, args.passes, 0))
+           for p in ("fp32", "bf16")},
     }
     outputs = {name: fn() for name, fn in variants.items()}  # warm-up, and the agreement check
     baseline = "plain sequential, dynamic fp32"
