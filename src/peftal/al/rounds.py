@@ -1,8 +1,9 @@
 """The AL round, written once: fit a model on the labelled ids, ask a strategy for the next ids,
 check them.
 
-``peftal run`` (:mod:`peftal.al.loop`), its cheap acquisition model (:mod:`peftal.al.acquisition`)
-and the labelling app's background trainer (:mod:`peftal.label.model`) all train and query through
+``peftal run`` (:mod:`peftal.al.loop`), its cheap acquisition model (:mod:`peftal.al.acquisition`),
+the labelling app's background trainer (:mod:`peftal.label.model`) and ``peftal train``
+(:mod:`peftal.experiments.supervised`, one round) all train — and the first three query — through
 these functions, so a round means the same thing wherever it runs: a fresh model (or the previous
 one, continued) trained with the round's seed, put in the form it is evaluated and saved in; a
 strategy that sees the model, the ids and the labelled ids' labels; and one check of what it
@@ -18,26 +19,36 @@ import numpy as np
 from peftal.al.strategies import Classifier, PoolSubsampling, QueryStrategy
 from peftal.peft import MethodSpec, build_model
 from peftal.seeding import torch_seeded
-from peftal.training import TrainConfig, TrainResult, center_regression_head
+from peftal.training import TrainConfig, TrainResult, center_regression_head, train
 
 
-def fit_round(spec: MethodSpec, encoder: Any, inputs: Any, labeled: np.ndarray, targets: np.ndarray,
+def fit_round(spec: MethodSpec, encoder: Any, inputs: Any, labeled: np.ndarray, targets: np.ndarray | None,
               train_config: TrainConfig, *, task: str, num_outputs: int, pooling: str, seed: int,
-              device: Any, on_step: Any = None, model: Any = None,
-              init_adapter: str | None = None) -> tuple[Any, TrainResult]:
+              device: Any, on_step: Any = None, model: Any = None, init_adapter: str | None = None,
+              rng: np.random.Generator | None = None, batch_loss: Any = None) -> tuple[Any, TrainResult]:
     """Train one round's model of ``spec`` on ``labeled`` (a fresh one unless ``model`` is given, to
-    continue from) and put it in the form that is evaluated and queried with."""
+    continue from) and put it in the form that is evaluated and queried with.
+
+    ``seed`` initialises the model and seeds dropout; the batch order comes from ``rng`` (default:
+    a generator of ``seed``). ``batch_loss`` replaces the method's own fit by the gradient trainer
+    with that loss (span extraction for ``task="qa"``).
+    """
     if model is None:
-        model = build_model(encoder, spec, num_outputs, pooling=pooling, seed=seed).to(device)
+        model = build_model(encoder, spec, num_outputs, pooling=pooling, seed=seed, task=task).to(device)
         if init_adapter is not None:
             from peftal.peft.pretrained_adapter import load_pretrained_adapter
 
             load_pretrained_adapter(model, init_adapter)
         if task == "regression":
             center_regression_head(model, targets)
+    rng = np.random.default_rng(seed) if rng is None else rng
     with torch_seeded(seed):  # dropout
-        result = spec.fit(model, inputs, labeled, targets, train_config, task=task,
-                          rng=np.random.default_rng(seed), on_step=on_step)
+        if batch_loss is None:
+            result = spec.fit(model, inputs, labeled, targets, train_config, task=task, rng=rng,
+                              on_step=on_step)
+        else:
+            result = train(model, inputs, labeled, targets, train_config, task=task, rng=rng,
+                           on_step=on_step, batch_loss=batch_loss)
     spec.method.for_inference(model)  # e.g. prefix tuning drops its MLP; evaluated as it is saved
     return model, result
 

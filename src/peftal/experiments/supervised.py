@@ -30,12 +30,11 @@ from peftal.experiments.single import RUN_ID, check_out_dir, complete_run, model
 from peftal.models.backbone import display_name, load_backbone
 from peftal.models.heads import POOLINGS
 from peftal.models.limits import check_max_length
-from peftal.peft import MethodSpec, build_model, count_parameters, parse_method
+from peftal.peft import MethodSpec, count_parameters, parse_method
 from peftal.peft.checkpoint import save_checkpoint
-from peftal.peft.pretrained_adapter import check_init_adapter, load_pretrained_adapter
+from peftal.peft.pretrained_adapter import check_init_adapter
 from peftal.records import RoundRecord, epochs_of
-from peftal.seeding import torch_seeded
-from peftal.training import TrainConfig, center_regression_head, compute_metrics, predict, train
+from peftal.training import TrainConfig, compute_metrics, predict
 from peftal.validation import check_rate, check_seed
 
 TASKS = ("classification", "regression", "qa")
@@ -189,10 +188,8 @@ def _fit_text(config: SupervisedConfig, prepared: Prepared, progress: bool):
     encoder, tokenizer = load_backbone(config.model)
     train_encoded = encode(tokenizer, task.train.subset(ids), prepared.max_length)
     test = task.test.subset(eval_ids)
-    model = _build(config, prepared, encoder, num_outputs=task.num_labels)
-    if task.task == "regression":
-        center_regression_head(model, task.train.labels[ids])
-    result, train_config = _train(config, prepared, model, train_encoded, task.train.labels[ids], progress)
+    model, result, train_config = _train(config, prepared, encoder, train_encoded,
+                                         task.train.labels[ids], progress, num_outputs=task.num_labels)
     eval_start = time.perf_counter()
     outputs = predict(model, encode(tokenizer, test, prepared.max_length), np.arange(len(test)),
                       train_config.eval_batch_size)
@@ -211,9 +208,8 @@ def _fit_qa(config: SupervisedConfig, prepared: Prepared, progress: bool):
     test = task.test.subset(_eval_ids(config, len(task.test), None))
     encoder, tokenizer = load_backbone(config.model)
     features = encode_qa(tokenizer, task.train.subset(ids), prepared.max_length, with_targets=True)
-    model = _build(config, prepared, encoder, num_outputs=2)
-    result, train_config = _train(config, prepared, model, features.encoded, None, progress,
-                                  batch_loss=span_loss(features.targets))
+    model, result, train_config = _train(config, prepared, encoder, features.encoded, None, progress,
+                                         num_outputs=2, batch_loss=span_loss(features.targets))
     eval_start = time.perf_counter()
     test_features = encode_qa(tokenizer, test, prepared.max_length, with_targets=False)
     metrics, answers = evaluate_qa(model, test_features, test, train_config.eval_batch_size)
@@ -237,17 +233,14 @@ def _eval_ids(config: SupervisedConfig, num_eval: int, labels: np.ndarray | None
     return sample_training_ids(num_eval, size, np.random.default_rng([config.seed, 1]), labels)
 
 
-def _build(config: SupervisedConfig, prepared: Prepared, encoder, *, num_outputs: int):
-    model = build_model(encoder, prepared.method, num_outputs, pooling=config.pooling, seed=config.seed,
-                        task=prepared.task.task)
-    if config.init_adapter is not None:
-        load_pretrained_adapter(model, config.init_adapter)
-    return model
-
-
-def _train(config: SupervisedConfig, prepared: Prepared, model, encoded, targets, progress: bool,
-           batch_loss=None):
+def _train(config: SupervisedConfig, prepared: Prepared, encoder, encoded, targets, progress: bool, *,
+           num_outputs: int, batch_loss=None):
+    """The run as one round (:func:`peftal.al.rounds.fit_round`): ``(model, result, train_config)``.
+    Its batch order comes from ``default_rng([seed, 2])``, so that it does not depend on how the
+    training subset was drawn (``default_rng(seed)``)."""
     from tqdm.auto import tqdm
+
+    from peftal.al.rounds import fit_round
 
     cls = prepared.method.method
     train_config = TrainConfig(epochs=config.epochs, batch_size=config.batch_size,
@@ -256,17 +249,13 @@ def _train(config: SupervisedConfig, prepared: Prepared, model, encoded, targets
     steps = prepared.method.num_steps(len(encoded), train_config)
     with tqdm(total=steps, disable=None if progress else True, unit="step", leave=False,
               desc=f"{prepared.task.name} {prepared.method.preset}") as bar:
-        kwargs = dict(task=prepared.task.task, rng=np.random.default_rng([config.seed, 2]),
-                      on_step=bar.update)
-        with torch_seeded(config.seed):  # dropout
-            if batch_loss is None:  # the method's own fit (a linear probe, SetFit, or the trainer)
-                result = prepared.method.fit(model, encoded, np.arange(len(encoded)), targets,
-                                             train_config, **kwargs)
-            else:
-                result = train(model, encoded, np.arange(len(encoded)), targets, train_config,
-                               batch_loss=batch_loss, **kwargs)
-    cls.for_inference(model)  # the form that is evaluated and saved (prefix tuning drops its MLP)
-    return result, train_config
+        model, result = fit_round(prepared.method, encoder, encoded, np.arange(len(encoded)), targets,
+                                  train_config, task=prepared.task.task, num_outputs=num_outputs,
+                                  pooling=config.pooling, seed=config.seed,
+                                  device=next(encoder.parameters()).device, on_step=bar.update,
+                                  init_adapter=config.init_adapter,
+                                  rng=np.random.default_rng([config.seed, 2]), batch_loss=batch_loss)
+    return model, result, train_config
 
 
 def _record(ids: np.ndarray, metrics: dict[str, float], result, eval_seconds: float,
