@@ -4,8 +4,9 @@ The cell (the performance issue's): TREC, a random warm start of 100 (the same i
 entropy sampling, 50 per query, 4 queries to 300 labels, 10 epochs, batch 16, max length 64, the
 model retrained from the pretrained weights every round, test accuracy after every round. Sides:
 
-* ``peftal-full``, ``peftal-lora``: ``peftal.al.loop.run_active_learning`` with its defaults
-  (``--precision auto``, length-grouped training batches, sorted inference batches of 128).
+* ``peftal-full``, ``peftal-lora``: ``peftal.experiments.active_learning.run_active_learning``
+  with its defaults (``--precision auto``, length-grouped training batches, sorted inference
+  batches of 128).
 * ``small-text-full``: small-text 2.0 ``TransformerBasedClassification`` (full fine-tuning) in a
   ``PoolBasedActiveLearner`` with ``PredictionEntropy``: its defaults (texts padded to max length,
   10% of the labels held out for model selection, a model loaded from disk every round, the whole
@@ -42,9 +43,10 @@ import numpy as np
 import torch
 from _common import json_line, matmul_peak, print_table
 
-from peftal.al.loop import RunConfig, _warm_start, prepare, run_active_learning
+from peftal.al.loop import RunConfig, draw_warm_start, prepare
 from peftal.al.strategies.base import top_n
 from peftal.al.strategies.uncertainty import entropy
+from peftal.experiments.active_learning import run_active_learning
 from peftal.models.backbone import resolve_model
 from peftal.peft import parse_method
 from peftal.training import softmax
@@ -225,7 +227,7 @@ def main() -> None:
     warnings.filterwarnings("ignore")
     config = RunConfig(dataset="trec", warm_start=args.warm_start, budget=args.budget, seed=args.seed)
     task, _, _ = prepare(config)
-    warm = _warm_start(task, config, np.random.default_rng(args.seed))  # run_active_learning's draw
+    warm = draw_warm_start(task, config, np.random.default_rng(args.seed))  # run_active_learning's draw
     cell = Cell(texts=list(task.train.texts), labels=np.asarray(task.train.labels),
                 test_texts=list(task.test.texts), test_labels=np.asarray(task.test.labels),
                 num_classes=task.num_labels, warm=np.asarray(warm), query_size=args.query_size,

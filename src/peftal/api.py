@@ -15,8 +15,9 @@ from typing import Any
 
 import numpy as np
 
-from peftal.al.loop import RunConfig, prepare, run_active_learning
+from peftal.al.loop import RunConfig, prepare
 from peftal.errors import UsageError
+from peftal.experiments.active_learning import run_active_learning
 from peftal.experiments.single import RUN_ID, SUMMARY
 from peftal.experiments.store import STORE_NAME, ResultsStore
 from peftal.experiments.supervised import SupervisedConfig

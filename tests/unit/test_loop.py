@@ -7,9 +7,10 @@ import json
 import numpy as np
 import pytest
 
-from peftal.al import RunConfig, run_active_learning
+from peftal.al import RunConfig
 from peftal.errors import UsageError
 from peftal.experiments import ResultsStore
+from peftal.experiments.active_learning import run_active_learning
 from peftal.experiments.single import execute_run
 
 

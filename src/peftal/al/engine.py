@@ -1,9 +1,10 @@
 """The rounds of a simulated AL run (``peftal run``): train, evaluate, maybe stop, query.
 
-:func:`peftal.al.loop.run_active_learning` sets a run up once (:class:`RunSetup`: the encoded pool
-and test split, the method, the strategy, the stopping criteria) and hands it to
-:func:`run_rounds`, which yields one :class:`~peftal.records.RoundRecord` per round. Training and
-querying go through :mod:`peftal.al.rounds`, as the labelling app's do. The labels of the pool act
+:func:`peftal.experiments.active_learning.run_active_learning` sets a run up once
+(:class:`RunSetup`: the encoded pool and test split, the method, the strategy, the stopping
+criteria) and hands it to :func:`run_rounds`, which yields one
+:class:`~peftal.records.RoundRecord` per round. Training and querying go through
+:mod:`peftal.al.rounds`, as the labelling app's do. The labels of the pool act
 as the oracle: a round reads the labels of the ids labelled so far and nothing else.
 """
 

@@ -9,36 +9,22 @@ criterion (:mod:`peftal.al.stopping`) fires.
 
 from __future__ import annotations
 
-import dataclasses
-import warnings
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from peftal.al.acquisition import Acquisition
-from peftal.al.engine import RunSetup, RunState, run_rounds
-from peftal.al.probe import RepresentationProbe
-from peftal.al.stopping import check_criteria, draw_stop_set, parse_criterion
+from peftal.al.stopping import check_criteria
 from peftal.al.strategies import parse_strategy, strategies_for
 from peftal.al.warm_start import random_warm_start, stratified_warm_start
 from peftal.data import TaskData, load_task
-from peftal.data.encoding import encode
 from peftal.errors import UsageError
-from peftal.measures.curves import learning_curve_auc
-from peftal.models.backbone import display_name, load_backbone, skeleton
+from peftal.models.backbone import skeleton
 from peftal.models.heads import POOLINGS
 from peftal.models.limits import check_max_length
 from peftal.peft import parse_method
-from peftal.records import RoundRecord
-from peftal.training import (
-    TrainConfig,
-    primary_metric,
-)
 from peftal.training.device import resolve_device
 from peftal.training.precision import resolve_precision
-from peftal.training.progress import ProgressLog, log_lines_wanted
 from peftal.validation import check_rate, check_seed
 
 
@@ -168,10 +154,9 @@ class RunConfig:
                              "only in some rounds)")
 
 
-RoundCallback = Callable[[RoundRecord], None]
-
-
-def _warm_start(task: TaskData, config: RunConfig, rng: np.random.Generator) -> np.ndarray:
+def draw_warm_start(task: TaskData, config: RunConfig, rng: np.random.Generator) -> np.ndarray:
+    """The labelled ids before the first round: uniform, or class-balanced with
+    ``stratified_warm_start``."""
     if config.stratified_warm_start:
         return stratified_warm_start(task.train.labels, config.warm_start, rng)
     return random_warm_start(len(task.train), config.warm_start, rng)
@@ -217,119 +202,3 @@ def check_run(config: RunConfig, task: TaskData, method: Any, strategy: Any) -> 
     if config.budget > len(task.train):
         raise UsageError(f"--budget ({config.budget}) is larger than the pool of {task.name!r} "
                          f"({len(task.train)} training examples)")
-
-
-def run_active_learning(
-    config: RunConfig,
-    *,
-    on_round: RoundCallback | None = None,
-    progress: bool = True,
-    prepared: tuple[TaskData, Any, Any] | None = None,
-) -> tuple[dict[str, Any], Any]:
-    """Run one AL experiment and return ``(summary, final_model)``.
-
-    Args:
-        config: The run's settings.
-        on_round: Called with each round's full record as soon as it ends (the results store).
-        progress: Show a progress bar on stderr.
-        prepared: The result of :func:`prepare` if the caller already ran it.
-    """
-    from tqdm.auto import tqdm
-
-    setup = set_up(config, prepared or prepare(config))
-    task, method = setup.task, setup.method
-    rng = np.random.default_rng(config.seed)  # the warm start, then every round's query
-    state = RunState(labeled=_warm_start(task, config, rng))
-    if task.task == "classification" and len(np.unique(task.train.labels[state.labeled])) == 1:
-        warnings.warn(f"the warm start holds a single class "
-                      f"({task.label_names[task.train.labels[state.labeled][0]]}); the run goes on",
-                      stacklevel=2)
-    steps = sum(_round_steps(method, setup.acquirer, setup.train_config, n, r, setup.num_rounds)
-                for r, n in enumerate(_round_sizes(config)))
-    bar = tqdm(total=steps, disable=None if progress else True, unit="step",
-               desc=f"{task.name} {method.preset} {setup.strategy.preset}", leave=False)
-    log = ProgressLog(steps, setup.num_rounds, enabled=log_lines_wanted(progress), bar=bar)
-    metric = primary_metric(task.metrics)
-    rounds: list[RoundRecord] = []
-    try:
-        def starting(round_index: int, num_labeled: int) -> None:
-            bar.set_postfix_str(f"round {round_index + 1}/{setup.num_rounds}, {num_labeled} labels")
-
-        for record in run_rounds(setup, state, rng, on_step=log.step, before_round=starting):
-            rounds.append(record)
-            if on_round is not None:
-                on_round(record)
-            log.round(record.round, record.num_labeled, metric, record.metrics[metric])  # once stored
-    finally:
-        bar.close()
-    return _summary(setup, state, rounds, metric), state.model
-
-
-def set_up(config: RunConfig, prepared: tuple[TaskData, Any, Any]) -> RunSetup:
-    """Load the backbone, encode the splits and build what every round reuses."""
-    task, method, strategy = prepared
-    device = resolve_device(config.device)
-    encoder, tokenizer = load_backbone(config.model)
-    encoder = encoder.to(device)  # kept there; every round's model is copied from it
-    method.method.check_backbone(encoder, method.config)  # before any compute, CKA probe included
-    raw = encode(tokenizer, task.train, config.max_length), encode(tokenizer, task.test, config.max_length)
-    probe = (RepresentationProbe(encoder, raw[1], config.cka_probe_size, config.seed,
-                                 pooling=config.pooling) if config.cka_probe_size else None)
-    cls = method.method
-    precision = resolve_precision(config.precision, device)
-    # A frozen encoder (the head method): every example is embedded once per run, not every round.
-    pool, test = (cls.inputs(encoder, e, pooling=config.pooling, precision=precision) for e in raw)
-    train_config = TrainConfig(epochs=config.epochs, batch_size=config.batch_size,
-                               lr=config.lr or cls.lr, head_lr=config.head_lr or cls.head_lr,
-                               precision=precision, group_by_length=config.group_by_length)
-    criteria = [parse_criterion(preset) for preset in config.stop]
-    stop_ids = (draw_stop_set(len(task.train), config.seed)
-                if any(c.needs_predictions for c in criteria) else None)
-    acquirer = (None if config.acquisition_method is None else
-                Acquisition.create(config.acquisition_method, config.acquisition_every, encoder, *raw,
-                                   pooling=config.pooling, precision=precision, train_config=train_config))
-    return RunSetup(config=config, task=task, method=method, strategy=strategy, device=device,
-                    encoder=encoder, pool=pool, test=test, train_config=train_config,
-                    precision=precision, num_rounds=len(_round_sizes(config)), criteria=criteria,
-                    stop_ids=stop_ids, acquirer=acquirer, probe=probe)
-
-
-def _summary(setup: RunSetup, state: RunState, rounds: list[RoundRecord], metric: str) -> dict[str, Any]:
-    config, task = setup.config, setup.task
-    return {
-        "dataset": task.name,
-        "model": display_name(config.model),
-        "method": setup.method.preset,
-        "strategy": setup.strategy.preset,
-        "seed": config.seed,
-        "trainable_params": state.trainable,
-        "total_params": state.total,
-        "task": task.task,
-        "eval_split": task.eval_split,
-        "metric": metric,
-        "config": dataclasses.asdict(config),
-        "rounds": [record.public() for record in rounds],
-        "stopped_by": state.stopped_by,
-        "stopped_at_round": state.stopped_at_round,
-        "auc": learning_curve_auc([record.metrics[metric] for record in rounds]),
-    }
-
-
-def _round_steps(method: Any, acquirer: Acquisition | None, train_config: TrainConfig, num_labeled: int,
-                 round_index: int, num_rounds: int) -> int:
-    """Progress steps of one round: the main model's (where it trains) and the acquisition model's."""
-    if acquirer is None:
-        return method.num_steps(num_labeled, train_config)
-    steps = acquirer.spec.num_steps(num_labeled, acquirer.train_config)
-    if acquirer.trains_main(round_index, num_rounds):
-        steps += method.num_steps(num_labeled, train_config)
-    return steps
-
-
-def _round_sizes(config: RunConfig) -> list[int]:
-    sizes, size = [], config.warm_start
-    while True:
-        sizes.append(size)
-        if size >= config.budget:
-            return sizes
-        size = min(config.budget, size + config.query_size)

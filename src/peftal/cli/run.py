@@ -85,7 +85,7 @@ def main(args: argparse.Namespace) -> int:
 
 
 def _dry_run(config) -> int:
-    from peftal.al.plan import plan_run
+    from peftal.experiments.plan import plan_run
     from peftal.training.progress import format_seconds
 
     plan = plan_run(config)

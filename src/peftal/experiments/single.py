@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from peftal.al.loop import RunConfig, prepare, run_active_learning
+from peftal.al.loop import RunConfig, prepare
 from peftal.errors import UsageError
 from peftal.experiments.provenance import provenance
 from peftal.experiments.store import STORE_NAME, ResultsStore
@@ -102,6 +102,7 @@ def model_meta(*, model: str | None, method: str, task: str, num_outputs: int, m
 def execute_run(config: RunConfig, out: Path, *, overwrite: bool = False,
                 progress: bool = True) -> dict[str, Any]:
     """Run ``config`` and write its outputs into ``out``; returns the summary."""
+    from peftal.experiments.active_learning import run_active_learning  # it imports this module
     from peftal.experiments.plots import plot_learning_curve
 
     check_out_dir(out, overwrite)

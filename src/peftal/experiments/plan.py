@@ -14,8 +14,9 @@ from typing import Any
 
 import numpy as np
 
-from peftal.al.loop import RunConfig, _round_sizes, prepare
+from peftal.al.loop import RunConfig, prepare
 from peftal.data.encoding import encode
+from peftal.experiments.active_learning import round_sizes
 from peftal.models.backbone import display_name, load_backbone
 from peftal.peft import build_model, count_parameters
 from peftal.training import TrainConfig, predict
@@ -49,7 +50,7 @@ def plan_run(config: RunConfig) -> dict[str, Any]:
     predict(model, pool, local, precision=precision)
     example_seconds = (time.perf_counter() - start) / len(local)
 
-    sizes = _round_sizes(config)
+    sizes = round_sizes(config)
     round_config = dataclasses.replace(train_config, epochs=config.epochs)
     steps = sum(method.num_steps(n, round_config) for n in sizes)
     scored = sum(min(len(task.train) - n, config.pool_subsample or len(task.train)) for n in sizes[:-1])
