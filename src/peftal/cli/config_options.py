@@ -63,19 +63,23 @@ def _base_type(hint: Any) -> tuple[Any, bool]:
     return hint, False
 
 
-def add_config_options(parser: argparse.ArgumentParser, cls: type, *,
+def add_config_options(parser: argparse.ArgumentParser, cls: type, *, example: str,
                        extra: dict[str, dict[str, Any]] | None = None,
                        positive: tuple[str, ...] = (), skip: tuple[str, ...] = ()) -> None:
-    """Add one option per field of dataclass ``cls`` to ``parser``.
+    """Add ``--config FILE`` and one option per field of dataclass ``cls`` to ``parser``.
 
     Args:
         parser: The subcommand's parser.
         cls: The config dataclass.
+        example: A line of the config file for ``--config``'s help, e.g. ``budget: 200``.
         extra: Per field, argparse keywords that replace the generated ones (``flag`` renames the
             option, ``help_suffix`` is appended to the docstring's text).
         positive: Numeric fields that must be > 0 (checked by argparse, as the other commands do).
         skip: Fields that get no option.
     """
+    parser.add_argument("--config", type=Path, default=None, metavar="FILE",
+                        help=f"YAML file of these options (e.g. {example}), as in a study cell; "
+                             "options given on the command line win")
     docs, hints, extra = field_docs(cls), typing.get_type_hints(cls), extra or {}
     for field in dataclasses.fields(cls):
         if field.name in skip:

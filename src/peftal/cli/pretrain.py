@@ -23,10 +23,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                     "options given here win.",
         formatter_class=HelpFormatter,
     )
-    parser.add_argument("--config", type=Path, default=None, metavar="FILE",
-                        help="YAML file of pretrain options (e.g. epochs: 2)")
-    add_config_options(parser, PretrainConfig, positive=("epochs", "batch_size", "max_length",
-                                                         "max_texts"), extra={
+    add_config_options(parser, PretrainConfig, example="epochs: 2",
+                       positive=("epochs", "batch_size", "max_length", "max_texts"), extra={
         "method": {"help_suffix": f"; one of: {', '.join(METHODS.names())}"},
         "time_budget": {"metavar": "SECONDS"},
     })

@@ -27,9 +27,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                     "given here win over the file.",
         formatter_class=HelpFormatter,
     )
-    parser.add_argument("--config", type=Path, default=None, metavar="FILE",
-                        help="YAML file of run options (e.g. budget: 200), as in a study cell")
-    add_config_options(parser, RunConfig, positive=POSITIVE, extra={
+    add_config_options(parser, RunConfig, example="budget: 200", positive=POSITIVE, extra={
         "method": {"help_suffix": f"; one of: {', '.join(METHODS.names())}"},
         "strategy": {"help_suffix": f"; one of: {', '.join(STRATEGIES.names())}"},
         "stop": {"metavar": "CRITERION",

@@ -22,12 +22,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                     "Options may also come from a --config YAML file; options given here win.",
         formatter_class=HelpFormatter,
     )
-    parser.add_argument("--config", type=Path, default=None, metavar="FILE",
-                        help="YAML file of train options (e.g. num_train: 200), as in a study cell")
     # Plain types for fraction, num_train, time_budget, lr: SupervisedConfig checks their ranges
     # and reports them on one line.
-    add_config_options(parser, SupervisedConfig, positive=("epochs", "batch_size", "max_length",
-                                                           "max_eval"), extra={
+    add_config_options(parser, SupervisedConfig, example="num_train: 200",
+                       positive=("epochs", "batch_size", "max_length", "max_eval"), extra={
         "method": {"help_suffix": f"; one of: {', '.join(METHODS.names())}"},
         "time_budget": {"metavar": "SECONDS"},
         "pooling": {"choices": ("mean", "cls")},
