@@ -50,16 +50,16 @@ def test_every_strategy_queries_unique_unlabelled_ids(strategy, tmp_path, data_d
 
 
 def test_stop_with_stratified_warm_start_and_warm_restart(tmp_path, data_dir, monkeypatch):
-    from peftal.al import acquisition
+    from peftal.al import rounds
     from peftal.data import load_task
 
-    original, built = acquisition.build_model, []
+    original, built = rounds.build_model, []
 
     def counting_build_model(*args, **kwargs):
         built.append(kwargs.get("seed"))
         return original(*args, **kwargs)
 
-    monkeypatch.setattr(acquisition, "build_model", counting_build_model)
+    monkeypatch.setattr(rounds, "build_model", counting_build_model)
     out = tmp_path / "stop"
     assert main(["run", *TINY, "--strategy", "entropy", "--budget", "60", "--out", str(out),
                  "--stratified-warm-start", "--warm-restart",
