@@ -89,7 +89,7 @@ class Vera(LibraryMethod):
     description = "shared frozen random low-rank matrices, trained scaling vectors per layer"
     reference = "Kopiczko et al. 2024, VeRA: Vector-based Random Matrix Adaptation"
     Config = VeraConfig
-    lr = 1e-2
+    lr = 1e-1  # validation grid of four datasets: docs/methods.md
     head_lr = 1e-2
 
     def library_config(self, config: VeraConfig, layout: arch.LayerMap, encoder: nn.Module) -> Any:
@@ -102,7 +102,7 @@ class _Lycoris(LibraryMethod):
 
     kind: str
     Config = LycorisConfig
-    lr = 1e-3
+    lr = 1e-2  # validation grid of four datasets: docs/methods.md
     head_lr = 1e-2
 
     def library_config(self, config: LycorisConfig, layout: arch.LayerMap, encoder: nn.Module) -> Any:
@@ -130,7 +130,7 @@ class Oft(LibraryMethod):
     description = "trained block-diagonal orthogonal rotations of the query and value weights"
     reference = "Qiu et al. 2023, Controlling Text-to-Image Diffusion by Orthogonal Finetuning"
     Config = OftConfig
-    lr = 1e-3
+    lr = 3e-3  # validation grid of four datasets: docs/methods.md
     head_lr = 1e-2
 
     def unsupported(self, encoder: nn.Module, config: OftConfig) -> str | None:
