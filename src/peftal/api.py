@@ -158,10 +158,10 @@ def _config(cls: type, config: Any, options: dict[str, Any]) -> Any:
 
 def _in_memory(summary: dict[str, Any], records: list[RoundRecord], model: Any, model_name: str | None,
                task: Any, max_length: int, precision: str) -> Run:
-    from peftal.models.backbone import load_backbone
+    from peftal.models.backbone import load_tokenizer
     from peftal.training.precision import resolve_precision
 
-    _, tokenizer = load_backbone(model_name)
+    tokenizer = load_tokenizer(model_name)  # the run's model is in memory; its weights need not load again
     meta = {"task": task.task, "label_names": getattr(task, "label_names", None),
             "max_length": max_length, "is_pair": getattr(task, "is_pair", False),
             "precision": resolve_precision(precision)}

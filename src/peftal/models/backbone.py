@@ -62,10 +62,27 @@ def load_backbone(name: str | None) -> tuple[nn.Module, object]:
     except (OSError, ValueError) as error:
         raise _cannot_load(name, error) from None
     encoder.eval()
+    return encoder, _fitted(tokenizer, encoder)
+
+
+def load_tokenizer(name: str | None) -> object:
+    """The tokenizer :func:`load_backbone` gives, without loading the model's weights (the inputs
+    it may take are read from the architecture, :func:`skeleton`)."""
+    from transformers import AutoTokenizer
+
+    source = _checked_source(name)
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(source, trust_remote_code=False)
+    except (OSError, ValueError) as error:
+        raise _cannot_load(name, error) from None
+    return _fitted(tokenizer, skeleton(name))
+
+
+def _fitted(tokenizer: object, encoder: nn.Module) -> object:
     if "token_type_ids" not in inspect.signature(encoder.forward).parameters:
         # e.g. DistilBERT with a BERT tokenizer: never hand the encoder ids it cannot take
         tokenizer.model_input_names = [n for n in tokenizer.model_input_names if n != "token_type_ids"]
-    return encoder, tokenizer
+    return tokenizer
 
 
 def skeleton(name: str | None) -> nn.Module:
