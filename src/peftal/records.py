@@ -9,7 +9,6 @@ built, never a value that silently lands elsewhere.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -124,11 +123,6 @@ class RoundRecord:
         if self.correct is None or other.correct is None:
             return self.correct is None and other.correct is None
         return bool(np.array_equal(self.correct, other.correct))
-
-
-def round_fields() -> list[str]:
-    """The names of :class:`RoundRecord`'s fields, in order."""
-    return [f.name for f in dataclasses.fields(RoundRecord)]
 
 
 def epochs_of(rows: Sequence[Mapping[str, Any]]) -> tuple[EpochRecord, ...]:
