@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sqlite3
 
@@ -83,3 +84,5 @@ def test_older_stores_read_into_the_record(tmp_path):
     with ResultsStore(path) as store:
         [record] = store.round_records("a")
     assert record.num_train_items == 12 and record.artifacts == {"qa_predictions": {"q1": "Paris"}}
+    assert [f.name for f in dataclasses.fields(RoundRecord)][:4] == ["round", "num_labeled", "metrics",
+                                                                  "train_seconds"]
