@@ -38,6 +38,7 @@ import dataclasses
 import json
 import statistics
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -145,23 +146,25 @@ def _load(dataset: str, seed: int, args):
     return task
 
 
-def run_cell(dataset: str, seed: int, args, done: set) -> list[dict]:
-    """Every side of one (dataset, seed); one record per side and round."""
+def run_cell(dataset: str, seed: int, args, done: set, stored: dict,
+             write: Callable[[list[dict]], None]) -> None:
+    """Every side of one (dataset, seed) not yet in ``done``; each side's records (one a round) go to
+    ``write`` as soon as the side ends. The AL cell's labelled ids are stored with its records, so a
+    baseline side added later (``stored``: ``(dataset, seed) -> rounds``) reuses them instead of
+    running the AL cell again."""
     task = _load(dataset, seed, args)
-    records: list[dict] = []
 
     def emit(side: str, rounds: list[dict], cpu: float, wall: float) -> None:
-        for r in rounds:
-            records.append({"dataset": dataset, "seed": seed, "side": side, "labels": r["num_labeled"],
-                            "accuracy": r["metrics"]["accuracy"], "f1_macro": r["metrics"]["f1_macro"],
-                            "cpu_seconds": cpu, "wall_seconds": wall})
+        write([{"dataset": dataset, "seed": seed, "side": side, "labels": r["num_labeled"],
+                "accuracy": r["metrics"]["accuracy"], "f1_macro": r["metrics"]["f1_macro"],
+                "cpu_seconds": cpu, "wall_seconds": wall,
+                **({"ids": r["ids"]} if side == "peftal" else {})} for r in rounds])
 
     todo = [side for side in args.sides if (dataset, seed, side) not in done]
-    al: list[dict] = []
-    if set(todo) & set(_ON_PEFTAL_IDS):
+    al: list[dict] = stored.get((dataset, seed), [])
+    if "peftal" in todo or (not al and set(todo) & set(_ON_PEFTAL_IDS)):
         al, cpu, wall = _al_cell(dataset, seed, "entropy", args, task)
-        if "peftal" in todo:
-            emit("peftal", al, cpu, wall)
+        emit("peftal", al, cpu, wall)
     baselines = Baselines(task, args) if set(todo) & {"frozen-lr", "tfidf-lr", "setfit"} else None
     fits = {} if baselines is None else {"frozen-lr": baselines.frozen_lr, "tfidf-lr": baselines.tfidf_lr,
                                          "setfit": lambda ids: baselines.setfit(ids, seed)}
@@ -178,7 +181,6 @@ def run_cell(dataset: str, seed: int, args, done: set) -> list[dict]:
         emit("random", *_al_cell(dataset, seed, "random", args, task))
     if "acq-head" in todo:
         emit("acq-head", *_al_cell(dataset, seed, "entropy", args, task, acquisition="head"))
-    return records
 
 
 def _mean_std(values: list[float]) -> str:
@@ -270,29 +272,68 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
+def contract(records: list[dict]) -> list[str]:
+    """The issue's checks, as lines: per label count, the default's mean margin over ``frozen-lr``
+    (same ids) and its worst dataset; ``entropy`` (the default's AL cell) vs ``random``."""
+    lines = []
+    datasets = list(dict.fromkeys(r["dataset"] for r in records))
+    for n in sorted({r["labels"] for r in records}):
+        margins = {}
+        for dataset in datasets:
+            ours, theirs = _select(records, dataset, n, "peftal"), _select(records, dataset, n, "frozen-lr")
+            seeds = sorted({r["seed"] for r in ours} & {r["seed"] for r in theirs})
+            if seeds:
+                margins[dataset] = statistics.mean(
+                    next(r["accuracy"] for r in ours if r["seed"] == s)
+                    - next(r["accuracy"] for r in theirs if r["seed"] == s) for s in seeds)
+        if margins:
+            worst = min(margins, key=margins.get)
+            lines.append(f"{n} labels: default - frozen-lr = {100 * statistics.mean(margins.values()):+.1f} "
+                         f"points on average over {len(margins)} datasets (want >= +3); worst "
+                         f"{worst} {100 * margins[worst]:+.1f} (want >= -1)")
+        for side in ("random",):
+            pairs = [(statistics.mean(r["accuracy"] for r in _select(records, d, n, "peftal")),
+                      statistics.mean(r["accuracy"] for r in _select(records, d, n, side)))
+                     for d in datasets if _select(records, d, n, "peftal") and _select(records, d, n, side)]
+            if pairs:
+                lines.append(f"{n} labels: entropy - random = "
+                             f"{100 * statistics.mean(a - b for a, b in pairs):+.1f} points over "
+                             f"{len(pairs)} datasets")
+    return lines
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if args.threads:
         set_threads(args.threads)
-    previous = ([json.loads(line) for line in args.jsonl.read_text().splitlines() if line.strip()]
-                if args.jsonl.exists() else [])
-    done = {(r["dataset"], r["seed"], r["side"]) for r in previous}
-    records = list(previous)
+    records = ([json.loads(line) for line in args.jsonl.read_text().splitlines() if line.strip()]
+               if args.jsonl.exists() else [])
+    done = {(r["dataset"], r["seed"], r["side"]) for r in records}
+
+    def write(cell: list[dict]) -> None:
+        with args.jsonl.open("a") as out:
+            for record in cell:
+                out.write(json.dumps(record, sort_keys=True) + "\n")
+                json_line({k: v for k, v in record.items() if k != "ids"})
+        records.extend(cell)
+        done.update((r["dataset"], r["seed"], r["side"]) for r in cell)
+
     for dataset in args.datasets.split(","):
         for seed in (int(s) for s in args.seeds.split(",")):
             if all((dataset, seed, side) in done for side in args.sides):
                 continue
-            cell = run_cell(dataset, seed, args, done)
-            with args.jsonl.open("a") as out:
-                for record in cell:
-                    out.write(json.dumps(record, sort_keys=True) + "\n")
-                    json_line(record)
-            records += [r for r in cell if (r["dataset"], r["seed"], r["side"]) not in done]
-            done |= {(r["dataset"], r["seed"], r["side"]) for r in cell}
-    records = [r for r in records if r["side"] in args.sides and r["dataset"] in args.datasets.split(",")]
+            stored: dict = {}
+            for r in records:
+                if r["side"] == "peftal" and "ids" in r:
+                    stored.setdefault((r["dataset"], r["seed"]), []).append(
+                        {"num_labeled": r["labels"], "ids": r["ids"]})
+            run_cell(dataset, seed, args, done, stored, write)
+    shown = [r for r in records if r["side"] in args.sides and r["dataset"] in args.datasets.split(",")]
     print_table(["dataset", "labels", "side", "accuracy %", "macro-F1 %", "CPU s"],
-                summarise(records, args.sides))
-    plot(records, args.sides, args.plot)
+                summarise(shown, args.sides))
+    for line in contract(shown):
+        print(line)
+    plot(shown, args.sides, args.plot)
     print(f"plot: {args.plot}; JSON lines: {args.jsonl}")
     return 0
 

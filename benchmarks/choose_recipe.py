@@ -37,6 +37,10 @@ RECIPES = {
     "lora+lpft": ("lora", {"linear_probe_init": True}),
     "lora+lpft+steps": ("lora", {"linear_probe_init": True, "min_steps": 200}),
     "head": ("head", {}),
+    # the head learns 10x faster than the LoRA weights (as DoRA's default)
+    "lora+hlr": ("lora", {"head_lr": 1e-2}),
+    "lora+hlr+steps": ("lora", {"head_lr": 1e-2, "min_steps": 200}),
+    "setfit": ("setfit[max_pairs=500]", {}),
 }
 # short and long texts, 2 to 13 classes, single texts and pairs, general and domain data
 DATASETS = ("trec", "sst2", "ag_news", "subj", "mrpc", "rte", "chemprot", "sciie", "acl_arc",
@@ -63,7 +67,8 @@ def _splits(task, seed: int, max_validation: int) -> tuple[np.ndarray, np.ndarra
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--datasets", nargs="+", default=list(DATASETS))
-    parser.add_argument("--recipes", nargs="+", default=list(RECIPES), choices=list(RECIPES))
+    parser.add_argument("--recipes", nargs="+", choices=list(RECIPES),
+                        default=["lora", "lora+steps", "lora+lpft", "lora+lpft+steps", "head"])
     parser.add_argument("--sizes", nargs="+", type=int, default=[100, 200])
     parser.add_argument("--seeds", nargs="+", type=int, default=[0])
     parser.add_argument("--epochs", type=int, default=10)
@@ -114,7 +119,8 @@ def main() -> None:
 def _cell(name, encoder, pool, labels, labeled, validation, task, args, seed) -> dict:
     preset, changes = RECIPES[name]
     spec = parse_method(preset)
-    config = TrainConfig(epochs=args.epochs, lr=spec.method.lr, head_lr=spec.method.head_lr, **changes)
+    config = TrainConfig(**{"epochs": args.epochs, "lr": spec.method.lr, "head_lr": spec.method.head_lr,
+                            **changes})
     inputs = spec.method.inputs(encoder, pool)
     start = time.perf_counter()
     model, result = fit_round(spec, encoder, inputs, labeled, labels[labeled], config,

@@ -8,6 +8,7 @@ point here.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import json
 import os
 import signal
@@ -185,3 +186,19 @@ def test_dry_run_prints_the_plan_and_writes_nothing(headerless_csv, tiny_model_d
     assert "3 rounds, labels per round: 20, 30, 40" in result.stdout
     assert "estimated time: about" in result.stdout and "parameters trained" in result.stdout
     assert not out.exists()
+
+
+def test_dry_run_of_a_frozen_encoder_counts_each_embedding_once(headerless_csv, tiny_model_dir):
+    """``head`` embeds every pool and test example once per run, not once per round."""
+    from peftal.al.loop import RunConfig
+    from peftal.experiments.plan import plan_run
+
+    base = RunConfig(dataset=str(headerless_csv), no_header=True, text_column="1", label_column="2",
+                     model=str(tiny_model_dir), warm_start=20, query_size=10, budget=50, epochs=1,
+                     max_length=32, cka_probe_size=0, batch_size=8)
+    lora = plan_run(base)
+    head = plan_run(dataclasses.replace(base, method="head"))
+    assert lora["rounds"] == head["rounds"] == 4
+    assert lora["scored_examples"] == sum(lora["pool"] - n for n in (20, 30, 40))
+    assert head["scored_examples"] == head["pool"]
+    assert head["training_steps"] == 4

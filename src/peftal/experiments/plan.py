@@ -56,6 +56,8 @@ def plan_run(config: RunConfig) -> dict[str, Any]:
     scored = sum(min(len(task.train) - n, config.pool_subsample or len(task.train)) for n in sizes[:-1])
     scored *= getattr(strategy.strategy, "mc_samples", 1) if hasattr(strategy, "strategy") else 1
     evaluated = len(task.test) * len(sizes)
+    if cls.frozen_encoder:  # every example is embedded once per run and reused (PooledFeatures)
+        scored, evaluated = min(scored, len(task.train)), len(task.test)
     estimate = steps * step_seconds + (scored + evaluated) * example_seconds
     return {"dataset": task.name, "model": display_name(config.model), "method": method.preset,
             "strategy": strategy.preset, "rounds": len(sizes), "labels_per_round": sizes,
