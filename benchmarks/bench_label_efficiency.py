@@ -12,6 +12,8 @@ test examples:
 * ``tfidf-lr``: ``TfidfVectorizer`` (word 1-2-grams, sublinear tf, fitted on the pool's texts,
   which needs no labels) + ``LogisticRegression(C=10)``; pairs are joined with `` [SEP] ``;
 * ``setfit``: peftal's ``setfit`` method (Tunstall et al. 2022), preset ``--setfit-preset``;
+* ``full`` (``--sides`` with ``full``): full fine-tuning with its default learning rates and the
+  run's epochs (the pair-task check of the issue);
 * ``random`` (``--sides`` with ``random``): the same AL cell with the ``random`` strategy, for the
   entropy-vs-random check (its own labelled ids);
 * ``acq-head`` (``--sides`` with ``acq-head``): the same AL cell with ``--acquisition-method head``:
@@ -55,8 +57,8 @@ from peftal.training import TrainConfig, embed, predict
 from peftal.training.precision import set_threads
 
 DATASETS = ("trec", "subj", "sst2", "ag_news", "mrpc", "rte", "chemprot", "imdb")
-SIDES = ("peftal", "frozen-lr", "tfidf-lr", "setfit", "random", "acq-head")
-_ON_PEFTAL_IDS = ("peftal", "frozen-lr", "tfidf-lr", "setfit")  # sides that need the AL cell's ids
+SIDES = ("peftal", "frozen-lr", "tfidf-lr", "setfit", "full", "random", "acq-head")
+_ON_PEFTAL_IDS = ("peftal", "frozen-lr", "tfidf-lr", "setfit", "full")  # sides that need the AL cell's ids
 
 
 def _metrics(labels: np.ndarray, predicted: np.ndarray) -> dict[str, float]:
@@ -105,13 +107,16 @@ class Baselines:
         fitted = LogisticRegression(C=10.0, max_iter=1000).fit(pool[ids], self.task.train.labels[ids])
         return fitted.predict(test)
 
-    def setfit(self, ids: np.ndarray, seed: int) -> np.ndarray:
+    def method(self, preset: str, ids: np.ndarray, seed: int) -> np.ndarray:
+        """A peftal method trained on ``ids`` as a run's round trains it: the method's own learning
+        rates, the run's epochs."""
         import torch
 
-        spec = parse_method(self.args.setfit_preset)
+        spec = parse_method(preset)
         model = build_model(self.encoder, spec, self.task.num_labels, seed=seed)
         torch.manual_seed(seed)
-        train_config = TrainConfig(batch_size=16, lr=spec.method.lr)  # as a run's: the method's rate
+        train_config = TrainConfig(epochs=self.args.epochs, batch_size=16, lr=spec.method.lr or 0.0,
+                                   head_lr=spec.method.head_lr or 0.0)
         spec.fit(model, self.pool, ids, self.task.train.labels[ids], train_config,
                  task="classification", rng=np.random.default_rng(seed))
         return predict(model, self.test, np.arange(len(self.test))).argmax(1)
@@ -165,9 +170,11 @@ def run_cell(dataset: str, seed: int, args, done: set, stored: dict,
     if "peftal" in todo or (not al and set(todo) & set(_ON_PEFTAL_IDS)):
         al, cpu, wall = _al_cell(dataset, seed, "entropy", args, task)
         emit("peftal", al, cpu, wall)
-    baselines = Baselines(task, args) if set(todo) & {"frozen-lr", "tfidf-lr", "setfit"} else None
-    fits = {} if baselines is None else {"frozen-lr": baselines.frozen_lr, "tfidf-lr": baselines.tfidf_lr,
-                                         "setfit": lambda ids: baselines.setfit(ids, seed)}
+    baselines = Baselines(task, args) if set(todo) & {"frozen-lr", "tfidf-lr", "setfit", "full"} else None
+    fits = {} if baselines is None else {
+        "frozen-lr": baselines.frozen_lr, "tfidf-lr": baselines.tfidf_lr,
+        "setfit": lambda ids: baselines.method(args.setfit_preset, ids, seed),
+        "full": lambda ids: baselines.method("full", ids, seed)}
     for side, fit in fits.items():
         if side not in todo:
             continue

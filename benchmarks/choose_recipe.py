@@ -41,6 +41,9 @@ RECIPES = {
     "lora+hlr": ("lora", {"head_lr": 1e-2}),
     "lora+hlr+steps": ("lora", {"head_lr": 1e-2, "min_steps": 200}),
     "setfit": ("setfit[max_pairs=500]", {}),
+    # other methods as the default, each with its own learning rates (docs/methods.md)
+    "bitfit": ("bitfit", {}),
+    "ia3": ("ia3", {}),
 }
 # short and long texts, 2 to 13 classes, single texts and pairs, general and domain data
 DATASETS = ("trec", "sst2", "ag_news", "subj", "mrpc", "rte", "chemprot", "sciie", "acl_arc",
@@ -76,6 +79,7 @@ def main() -> None:
     parser.add_argument("--max-validation", type=int, default=500)
     parser.add_argument("--json", type=Path, default=None, help="append one JSON line per cell here")
     parser.add_argument("--threads", type=int, default=None)
+    parser.add_argument("--markdown", action="store_true", help="also print per-dataset tables")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -113,7 +117,10 @@ def main() -> None:
                     with args.json.open("a") as handle:
                         handle.write(json.dumps(row) + "\n")
     if args.json is not None:
-        summarise([json.loads(line) for line in args.json.read_text().splitlines() if line])
+        rows = [json.loads(line) for line in args.json.read_text().splitlines() if line]
+        summarise([row for row in rows if row["recipe"] in args.recipes])
+        if args.markdown:
+            markdown([row for row in rows if row["recipe"] in args.recipes])
 
 
 def _cell(name, encoder, pool, labels, labeled, validation, task, args, seed) -> dict:
@@ -151,6 +158,28 @@ def summarise(rows: list[dict]) -> None:
         accs = [np.mean([c[name] for k, c in complete.items() if k[1] == s]) for s in sizes]
         print(name.ljust(18) + "".join(f"{a:10.3f}" for a in accs)
               + f"{np.mean(ranks[name]) if ranks[name] else float('nan'):12.2f}")
+
+
+def markdown(rows: list[dict]) -> None:
+    """One Markdown table per (size, seed): validation accuracy per dataset and recipe (best bold)."""
+    recipes = list(dict.fromkeys(row["recipe"] for row in rows))
+    for size, seed in sorted({(row["size"], row["seed"]) for row in rows}):
+        cells = {(row["dataset"], row["recipe"]): row["accuracy"] for row in rows
+                 if row["size"] == size and row["seed"] == seed}
+        datasets = [d for d in dict.fromkeys(row["dataset"] for row in rows)
+                    if all((d, r) in cells for r in recipes)]
+        if not datasets:
+            continue
+        print(f"\n{size} labels, seed {seed}\n")
+        print("| dataset | " + " | ".join(recipes) + " |")
+        print("|---|" + "---|" * len(recipes))
+        for dataset in datasets:
+            best = max(cells[dataset, r] for r in recipes)
+            print(f"| {dataset} | " + " | ".join(
+                (f"**{cells[dataset, r]:.3f}**" if cells[dataset, r] == best else f"{cells[dataset, r]:.3f}")
+                for r in recipes) + " |")
+        means = [np.mean([cells[d, r] for d in datasets]) for r in recipes]
+        print("| mean | " + " | ".join(f"{m:.3f}" for m in means) + " |")
 
 
 if __name__ == "__main__":
