@@ -44,6 +44,9 @@ RECIPES = {
     # other methods as the default, each with its own learning rates (docs/methods.md)
     "bitfit": ("bitfit", {}),
     "ia3": ("ia3", {}),
+    # what fewer epochs cost (reported, not chosen on)
+    "ia3@3ep": ("ia3", {"epochs": 3}),
+    "lora@3ep": ("lora", {"epochs": 3}),
 }
 # short and long texts, 2 to 13 classes, single texts and pairs, general and domain data
 DATASETS = ("trec", "sst2", "ag_news", "subj", "mrpc", "rte", "chemprot", "sciie", "acl_arc",

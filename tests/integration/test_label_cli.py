@@ -15,6 +15,7 @@ import urllib.error
 import numpy as np
 import pytest
 
+from peftal.defaults import DEFAULT_METHOD
 from tests.conftest import run_cli
 from tests.integration.label_server import TREC_LABELS, Server, pid_alive, trec_csv
 
@@ -109,7 +110,7 @@ def test_label_train_writes_a_run_that_predict_reads(tmp_path, data_dir, monkeyp
     run_cli("label", "train", str(tmp_path / "project"), "--out", str(run), "--no-progress")
     summary = json.loads((run / "summary.json").read_text())
     assert summary["num_labeled"] == 60 and sum(summary["label_counts"].values()) == 60
-    assert summary["method"] == "lora" and set(summary["indices_labeled"]) == labelled
+    assert summary["method"] == DEFAULT_METHOD and set(summary["indices_labeled"]) == labelled
     assert summary["trainable_params"] < summary["total_params"]
 
     run_cli("predict", "--run", str(run), "--input", str(tmp_path / "questions.csv"),

@@ -18,6 +18,7 @@ from peftal.al.stopping import check_criteria
 from peftal.al.strategies import parse_strategy, strategies_for
 from peftal.al.warm_start import random_warm_start, stratified_warm_start
 from peftal.data import TaskData, load_task
+from peftal.defaults import DEFAULT_METHOD
 from peftal.errors import UsageError
 from peftal.models.backbone import skeleton
 from peftal.models.heads import POOLINGS
@@ -87,7 +88,7 @@ class RunConfig:
 
     dataset: str = "trec"
     model: str | None = None
-    method: str = "lora"
+    method: str = DEFAULT_METHOD
     strategy: str = "entropy"
     warm_start: int = 100
     query_size: int = 50

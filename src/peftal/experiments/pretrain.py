@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from peftal.data.corpus import Corpus, encode_corpus, load_corpus
+from peftal.defaults import DEFAULT_METHOD
 from peftal.errors import UsageError
 from peftal.experiments.single import RUN_ID, check_out_dir, complete_run, recorded_run
 from peftal.models.backbone import display_name
@@ -62,7 +63,7 @@ class PretrainConfig:
 
     dataset: str = "trec"
     model: str | None = None
-    method: str = "lora"
+    method: str = DEFAULT_METHOD
     epochs: int = 3
     lr: float | None = None
     head_lr: float | None = None

@@ -25,6 +25,7 @@ import numpy as np
 from peftal.data import TaskData, load_task
 from peftal.data.qa import QATask, load_qa
 from peftal.data.sampling import sample_training_ids, subset_size
+from peftal.defaults import DEFAULT_METHOD
 from peftal.errors import UsageError
 from peftal.experiments.single import RUN_ID, check_out_dir, complete_run, model_meta, recorded_run
 from peftal.models.backbone import display_name, load_backbone
@@ -73,7 +74,7 @@ class SupervisedConfig:
 
     dataset: str = "trec"
     model: str | None = None
-    method: str = "lora"
+    method: str = DEFAULT_METHOD
     fraction: float | None = None
     num_train: int | None = None
     time_budget: float | None = None

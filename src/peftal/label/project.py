@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from peftal.defaults import DEFAULT_METHOD
 from peftal.errors import UsageError
 from peftal.integrity import check_sqlite
 from peftal.label.store import STORE_NAME, LabelStore
@@ -57,7 +58,7 @@ class LabelSettings:
     text_pair_column: str | None = None
     data: str = ""
     model: str | None = None
-    method: str = "lora"
+    method: str = DEFAULT_METHOD
     strategy: str = "entropy"
     query_size: int = 20
     budget: int | None = None

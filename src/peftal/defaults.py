@@ -1,0 +1,12 @@
+"""What a user gets without choosing: the method that ``peftal run``, ``train``, ``pretrain`` and the
+labelling app train by default.
+
+``ia3`` ((IA)³, Liu et al. 2022) with its own learning rates (3e-2, head 1e-2) had the best mean
+rank among the candidate recipes (``lora`` as it was, ``lora`` with a 10× faster head or a
+200-step budget or an LP-FT head, ``bitfit``, ``ia3``, the ``head`` linear probe) on the
+*validation* splits of ten built-in datasets at 100, 200 and 300 labels
+(``benchmarks/choose_recipe.py``; the tables are in docs/label-efficiency.md). It also builds on
+every architecture peftal knows (``bitfit`` does not: ModernBERT has no biases).
+"""
+
+DEFAULT_METHOD = "ia3"
