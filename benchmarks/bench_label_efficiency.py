@@ -12,8 +12,8 @@ test examples:
 * ``tfidf-lr``: ``TfidfVectorizer`` (word 1-2-grams, sublinear tf, fitted on the pool's texts,
   which needs no labels) + ``LogisticRegression(C=10)``; pairs are joined with `` [SEP] ``;
 * ``setfit``: peftal's ``setfit`` method (Tunstall et al. 2022), preset ``--setfit-preset``;
-* ``full`` (``--sides`` with ``full``): full fine-tuning with its default learning rates and the
-  run's epochs (the pair-task check of the issue);
+* any method name (``--sides`` with e.g. ``full`` or ``lora``): that method trained with its own
+  learning rates and the run's epochs on the AL cell's ids (``full``: the pair-task check);
 * ``random`` (``--sides`` with ``random``): the same AL cell with the ``random`` strategy, for the
   entropy-vs-random check (its own labelled ids);
 * ``acq-head`` (``--sides`` with ``acq-head``): the same AL cell with ``--acquisition-method head``:
@@ -57,8 +57,9 @@ from peftal.training import TrainConfig, embed, predict
 from peftal.training.precision import set_threads
 
 DATASETS = ("trec", "subj", "sst2", "ag_news", "mrpc", "rte", "chemprot", "imdb")
-SIDES = ("peftal", "frozen-lr", "tfidf-lr", "setfit", "full", "random", "acq-head")
-_ON_PEFTAL_IDS = ("peftal", "frozen-lr", "tfidf-lr", "setfit", "full")  # sides that need the AL cell's ids
+# any other side is a peftal method preset trained on the AL cell's ids each round (``full``, ``lora``)
+SIDES = ("peftal", "frozen-lr", "tfidf-lr", "setfit", "random", "acq-head")
+_AL_CELLS = ("peftal", "random", "acq-head")
 
 
 def _metrics(labels: np.ndarray, predicted: np.ndarray) -> dict[str, float]:
@@ -167,17 +168,22 @@ def run_cell(dataset: str, seed: int, args, done: set, stored: dict,
 
     todo = [side for side in args.sides if (dataset, seed, side) not in done]
     al: list[dict] = stored.get((dataset, seed), [])
-    if "peftal" in todo or (not al and set(todo) & set(_ON_PEFTAL_IDS)):
+    if "peftal" in todo or (not al and set(todo) - {"random", "acq-head"}):
         al, cpu, wall = _al_cell(dataset, seed, "entropy", args, task)
         emit("peftal", al, cpu, wall)
-    baselines = Baselines(task, args) if set(todo) & {"frozen-lr", "tfidf-lr", "setfit", "full"} else None
-    fits = {} if baselines is None else {
-        "frozen-lr": baselines.frozen_lr, "tfidf-lr": baselines.tfidf_lr,
-        "setfit": lambda ids: baselines.method(args.setfit_preset, ids, seed),
-        "full": lambda ids: baselines.method("full", ids, seed)}
-    for side, fit in fits.items():
-        if side not in todo:
-            continue
+    on_ids = [side for side in todo if side not in _AL_CELLS]
+    baselines = Baselines(task, args) if on_ids else None
+
+    def fit_for(side: str) -> Callable[[np.ndarray], np.ndarray]:
+        if side == "frozen-lr":
+            return baselines.frozen_lr
+        if side == "tfidf-lr":
+            return baselines.tfidf_lr
+        preset = args.setfit_preset if side == "setfit" else side
+        return lambda ids: baselines.method(preset, ids, seed)
+
+    for side in on_ids:
+        fit = fit_for(side)
         rounds, cpu, wall = [], time.process_time(), time.perf_counter()
         for r in al:
             ids = np.asarray(r["ids"], dtype=np.int64)
@@ -273,9 +279,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--threads", type=int, default=None)
     args = parser.parse_args(argv)
     args.sides = [s for s in args.sides.split(",") if s]
-    unknown = [s for s in args.sides if s not in SIDES]
+    from peftal.peft import METHODS
+
+    unknown = [s for s in args.sides if s not in SIDES and s not in METHODS]
     if unknown:
-        parser.error(f"unknown side {unknown[0]!r}; sides: {', '.join(SIDES)}")
+        parser.error(f"unknown side {unknown[0]!r}; sides: {', '.join(SIDES)} or a method name")
     return args
 
 
