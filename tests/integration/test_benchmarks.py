@@ -98,7 +98,9 @@ def test_label_efficiency_benchmark(tmp_path):
 def test_head_cell_benchmark():
     records = bench("bench_head_cell.py", "--budget", "30", "--warm-start", "20", "--query-size", "10",
                     "--pool-subsample", "60", "--max-length", "32")
-    assert [r["method"] for r in records] == ["lora", "head"]
+    from peftal.defaults import DEFAULT_METHOD
+
+    assert [r["method"] for r in records] == [DEFAULT_METHOD, "head"]
     assert all(r["labels"] == 30 and r["wall_seconds"] > 0 for r in records)
 
 
