@@ -61,4 +61,4 @@ def print_table(headers: list[str], rows: list[list]) -> None:
 
 
 def json_line(record: dict) -> None:
-    print(json.dumps(record, sort_keys=True))
+    print(json.dumps(record, sort_keys=True), flush=True)  # visible at once when stdout is a file
