@@ -53,6 +53,7 @@ from peftal.models.backbone import load_backbone
 from peftal.models.heads import TextClassifier
 from peftal.peft import build_model, parse_method
 from peftal.records import RoundRecord
+from peftal.seeding import torch_seeded
 from peftal.training import TrainConfig, embed, predict
 from peftal.training.precision import set_threads
 
@@ -111,15 +112,13 @@ class Baselines:
     def method(self, preset: str, ids: np.ndarray, seed: int) -> np.ndarray:
         """A peftal method trained on ``ids`` as a run's round trains it: the method's own learning
         rates, the run's epochs."""
-        import torch
-
         spec = parse_method(preset)
         model = build_model(self.encoder, spec, self.task.num_labels, seed=seed)
-        torch.manual_seed(seed)
         train_config = TrainConfig(epochs=self.args.epochs, batch_size=16, lr=spec.method.lr or 0.0,
                                    head_lr=spec.method.head_lr or 0.0)
-        spec.fit(model, self.pool, ids, self.task.train.labels[ids], train_config,
-                 task="classification", rng=np.random.default_rng(seed))
+        with torch_seeded(seed):  # dropout draws, without resetting the global generator
+            spec.fit(model, self.pool, ids, self.task.train.labels[ids], train_config,
+                     task="classification", rng=np.random.default_rng(seed))
         return predict(model, self.test, np.arange(len(self.test))).argmax(1)
 
 
@@ -152,12 +151,11 @@ def _load(dataset: str, seed: int, args):
     return task
 
 
-def run_cell(dataset: str, seed: int, args, done: set, stored: dict,
+def run_cell(dataset: str, seed: int, args, done: set, records: list[dict],
              write: Callable[[list[dict]], None]) -> None:
     """Every side of one (dataset, seed) not yet in ``done``; each side's records (one a round) go to
     ``write`` as soon as the side ends. The AL cell's labelled ids are stored with its records, so a
-    baseline side added later (``stored``: ``(dataset, seed) -> rounds``) reuses them instead of
-    running the AL cell again."""
+    baseline side added later reuses them (from ``records``) instead of running the AL cell again."""
     task = _load(dataset, seed, args)
 
     def emit(side: str, rounds: list[dict], cpu: float, wall: float) -> None:
@@ -167,7 +165,8 @@ def run_cell(dataset: str, seed: int, args, done: set, stored: dict,
                 **({"ids": r["ids"]} if side == "peftal" else {})} for r in rounds])
 
     todo = [side for side in args.sides if (dataset, seed, side) not in done]
-    al: list[dict] = stored.get((dataset, seed), [])
+    al = [{"num_labeled": r["labels"], "ids": r["ids"]} for r in records
+          if r["side"] == "peftal" and r["dataset"] == dataset and r["seed"] == seed and "ids" in r]
     if "peftal" in todo or (not al and set(todo) - {"random", "acq-head"}):
         al, cpu, wall = _al_cell(dataset, seed, "entropy", args, task)
         emit("peftal", al, cpu, wall)
@@ -306,14 +305,13 @@ def contract(records: list[dict]) -> list[str]:
             lines.append(f"{n} labels: default - frozen-lr = {100 * statistics.mean(margins.values()):+.1f} "
                          f"points on average over {len(margins)} datasets (want >= +3); worst "
                          f"{worst} {100 * margins[worst]:+.1f} (want >= -1)")
-        for side in ("random",):
-            pairs = [(statistics.mean(r["accuracy"] for r in _select(records, d, n, "peftal")),
-                      statistics.mean(r["accuracy"] for r in _select(records, d, n, side)))
-                     for d in datasets if _select(records, d, n, "peftal") and _select(records, d, n, side)]
-            if pairs:
-                lines.append(f"{n} labels: entropy - random = "
-                             f"{100 * statistics.mean(a - b for a, b in pairs):+.1f} points over "
-                             f"{len(pairs)} datasets")
+        pairs = [(statistics.mean(r["accuracy"] for r in _select(records, d, n, "peftal")),
+                  statistics.mean(r["accuracy"] for r in _select(records, d, n, "random")))
+                 for d in datasets if _select(records, d, n, "peftal") and _select(records, d, n, "random")]
+        if pairs:
+            lines.append(f"{n} labels: entropy - random = "
+                         f"{100 * statistics.mean(a - b for a, b in pairs):+.1f} points over "
+                         f"{len(pairs)} datasets")
     return lines
 
 
@@ -337,12 +335,7 @@ def main(argv: list[str] | None = None) -> int:
         for seed in (int(s) for s in args.seeds.split(",")):
             if all((dataset, seed, side) in done for side in args.sides):
                 continue
-            stored: dict = {}
-            for r in records:
-                if r["side"] == "peftal" and "ids" in r:
-                    stored.setdefault((r["dataset"], r["seed"]), []).append(
-                        {"num_labeled": r["labels"], "ids": r["ids"]})
-            run_cell(dataset, seed, args, done, stored, write)
+            run_cell(dataset, seed, args, done, records, write)
     shown = [r for r in records if r["side"] in args.sides and r["dataset"] in args.datasets.split(",")]
     print_table(["dataset", "labels", "side", "accuracy %", "macro-F1 %", "CPU s"],
                 summarise(shown, args.sides))
