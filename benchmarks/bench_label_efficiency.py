@@ -1,9 +1,9 @@
 """Label efficiency: peftal's default AL cell against the baselines a practitioner tries first, on
 the same labelled ids.
 
-For each dataset and seed, one AL cell with peftal's defaults (``RunConfig()``'s method and
-strategy: ``lora``, ``entropy``, 10 epochs): a random warm start of 100, 100 per query, to 300
-labels. On the labelled ids of each of its rounds, the baselines are trained and tested on the same
+For each dataset and seed, one AL cell with peftal's defaults (``RunConfig``'s method and
+strategy: ``ia3``, ``lora`` on text pairs, ``entropy``, 10 epochs): a random warm start of 100, 100
+per query, to 300 labels. On the labelled ids of each of its rounds, the baselines are trained and tested on the same
 test examples:
 
 * ``frozen-lr``: scikit-learn ``LogisticRegression`` (its defaults) on mean-pooled embeddings of the
@@ -159,7 +159,9 @@ def run_cell(dataset: str, seed: int, args, done: set, records: list[dict],
     task = _load(dataset, seed, args)
 
     def emit(side: str, rounds: list[dict], cpu: float, wall: float) -> None:
-        write([{"dataset": dataset, "seed": seed, "side": side, "labels": r["num_labeled"],
+        method = RunConfig(dataset=dataset).method_preset if side in _AL_CELLS else side
+        write([{"dataset": dataset, "seed": seed, "side": side, "method": method,
+                "labels": r["num_labeled"],
                 "accuracy": r["metrics"]["accuracy"], "f1_macro": r["metrics"]["f1_macro"],
                 "cpu_seconds": cpu, "wall_seconds": wall,
                 **({"ids": r["ids"]} if side == "peftal" else {})} for r in rounds])

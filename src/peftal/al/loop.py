@@ -18,7 +18,7 @@ from peftal.al.stopping import check_criteria
 from peftal.al.strategies import parse_strategy, strategies_for
 from peftal.al.warm_start import random_warm_start, stratified_warm_start
 from peftal.data import TaskData, load_task
-from peftal.defaults import DEFAULT_METHOD
+from peftal.defaults import default_method, has_pairs
 from peftal.errors import UsageError
 from peftal.models.backbone import skeleton
 from peftal.models.heads import POOLINGS
@@ -37,7 +37,8 @@ class RunConfig:
     Attributes:
         dataset: Built-in name or path to a file/folder.
         model: HF model id or local path (default: the packaged all-MiniLM-L6-v2).
-        method: PEFT method preset, e.g. ``lora`` or ``lora[r=16,alpha=32]``.
+        method: PEFT method preset, e.g. ``lora`` or ``lora[r=16,alpha=32]`` (default: ``ia3``;
+            ``lora`` for text pairs).
         strategy: Query strategy preset, e.g. ``entropy`` or ``mc_dropout[passes=10]``.
         warm_start: Labels drawn at random before the first round.
         query_size: Labels the strategy picks per round.
@@ -88,7 +89,7 @@ class RunConfig:
 
     dataset: str = "trec"
     model: str | None = None
-    method: str = DEFAULT_METHOD
+    method: str | None = None
     strategy: str = "entropy"
     warm_start: int = 100
     query_size: int = 50
@@ -119,6 +120,13 @@ class RunConfig:
     device: str = "auto"
     acquisition_method: str | None = None
     acquisition_every: int | None = None
+
+    @property
+    def method_preset(self) -> str:
+        """The method this run trains: ``method``, or the default for its data when none is named."""
+        if self.method is not None:
+            return self.method
+        return default_method(has_pairs(self.dataset, self.text_pair_column))
 
     def __post_init__(self) -> None:
         resolve_precision(self.precision)  # checks the names before any compute
@@ -165,7 +173,7 @@ def draw_warm_start(task: TaskData, config: RunConfig, rng: np.random.Generator)
 
 def prepare(config: RunConfig) -> tuple[TaskData, Any, Any]:
     """Load and check everything a run needs before any compute; returns (task, method, strategy)."""
-    method = parse_method(config.method)
+    method = parse_method(config.method_preset)
     strategy = parse_strategy(config.strategy)
     task = load_run_task(config)
     check_run(config, task, method, strategy)

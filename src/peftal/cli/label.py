@@ -61,8 +61,8 @@ def _register_start(commands: argparse._SubParsersAction) -> None:
     start.add_argument("--text-column", help=f"column holding the text (default: {d.text_column})")
     start.add_argument("--text-pair-column", help="column holding the second text of a pair task")
     start.add_argument("--model", help="HF model id or local path (default: the packaged all-MiniLM-L6-v2)")
-    start.add_argument("--method", help=f"PEFT method preset (default: {d.method}); one of: "
-                                        f"{', '.join(METHODS.names())}")
+    start.add_argument("--method", help=f"PEFT method preset (default: {d.method}; lora for text "
+                                        f"pairs); one of: {', '.join(METHODS.names())}")
     start.add_argument("--strategy", help=f"query strategy preset (default: {d.strategy}); one of: "
                                           f"{', '.join(STRATEGIES.names())}")
     start.add_argument("--query-size", type=positive_int,
@@ -122,6 +122,10 @@ def open_or_create(args: argparse.Namespace):
         raise UsageError(f"{args.project} is not a project yet; creating one needs "
                          f"{' and '.join(missing)}")
     overrides["labels"] = tuple(overrides["labels"])
+    if "method" not in overrides:
+        from peftal.defaults import default_method
+
+        overrides["method"] = default_method(overrides.get("text_pair_column") is not None)
     settings = project.LabelSettings(**overrides)
     return project.create(args.project, args.data, settings), settings, True
 

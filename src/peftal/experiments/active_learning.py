@@ -49,7 +49,7 @@ def _validate_active_learning(configs: list[Any]) -> list[str]:
 
     problems: list[str] = []
     methods = {preset: parsed_preset(problems, parse_method, preset)
-               for preset in dict.fromkeys(config.method for config in configs)}
+               for preset in dict.fromkeys(config.method_preset for config in configs)}
     strategies = {preset: parsed_preset(problems, parse_strategy, preset)
                   for preset in dict.fromkeys(config.strategy for config in configs)}
     by_dataset: dict[tuple, list[Any]] = {}
@@ -92,14 +92,14 @@ def _check_dataset(configs: list[Any], methods: dict[str, Any], strategies: dict
     checked: set[tuple] = set()
     for config in configs:
         key = tuple(getattr(config, field) for field in _CHECKED_FIELDS)
-        method, strategy = methods[config.method], strategies[config.strategy]
+        method, strategy = methods[config.method_preset], strategies[config.strategy]
         if key in checked or method is None or strategy is None:
             continue
         checked.add(key)
         try:
             check_run(config, task, method, strategy)
         except UsageError as error:
-            problems.append(f"{config.method} × {config.strategy} on {name!r}: {error}")
+            problems.append(f"{config.method_preset} × {config.strategy} on {name!r}: {error}")
     return problems
 
 

@@ -269,6 +269,12 @@ def _unique(items: list[str]) -> list[str]:
     return list(dict.fromkeys(items))
 
 
+# The default method when cell ids were first made. The default has changed since (``ia3``; ``lora``
+# for text pairs); ids compare with this one, so a stored cell keeps its id and a cell that leaves
+# the method to the default gets the id of the cell naming the method it trains.
+_FIRST_DEFAULT_METHOD = "lora"
+
+
 def cell_id_of(kind: str, config: Any) -> str:
     """A stable 16-hex-digit id: SHA-256 of the kind and the config's non-default values.
 
@@ -276,7 +282,11 @@ def cell_id_of(kind: str, config: Any) -> str:
     change the ids of cells that were already run.
     """
     defaults = {field.name: _default(field) for field in dataclasses.fields(config)}
-    values = {key: value for key, value in dataclasses.asdict(config).items()
+    values = dataclasses.asdict(config)
+    if "method" in values:  # the method the cell trains, against the default ids were made with
+        values["method"] = getattr(config, "method_preset", values["method"])
+        defaults["method"] = _FIRST_DEFAULT_METHOD
+    values = {key: value for key, value in values.items()
               if value != defaults.get(key, dataclasses.MISSING)}
     payload = json.dumps({"kind": kind, "config": values}, sort_keys=True, default=str)
     return hashlib.sha256(payload.encode()).hexdigest()[:16]

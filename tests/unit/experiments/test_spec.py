@@ -170,3 +170,18 @@ def test_cell_ids_survive_a_new_option_with_a_default():
 
     assert cell_id_of("k", Old(seed=1, budget=50)) == cell_id_of("k", New(seed=1, budget=50))
     assert cell_id_of("k", Old(seed=1)) != cell_id_of("k", New(seed=1, precision="bf16"))
+
+
+def test_cell_ids_name_the_method_a_cell_trains():
+    """Ids compare the method with ``lora``, the default when ids were first made: a stored ``lora``
+    cell keeps its id, and a cell leaving the method to the default shares the id of the cell
+    naming the method it trains (``ia3``; ``lora`` on pairs)."""
+    import hashlib
+    import json
+
+    first = hashlib.sha256(json.dumps({"kind": "k", "config": {"seed": 1}}, sort_keys=True)
+                           .encode()).hexdigest()[:16]
+    assert cell_id_of("k", RunConfig(seed=1, method="lora")) == first
+    assert cell_id_of("k", RunConfig(seed=1)) == cell_id_of("k", RunConfig(seed=1, method="ia3")) != first
+    assert (cell_id_of("k", RunConfig(dataset="mrpc"))
+            == cell_id_of("k", RunConfig(dataset="mrpc", method="lora")))

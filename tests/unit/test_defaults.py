@@ -1,0 +1,47 @@
+"""The default method: ``ia3``, ``lora`` on text pairs, unless a method is named."""
+
+import argparse
+
+import pytest
+
+from peftal.al.loop import RunConfig
+from peftal.defaults import DEFAULT_METHOD, DEFAULT_PAIR_METHOD, default_method, has_pairs
+
+
+def test_pairs_are_known_before_loading():
+    assert has_pairs("mrpc", None) and has_pairs("rte", None) and has_pairs("stsb", None)
+    assert not has_pairs("trec", None) and not has_pairs("data.csv", None)
+    assert has_pairs("data.csv", "question")
+    assert default_method(True) == DEFAULT_PAIR_METHOD == "lora"
+    assert default_method(False) == DEFAULT_METHOD == "ia3"
+
+
+@pytest.mark.parametrize(("options", "preset"), [
+    ({}, "ia3"),
+    ({"dataset": "mrpc"}, "lora"),
+    ({"dataset": "data.csv", "text_pair_column": "b"}, "lora"),
+    ({"dataset": "mrpc", "method": "ia3"}, "ia3"),
+    ({"method": "bitfit"}, "bitfit"),
+])
+def test_a_run_trains_the_named_method_or_the_default_for_its_data(options, preset):
+    config = RunConfig(**options)
+    assert config.method_preset == preset
+    assert config.method == options.get("method")  # what the user gave, as given
+
+
+def test_the_label_app_stores_the_default_for_its_data(tmp_path):
+    from peftal.cli.label import open_or_create
+
+    data = tmp_path / "d.csv"
+    data.write_text("text,pair\n" + "".join(f"t{i},p{i}\n" for i in range(6)))
+    methods = []
+    for name, pair in (("single", None), ("pairs", "pair")):
+        args = argparse.Namespace(project=tmp_path / name, data=data, labels="a,b", text_column=None,
+                                  text_pair_column=pair, model=None, method=None, strategy=None,
+                                  query_size=None, budget=None, epochs=None, batch_size=None, lr=None,
+                                  head_lr=None, max_length=None, pooling=None, seed=None,
+                                  cold_start=None, cv_folds=None, pool_subsample=None,
+                                  lease_seconds=None)
+        _, settings, created = open_or_create(args)
+        methods.append((created, settings.method))
+    assert methods == [(True, "ia3"), (True, "lora")]
