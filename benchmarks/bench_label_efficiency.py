@@ -3,8 +3,8 @@ the same labelled ids.
 
 For each dataset and seed, one AL cell with peftal's defaults (``RunConfig``'s method and
 strategy: ``ia3``, ``lora`` on text pairs, ``entropy``, 10 epochs): a random warm start of 100, 100
-per query, to 300 labels. On the labelled ids of each of its rounds, the baselines are trained and tested on the same
-test examples:
+per query, to 300 labels. On the labelled ids of each of its rounds, the baselines are trained and
+tested on the same test examples:
 
 * ``frozen-lr``: scikit-learn ``LogisticRegression`` (its defaults) on mean-pooled embeddings of the
   packaged MiniLM, frozen (text pairs go in as the model's pair input, as for every peftal method);
