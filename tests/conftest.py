@@ -18,6 +18,9 @@ if "PEFTAL_DATA_DIR" not in os.environ and SHARED_DATA.is_dir():
     os.environ["PEFTAL_DATA_DIR"] = str(SHARED_DATA)
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+if os.environ.get("PYTEST_XDIST_WORKER"):  # one worker per core: each, and each CLI it starts,
+    os.environ.setdefault("OMP_NUM_THREADS", "1")  # computes on one thread
+    torch.set_num_threads(int(os.environ["OMP_NUM_THREADS"]))
 
 TINY_ARCHITECTURES = ("bert", "roberta", "distilbert", "electra", "modernbert")
 
