@@ -36,7 +36,7 @@ def run_side(config: RunConfig) -> tuple[float, float, dict]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     defaults = RunConfig()
-    parser.add_argument("--methods", default=f"{defaults.method},head",
+    parser.add_argument("--methods", default=f"{defaults.method_preset},head",
                         help="comma-separated: the reference method first, then the one timed against it")
     parser.add_argument("--budget", type=int, default=defaults.budget)
     parser.add_argument("--warm-start", type=int, default=defaults.warm_start)

@@ -66,7 +66,9 @@ class Cell:
 
     @property
     def config_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self.config)
+        from peftal.experiments.worker import config_dict
+
+        return config_dict(self.config)
 
     @property
     def label(self) -> str:

@@ -71,5 +71,9 @@ def execute_cell(kind_name: str, config: dict[str, Any], *, cell_id: str = "",
 
 
 def config_dict(config: Any) -> dict[str, Any]:
-    """A cell config as the plain dict :func:`execute_cell` takes."""
-    return dataclasses.asdict(config)
+    """A cell config as the plain dict :func:`execute_cell` takes (and a study stores): a method left
+    to the default is stored as the method the cell trains (``ia3``, ``lora`` on text pairs)."""
+    values = dataclasses.asdict(config)
+    if values.get("method") is None and hasattr(config, "method_preset"):
+        values["method"] = config.method_preset
+    return values

@@ -185,3 +185,12 @@ def test_cell_ids_name_the_method_a_cell_trains():
     assert cell_id_of("k", RunConfig(seed=1)) == cell_id_of("k", RunConfig(seed=1, method="ia3")) != first
     assert (cell_id_of("k", RunConfig(dataset="mrpc"))
             == cell_id_of("k", RunConfig(dataset="mrpc", method="lora")))
+
+
+def test_a_cell_leaving_the_method_to_the_default_stores_the_method_it_trains():
+    text = ISSUE_EXAMPLE.replace("datasets: [trec]", "datasets: [trec, mrpc]").replace(
+        "methods: [lora, full]\n", "")
+    cells = expand(spec_of(text), RunConfig)
+    stored = {(c.config.dataset, c.config_dict["method"]) for c in cells}
+    assert stored == {("trec", "ia3"), ("mrpc", "lora")}
+    assert all(c.config.method is None for c in cells)
