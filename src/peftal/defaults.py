@@ -21,10 +21,3 @@ def default_method(pairs: bool) -> str:
     """The method an AL run trains when none is named: ``lora`` on text pairs, else ``ia3``."""
     return DEFAULT_PAIR_METHOD if pairs else DEFAULT_METHOD
 
-
-def has_pairs(dataset: str, text_pair_column: str | None) -> bool:
-    """Whether a run's data are text pairs, known before loading: a ``--text-pair-column`` was given,
-    or ``dataset`` is a built-in pair dataset (MRPC, RTE, STS-B)."""
-    from peftal.data.builtin import DATASETS
-
-    return text_pair_column is not None or (dataset in DATASETS and DATASETS.get(dataset).text_pair)

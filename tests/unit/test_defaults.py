@@ -5,7 +5,8 @@ import argparse
 import pytest
 
 from peftal.al.loop import RunConfig
-from peftal.defaults import DEFAULT_METHOD, DEFAULT_PAIR_METHOD, default_method, has_pairs
+from peftal.data.builtin import has_pairs
+from peftal.defaults import DEFAULT_METHOD, DEFAULT_PAIR_METHOD, default_method
 
 
 def test_pairs_are_known_before_loading():

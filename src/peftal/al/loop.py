@@ -18,7 +18,8 @@ from peftal.al.stopping import check_criteria
 from peftal.al.strategies import parse_strategy, strategies_for
 from peftal.al.warm_start import random_warm_start, stratified_warm_start
 from peftal.data import TaskData, load_task
-from peftal.defaults import default_method, has_pairs
+from peftal.data.builtin import has_pairs
+from peftal.defaults import default_method
 from peftal.errors import UsageError
 from peftal.models.backbone import skeleton
 from peftal.models.heads import POOLINGS

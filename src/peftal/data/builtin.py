@@ -131,3 +131,9 @@ _add(DatasetSpec(
     "squad", "qa", "extractive QA, SQuAD 1.1 (dev file split by article)", ("exact_match", "f1"),
     "rajpurkar/squad",
 ))
+
+
+def has_pairs(dataset: str, text_pair_column: str | None) -> bool:
+    """Whether a run's data are text pairs, known before loading: a ``--text-pair-column`` was given,
+    or ``dataset`` is a built-in pair dataset (MRPC, RTE, STS-B)."""
+    return text_pair_column is not None or (dataset in DATASETS and DATASETS.get(dataset).text_pair)
