@@ -16,6 +16,7 @@ encoders without token types are never handed any, see models/backbone.py).
 from __future__ import annotations
 
 import logging
+import warnings
 from typing import Any
 
 import torch
@@ -43,10 +44,14 @@ def attach(encoder: nn.Module, config: Any) -> nn.Module:
     import peft
 
     logging.getLogger("peft").setLevel(logging.ERROR)
-    if config.is_prompt_learning:
-        wrapped = _prompted_class()(encoder, config, adapter_name=ADAPTER_NAME)
-    else:
-        wrapped = peft.get_peft_model(encoder, config, adapter_name=ADAPTER_NAME)
+    with warnings.catch_warnings():
+        # peft reads transformers' deprecated ``is_gradient_checkpointing`` on every build; the
+        # FutureWarning is about peft's code, not the user's, and repeats once per model built.
+        warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
+        if config.is_prompt_learning:
+            wrapped = _prompted_class()(encoder, config, adapter_name=ADAPTER_NAME)
+        else:
+            wrapped = peft.get_peft_model(encoder, config, adapter_name=ADAPTER_NAME)
     return wrapped
 
 
