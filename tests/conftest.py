@@ -108,3 +108,14 @@ def toy_csv(tmp_path) -> Path:
     path = tmp_path / "toy.csv"
     path.write_text("\n".join(rows) + "\n", encoding="utf-8")
     return path
+
+
+@pytest.fixture
+def one_ray_at_a_time(tmp_path_factory):
+    """Hold a lock shared by the test workers while a test starts a local Ray: two Ray instances
+    started at once on one machine can pick the same ports (ray-project/ray#53906)."""
+    from filelock import FileLock
+
+    shared = tmp_path_factory.getbasetemp().parent  # the same folder for every xdist worker
+    with FileLock(str(shared / "ray.lock")):
+        yield

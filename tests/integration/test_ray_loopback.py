@@ -12,7 +12,7 @@ from tests.integration.listening import descendants, listening
 
 
 @pytest.mark.skipif(sys.platform != "linux", reason="reads listening sockets from /proc")
-def test_ray_started_by_peftal_listens_only_on_loopback(monkeypatch):
+def test_ray_started_by_peftal_listens_only_on_loopback(monkeypatch, one_ray_at_a_time):
     ray = pytest.importorskip("ray", reason="ray is not installed")
     from peftal.experiments.executors import RayExecutor
 
