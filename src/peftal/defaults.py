@@ -20,4 +20,3 @@ DEFAULT_PAIR_METHOD = "lora"
 def default_method(pairs: bool) -> str:
     """The method an AL run trains when none is named: ``lora`` on text pairs, else ``ia3``."""
     return DEFAULT_PAIR_METHOD if pairs else DEFAULT_METHOD
-
