@@ -120,3 +120,22 @@ def test_choose_recipe_scores_on_validation_data_only(tmp_path):
     assert again.returncode == 0, again.stderr[-3000:]
     assert not any(line.startswith("{") for line in again.stdout.splitlines())  # stored cells skipped
     assert "| dataset | lora | head |" in again.stdout
+
+
+def test_label_efficiency_checks_compare_the_seeds_both_sides_ran():
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    try:
+        from bench_label_efficiency import contract
+    finally:
+        sys.path.remove(str(REPO / "benchmarks"))
+
+    def rec(side, seed, accuracy, dataset="trec"):
+        return {"dataset": dataset, "seed": seed, "side": side, "labels": 300, "accuracy": accuracy}
+
+    records = [rec("peftal", 0, 0.90), rec("peftal", 1, 0.50), rec("random", 0, 0.80),
+               rec("frozen-lr", 0, 0.70), rec("frozen-lr", 1, 0.60),
+               rec("peftal", 0, 0.60, "rte"), rec("frozen-lr", 0, 0.62, "rte")]
+    assert contract(records) == [
+        "300 labels: default - frozen-lr = +1.5 points on average over 2 datasets (want >= +3); "
+        "worst rte -2.0 (want >= -1)",
+        "300 labels: entropy - random = +10.0 points over 1 datasets (same seeds)"]
