@@ -31,6 +31,7 @@ import yaml
 
 from peftal.config import build_config
 from peftal.errors import UsageError
+from peftal.experiments.worker import config_dict
 
 META_KEYS = ("name", "kind", "description", "grids", "claims")  # claims: peftal.experiments.claims
 DEFAULT_KIND = "active_learning"
@@ -66,8 +67,6 @@ class Cell:
 
     @property
     def config_dict(self) -> dict[str, Any]:
-        from peftal.experiments.worker import config_dict
-
         return config_dict(self.config)
 
     @property
@@ -284,9 +283,8 @@ def cell_id_of(kind: str, config: Any) -> str:
     change the ids of cells that were already run.
     """
     defaults = {field.name: _default(field) for field in dataclasses.fields(config)}
-    values = dataclasses.asdict(config)
-    if "method" in values:  # the method the cell trains, against the default ids were made with
-        values["method"] = getattr(config, "method_preset", values["method"])
+    values = config_dict(config)  # a method left to the default: the one the cell trains
+    if "method" in values:
         defaults["method"] = _FIRST_DEFAULT_METHOD
     values = {key: value for key, value in values.items()
               if value != defaults.get(key, dataclasses.MISSING)}
