@@ -6,7 +6,7 @@ The default cell is ``RunConfig()`` as ``peftal run`` uses it (TREC, ``entropy``
 sides run the whole ``run_active_learning`` (backbone load, encoding, every round's training,
 querying and test evaluation), without the CKA probe, which is the same cost on both sides.
 
-    PEFTAL_DATA_DIR=../shared/data python benchmarks/bench_head_cell.py --threads 1
+    PEFTAL_DATA_DIR=../shared/data python benchmarks/bench_head_cell.py --methods lora,head
     # smoke
     PEFTAL_DATA_DIR=../shared/data python benchmarks/bench_head_cell.py --budget 120 \\
         --warm-start 100 --query-size 20 --pool-subsample 200 --max-length 32 --threads 1
