@@ -113,14 +113,18 @@ class ResultsStore:
             yield self._db
 
     # -- writing -------------------------------------------------------------------------------
-    def begin_run(self, run_id: str, kind: str, config: dict, provenance: dict) -> None:
-        """Start (or restart, dropping any earlier partial records of) run ``run_id``."""
+    def begin_run(self, run_id: str, kind: str, config: dict, provenance: dict, *,
+                  started_at: float | None = None) -> None:
+        """Start (or restart, dropping any earlier partial records of) run ``run_id``; ``started_at``
+        (Unix time, default: now) is when its computation began, for runs recorded after they ran
+        (study cells)."""
         with self.transaction() as db:
             db.execute("DELETE FROM runs WHERE run_id = ?", (run_id,))
             db.execute(
                 "INSERT INTO runs (run_id, kind, status, config, provenance, started_at) "
                 "VALUES (?, ?, 'running', ?, ?, ?)",
-                (run_id, kind, json.dumps(config), json.dumps(provenance), time.time()),
+                (run_id, kind, json.dumps(config), json.dumps(provenance),
+                 time.time() if started_at is None else started_at),
             )
 
     def add_round(self, run_id: str, record: RoundRecord) -> None:
@@ -178,15 +182,17 @@ class ResultsStore:
 
     # -- reading -------------------------------------------------------------------------------
     def runs(self, status: str | None = None) -> list[dict[str, Any]]:
-        """All runs (or those with ``status``), config/provenance/summary decoded."""
-        query = "SELECT run_id, kind, status, config, provenance, summary, error FROM runs"
+        """All runs (or those with ``status``), config/provenance/summary decoded; ``started_at`` and
+        ``finished_at`` are Unix times (``finished_at`` is ``None`` while a run is not over)."""
+        query = ("SELECT run_id, kind, status, config, provenance, summary, error, started_at, "
+                 "finished_at FROM runs")
         rows = self._db.execute(query + (" WHERE status = ?" if status else ""),
                                 (status,) if status else ()).fetchall()
         return [
             {"run_id": run_id, "kind": kind, "status": st, "config": json.loads(config),
              "provenance": json.loads(provenance), "summary": json.loads(summary) if summary else None,
-             "error": error}
-            for run_id, kind, st, config, provenance, summary, error in rows
+             "error": error, "started_at": started, "finished_at": finished}
+            for run_id, kind, st, config, provenance, summary, error, started, finished in rows
         ]
 
     def rounds(self, run_id: str) -> list[dict[str, Any]]:

@@ -162,7 +162,9 @@ def _exclusive(out: Path) -> Iterator[None]:
 def record_outcome(store: ResultsStore, cell: Cell, outcome: dict[str, Any], study: str) -> None:
     """Write one cell's outcome; ``completed`` is set last, after every round is stored."""
     provenance = {**outcome.get("provenance", {}), "study": study, "axes": cell.axes}
-    store.begin_run(cell.cell_id, cell.kind, cell.config_dict, provenance)
+    # A cell runs in a worker and is written here once it is over: its row starts when it began.
+    store.begin_run(cell.cell_id, cell.kind, cell.config_dict, provenance,
+                    started_at=outcome.get("started_at"))
     if outcome["status"] == "completed":
         for record in outcome["records"]:
             store.add_round(cell.cell_id, record)

@@ -30,7 +30,8 @@ def peak_memory_mb() -> float:
 
 def execute_cell(kind_name: str, config: dict[str, Any], *, cell_id: str = "",
                  executor: str = "local", progress: bool = False) -> dict[str, Any]:
-    """Run one cell; returns ``{"status", "summary", "records", "provenance", "error"}``.
+    """Run one cell; returns ``{"status", "summary", "records", "provenance", "error", "started_at"}``
+    (``started_at``: Unix time at which the cell began).
 
     Args:
         kind_name: The study kind (see :mod:`peftal.experiments.kinds`).
@@ -45,7 +46,8 @@ def execute_cell(kind_name: str, config: dict[str, Any], *, cell_id: str = "",
     from peftal.plugins import load_plugins
 
     start = time.perf_counter()
-    outcome: dict[str, Any] = {"status": "failed", "summary": None, "records": [], "error": None}
+    outcome: dict[str, Any] = {"status": "failed", "summary": None, "records": [], "error": None,
+                               "started_at": time.time()}
     seed = config.get("seed")
     try:
         load_plugins()  # a fresh worker process (Ray) registers the driver's plug-ins too

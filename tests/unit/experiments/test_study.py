@@ -188,9 +188,13 @@ def test_record_outcome_writes_rounds_before_completion(tmp_path):
     spec = write_spec(tmp_path, "seeds: [0]\n")
     _, (cell,) = plan_study(spec)
     with ResultsStore(tmp_path / STORE_NAME) as store:
-        record_outcome(store, cell, execute_cell(TOY, cell.config_dict), "toy")
+        outcome = execute_cell(TOY, cell.config_dict)
+        outcome["started_at"] -= 60.0  # as if the cell had taken a minute
+        record_outcome(store, cell, outcome, "toy")
         (run,) = store.runs()
         assert run["status"] == "completed"
+        # the row starts when the cell began, not when its outcome was written
+        assert run["finished_at"] - run["started_at"] >= 60.0
         assert run["provenance"]["study"] == "toy" and run["provenance"]["axes"] == {"seed": 0}
         assert len(store.rounds(cell.cell_id)) == 3
         assert store.labeled(cell.cell_id)  # the records go to the usual tables
