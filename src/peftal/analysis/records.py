@@ -153,7 +153,7 @@ def group_runs(runs: Mapping[str, Mapping[str, Any]]) -> dict[str, list[Mapping[
     groups: dict[str, list[Mapping[str, Any]]] = defaultdict(list)
     for key in sorted(runs):
         groups[" · ".join(str(runs[key].get(f)) for f in fields)].append(runs[key])
-    return dict(groups)
+    return dict(sorted(groups.items()))  # by label (dataset · method · ...), not by run id
 
 
 def completed(runs: Mapping[str, Mapping[str, Any]]) -> dict[str, Mapping[str, Any]]:

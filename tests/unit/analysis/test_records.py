@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from peftal.analysis import analyze
-from peftal.analysis.records import group_summary
+from peftal.analysis.records import group_runs, group_summary
 from peftal.cli import main
 from peftal.experiments import ResultsStore
 from peftal.records import RoundRecord
@@ -128,7 +128,7 @@ def test_group_summary_averages_completed_runs_per_method(study, capsys):
     result = analyze(study)
     assert result["forgetting"]["lora-9"]["status"] == "running"
     rows = {row["group"]: row for row in group_summary(result)}
-    assert sorted(rows) == ["full", "lora"] and rows["lora"]["runs"] == 2
+    assert list(rows) == ["full", "lora"] and rows["lora"]["runs"] == 2  # ordered by group label
     assert rows["lora"]["forgettable_share"] == pytest.approx((0.4, 0.0))
     assert rows["lora"]["never_learned_share"] == pytest.approx((0.2, 0.0))
     assert rows["lora"]["per_layer"][2] == pytest.approx((0.81, 0.01))
@@ -136,6 +136,14 @@ def test_group_summary_averages_completed_runs_per_method(study, capsys):
     assert main(["analyze", str(study)]) == 0
     text = capsys.readouterr().out
     assert "lora-9 (running)" in text and "0.810±0.010" in text and "40.0±0.0" in text
+
+
+def test_groups_are_ordered_by_their_label_not_by_run_id():
+    runs = {"a1": {"method": "lora", "dataset": "trec"}, "b2": {"method": "full", "dataset": "trec"},
+            "c3": {"method": "full", "dataset": "subj"}, "d4": {"method": "lora", "dataset": "trec"}}
+    groups = group_runs(runs)
+    assert list(groups) == ["subj · full", "trec · full", "trec · lora"]
+    assert [run["method"] for run in groups["trec · lora"]] == ["lora", "lora"]
 
 
 def test_the_report_analyses_only_the_cells_of_the_current_spec(study):
