@@ -147,3 +147,14 @@ def test_labels_of_the_pool_are_never_read_before_they_are_queried(toy_csv, tiny
     for record, indices in zip(records, seen):
         labeled |= set(record.indices_added)
         assert set(indices.tolist()) == labeled
+
+
+@pytest.mark.parametrize("method, measured", [("lora", True), ("head", False)])
+def test_cka_is_measured_only_where_the_encoder_trains(toy_csv, tiny_model_dir, method, measured):
+    # a frozen encoder's CKA against the pretrained one is 1 by construction: no probe passes
+    records = []
+    run_active_learning(_config(toy_csv, tiny_model_dir, method=method, budget=17, cka_probe_size=8),
+                        on_round=records.append, progress=False)
+    assert ("cka" in records[-1].artifacts) is measured
+    if measured:
+        assert len(records[-1].artifacts["cka"]["per_layer"]) >= 2

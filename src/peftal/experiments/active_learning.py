@@ -157,9 +157,12 @@ def set_up(config: RunConfig, prepared: tuple[TaskData, Any, Any]) -> RunSetup:
     encoder = encoder.to(device)  # kept there; every round's model is copied from it
     method.method.check_backbone(encoder, method.config)  # before any compute, CKA probe included
     raw = encode(tokenizer, task.train, config.max_length), encode(tokenizer, task.test, config.max_length)
-    probe = (RepresentationProbe(encoder, raw[1], config.cka_probe_size, config.seed,
-                                 pooling=config.pooling) if config.cka_probe_size else None)
     cls = method.method
+    # A frozen encoder is the pretrained one after every round: its CKA against the pretrained
+    # encoder is 1 at every layer by construction, so the probe's two encoder passes are skipped.
+    probe = (RepresentationProbe(encoder, raw[1], config.cka_probe_size, config.seed,
+                                 pooling=config.pooling)
+             if config.cka_probe_size and not cls.frozen_encoder else None)
     precision = resolve_precision(config.precision, device)
     # A frozen encoder (the head method): every example is embedded once per run, not every round.
     pool, test = (cls.inputs(encoder, e, pooling=config.pooling, precision=precision) for e in raw)
