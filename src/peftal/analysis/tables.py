@@ -91,7 +91,7 @@ def parameter_table(records: StudyRecords) -> pd.DataFrame:
 
 
 def metric_vs(records: StudyRecords, x: str) -> pd.DataFrame:
-    """Final test metric against option ``x`` (``fraction``, ``time_budget``), mean/std over seeds;
+    """Final test metric against option ``x`` (``fraction``, ``time_budget``, ``tapt``), mean/std over seeds;
     one line per method and every other axis. Empty unless ``x`` takes several values."""
     runs = records.completed
     if runs.empty or x not in runs.columns or runs[x].map(repr).nunique() < 2:

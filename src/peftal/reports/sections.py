@@ -173,6 +173,11 @@ def by_time_budget(records: StudyRecords) -> Section | None:
     return _metric_vs_section(records, "time_budget", "Metric by training-time budget (seconds)")
 
 
+@register_section("tapt", order=47)
+def by_tapt(records: StudyRecords) -> Section | None:
+    return _metric_vs_section(records, "tapt", "Metric without and with task-adaptive pretraining (TAPT)")
+
+
 @register_section("parameters", order=50)
 def parameters(records: StudyRecords) -> Section | None:
     table = parameter_table(records)

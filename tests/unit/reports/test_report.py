@@ -54,6 +54,15 @@ def test_supervised_report_has_fraction_and_time_budget_sections(tmp_path):
     assert {"metric_vs_fraction", "metric_vs_time_budget"} <= tables
 
 
+def test_supervised_report_with_a_tapt_axis_compares_without_and_with(tmp_path):
+    run_toy_study(tmp_path, "methods: [m1, m2]\ntapt: [false, true]\nseeds: [0, 1]\n").close()
+    page = write_report(tmp_path / "study").read_text()
+    assert "<h2>Metric without and with task-adaptive pretraining (TAPT)</h2>" in page
+    table = pd.read_csv(tmp_path / "study" / "tables" / "metric_vs_tapt.csv")
+    assert len(table) == 4 and set(table["n"]) == {2}  # method × tapt, two seeds each
+    assert sorted(table["tapt"].astype(str).unique()) == ["False", "True"]
+
+
 def test_failed_cells_are_listed(tmp_path):
     run_toy_study(tmp_path, "grids:\n  - {seed: 0}\n  - {seed: 1, fail: true}\n").close()
     page = write_report(tmp_path / "study").read_text()
