@@ -55,7 +55,8 @@ class RunConfig:
         pool_subsample: Score only this many random unlabelled examples per round (default: the
             whole pool).
         cka_probe_size: Test examples for the layer-wise CKA between the pretrained and the final
-            encoder (0 = no CKA; stored as the ``cka`` artifact, see ``peftal analyze``).
+            encoder (0 = no CKA; stored as the ``cka`` artifact, see ``peftal analyze``; not measured
+            for a method that keeps the encoder frozen, whose CKA is 1 by construction).
         cka_every_round: Measure CKA after every round, not only the last.
         stratified_warm_start: Draw a class-balanced warm start.
         warm_restart: Continue each round from the previous round's model (a fresh optimiser and
