@@ -30,7 +30,9 @@ class StudyRecords:
         kind: ``active_learning``, ``supervised`` or ``mixed``.
         runs: One row per run: ``run_id``, ``kind``, ``status``, ``error``, every config key,
             ``metric`` (the primary metric), ``final`` (its last value), ``auc`` (AL),
-            ``trainable_params``, ``total_params``, ``wall_seconds``, ``peak_memory_mb``.
+            ``trainable_params``, ``total_params``, ``wall_seconds``, ``peak_memory_mb``, ``code``
+            (short git commit of the code that ran it, ``+dirty`` for a changed tree; ``None``
+            outside a git checkout).
         rounds: One row per finished AL round (of any run, stopped ones included): ``run_id``,
             ``round``, ``num_labeled``, ``value`` (the primary metric) and one column per recorded metric.
         axes: Config keys whose value differs between runs (the study's grid axes), seed included.
@@ -140,7 +142,8 @@ def _run_row(store: ResultsStore, run: dict[str, Any]) -> tuple[dict[str, Any], 
                trainable_params=summary.get("trainable_params"),
                total_params=summary.get("total_params"),
                wall_seconds=provenance.get("wall_seconds"),
-               peak_memory_mb=provenance.get("peak_memory_mb"))
+               peak_memory_mb=provenance.get("peak_memory_mb"),
+               code=_code_version(provenance))
     rounds = []  # a stopped or failed run keeps the rounds it finished (tables use completed runs)
     if run["kind"] == "active_learning" or run["status"] == "completed":
         stored = store.rounds(run["run_id"])
@@ -154,6 +157,14 @@ def _run_row(store: ResultsStore, run: dict[str, Any]) -> tuple[dict[str, Any], 
     final_metrics = summary.get("metrics") or (rounds[-1] if rounds else {})
     row["final"] = final_metrics.get(metric) if metric else None
     return row, rounds
+
+
+def _code_version(provenance: dict[str, Any]) -> str | None:
+    """The cell's code version: the short git commit, ``+dirty`` when the tree had changes."""
+    commit = provenance.get("git_commit")
+    if not commit:
+        return None
+    return commit[:7] + ("+dirty" if provenance.get("git_dirty") else "")
 
 
 def _hashable(value: Any) -> Any:

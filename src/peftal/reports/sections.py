@@ -91,8 +91,7 @@ def overview(records: StudyRecords) -> Section:
     provenance = [run["provenance"] for run in records.store.runs()
                   if run["run_id"] in set(runs.get("run_id", []))]
     versions = sorted({str(p.get("peftal")) for p in provenance if p.get("peftal")})
-    commits = sorted({f"{p['git_commit'][:10]}{' (dirty)' if p.get('git_dirty') else ''}"
-                      for p in provenance if p.get("git_commit")})
+    commits = sorted(set(runs["code"].dropna())) if "code" in runs else []
     if versions:
         lines.append("peftal " + ", ".join(versions) + (" · git " + ", ".join(commits) if commits
                                                          else ""))
@@ -193,11 +192,12 @@ def runs_table(records: StudyRecords) -> Section | None:
     if records.runs.empty:
         return None
     columns = ["run_id", "status", *[a for a in records.axes if a in records.runs], "metric",
-               "final", "auc", "wall_seconds", "peak_memory_mb"]
+               "final", "auc", "wall_seconds", "peak_memory_mb", "code"]
     table = records.runs[[c for c in columns if c in records.runs.columns]]
     return Section(title="Runs", tables={"runs": table},
                    text=_p("One row per cell: final value of the primary metric, AUC, the cell's "
-                           "wall time (s) and the peak resident memory of its worker (MiB)."))
+                           "wall time (s), the peak resident memory of its worker (MiB) and the "
+                           "code version (git commit) that ran it."))
 
 
 @register_section("unfinished", order=85)

@@ -63,6 +63,21 @@ def test_supervised_report_with_a_tapt_axis_compares_without_and_with(tmp_path):
     assert sorted(table["tapt"].astype(str).unique()) == ["False", "True"]
 
 
+def test_the_runs_table_names_the_code_version_of_each_cell(tmp_path):
+    records = run_toy_study(tmp_path, "methods: [m1]\nseeds: [0, 1]\n")
+    provenance = {run["run_id"]: run["provenance"] for run in records.store.runs()}
+    records.close()
+    write_report(tmp_path / "study")
+    runs = pd.read_csv(tmp_path / "study" / "tables" / "runs.csv", dtype={"code": str})
+    assert len(runs) == 2
+    for run_id, code in zip(runs["run_id"], runs["code"], strict=True):
+        expected = provenance[run_id].get("git_commit")
+        if expected is None:  # a source tree without git: the cell has no code version
+            assert pd.isna(code)
+        else:
+            assert code == expected[:7] + ("+dirty" if provenance[run_id]["git_dirty"] else "")
+
+
 def test_failed_cells_are_listed(tmp_path):
     run_toy_study(tmp_path, "grids:\n  - {seed: 0}\n  - {seed: 1, fail: true}\n").close()
     page = write_report(tmp_path / "study").read_text()
