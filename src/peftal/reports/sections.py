@@ -88,9 +88,8 @@ def overview(records: StudyRecords) -> Section:
         lines.append(records.manifest["description"])
     if records.axes:
         lines.append("grid axes: " + ", ".join(records.axes))
-    provenance = [run["provenance"] for run in records.store.runs()
-                  if run["run_id"] in set(runs.get("run_id", []))]
-    versions = sorted({str(p.get("peftal")) for p in provenance if p.get("peftal")})
+    versions = sorted({str(run["provenance"].get("peftal")) for run in records.stored_runs
+                       if run["provenance"].get("peftal")})
     commits = sorted(set(runs["code"].dropna())) if "code" in runs else []
     if versions:
         lines.append("peftal " + ", ".join(versions) + (" · git " + ", ".join(commits) if commits
