@@ -46,6 +46,26 @@ RECIPES = {
     "bitfit": ("bitfit", {}),
     "ia3": ("ia3", {}),
 }
+
+
+def grid_recipe(name: str) -> tuple[str, dict]:
+    """A recipe named ``METHOD@lr=X,head_lr=Y,min_steps=Z`` (any of the keys; missing ones keep the
+    method's own): a point of a per-method recipe grid (issue: recipes that converge per method)."""
+    method, _, settings = name.partition("@")
+    changes: dict = {}
+    for item in filter(None, settings.split(",")):
+        key, _, value = item.partition("=")
+        if key not in ("lr", "head_lr", "min_steps", "warmup_ratio"):
+            raise SystemExit(f"choose_recipe.py: error: unknown recipe key {key!r} in {name!r}")
+        changes[key] = int(value) if key == "min_steps" else float(value)
+    return method, changes
+
+
+def recipe(name: str) -> tuple[str, dict]:
+    """``(method preset, TrainConfig changes)`` of a named recipe or a grid point."""
+    return RECIPES[name] if name in RECIPES else grid_recipe(name)
+
+
 # short and long texts, 2 to 13 classes, single texts and pairs, general and domain data
 DATASETS = ("trec", "sst2", "ag_news", "subj", "mrpc", "rte", "chemprot", "sciie", "acl_arc",
             "hyperpartisan")
@@ -71,7 +91,8 @@ def _splits(task, seed: int, max_validation: int) -> tuple[np.ndarray, np.ndarra
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--datasets", nargs="+", default=list(DATASETS))
-    parser.add_argument("--recipes", nargs="+", choices=list(RECIPES),
+    parser.add_argument("--recipes", nargs="+", metavar="RECIPE",
+                        help=f"names from {sorted(RECIPES)} or grid points METHOD@lr=X,min_steps=N",
                         default=["lora", "lora+steps", "lora+lpft", "lora+lpft+steps", "head"])
     parser.add_argument("--sizes", nargs="+", type=int, default=[100, 200])
     parser.add_argument("--seeds", nargs="+", type=int, default=[0])
@@ -119,13 +140,17 @@ def main() -> None:
                         handle.write(json.dumps(row) + "\n")
     if args.json is not None:
         rows = [json.loads(line) for line in args.json.read_text().splitlines() if line]
-        summarise([row for row in rows if row["recipe"] in args.recipes])
+        chosen = [row for row in rows if row["recipe"] in args.recipes]
+        # grid points compete within their method: one recipe is chosen per method
+        for method in dict.fromkeys(recipe(name)[0] for name in args.recipes):
+            print(f"\n== {method}")
+            summarise([row for row in chosen if recipe(row["recipe"])[0] == method])
         if args.markdown:
             markdown([row for row in rows if row["recipe"] in args.recipes])
 
 
 def _cell(name, encoder, pool, labels, labeled, validation, task, args, seed) -> dict:
-    preset, changes = RECIPES[name]
+    preset, changes = recipe(name)
     spec = parse_method(preset)
     config = dataclasses.replace(TrainConfig(epochs=args.epochs, lr=spec.method.lr,
                                              head_lr=spec.method.head_lr), **changes)
@@ -136,7 +161,11 @@ def _cell(name, encoder, pool, labels, labeled, validation, task, args, seed) ->
                               device=torch.device("cpu"))
     outputs = predict(model, inputs, validation)
     return {"recipe": name, "accuracy": round(float((outputs.argmax(1) == labels[validation]).mean()), 4),
-            "steps": result.steps, "seconds": round(time.perf_counter() - start, 1)}
+            "steps": result.steps, "seconds": round(time.perf_counter() - start, 1),
+            # the last epoch's training loss and accuracy on its own labelled set: did it converge?
+            "train_loss": round(float(result.epochs[-1]["loss"]), 4) if result.epochs else None,
+            "train_accuracy": (round(float(result.epochs[-1].get("train_accuracy", float("nan"))), 4)
+                               if result.epochs else None)}
 
 
 def summarise(rows: list[dict]) -> None:
