@@ -23,7 +23,7 @@ from peftal.al.stopping import draw_stop_set, parse_criterion
 from peftal.data import TaskData
 from peftal.data.encoding import encode
 from peftal.errors import UsageError
-from peftal.experiments.kinds import StudyKind, parsed_preset, register_kind
+from peftal.experiments.kinds import StudyKind, parsed_preset
 from peftal.measures.curves import learning_curve_auc
 from peftal.models.backbone import display_name, load_backbone
 from peftal.records import RoundRecord
@@ -223,10 +223,10 @@ def round_sizes(config: RunConfig) -> list[int]:
         size = min(config.budget, size + config.query_size)
 
 
-register_kind(StudyKind(
+KIND = StudyKind(
     name="active_learning",
     config_cls=RunConfig,
     run=_run_active_learning,
     validate=_validate_active_learning,
     description="one AL run per cell (the options of `peftal run`)",
-))
+)

@@ -1,9 +1,10 @@
 """Study kinds: what one cell of a study is, how it is checked and how it runs.
 
 A kind bundles the typed config of one cell (its fields are the spec's keys), a ``run`` function
-and a ``validate`` function, and registers itself where it is defined: ``active_learning`` in
-:mod:`peftal.experiments.active_learning`, ``supervised`` (the ``peftal train`` runner) in
-:mod:`peftal.experiments.supervised` (both imported at the end of this module). The contract of
+and a ``validate`` function. This module is only the registry: it imports none of its kinds. The
+built-in ones (``active_learning`` from :mod:`peftal.experiments.active_learning`, ``supervised``,
+the ``peftal train`` runner, from :mod:`peftal.experiments.supervised`) are registered by
+:mod:`peftal.experiments.study_kinds`, which the study driver and the worker import. The contract of
 ``run``::
 
     run(config, *, progress: bool) -> (summary, records)
@@ -66,12 +67,3 @@ def parsed_preset(problems: list[str], parse: Callable[[str], Any], preset: str)
     except UsageError as error:
         problems.append(str(error))
         return None
-
-
-def get_kind(name: str) -> StudyKind:
-    """The kind registered as ``name``; a :class:`UsageError` listing the valid kinds if none."""
-    return STUDY_KINDS.get(name)
-
-
-# The built-in kinds register themselves on import (after everything above is defined).
-from peftal.experiments import active_learning, supervised  # noqa: E402, F401, I001

@@ -32,7 +32,7 @@ _LOCK_FILE = ".lock"
 
 def plan_study(path: str | Path) -> tuple[Spec, list[Cell]]:
     """Load the spec at ``path`` and check every cell; all problems are raised together."""
-    from peftal.experiments.kinds import get_kind
+    from peftal.experiments.study_kinds import get_kind
 
     spec = load_spec(path)
     try:

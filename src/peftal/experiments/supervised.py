@@ -27,6 +27,7 @@ from peftal.data.qa import QATask, load_qa
 from peftal.data.sampling import sample_training_ids, subset_size
 from peftal.defaults import DEFAULT_METHOD
 from peftal.errors import UsageError
+from peftal.experiments.kinds import StudyKind, parsed_preset
 from peftal.experiments.single import RUN_ID, check_out_dir, complete_run, model_meta, recorded_run
 from peftal.models.backbone import display_name, load_backbone
 from peftal.models.heads import POOLINGS
@@ -355,9 +356,6 @@ def _run_after_tapt(config: StudySupervisedConfig, *, progress: bool) -> tuple[d
 def _validate_supervised(configs: list[Any]) -> list[str]:
     """Resolve every method once and run each distinct cell through ``peftal train``'s preparation
     (each dataset once)."""
-    from peftal.experiments.kinds import parsed_preset
-    from peftal.peft import parse_method
-
     problems: list[str] = []
     methods = {preset: parsed_preset(problems, parse_method, preset)
                for preset in dict.fromkeys(config.method for config in configs)}
@@ -375,16 +373,10 @@ def _validate_supervised(configs: list[Any]) -> list[str]:
     return list(dict.fromkeys(problems))
 
 
-def _register() -> None:
-    from peftal.experiments.kinds import StudyKind, register_kind
-
-    register_kind(StudyKind(
-        name="supervised",
-        config_cls=StudySupervisedConfig,
-        run=run_supervised,
-        validate=_validate_supervised,
-        description="one supervised training per cell (the options of `peftal train`, plus tapt)",
-    ))
-
-
-_register()
+KIND = StudyKind(
+    name="supervised",
+    config_cls=StudySupervisedConfig,
+    run=run_supervised,
+    validate=_validate_supervised,
+    description="one supervised training per cell (the options of `peftal train`, plus tapt)",
+)

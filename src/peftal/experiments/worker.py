@@ -41,8 +41,8 @@ def execute_cell(kind_name: str, config: dict[str, Any], *, cell_id: str = "",
         progress: Show the run's own progress bar.
     """
     from peftal.config import build_config
-    from peftal.experiments.kinds import get_kind
     from peftal.experiments.provenance import provenance
+    from peftal.experiments.study_kinds import get_kind
     from peftal.plugins import load_plugins
 
     start = time.perf_counter()

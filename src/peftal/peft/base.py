@@ -21,6 +21,7 @@ from peftal.config import build_config, format_preset, parse_preset
 from peftal.errors import UsageError
 from peftal.models.heads import TextClassifier
 from peftal.peft import arch, backend
+from peftal.peft.linear_probe import HeadConfig, fit_linear_head
 from peftal.registry import Registry
 from peftal.seeding import torch_seeded
 from peftal.training.trainer import TrainConfig, TrainResult, embed, train
@@ -86,8 +87,6 @@ class PeftMethod:
         with ``targets``. Default: the gradient trainer (:func:`~peftal.training.train`) with
         ``train_config``; the ``head`` and ``setfit`` methods fit differently."""
         if train_config.linear_probe_init and task == "classification":
-            from peftal.peft.head import HeadConfig, fit_linear_head
-
             # LP-FT: the head starts as a linear probe of the features the method starts from
             fit_linear_head(model, embed(model, encoded, indices), targets, task=task,
                             config=HeadConfig())

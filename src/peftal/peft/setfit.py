@@ -9,7 +9,7 @@ encoder is trained with the cosine-similarity loss, ``MSE(cos(u, v), label)`` on
 embeddings ``u, v``, for ``epochs`` epochs (the library's defaults: 20 iterations, 1 epoch, body
 learning rate 2e-5). ``max_pairs`` caps the pairs (the library's ``max_steps`` plays that role)
 so that a round stays affordable on a CPU. Stage 2 is the ``head`` method's fit
-(:func:`~peftal.peft.head.fit_linear_head`) on the new embeddings.
+(:func:`~peftal.peft.linear_probe.fit_linear_head`) on the new embeddings.
 
 Written here rather than with the ``setfit`` package (1.2.0 would install here beside
 transformers 5, pulling ``evaluate`` and ``aiohttp``): its trainer trains a sentence-transformers
@@ -32,7 +32,7 @@ from torch import nn
 from peftal.data.encoding import Encoded, collate
 from peftal.models.heads import TextClassifier
 from peftal.peft.base import PeftMethod, register_method
-from peftal.peft.head import HeadConfig, fit_linear_head
+from peftal.peft.linear_probe import HeadConfig, fit_linear_head
 from peftal.training.device import model_device, to_device
 from peftal.training.trainer import TrainConfig, TrainResult, embed, train
 

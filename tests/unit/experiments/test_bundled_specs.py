@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from peftal.experiments.kinds import STUDY_KINDS
 from peftal.experiments.spec import expand, load_spec
 from peftal.experiments.study import plan_study
+from peftal.experiments.study_kinds import STUDY_KINDS
 
 CONFIGS = Path(__file__).resolve().parents[3] / "configs"
 SPECS = sorted(CONFIGS.glob("*.yaml"))

@@ -8,9 +8,9 @@ import textwrap
 import pytest
 
 from peftal.al.strategies import STRATEGIES
-from peftal.experiments.kinds import STUDY_KINDS
 from peftal.experiments.spec import SpecError
 from peftal.experiments.study import plan_study
+from peftal.experiments.study_kinds import STUDY_KINDS
 from peftal.peft import METHODS
 
 
