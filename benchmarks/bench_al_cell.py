@@ -43,10 +43,10 @@ import numpy as np
 import torch
 from _common import json_line, matmul_peak, print_table
 
-from peftal.al.loop import RunConfig, draw_warm_start, prepare
 from peftal.al.strategies.base import top_n
 from peftal.al.strategies.uncertainty import entropy
-from peftal.experiments.active_learning import run_active_learning
+from peftal.al.warm_start import draw_warm_start
+from peftal.experiments.active_learning import RunConfig, prepare, run_active_learning
 from peftal.models.backbone import resolve_model
 from peftal.peft import parse_method
 from peftal.training import softmax
@@ -227,7 +227,8 @@ def main() -> None:
     warnings.filterwarnings("ignore")
     config = RunConfig(dataset="trec", warm_start=args.warm_start, budget=args.budget, seed=args.seed)
     task, _, _ = prepare(config)
-    warm = draw_warm_start(task, config, np.random.default_rng(args.seed))  # run_active_learning's draw
+    warm = draw_warm_start(task.train.labels, config.warm_start, np.random.default_rng(args.seed),
+                           stratified=config.stratified_warm_start)  # run_active_learning's draw
     cell = Cell(texts=list(task.train.texts), labels=np.asarray(task.train.labels),
                 test_texts=list(task.test.texts), test_labels=np.asarray(task.test.labels),
                 num_classes=task.num_labels, warm=np.asarray(warm), query_size=args.query_size,

@@ -21,8 +21,7 @@ import time
 import torch
 from _common import json_line, matmul_peak, print_table
 
-from peftal.al.loop import RunConfig
-from peftal.experiments.active_learning import run_active_learning
+from peftal.experiments.active_learning import RunConfig, run_active_learning
 from peftal.training.precision import set_threads
 
 

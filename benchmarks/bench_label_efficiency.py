@@ -46,9 +46,8 @@ from pathlib import Path
 import numpy as np
 from _common import json_line, print_table
 
-from peftal.al.loop import RunConfig, prepare
 from peftal.data.encoding import encode
-from peftal.experiments.active_learning import run_active_learning
+from peftal.experiments.active_learning import RunConfig, prepare, run_active_learning
 from peftal.models.backbone import load_backbone
 from peftal.models.heads import TextClassifier
 from peftal.peft import build_model, parse_method

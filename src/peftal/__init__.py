@@ -21,7 +21,7 @@ from peftal.version import __version__
 # public name -> module that defines it
 _PUBLIC = {
     "run": "peftal.api", "train": "peftal.api", "load_run": "peftal.api", "Run": "peftal.api",
-    "RunConfig": "peftal.al.loop", "SupervisedConfig": "peftal.experiments.supervised",
+    "RunConfig": "peftal.experiments.active_learning", "SupervisedConfig": "peftal.experiments.supervised",
     "PretrainConfig": "peftal.experiments.pretrain",
     "RoundRecord": "peftal.records", "EpochRecord": "peftal.records",
     "QueryStrategy": "peftal.al.strategies", "ScoringStrategy": "peftal.al.strategies",

@@ -15,10 +15,9 @@ from typing import Any
 
 import numpy as np
 
-from peftal.al.loop import RunConfig, prepare
 from peftal.errors import UsageError
-from peftal.experiments.active_learning import run_active_learning
-from peftal.experiments.single import RUN_ID, SUMMARY
+from peftal.experiments.active_learning import RunConfig, prepare, run_active_learning
+from peftal.experiments.run_folder import RUN_ID, SUMMARY
 from peftal.experiments.store import STORE_NAME, ResultsStore
 from peftal.experiments.supervised import SupervisedConfig
 from peftal.records import RoundRecord
@@ -104,7 +103,7 @@ def run(config: RunConfig | None = None, out: str | Path | None = None, *, progr
     """
     config = _config(RunConfig, config, options)
     if out is not None:
-        from peftal.experiments.single import execute_run
+        from peftal.experiments.active_learning import execute_run
 
         execute_run(config, Path(out), overwrite=overwrite, progress=progress)
         return load_run(out)

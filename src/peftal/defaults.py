@@ -10,7 +10,7 @@ every architecture peftal knows (``bitfit`` does not: ModernBERT has no biases).
 
 On the two sentence-pair datasets of that search (MRPC, RTE) ``lora`` was ahead of ``ia3`` in five
 of the six (dataset, size) cells, by 3.1 points of validation accuracy on average, so an AL run
-(``peftal run``, :class:`peftal.al.loop.RunConfig`) on text pairs defaults to ``lora``.
+(``peftal run``, :class:`peftal.experiments.active_learning.RunConfig`) on text pairs defaults to ``lora``.
 """
 
 DEFAULT_METHOD = "ia3"

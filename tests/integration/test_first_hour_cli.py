@@ -190,7 +190,7 @@ def test_dry_run_prints_the_plan_and_writes_nothing(headerless_csv, tiny_model_d
 
 def test_dry_run_of_a_frozen_encoder_counts_each_embedding_once(headerless_csv, tiny_model_dir):
     """``head`` embeds every pool and test example once per run, not once per round."""
-    from peftal.al.loop import RunConfig
+    from peftal.experiments.active_learning import RunConfig
     from peftal.experiments.plan import plan_run
 
     base = RunConfig(dataset=str(headerless_csv), no_header=True, text_column="1", label_column="2",

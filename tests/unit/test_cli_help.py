@@ -59,8 +59,8 @@ def test_run_options_are_the_run_config_fields():
     """One source: every RunConfig field is a `peftal run` option with help from its docstring."""
     import dataclasses
 
-    from peftal.al.loop import RunConfig
     from peftal.cli.config_options import field_docs
+    from peftal.experiments.active_learning import RunConfig
 
     parser = _subparser("run")
     dests = {action.dest for action in parser._actions}
@@ -73,9 +73,9 @@ def test_run_options_are_the_run_config_fields():
 
 
 def test_a_config_file_fills_what_the_command_line_does_not_give(tmp_path):
-    from peftal.al.loop import RunConfig
     from peftal.cli.config_options import config_from_args
     from peftal.errors import UsageError
+    from peftal.experiments.active_learning import RunConfig
 
     cell = tmp_path / "cell.yaml"
     cell.write_text("budget: 40\nwarm-start: 20\nstop: [kappa_average]\nmethod: bitfit\n")

@@ -4,9 +4,9 @@ import argparse
 
 import pytest
 
-from peftal.al.loop import RunConfig
 from peftal.data.builtin import has_pairs
 from peftal.defaults import DEFAULT_METHOD, DEFAULT_PAIR_METHOD, default_method
+from peftal.experiments.active_learning import RunConfig
 
 
 def test_pairs_are_known_before_loading():

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from peftal.al.loop import RunConfig
 from peftal.errors import UsageError
+from peftal.experiments.active_learning import RunConfig
 from peftal.training.device import model_device, resolve_device, to_device
 
 

@@ -56,12 +56,12 @@ def test_no_module_imports_from_a_layer_above_it():
 
 def test_the_check_finds_an_upward_import():
     # the forms the check must see: top-level, function-local, `import x.y`
-    assert upward_imports("peftal.al.loop", "from peftal.analysis.records import analyze") == [
-        "peftal.al.loop -> peftal.analysis.records (line 1)"]
+    assert upward_imports("peftal.al.engine", "from peftal.analysis.records import analyze") == [
+        "peftal.al.engine -> peftal.analysis.records (line 1)"]
     assert upward_imports("peftal.models.backbone", "def f():\n    import peftal.peft.base\n") == [
         "peftal.models.backbone -> peftal.peft.base (line 2)"]
     assert upward_imports("peftal.errors", "from peftal.data import load_task") != []
-    assert upward_imports("peftal.cli.run", "from peftal.al.loop import RunConfig") == []
+    assert upward_imports("peftal.cli.run", "from peftal.experiments.active_learning import RunConfig") == []
     assert upward_imports("peftal.training.trainer", "from peftal.models.heads import POOLINGS") == []
 
 

@@ -7,11 +7,9 @@ import json
 import numpy as np
 import pytest
 
-from peftal.al import RunConfig
 from peftal.errors import UsageError
 from peftal.experiments import ResultsStore
-from peftal.experiments.active_learning import run_active_learning
-from peftal.experiments.single import execute_run
+from peftal.experiments.active_learning import RunConfig, execute_run, run_active_learning
 
 
 def _config(toy_csv, tiny_model_dir, **overrides):

@@ -7,10 +7,10 @@ import pytest
 import torch
 
 from peftal.al.learner import ModelClassifier
-from peftal.al.loop import RunConfig
 from peftal.al.strategies import parse_strategy
 from peftal.data.encoding import collate
 from peftal.errors import UsageError
+from peftal.experiments.active_learning import RunConfig
 from peftal.peft import build_model, parse_method
 from peftal.training import TrainConfig, predict, train
 from peftal.training import precision as precision_module

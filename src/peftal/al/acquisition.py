@@ -53,3 +53,14 @@ class Acquisition:
         if round_index == num_rounds - 1:
             return True
         return self.every is not None and (round_index + 1) % self.every == 0
+
+
+def round_steps(method: Any, acquirer: Acquisition | None, train_config: TrainConfig, num_labeled: int,
+                 round_index: int, num_rounds: int) -> int:
+    """Progress steps of one round: the main model's (where it trains) and the acquisition model's."""
+    if acquirer is None:
+        return method.num_steps(num_labeled, train_config)
+    steps = acquirer.spec.num_steps(num_labeled, acquirer.train_config)
+    if acquirer.trains_main(round_index, num_rounds):
+        steps += method.num_steps(num_labeled, train_config)
+    return steps

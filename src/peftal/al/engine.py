@@ -32,7 +32,7 @@ class RunSetup:
     """What a run prepares once, before its first round.
 
     Attributes:
-        config: The run's :class:`~peftal.al.loop.RunConfig`.
+        config: The run's :class:`~peftal.experiments.active_learning.RunConfig`.
         task: The dataset; ``task.train`` is the pool.
         method: The main method (a :class:`~peftal.peft.MethodSpec`).
         strategy: The query strategy.

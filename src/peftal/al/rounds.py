@@ -1,13 +1,13 @@
 """The AL round, written once: fit a model on the labelled ids, ask a strategy for the next ids,
 check them.
 
-``peftal run`` (:mod:`peftal.al.loop`), its cheap acquisition model (:mod:`peftal.al.acquisition`),
-the labelling app's background trainer (:mod:`peftal.label.model`) and ``peftal train``
-(:mod:`peftal.experiments.supervised`, one round) all train — and the first three query — through
-these functions, so a round means the same thing wherever it runs: a fresh model (or the previous
-one, continued) trained with the round's seed, put in the form it is evaluated and saved in; a
-strategy that sees the model, the ids and the labelled ids' labels; and one check of what it
-returned.
+``peftal run`` (:mod:`peftal.experiments.active_learning`), its cheap acquisition model
+(:mod:`peftal.al.acquisition`), the labelling app's background trainer (:mod:`peftal.label.model`)
+and ``peftal train`` (:mod:`peftal.experiments.supervised`, one round) all train — and the first
+three query — through these functions, so a round means the same thing wherever it runs: a fresh
+model (or the previous one, continued) trained with the round's seed, put in the form it is
+evaluated and saved in; a strategy that sees the model, the ids and the labelled ids' labels; and
+one check of what it returned.
 """
 
 from __future__ import annotations
@@ -69,3 +69,14 @@ def query_pool(strategy: QueryStrategy, clf: Classifier, indices_unlabeled: np.n
         raise RuntimeError(f"strategy {strategy.name!r} returned ids that are repeated, labelled or "
                            f"not in the pool, or not {n} of them")
     return queried, strategy.last_scores_
+
+
+def round_sizes(warm_start: int, query_size: int, budget: int) -> list[int]:
+    """The labelled-set size of each round a ``budget`` allows, from ``warm_start`` in steps of
+    ``query_size`` (the last step may be smaller)."""
+    sizes, size = [], warm_start
+    while True:
+        sizes.append(size)
+        if size >= budget:
+            return sizes
+        size = min(budget, size + query_size)

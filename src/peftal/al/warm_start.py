@@ -35,3 +35,12 @@ def stratified_warm_start(labels: np.ndarray, size: int, rng: np.random.Generato
                 taken.append(int(queue[turn]))
         turn += 1
     return np.sort(np.asarray(taken, dtype=np.int64))
+
+
+def draw_warm_start(labels: np.ndarray, size: int, rng: np.random.Generator, *,
+                    stratified: bool = False) -> np.ndarray:
+    """The labelled ids before the first round of a pool whose labels are ``labels``: uniform, or
+    class-balanced when ``stratified``."""
+    if stratified:
+        return stratified_warm_start(labels, size, rng)
+    return random_warm_start(len(labels), size, rng)

@@ -16,7 +16,7 @@ from pathlib import Path
 from peftal.errors import UsageError
 from peftal.experiments.store import STORE_NAME, ResultsStore
 
-SINGLE_RUN_ID = "run"  # the run id of a `peftal run` folder (peftal.experiments.single.RUN_ID)
+SINGLE_RUN_ID = "run"  # the run id of a `peftal run` folder (peftal.experiments.run_folder.RUN_ID)
 _TABLES = ("runs", "rounds", "epochs", "queries", "labeled", "correctness", "artifacts")
 
 

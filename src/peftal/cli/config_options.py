@@ -29,9 +29,18 @@ from peftal.errors import UsageError
 
 
 def field_docs(cls: type) -> dict[str, str]:
-    """Field name → its one-paragraph description from ``cls``'s ``Attributes:`` docstring section
-    (an entry may name several fields: ``a, b, c: text``)."""
-    doc = (cls.__doc__ or "").split("Attributes:", 1)
+    """Field name → its one-paragraph description from the ``Attributes:`` docstring sections of
+    ``cls`` and the classes it inherits fields from (shared option blocks such as
+    :class:`~peftal.data.options.DataOptions`); an entry may name several fields: ``a, b, c: text``."""
+    docs: dict[str, str] = {}
+    for base in reversed(cls.__mro__):
+        if dataclasses.is_dataclass(base):
+            docs.update(_own_field_docs(base))
+    return docs
+
+
+def _own_field_docs(cls: type) -> dict[str, str]:
+    doc = (cls.__dict__.get("__doc__") or "").split("Attributes:", 1)
     if len(doc) < 2:
         return {}
     docs: dict[str, str] = {}

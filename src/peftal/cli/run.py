@@ -14,9 +14,9 @@ POSITIVE = ("warm_start", "query_size", "budget", "epochs", "batch_size", "max_l
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    from peftal.al.loop import RunConfig
     from peftal.al.stopping import STOPPING_CRITERIA
     from peftal.al.strategies import STRATEGIES
+    from peftal.experiments.active_learning import RunConfig
     from peftal.peft import METHODS
 
     parser = subparsers.add_parser(
@@ -56,8 +56,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    from peftal.al.loop import RunConfig
-    from peftal.experiments.single import execute_run
+    from peftal.experiments.active_learning import RunConfig, execute_run
     from peftal.training.precision import set_threads
 
     set_threads(args.threads)

@@ -1,9 +1,11 @@
-"""One simulated AL run (``peftal run``) and the ``active_learning`` study kind.
+"""The ``active_learning`` run kind (``peftal run``, a study's AL cells): config and checks, set-up,
+execution into a run folder, and the study kind's validation (the run's own checks).
 
-The run kind owns the run's set-up — device, backbone, encoding, CKA probe, training settings,
-stopping criteria — its progress and its summary; the rounds themselves are the algorithm's
-(:func:`peftal.al.engine.run_rounds`). The study kind runs one such run per cell and validates a
-grid with the checks the run itself makes (:func:`peftal.al.loop.check_run`).
+Protocol of Jukić & Šnajder (2023): every round (:func:`peftal.al.engine.run_rounds`) retrains from
+the pretrained weights, the head always trains, and the test split is evaluated every round for the
+learning curve only; nothing is selected by its test score. ``--warm-restart`` continues each round
+from the previous round's model; ``--stop`` ends the run when a criterion (:mod:`peftal.al.stopping`)
+fires.
 """
 
 from __future__ import annotations
@@ -11,26 +13,201 @@ from __future__ import annotations
 import dataclasses
 import warnings
 from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from peftal.al.acquisition import Acquisition
+from peftal.al.acquisition import Acquisition, round_steps
 from peftal.al.engine import RunSetup, RunState, run_rounds
-from peftal.al.loop import RunConfig, draw_warm_start, prepare
 from peftal.al.probe import RepresentationProbe
-from peftal.al.stopping import draw_stop_set, parse_criterion
-from peftal.data import TaskData
+from peftal.al.rounds import round_sizes
+from peftal.al.stopping import check_criteria, draw_stop_set, parse_criterion
+from peftal.al.strategies import parse_strategy, strategies_for
+from peftal.al.warm_start import draw_warm_start
+from peftal.data import DATASETS, TaskData, load_task
+from peftal.data.builtin import has_pairs
 from peftal.data.encoding import encode
+from peftal.data.loading import local_folder
+from peftal.data.options import DataOptions
+from peftal.defaults import default_method
 from peftal.errors import UsageError
 from peftal.experiments.kinds import StudyKind, parsed_preset
+from peftal.experiments.run_folder import RUN_ID, check_out_dir, complete_run, model_meta, recorded_run
 from peftal.measures.curves import learning_curve_auc
-from peftal.models.backbone import display_name, load_backbone
+from peftal.models.backbone import display_name, load_backbone, skeleton
+from peftal.models.heads import POOLINGS
+from peftal.models.limits import check_max_length
+from peftal.peft import parse_method
+from peftal.peft.checkpoint import save_checkpoint
 from peftal.records import RoundRecord
 from peftal.training import TrainConfig, primary_metric
 from peftal.training.device import resolve_device
 from peftal.training.precision import resolve_precision
 from peftal.training.progress import ProgressLog, log_lines_wanted
+from peftal.validation import check_rate, check_seed
+
+
+@dataclass(frozen=True)
+class RunConfig(DataOptions):
+    """Everything that defines one AL run: the options of ``peftal run`` (generated from this
+    class: each field below, and each of :class:`~peftal.data.options.DataOptions`, is
+    ``--field-name``, with this text as its help).
+
+    Attributes:
+        dataset: Built-in name or path to a file/folder.
+        model: HF model id or local path (default: the packaged all-MiniLM-L6-v2).
+        method: PEFT method preset, e.g. ``lora`` or ``lora[r=16,alpha=32]`` (default: ``ia3``;
+            ``lora`` for text pairs).
+        strategy: Query strategy preset, e.g. ``entropy`` or ``mc_dropout[passes=10]``.
+        warm_start: Labels drawn at random before the first round.
+        query_size: Labels the strategy picks per round.
+        budget: Total labels, warm start included; the run ends when it is spent.
+        epochs: Training epochs per round.
+        lr: Learning rate of the method's parameters (default: the method's own).
+        head_lr: Learning rate of the task head (default: the method's own).
+        batch_size: Training batch size.
+        max_length: Texts are truncated to this many tokens.
+        seed: Seed of every random choice (warm start, batches, initialisation, dropout).
+        pooling: How the head reads the last layer: ``mean`` of the tokens or the first token
+            (``cls``).
+        pool_subsample: Score only this many random unlabelled examples per round (default: the
+            whole pool).
+        cka_probe_size: Test examples for the layer-wise CKA between the pretrained and the final
+            encoder (0 = no CKA; stored as the ``cka`` artifact, see ``peftal analyze``; not measured
+            for a method that keeps the encoder frozen, whose CKA is 1 by construction).
+        cka_every_round: Measure CKA after every round, not only the last.
+        stratified_warm_start: Draw a class-balanced warm start.
+        warm_restart: Continue each round from the previous round's model (a fresh optimiser and
+            schedule) instead of retraining from the pretrained weights.
+        stop: End the run early when this stopping criterion fires (repeatable), e.g.
+            ``kappa_average`` or ``max_rounds[rounds=3]``.
+        init_adapter: Start the method's weights from a ``peftal pretrain`` adapter folder.
+        precision: ``auto``, ``fp32`` or ``bf16`` (autocast of training and inference); ``auto``
+            = bf16 where the CPU (AMX) or GPU has bf16 matrix units, else fp32.
+        group_by_length: Training batches of examples of similar length (less padding).
+        device: ``auto`` (a CUDA GPU when torch sees one, else the CPU), ``cpu``, ``cuda`` or
+            ``cuda:N``; ``precision="auto"`` then resolves for that device.
+        acquisition_method: Query with a model of this method preset every round (e.g. ``head``: a
+            linear probe on frozen embeddings, seconds a round) and train ``method`` only in the
+            last round and every ``acquisition_every`` rounds (default: query with the main
+            model; :mod:`peftal.al.acquisition`).
+        acquisition_every: With ``acquisition_method``, also train the main method every this
+            many rounds.
+    """
+
+    dataset: str = "trec"
+    model: str | None = None
+    method: str | None = None
+    strategy: str = "entropy"
+    warm_start: int = 100
+    query_size: int = 50
+    budget: int = 300
+    epochs: int = 10
+    lr: float | None = None
+    head_lr: float | None = None
+    batch_size: int = 16
+    max_length: int = 128
+    seed: int = 0
+    pooling: str = "mean"
+    pool_subsample: int | None = None
+    cka_probe_size: int = 500
+    cka_every_round: bool = False
+    stratified_warm_start: bool = False
+    warm_restart: bool = False
+    stop: tuple[str, ...] = ()
+    init_adapter: str | None = None
+    precision: str = "auto"
+    group_by_length: bool = True
+    device: str = "auto"
+    acquisition_method: str | None = None
+    acquisition_every: int | None = None
+
+    @property
+    def method_preset(self) -> str:
+        """The method this run trains: ``method``, or the default for its data when none is named."""
+        if self.method is not None:
+            return self.method
+        return default_method(has_pairs(self.dataset, self.text_pair_column))
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        resolve_precision(self.precision)  # checks the names before any compute
+        resolve_device(self.device)
+        for name in ("warm_start", "query_size", "budget", "epochs", "batch_size", "max_length"):
+            if getattr(self, name) < 1:
+                raise UsageError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(self, name)}")
+        if self.budget <= self.warm_start:
+            raise UsageError(f"--budget ({self.budget}) must be larger than --warm-start "
+                             f"({self.warm_start})")
+        check_rate(self.lr, "--lr")
+        check_rate(self.head_lr, "--head-lr")
+        check_seed(self.seed)
+        if self.pooling not in POOLINGS:
+            raise UsageError(f"--pooling must be one of {', '.join(POOLINGS)}, got {self.pooling!r}")
+        if self.pool_subsample is not None and self.pool_subsample < 1:
+            raise UsageError(f"--pool-subsample must be >= 1, got {self.pool_subsample}")
+        if self.cka_probe_size < 0 or self.cka_probe_size == 1:
+            raise UsageError(f"--cka-probe-size must be 0 (no CKA) or >= 2, got {self.cka_probe_size}")
+        object.__setattr__(self, "stop", tuple(self.stop))  # a list from the CLI or a YAML file
+        check_criteria(self.stop)
+        self._check_acquisition()
+
+    def round_sizes(self) -> list[int]:
+        """The labelled-set size of each round the budget allows."""
+        return round_sizes(self.warm_start, self.query_size, self.budget)
+
+    def _check_acquisition(self) -> None:
+        if self.acquisition_every is not None and self.acquisition_every < 1:
+            raise UsageError(f"--acquisition-every must be >= 1, got {self.acquisition_every}")
+        if self.acquisition_every is not None and self.acquisition_method is None:
+            raise UsageError("--acquisition-every needs --acquisition-method")
+        if self.acquisition_method is not None and self.stop:
+            raise UsageError("--stop does not combine with --acquisition-method (the main model trains "
+                             "only in some rounds)")
+
+
+def prepare(config: RunConfig) -> tuple[TaskData, Any, Any]:
+    """Load and check everything a run needs before any compute; returns (task, method, strategy)."""
+    method = parse_method(config.method_preset)
+    strategy = parse_strategy(config.strategy)
+    check_cell(config, method)
+    task = load_task(config.dataset, seed=config.seed, **config.load_options())
+    check_data(config, task, method, strategy)
+    return task, method, strategy
+
+
+def check_cell(config: RunConfig, method: Any) -> None:
+    """The checks of ``config`` that need no data: the backbone, the token limit, the adapter to start
+    from, the acquisition method. Raises :class:`UsageError` naming the first problem."""
+    if config.init_adapter is not None:
+        from peftal.peft.pretrained_adapter import check_init_adapter
+
+        check_init_adapter(config.init_adapter, method.preset, config.model)
+    if config.acquisition_method is not None:
+        parse_method(config.acquisition_method)
+    method.method.check_backbone(skeleton(config.model), method.config)
+    check_max_length(config.model, config.max_length, method.config)
+
+
+def check_data(config: RunConfig, task: TaskData, method: Any, strategy: Any) -> None:
+    """The checks of ``config`` against its loaded ``task``; raises :class:`UsageError`."""
+    if task.task == "regression" and strategy.needs_probabilities:
+        raise UsageError(f"strategy {strategy.name!r} needs class probabilities and does not apply to "
+                         f"the regression task {task.name!r}; use one of: "
+                         f"{', '.join(strategies_for('regression'))}")
+    check_criteria(config.stop, task.task)
+    method.check_task(task.task)
+    if config.acquisition_method is not None:
+        parse_method(config.acquisition_method).check_task(task.task)
+    if config.stratified_warm_start and task.task == "regression":
+        raise UsageError("--stratified-warm-start needs classes; it does not apply to the regression "
+                         f"task {task.name!r}")
+    if config.budget > len(task.train):
+        raise UsageError(f"--budget ({config.budget}) is larger than the pool of {task.name!r} "
+                         f"({len(task.train)} training examples)")
+
 
 RoundCallback = Callable[[RoundRecord], None]
 
@@ -41,66 +218,49 @@ def _run_active_learning(config: Any, *, progress: bool = False) -> tuple[dict, 
     return summary, records
 
 
-def _validate_active_learning(configs: list[Any]) -> list[str]:
-    """Every cell through the checks ``peftal run`` makes (:func:`peftal.al.loop.check_run`), each
-    dataset loaded once; presets that do not parse are reported once."""
-    from peftal.al.strategies import parse_strategy
-    from peftal.peft import parse_method
-
+def validate_active_learning(configs: list[Any]) -> list[str]:
+    """The checks ``peftal run`` makes (:func:`prepare`): :func:`check_cell` on every distinct cell,
+    :func:`check_data` once per cell and loaded dataset (a hub dataset that is not on this machine is
+    checked at run time); presets that do not parse are reported once."""
     problems: list[str] = []
     methods = {preset: parsed_preset(problems, parse_method, preset)
                for preset in dict.fromkeys(config.method_preset for config in configs)}
     strategies = {preset: parsed_preset(problems, parse_strategy, preset)
                   for preset in dict.fromkeys(config.strategy for config in configs)}
+    cells = [c for c in dict.fromkeys(configs) if methods[c.method_preset] and strategies[c.strategy]]
     by_dataset: dict[tuple, list[Any]] = {}
-    for config in configs:
-        key = (config.dataset, config.text_column, config.text_pair_column, config.label_column,
-               config.task, config.no_header, config.unlabeled_values, config.min_class_count)
-        by_dataset.setdefault(key, []).append(config)
+    for config in cells:
+        try:
+            check_cell(config, methods[config.method_preset])
+        except UsageError as error:
+            problems.append(f"{config.method_preset} × {config.strategy} on {config.dataset!r}: {error}")
+        by_dataset.setdefault((config.dataset, *config.load_options().values()), []).append(config)
     for group in by_dataset.values():
-        problems.extend(_check_dataset(group, methods, strategies))
+        task = _checked_task(group[0], problems)
+        for config in group if task is not None else ():
+            try:
+                check_data(config, task, methods[config.method_preset], strategies[config.strategy])
+            except UsageError as error:
+                problems.append(f"{config.method_preset} × {config.strategy} on {config.dataset!r}: {error}")
     return list(dict.fromkeys(problems))
 
 
-# The fields check_run reads; cells equal on them need one check.
-_CHECKED_FIELDS = ("method", "strategy", "model", "init_adapter", "stop", "acquisition_method",
-                   "max_length", "stratified_warm_start", "budget")
-
-
-def _check_dataset(configs: list[Any], methods: dict[str, Any], strategies: dict[str, Any]) -> list[str]:
-    """Problems of the cells of one dataset (loaded once, if it is on this machine)."""
-    from pathlib import Path
-
-    from peftal.al.loop import check_run, load_run_task
-    from peftal.data import DATASETS
-    from peftal.data.loading import local_folder
-
-    name = configs[0].dataset
+def _checked_task(config: RunConfig, problems: list[str]) -> TaskData | None:
+    """The dataset of ``config`` loaded once for a grid's checks; ``None`` (with the problem added, if
+    there is one) when it cannot or need not be loaded here."""
+    name = config.dataset
     spec = DATASETS.get(name) if name in DATASETS else None
     if spec is None and not Path(name).expanduser().exists():
-        return [f"unknown dataset {name!r}: not a built-in name ({', '.join(DATASETS.names())}) "
-                "and no such file or folder"]
-    if spec is not None and spec.task == "qa":
-        return [f"dataset {name!r} is a question-answering task; active learning does not apply"]
-    if spec is not None and local_folder(name) is None:
-        return []  # a hub dataset: it is only loaded (and checked) at run time
-    try:
-        task = load_run_task(configs[0])
-    except UsageError as error:
-        return [str(error)]
-    problems = []
-    checked: set[tuple] = set()
-    for config in configs:
-        key = tuple(getattr(config, field) for field in _CHECKED_FIELDS)
-        method, strategy = methods[config.method_preset], strategies[config.strategy]
-        if key in checked or method is None or strategy is None:
-            continue
-        checked.add(key)
+        problems.append(f"unknown dataset {name!r}: not a built-in name ({', '.join(DATASETS.names())}) "
+                        "and no such file or folder")
+    elif spec is not None and spec.task == "qa":
+        problems.append(f"dataset {name!r} is a question-answering task; active learning does not apply")
+    elif spec is None or local_folder(name) is not None:
         try:
-            check_run(config, task, method, strategy)
+            return load_task(config.dataset, seed=config.seed, **config.load_options())
         except UsageError as error:
-            problems.append(f"{config.method_preset} × {config.strategy} on {name!r}: {error}")
-    return problems
+            problems.append(str(error))
+    return None
 
 
 def run_active_learning(
@@ -123,13 +283,14 @@ def run_active_learning(
     setup = set_up(config, prepared or prepare(config))
     task, method = setup.task, setup.method
     rng = np.random.default_rng(config.seed)  # the warm start, then every round's query
-    state = RunState(labeled=draw_warm_start(task, config, rng))
+    state = RunState(labeled=draw_warm_start(task.train.labels, config.warm_start, rng,
+                                             stratified=config.stratified_warm_start))
     if task.task == "classification" and len(np.unique(task.train.labels[state.labeled])) == 1:
         warnings.warn(f"the warm start holds a single class "
                       f"({task.label_names[task.train.labels[state.labeled][0]]}); the run goes on",
                       stacklevel=2)
     steps = sum(round_steps(method, setup.acquirer, setup.train_config, n, r, setup.num_rounds)
-                for r, n in enumerate(round_sizes(config)))
+                for r, n in enumerate(config.round_sizes()))
     bar = tqdm(total=steps, disable=None if progress else True, unit="step",
                desc=f"{task.name} {method.preset} {setup.strategy.preset}", leave=False)
     log = ProgressLog(steps, setup.num_rounds, enabled=log_lines_wanted(progress), bar=bar)
@@ -160,8 +321,7 @@ def set_up(config: RunConfig, prepared: tuple[TaskData, Any, Any]) -> RunSetup:
     cls = method.method
     # A frozen encoder is the pretrained one after every round: its CKA against the pretrained
     # encoder is 1 at every layer by construction, so the probe's two encoder passes are skipped.
-    probe = (RepresentationProbe(encoder, raw[1], config.cka_probe_size, config.seed,
-                                 pooling=config.pooling)
+    probe = (RepresentationProbe(encoder, raw[1], config.cka_probe_size, config.seed, pooling=config.pooling)
              if config.cka_probe_size and not cls.frozen_encoder else None)
     precision = resolve_precision(config.precision, device)
     # A frozen encoder (the head method): every example is embedded once per run, not every round.
@@ -177,7 +337,7 @@ def set_up(config: RunConfig, prepared: tuple[TaskData, Any, Any]) -> RunSetup:
                                    pooling=config.pooling, precision=precision, train_config=train_config))
     return RunSetup(config=config, task=task, method=method, strategy=strategy, device=device,
                     encoder=encoder, pool=pool, test=test, train_config=train_config,
-                    precision=precision, num_rounds=len(round_sizes(config)), criteria=criteria,
+                    precision=precision, num_rounds=len(config.round_sizes()), criteria=criteria,
                     stop_ids=stop_ids, acquirer=acquirer, probe=probe)
 
 
@@ -202,31 +362,38 @@ def _summary(setup: RunSetup, state: RunState, rounds: list[RoundRecord], metric
     }
 
 
-def round_steps(method: Any, acquirer: Acquisition | None, train_config: TrainConfig, num_labeled: int,
-                 round_index: int, num_rounds: int) -> int:
-    """Progress steps of one round: the main model's (where it trains) and the acquisition model's."""
-    if acquirer is None:
-        return method.num_steps(num_labeled, train_config)
-    steps = acquirer.spec.num_steps(num_labeled, acquirer.train_config)
-    if acquirer.trains_main(round_index, num_rounds):
-        steps += method.num_steps(num_labeled, train_config)
-    return steps
-
-
-def round_sizes(config: RunConfig) -> list[int]:
-    """The labelled-set size of each round the budget allows."""
-    sizes, size = [], config.warm_start
-    while True:
-        sizes.append(size)
-        if size >= config.budget:
-            return sizes
-        size = min(config.budget, size + config.query_size)
-
-
 KIND = StudyKind(
     name="active_learning",
     config_cls=RunConfig,
     run=_run_active_learning,
-    validate=_validate_active_learning,
+    validate=validate_active_learning,
     description="one AL run per cell (the options of `peftal run`)",
 )
+
+
+def execute_run(config: RunConfig, out: Path, *, overwrite: bool = False,
+                progress: bool = True) -> dict[str, Any]:
+    """Run ``config`` and write its outputs into ``out``; returns the summary."""
+    from peftal.experiments.plots import plot_learning_curve
+
+    check_out_dir(out, overwrite)
+    prepared = prepare(config)  # every input check happens before the folder is touched
+    with recorded_run(out, "active_learning", dataclasses.asdict(config), config.seed) as store:
+        summary, model = run_active_learning(config, on_round=lambda record: store.add_round(RUN_ID, record),
+                                             progress=progress, prepared=prepared)
+        task = prepared[0]
+        save_checkpoint(model, out / "model", model_meta(
+            model=config.model, method=summary["method"], task=task.task,
+            label_names=task.label_names, num_outputs=task.num_labels, pooling=config.pooling,
+            max_length=config.max_length, text_column=config.text_column,
+            text_pair_column=config.text_pair_column, is_pair=task.is_pair, no_header=config.no_header,
+            precision=resolve_precision(config.precision),  # predict as the run evaluated
+        ))
+        metric = summary["metric"]
+        plot_learning_curve([r["num_labeled"] for r in summary["rounds"]],
+                            [r["metrics"][metric] for r in summary["rounds"]],
+                            out / "learning_curve.png", metric=metric,
+                            title=f"{summary['dataset']} · {summary['method']} · {summary['strategy']}"
+                                  f" · seed {summary['seed']} (AUC {summary['auc']:.3f})")
+        complete_run(store, out, summary)
+    return summary

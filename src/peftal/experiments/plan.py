@@ -1,6 +1,6 @@
 """``peftal run --dry-run``: the plan of a run and an estimate of its time from a quick measurement.
 
-Everything :func:`~peftal.al.loop.prepare` checks is checked; then one model is built (its
+Everything :func:`~peftal.experiments.active_learning.prepare` checks is checked; then one model is built (its
 trainable parameters), a few training steps are timed on warm-start-sized batches and one scoring
 batch on the pool, and the run's total is extrapolated from the number of steps and of scored
 examples per round. Nothing is written.
@@ -14,9 +14,8 @@ from typing import Any
 
 import numpy as np
 
-from peftal.al.loop import RunConfig, prepare
 from peftal.data.encoding import encode
-from peftal.experiments.active_learning import round_sizes
+from peftal.experiments.active_learning import RunConfig, prepare, round_sizes
 from peftal.models.backbone import display_name, load_backbone
 from peftal.peft import build_model, count_parameters
 from peftal.training import TrainConfig, predict

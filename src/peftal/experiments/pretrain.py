@@ -25,7 +25,7 @@ import numpy as np
 from peftal.data.corpus import Corpus, encode_corpus, load_corpus
 from peftal.defaults import DEFAULT_METHOD
 from peftal.errors import UsageError
-from peftal.experiments.single import RUN_ID, check_out_dir, complete_run, recorded_run
+from peftal.experiments.run_folder import RUN_ID, check_out_dir, complete_run, recorded_run
 from peftal.models.backbone import display_name
 from peftal.models.limits import check_max_length
 from peftal.models.mlm import apply_method, load_masked_lm

@@ -56,7 +56,7 @@ class Cell:
     Attributes:
         cell_id: Stable id: a hash of the kind and the cell's non-default option values.
         kind: The study kind that runs it.
-        config: The typed config of the run (e.g. :class:`~peftal.al.loop.RunConfig`).
+        config: The typed config of the run (e.g. :class:`~peftal.experiments.active_learning.RunConfig`).
         axes: The values of the grid axes that define this cell (for labels and reports).
     """
 

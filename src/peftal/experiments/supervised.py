@@ -6,7 +6,7 @@ fraction of the training split (``--fraction`` / ``--num-train``) or for a wall-
 the validation split where the dataset has no labelled test split. Classification and regression
 go through the same trainer as active learning; extractive QA adds the span head and SQuAD metrics.
 
-The output folder is laid out like an AL run's (:mod:`peftal.experiments.single`): ``results.sqlite``
+The output folder is laid out like an AL run's (:mod:`peftal.experiments.run_folder`): ``results.sqlite``
 (kind ``supervised``, one round holding the training ids), ``model/`` for ``peftal predict``, and
 ``summary.json`` written last.
 """
@@ -28,7 +28,7 @@ from peftal.data.sampling import sample_training_ids, subset_size
 from peftal.defaults import DEFAULT_METHOD
 from peftal.errors import UsageError
 from peftal.experiments.kinds import StudyKind, parsed_preset
-from peftal.experiments.single import RUN_ID, check_out_dir, complete_run, model_meta, recorded_run
+from peftal.experiments.run_folder import RUN_ID, check_out_dir, complete_run, model_meta, recorded_run
 from peftal.models.backbone import display_name, load_backbone
 from peftal.models.heads import POOLINGS
 from peftal.models.limits import check_max_length

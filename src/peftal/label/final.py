@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from peftal.errors import UsageError
-from peftal.experiments.single import SUMMARY, check_out_dir, write_json_atomic
+from peftal.experiments.run_folder import SUMMARY, check_out_dir, write_json_atomic
 from peftal.label.project import open_project
 
 

@@ -8,11 +8,9 @@ import numpy as np
 import pytest
 from sklearn.linear_model import LogisticRegression
 
-from peftal.al import RunConfig
-from peftal.al.loop import prepare
 from peftal.data.encoding import encode
 from peftal.errors import UsageError
-from peftal.experiments.active_learning import run_active_learning
+from peftal.experiments.active_learning import RunConfig, prepare, run_active_learning
 from peftal.models.backbone import load_backbone
 from peftal.models.heads import TextClassifier
 from peftal.training import compute_metrics, embed

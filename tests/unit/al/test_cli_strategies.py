@@ -6,10 +6,10 @@ import json
 
 import pytest
 
-from peftal.al.loop import RunConfig, prepare
 from peftal.al.strategies import STRATEGIES
 from peftal.cli import main
 from peftal.errors import UsageError
+from peftal.experiments.active_learning import RunConfig, prepare
 
 
 def test_strategies_json_lists_every_registered_strategy(capsys):

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 
 from peftal.al import engine
-from peftal.al.loop import RunConfig
 from peftal.al.strategies import STRATEGIES, parse_strategy
 from peftal.data.dataset import Split, TaskData
+from peftal.experiments.active_learning import RunConfig
 from peftal.training import TrainResult
 from tests.unit.al.fakes import FakeClassifier
 

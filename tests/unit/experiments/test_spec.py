@@ -7,8 +7,8 @@ import textwrap
 
 import pytest
 
-from peftal.al.loop import RunConfig
 from peftal.errors import UsageError
+from peftal.experiments.active_learning import RunConfig
 from peftal.experiments.spec import SpecError, cell_id_of, expand, parse_spec
 from tests.unit.experiments.toy_kind import ToyConfig
 

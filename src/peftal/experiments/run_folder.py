@@ -1,7 +1,6 @@
-"""Run one AL experiment into an output folder: results store, summary, plot and saved model.
-
-The folder life cycle (:func:`recorded_run`, :func:`complete_run`) and the saved model's metadata
-(:func:`model_meta`) are shared with the supervised and pretraining runners.
+"""A run folder's life cycle, shared by every runner (``peftal run``, ``train``, ``pretrain``, the
+labelling app's final model): check ``--out``, open its results store (:func:`recorded_run`),
+complete it (:func:`complete_run`), and the saved model's metadata (:func:`model_meta`).
 
 ``summary.json`` is written last and atomically, so a folder whose run was interrupted or failed
 never holds a summary that looks complete; its store keeps the rounds that did finish.
@@ -9,7 +8,6 @@ never holds a summary that looks complete; its store keeps the rounds that did f
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
 from collections.abc import Iterator
@@ -17,13 +15,10 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from peftal.al.loop import RunConfig, prepare
 from peftal.errors import UsageError
 from peftal.experiments.provenance import provenance
 from peftal.experiments.store import STORE_NAME, ResultsStore
 from peftal.integrity import check_sqlite, check_writable_folder
-from peftal.peft.checkpoint import save_checkpoint
-from peftal.training.precision import resolve_precision
 
 SUMMARY = "summary.json"
 RUN_ID = "run"
@@ -97,34 +92,3 @@ def model_meta(*, model: str | None, method: str, task: str, num_outputs: int, m
             "num_outputs": num_outputs, "pooling": pooling, "max_length": max_length,
             "text_column": text_column, "text_pair_column": text_pair_column, "is_pair": is_pair,
             **extra}
-
-
-def execute_run(config: RunConfig, out: Path, *, overwrite: bool = False,
-                progress: bool = True) -> dict[str, Any]:
-    """Run ``config`` and write its outputs into ``out``; returns the summary."""
-    from peftal.experiments.active_learning import run_active_learning  # it imports this module
-    from peftal.experiments.plots import plot_learning_curve
-
-    check_out_dir(out, overwrite)
-    prepared = prepare(config)  # every input check happens before the folder is touched
-    with recorded_run(out, "active_learning", dataclasses.asdict(config), config.seed) as store:
-        summary, model = run_active_learning(
-            config, on_round=lambda record: store.add_round(RUN_ID, record), progress=progress,
-            prepared=prepared,
-        )
-        task = prepared[0]
-        save_checkpoint(model, out / "model", model_meta(
-            model=config.model, method=summary["method"], task=task.task,
-            label_names=task.label_names, num_outputs=task.num_labels, pooling=config.pooling,
-            max_length=config.max_length, text_column=config.text_column,
-            text_pair_column=config.text_pair_column, is_pair=task.is_pair, no_header=config.no_header,
-            precision=resolve_precision(config.precision),  # predict as the run evaluated
-        ))
-        metric = summary["metric"]
-        plot_learning_curve([r["num_labeled"] for r in summary["rounds"]],
-                            [r["metrics"][metric] for r in summary["rounds"]],
-                            out / "learning_curve.png", metric=metric,
-                            title=f"{summary['dataset']} · {summary['method']} · {summary['strategy']}"
-                                  f" · seed {summary['seed']} (AUC {summary['auc']:.3f})")
-        complete_run(store, out, summary)
-    return summary

@@ -1,0 +1,49 @@
+"""The data options every command that reads a labelled dataset shares (``peftal run``, ``train``):
+written once here, with their help and checks; a run kind's config inherits them, so its fields (the
+spec's keys, the ``--options``) stay flat.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from peftal.errors import UsageError
+
+
+@dataclass(frozen=True)
+class DataOptions:
+    """How a dataset's columns and labels are read.
+
+    Attributes:
+        text_column: Column holding the text: a name, or a 0-based position with ``--no-header``.
+        text_pair_column: Column holding the second text of sentence pairs (default: none).
+        label_column: Column holding the label: a name, or a 0-based position with ``--no-header``.
+        task: Task of a local file (default: classification).
+        no_header: CSV/TSV files have no header row (default: the first row names the columns);
+            give columns as 0-based positions, e.g. ``--text-column 1 --label-column 2`` for
+            id,text,label rows.
+        unlabeled_values: A label value that means "no label" (repeatable), besides an empty
+            label and -1 in an otherwise non-negative integer column; such rows are not a class
+            and are left out of a simulated run.
+        min_class_count: Drop classes with fewer than this many training examples (default: keep
+            all; classes with 1-2 examples get a warning).
+    """
+
+    text_column: str = "text"
+    text_pair_column: str | None = None
+    label_column: str = "label"
+    task: str | None = None
+    no_header: bool = False
+    unlabeled_values: tuple[str, ...] = ()
+    min_class_count: int = 0
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "unlabeled_values", tuple(str(v) for v in self.unlabeled_values))
+        if self.min_class_count < 0:
+            raise UsageError(f"--min-class-count must be >= 0, got {self.min_class_count}")
+
+    def load_options(self) -> dict[str, object]:
+        """These options as the keywords of :func:`peftal.data.load_task`."""
+        return {"text_column": self.text_column, "text_pair_column": self.text_pair_column,
+                "label_column": self.label_column, "task": self.task, "no_header": self.no_header,
+                "unlabeled_values": self.unlabeled_values, "min_class_count": self.min_class_count}
