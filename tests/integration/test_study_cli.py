@@ -135,3 +135,15 @@ def test_bad_specs_exit_2_with_every_problem(tmp_path):
     assert "did you mean 'strategies'" in result.stderr and "unknown method 'lorra'" in result.stderr
     result = run_cli("study", "run", str(spec), "--out", str(tmp_path / "x"), check=False)
     assert result.returncode == 2 and not (tmp_path / "x").exists()  # nothing written, nothing run
+
+
+def test_validate_checks_every_method_of_a_supervised_grid(tmp_path):
+    # the second method only fails: each distinct cell is checked, not the first per dataset; the
+    # message names the method and why no --max-length helps (the prompt alone exceeds the positions)
+    spec = tmp_path / "prompt.yaml"
+    spec.write_text('name: prompt\nkind: supervised\ndatasets: [mrpc]\n'
+                    'methods: [full, "prompt_tuning[prompt_length=600]"]\nseeds: [0]\nnum_train: 50\n')
+    result = run_cli("study", "validate", str(spec), check=False)
+    assert result.returncode == 2, result.stdout
+    assert "1 problem" in result.stderr and "prompt_tuning" in result.stderr
+    assert "too long for the model's 512 positions" in result.stderr and "-88" not in result.stderr

@@ -89,3 +89,39 @@ def test_a_config_file_fills_what_the_command_line_does_not_give(tmp_path):
     cell.write_text("- a list\n")
     with pytest.raises(UsageError, match="expected a mapping"):
         config_from_args(parser.parse_args(["run", "--config", str(cell)]), RunConfig)
+
+
+def _shared_option(parser, dest):
+    (action,) = [a for a in parser._actions if a.dest == dest]
+    return (tuple(action.option_strings), action.help, action.type, action.choices, action.metavar,
+            action.default, type(action).__name__)
+
+
+@pytest.mark.parametrize("block, commands", [
+    ("peftal.data.options:DataOptions", ("run", "train")),
+    ("peftal.peft.recipes:RecipeOptions", ("run", "train", "pretrain")),
+])
+def test_shared_option_blocks_parse_alike_in_every_command(block, commands):
+    import dataclasses
+    import importlib
+
+    module, name = block.split(":")
+    fields = [field.name for field in dataclasses.fields(getattr(importlib.import_module(module), name))]
+    parsers = {command: _subparser(command) for command in commands}
+    first, *others = commands
+    for field in fields:
+        expected = _shared_option(parsers[first], field)
+        assert expected[1], f"{field} has no help"
+        for command in others:
+            assert _shared_option(parsers[command], field) == expected, (field, command)
+    train = " ".join(parsers["train"].format_help().split()) if "train" in parsers else ""
+    assert not train or ("--no-header" in train and "--min-class-count N" in train)
+
+
+def test_the_parser_comparison_can_fail():
+    import argparse
+
+    a, b = argparse.ArgumentParser(), argparse.ArgumentParser()
+    a.add_argument("--lr", type=float, help="learning rate")
+    b.add_argument("--lr", type=float, help="learning rate (default: 1e-3)")
+    assert _shared_option(a, "lr") != _shared_option(b, "lr")

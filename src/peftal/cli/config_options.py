@@ -90,10 +90,11 @@ def add_config_options(parser: argparse.ArgumentParser, cls: type, *, example: s
                         help=f"YAML file of these options (e.g. {example}), as in a study cell; "
                              "options given on the command line win")
     docs, hints, extra = field_docs(cls), typing.get_type_hints(cls), extra or {}
+    shared = shared_option_extras()
     for field in dataclasses.fields(cls):
         if field.name in skip:
             continue
-        given = dict(extra.get(field.name, {}))
+        given = dict(shared[field.name] if field.name in shared else extra.get(field.name, {}))
         kind, optional = _base_type(hints[field.name])
         default = field.default if field.default is not dataclasses.MISSING else field.default_factory()
         flag = given.pop("flag", "--" + field.name.replace("_", "-"))
@@ -115,6 +116,24 @@ def add_config_options(parser: argparse.ArgumentParser, cls: type, *, example: s
         kwargs["help"] = given.pop("help", text.replace("%", "%%"))  # argparse formats help with %
         kwargs.update(given)
         parser.add_argument(flag, **kwargs)
+
+
+def shared_option_extras() -> dict[str, dict[str, Any]]:
+    """Per field of a shared option block (:class:`~peftal.data.options.DataOptions`,
+    :class:`~peftal.peft.recipes.RecipeOptions`), the argparse keywords its option gets in every
+    command: written once here, so ``peftal run``, ``train`` and ``pretrain`` parse them alike."""
+    from peftal.data.options import TASKS, DataOptions
+    from peftal.peft.recipes import RecipeOptions
+
+    extras: dict[str, dict[str, Any]] = {field.name: {} for block in (DataOptions, RecipeOptions)
+                                         for field in dataclasses.fields(block)}
+    extras.update({
+        "lr": {"type": positive_float}, "head_lr": {"type": positive_float},
+        "min_steps": {"metavar": "N"}, "task": {"choices": TASKS},
+        "unlabeled_values": {"flag": "--unlabeled-value", "metavar": "VALUE"},
+        "min_class_count": {"metavar": "N"},
+    })
+    return extras
 
 
 def config_values(args: argparse.Namespace, cls: type) -> dict[str, Any]:

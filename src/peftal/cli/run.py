@@ -9,8 +9,8 @@ from peftal.cli.config_options import add_config_options, config_from_args
 from peftal.cli.options import HelpFormatter, positive_int, print_table
 
 # Numeric options argparse checks for > 0 (the others are checked by RunConfig itself).
-POSITIVE = ("warm_start", "query_size", "budget", "epochs", "batch_size", "max_length", "lr",
-            "head_lr", "pool_subsample", "acquisition_every")
+POSITIVE = ("warm_start", "query_size", "budget", "epochs", "batch_size", "max_length", "pool_subsample",
+            "acquisition_every")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -33,9 +33,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "stop": {"metavar": "CRITERION",
                  "help_suffix": f"; one of: {', '.join(STOPPING_CRITERIA.names())}"},
         "pooling": {"choices": ("mean", "cls")},
-        "task": {"choices": ("classification", "regression")},
-        "unlabeled_values": {"flag": "--unlabeled-value", "metavar": "VALUE"},
-        "min_class_count": {"metavar": "N"},
         "init_adapter": {"metavar": "DIR"},
         "acquisition_method": {"metavar": "PRESET"},
         "acquisition_every": {"metavar": "K"},
@@ -100,8 +97,6 @@ def _dry_run(config) -> int:
 
 
 def _default_name(config) -> str:
-    from pathlib import Path as _Path
-
-    dataset = _Path(config.dataset).stem if "/" in config.dataset else config.dataset
+    dataset = Path(config.dataset).stem if "/" in config.dataset else config.dataset
     safe = lambda s: "".join(c if c.isalnum() or c in "-_" else "_" for c in s).strip("_")  # noqa: E731
     return f"{safe(dataset)}-{safe(config.method_preset)}-{safe(config.strategy)}-seed{config.seed}"

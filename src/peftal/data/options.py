@@ -9,6 +9,8 @@ from dataclasses import dataclass
 
 from peftal.errors import UsageError
 
+TASKS = ("classification", "regression", "qa")  # the tasks a labelled dataset can hold
+
 
 @dataclass(frozen=True)
 class DataOptions:
@@ -38,7 +40,10 @@ class DataOptions:
     min_class_count: int = 0
 
     def __post_init__(self) -> None:
+        getattr(super(), "__post_init__", lambda: None)()  # the other option blocks' checks
         object.__setattr__(self, "unlabeled_values", tuple(str(v) for v in self.unlabeled_values))
+        if self.task is not None and self.task not in TASKS:
+            raise UsageError(f"unknown task {self.task!r}; valid tasks: {', '.join(TASKS)}")
         if self.min_class_count < 0:
             raise UsageError(f"--min-class-count must be >= 0, got {self.min_class_count}")
 

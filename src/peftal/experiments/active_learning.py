@@ -41,19 +41,21 @@ from peftal.models.heads import POOLINGS
 from peftal.models.limits import check_max_length
 from peftal.peft import parse_method
 from peftal.peft.checkpoint import save_checkpoint
+from peftal.peft.recipes import RecipeOptions, task_type
+from peftal.peft.recipes import train_config as make_train_config
 from peftal.records import RoundRecord
-from peftal.training import TrainConfig, primary_metric
+from peftal.training import primary_metric
 from peftal.training.device import resolve_device
 from peftal.training.precision import resolve_precision
 from peftal.training.progress import ProgressLog, log_lines_wanted
-from peftal.validation import check_rate, check_seed
+from peftal.validation import check_seed
 
 
 @dataclass(frozen=True)
-class RunConfig(DataOptions):
+class RunConfig(DataOptions, RecipeOptions):
     """Everything that defines one AL run: the options of ``peftal run`` (generated from this
-    class: each field below, and each of :class:`~peftal.data.options.DataOptions`, is
-    ``--field-name``, with this text as its help).
+    class: each field below, and those of the option blocks it inherits, is ``--field-name``, with
+    this text as its help).
 
     Attributes:
         dataset: Built-in name or path to a file/folder.
@@ -65,8 +67,6 @@ class RunConfig(DataOptions):
         query_size: Labels the strategy picks per round.
         budget: Total labels, warm start included; the run ends when it is spent.
         epochs: Training epochs per round.
-        lr: Learning rate of the method's parameters (default: the method's own).
-        head_lr: Learning rate of the task head (default: the method's own).
         batch_size: Training batch size.
         max_length: Texts are truncated to this many tokens.
         seed: Seed of every random choice (warm start, batches, initialisation, dropout).
@@ -105,8 +105,6 @@ class RunConfig(DataOptions):
     query_size: int = 50
     budget: int = 300
     epochs: int = 10
-    lr: float | None = None
-    head_lr: float | None = None
     batch_size: int = 16
     max_length: int = 128
     seed: int = 0
@@ -133,6 +131,8 @@ class RunConfig(DataOptions):
 
     def __post_init__(self) -> None:
         super().__post_init__()
+        if self.task == "qa":
+            raise UsageError("--task qa: active learning does not apply to question answering")
         resolve_precision(self.precision)  # checks the names before any compute
         resolve_device(self.device)
         for name in ("warm_start", "query_size", "budget", "epochs", "batch_size", "max_length"):
@@ -141,8 +141,6 @@ class RunConfig(DataOptions):
         if self.budget <= self.warm_start:
             raise UsageError(f"--budget ({self.budget}) must be larger than --warm-start "
                              f"({self.warm_start})")
-        check_rate(self.lr, "--lr")
-        check_rate(self.head_lr, "--head-lr")
         check_seed(self.seed)
         if self.pooling not in POOLINGS:
             raise UsageError(f"--pooling must be one of {', '.join(POOLINGS)}, got {self.pooling!r}")
@@ -326,9 +324,9 @@ def set_up(config: RunConfig, prepared: tuple[TaskData, Any, Any]) -> RunSetup:
     precision = resolve_precision(config.precision, device)
     # A frozen encoder (the head method): every example is embedded once per run, not every round.
     pool, test = (cls.inputs(encoder, e, pooling=config.pooling, precision=precision) for e in raw)
-    train_config = TrainConfig(epochs=config.epochs, batch_size=config.batch_size,
-                               lr=config.lr or cls.lr, head_lr=config.head_lr or cls.head_lr,
-                               precision=precision, group_by_length=config.group_by_length)
+    train_config = make_train_config(method, task_type(task.task, task.is_pair), config, epochs=config.epochs,
+                                     batch_size=config.batch_size, precision=precision,
+                                     group_by_length=config.group_by_length)
     criteria = [parse_criterion(preset) for preset in config.stop]
     stop_ids = (draw_stop_set(len(task.train), config.seed)
                 if any(c.needs_predictions for c in criteria) else None)

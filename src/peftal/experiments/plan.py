@@ -15,10 +15,12 @@ from typing import Any
 import numpy as np
 
 from peftal.data.encoding import encode
-from peftal.experiments.active_learning import RunConfig, prepare, round_sizes
+from peftal.experiments.active_learning import RunConfig, prepare
 from peftal.models.backbone import display_name, load_backbone
 from peftal.peft import build_model, count_parameters
-from peftal.training import TrainConfig, predict
+from peftal.peft.recipes import task_type
+from peftal.peft.recipes import train_config as make_train_config
+from peftal.training import predict
 from peftal.training.device import resolve_device
 from peftal.training.precision import resolve_precision
 
@@ -38,9 +40,8 @@ def plan_run(config: RunConfig) -> dict[str, Any]:
     sample = rng.choice(len(task.train), size=min(len(task.train), _MEASURE_STEPS * config.batch_size),
                         replace=False)
     pool = encode(tokenizer, task.train.subset(sample), config.max_length)
-    cls = method.method
-    train_config = TrainConfig(epochs=1, batch_size=config.batch_size, lr=config.lr or cls.lr,
-                               head_lr=config.head_lr or cls.head_lr, precision=precision)
+    train_config = make_train_config(method, task_type(task.task, task.is_pair), config, epochs=1,
+                                     batch_size=config.batch_size, precision=precision)
     local = np.arange(len(sample))
     start = time.perf_counter()
     result = method.fit(model, pool, local, task.train.labels[sample], train_config, task=task.task, rng=rng)
@@ -49,13 +50,13 @@ def plan_run(config: RunConfig) -> dict[str, Any]:
     predict(model, pool, local, precision=precision)
     example_seconds = (time.perf_counter() - start) / len(local)
 
-    sizes = round_sizes(config)
+    sizes = config.round_sizes()
     round_config = dataclasses.replace(train_config, epochs=config.epochs)
     steps = sum(method.num_steps(n, round_config) for n in sizes)
     scored = sum(min(len(task.train) - n, config.pool_subsample or len(task.train)) for n in sizes[:-1])
     scored *= getattr(strategy.strategy, "mc_samples", 1) if hasattr(strategy, "strategy") else 1
     evaluated = len(task.test) * len(sizes)
-    if cls.frozen_encoder:  # every example is embedded once per run and reused (PooledFeatures)
+    if method.method.frozen_encoder:  # every example is embedded once per run and reused (PooledFeatures)
         scored, evaluated = min(scored, len(task.train)), len(task.test)
     estimate = steps * step_seconds + (scored + evaluated) * example_seconds
     return {"dataset": task.name, "model": display_name(config.model), "method": method.preset,

@@ -31,17 +31,20 @@ from peftal.models.limits import check_max_length
 from peftal.models.mlm import apply_method, load_masked_lm
 from peftal.peft import MethodSpec, count_parameters, parse_method
 from peftal.peft.pretrained_adapter import save_pretrained_adapter, write_pretrain_meta
+from peftal.peft.recipes import RecipeOptions
+from peftal.peft.recipes import train_config as make_train_config
 from peftal.records import RoundRecord, epochs_of
 from peftal.seeding import torch_seeded
-from peftal.training import TrainConfig, train
+from peftal.training import train
 from peftal.training.mlm import MLM_PROBABILITY, masked_lm_loss
 from peftal.validation import check_rate, check_seed
 
 
 @dataclass(frozen=True)
-class PretrainConfig:
+class PretrainConfig(RecipeOptions):
     """Everything that defines one ``peftal pretrain`` run: its options (generated from this
-    class; each field below is ``--field-name``, with this text as its help).
+    class; each field below, and those of the option blocks it inherits (the head is the MLM head
+    here), is ``--field-name``, with this text as its help).
 
     Attributes:
         dataset: Built-in name (TAPT on its training texts), a .txt file (one document per line),
@@ -49,8 +52,6 @@ class PretrainConfig:
         model: Model to continue from (default: the packaged all-MiniLM-L6-v2).
         method: ``full`` or a PEFT method preset; only its parameters and the MLM head train.
         epochs: Passes over the texts.
-        lr: Learning rate of the method's parameters (default: the method's own).
-        head_lr: Learning rate of the MLM head (default: the method's head default).
         batch_size: Sequences per batch.
         max_length: Tokens per sequence; longer texts are cut into several sequences.
         mlm_probability: Share of tokens masked (BERT's 15%).
@@ -65,8 +66,6 @@ class PretrainConfig:
     model: str | None = None
     method: str = DEFAULT_METHOD
     epochs: int = 3
-    lr: float | None = None
-    head_lr: float | None = None
     batch_size: int = 16
     max_length: int = 128
     mlm_probability: float = MLM_PROBABILITY
@@ -81,8 +80,8 @@ class PretrainConfig:
             value = getattr(self, name)
             if value is not None and value < 1:
                 raise UsageError(f"--{name.replace('_', '-')} must be >= 1, got {value}")
-        for name in ("lr", "head_lr", "time_budget"):
-            check_rate(getattr(self, name), f"--{name.replace('_', '-')}")
+        super().__post_init__()
+        check_rate(self.time_budget, "--time-budget")
         check_seed(self.seed)
         if not 0 < self.mlm_probability < 1:
             raise UsageError(f"--mlm-probability must lie in (0, 1), got {self.mlm_probability}")
@@ -108,12 +107,10 @@ def execute_pretrain(config: PretrainConfig, out: Path, *, overwrite: bool = Fal
     model, tokenizer, new_head = load_masked_lm(config.model, config.seed)
     apply_method(model, method)
     encoded = encode_corpus(tokenizer, corpus, config.max_length)
-    cls = method.method
-    train_config = TrainConfig(epochs=config.epochs, batch_size=config.batch_size,
-                               lr=config.lr or cls.lr, head_lr=config.head_lr or cls.head_lr,
-                               time_budget=config.time_budget)
+    train_config = make_train_config(method, "mlm", config, epochs=config.epochs,
+                                     batch_size=config.batch_size, time_budget=config.time_budget)
     with recorded_run(out, "pretrain", dataclasses.asdict(config), config.seed) as store:
-        steps = -(-len(encoded) // config.batch_size) * config.epochs
+        steps = -(-len(encoded) // config.batch_size) * train_config.epochs_for(len(encoded))
         with tqdm(total=steps, disable=None if progress else True, unit="step", leave=False,
                   desc=f"MLM {config.dataset} {method.preset}") as bar:
             with torch_seeded(config.seed):  # dropout

@@ -23,30 +23,33 @@ from typing import Any
 import numpy as np
 
 from peftal.data import TaskData, load_task
+from peftal.data.options import DataOptions
 from peftal.data.qa import QATask, load_qa
 from peftal.data.sampling import sample_training_ids, subset_size
 from peftal.defaults import DEFAULT_METHOD
 from peftal.errors import UsageError
 from peftal.experiments.kinds import StudyKind, parsed_preset
 from peftal.experiments.run_folder import RUN_ID, check_out_dir, complete_run, model_meta, recorded_run
-from peftal.models.backbone import display_name, load_backbone
+from peftal.models.backbone import display_name, load_backbone, skeleton
 from peftal.models.heads import POOLINGS
 from peftal.models.limits import check_max_length
 from peftal.peft import MethodSpec, count_parameters, parse_method
 from peftal.peft.checkpoint import save_checkpoint
 from peftal.peft.pretrained_adapter import check_init_adapter
+from peftal.peft.recipes import RecipeOptions, task_type
+from peftal.peft.recipes import train_config as make_train_config
 from peftal.records import RoundRecord, epochs_of
-from peftal.training import TrainConfig, compute_metrics, predict
-from peftal.validation import check_rate, check_seed
+from peftal.training import compute_metrics, predict
+from peftal.validation import check_seed
 
-TASKS = ("classification", "regression", "qa")
 DEFAULT_MAX_LENGTH = {"classification": 128, "regression": 128, "qa": 384}
 
 
 @dataclass(frozen=True)
-class SupervisedConfig:
+class SupervisedConfig(DataOptions, RecipeOptions):
     """Everything that defines one ``peftal train`` run: its options (generated from this class;
-    each field below is ``--field-name``, with this text as its help).
+    each field below, and those of the option blocks it inherits, is ``--field-name``, with this
+    text as its help).
 
     Attributes:
         dataset: Built-in name or path to a file/folder.
@@ -57,8 +60,6 @@ class SupervisedConfig:
         num_train: Or on this many training examples (QA: questions) (default: all).
         time_budget: Stop training after this many seconds (checked every step), then evaluate.
         epochs: Passes over the training subset (an upper limit with a time budget).
-        lr: Learning rate of the method's parameters (default: the method's own).
-        head_lr: Learning rate of the task head (default: the method's own).
         batch_size: Training batch size.
         max_length: Tokens per example; longer texts are truncated (default: 128; QA: 384, with
             long contexts cut into overlapping windows).
@@ -67,10 +68,6 @@ class SupervisedConfig:
             tokens or the first token (``cls``).
         init_adapter: Start the method's weights from a ``peftal pretrain`` adapter folder.
         max_eval: Evaluate on a seeded sample of this many evaluation examples (quick checks).
-        text_column: Column holding the text of a local file.
-        text_pair_column: Column holding the second text of sentence pairs (default: none).
-        label_column: Column holding the label of a local file.
-        task: Task of a local file (default: classification).
     """
 
     dataset: str = "trec"
@@ -80,20 +77,15 @@ class SupervisedConfig:
     num_train: int | None = None
     time_budget: float | None = None
     epochs: int = 3
-    lr: float | None = None
-    head_lr: float | None = None
     batch_size: int = 16
     max_length: int | None = None
     seed: int = 0
     pooling: str = "mean"
     init_adapter: str | None = None
     max_eval: int | None = None
-    text_column: str = "text"
-    text_pair_column: str | None = None
-    label_column: str = "label"
-    task: str | None = None
 
     def __post_init__(self) -> None:
+        super().__post_init__()
         if self.fraction is not None and self.num_train is not None:
             raise UsageError("give either --fraction or --num-train, not both")
         if self.fraction is not None and not 0 < self.fraction <= 1:
@@ -104,13 +96,9 @@ class SupervisedConfig:
             value = getattr(self, name)
             if value is not None and value < 1:
                 raise UsageError(f"--{name.replace('_', '-')} must be >= 1, got {value}")
-        for name in ("lr", "head_lr"):
-            check_rate(getattr(self, name), f"--{name.replace('_', '-')}")
         check_seed(self.seed)
         if self.pooling not in POOLINGS:
             raise UsageError(f"--pooling must be one of {', '.join(POOLINGS)}, got {self.pooling!r}")
-        if self.task is not None and self.task not in TASKS:
-            raise UsageError(f"unknown task {self.task!r}; valid tasks: {', '.join(TASKS)}")
 
 
 @dataclass
@@ -125,20 +113,32 @@ class Prepared:
 
 def prepare(config: SupervisedConfig) -> Prepared:
     """Load and check everything before any compute; every problem is a one-line UsageError."""
-    from peftal.data import DATASETS
-
     method = parse_method(config.method)
-    builtin = DATASETS.get(config.dataset) if config.dataset in DATASETS else None
-    if (builtin and builtin.task == "qa") or config.task == "qa":
-        task: TaskData | QATask = load_qa(config.dataset, hub_id=builtin.hub_id if builtin else None)
-    else:
-        task = load_task(config.dataset, text_column=config.text_column,
-                         text_pair_column=config.text_pair_column, label_column=config.label_column,
-                         task=config.task, seed=config.seed)
-    method.check_task(task.task)
-    num_train = subset_size(len(task.train), fraction=config.fraction, num_train=config.num_train)
+    check_cell(config, method)
+    return check_data(config, method, load_train_task(config))
+
+
+def check_cell(config: SupervisedConfig, method: MethodSpec) -> None:
+    """The checks that need no data: the backbone and the adapter to start from."""
+    method.method.check_backbone(skeleton(config.model), method.config)
     if config.init_adapter is not None:
         check_init_adapter(config.init_adapter, method.preset, config.model)
+
+
+def load_train_task(config: SupervisedConfig) -> TaskData | QATask:
+    """The dataset of ``config``: a QA dataset, or a labelled one read with the data options."""
+    from peftal.data import DATASETS
+
+    builtin = DATASETS.get(config.dataset) if config.dataset in DATASETS else None
+    if (builtin and builtin.task == "qa") or config.task == "qa":
+        return load_qa(config.dataset, hub_id=builtin.hub_id if builtin else None)
+    return load_task(config.dataset, seed=config.seed, **config.load_options())
+
+
+def check_data(config: SupervisedConfig, method: MethodSpec, task: TaskData | QATask) -> Prepared:
+    """The checks of ``config`` against its loaded ``task``; the checked inputs of the run."""
+    method.check_task(task.task)
+    num_train = subset_size(len(task.train), fraction=config.fraction, num_train=config.num_train)
     max_length = config.max_length or DEFAULT_MAX_LENGTH[task.task]
     if task.task == "qa":
         from peftal.data.qa_encoding import window_sizes
@@ -163,6 +163,7 @@ def execute_train(config: SupervisedConfig, out: Path, *, overwrite: bool = Fals
             num_outputs=2 if task.task == "qa" else task.num_labels, pooling=config.pooling,
             max_length=prepared.max_length, text_column=config.text_column,
             text_pair_column=config.text_pair_column, is_pair=getattr(task, "is_pair", False),
+            no_header=config.no_header,
         )
         save_checkpoint(model, out / "model", {**meta, **extra_meta})
         answers = record.artifacts.get("qa_predictions")
@@ -244,10 +245,10 @@ def _train(config: SupervisedConfig, prepared: Prepared, encoder, encoded, targe
 
     from peftal.al.rounds import fit_round
 
-    cls = prepared.method.method
-    train_config = TrainConfig(epochs=config.epochs, batch_size=config.batch_size,
-                               lr=config.lr or cls.lr, head_lr=config.head_lr or cls.head_lr,
-                               time_budget=config.time_budget)
+    train_config = make_train_config(prepared.method,
+                                     task_type(prepared.task.task, getattr(prepared.task, "is_pair", False)),
+                                     config, epochs=config.epochs, batch_size=config.batch_size,
+                                     time_budget=config.time_budget)
     steps = prepared.method.num_steps(len(encoded), train_config)
     with tqdm(total=steps, disable=None if progress else True, unit="step", leave=False,
               desc=f"{prepared.task.name} {prepared.method.preset}") as bar:
@@ -354,22 +355,30 @@ def _run_after_tapt(config: StudySupervisedConfig, *, progress: bool) -> tuple[d
 
 
 def _validate_supervised(configs: list[Any]) -> list[str]:
-    """Resolve every method once and run each distinct cell through ``peftal train``'s preparation
-    (each dataset once)."""
+    """The checks ``peftal train`` makes (:func:`prepare`): :func:`check_cell` on every distinct cell,
+    :func:`check_data` on every distinct cell with its dataset loaded once; presets that do not parse
+    are reported once."""
     problems: list[str] = []
     methods = {preset: parsed_preset(problems, parse_method, preset)
                for preset in dict.fromkeys(config.method for config in configs)}
-    seen: set[tuple] = set()
-    for config in configs:
-        key = (config.dataset, config.text_column, config.text_pair_column, config.label_column,
-               config.task, config.fraction, config.num_train)
-        if key in seen or methods[config.method] is None:
-            continue
-        seen.add(key)
+    by_dataset: dict[tuple, list[Any]] = {}
+    for config in (c for c in dict.fromkeys(configs) if methods[c.method] is not None):
         try:
-            prepare(config)
+            check_cell(config, methods[config.method])
+        except UsageError as error:
+            problems.append(f"{config.method} on {config.dataset!r}: {error}")
+        by_dataset.setdefault((config.dataset, *config.load_options().values()), []).append(config)
+    for group in by_dataset.values():
+        try:
+            task = load_train_task(group[0])
         except UsageError as error:
             problems.append(str(error))
+            continue
+        for config in group:
+            try:
+                check_data(config, methods[config.method], task)
+            except UsageError as error:
+                problems.append(f"{config.method} on {config.dataset!r}: {error}")
     return list(dict.fromkeys(problems))
 
 

@@ -30,7 +30,9 @@ from peftal.label.project import LabelSettings
 from peftal.label.store import LabelStore, utc_now
 from peftal.models.backbone import load_backbone
 from peftal.peft import count_parameters, parse_method
-from peftal.training import TrainConfig, TrainResult, embed, predict
+from peftal.peft.recipes import task_type
+from peftal.peft.recipes import train_config as make_train_config
+from peftal.training import TrainResult, embed, predict
 from peftal.training.features import PooledFeatures
 from peftal.training.metrics import METRICS
 
@@ -38,10 +40,6 @@ from peftal.training.metrics import METRICS
 # pool follows in the cold-start order. Two spare batches cover labels given while the next
 # retrain runs, examples leased to other annotators and skips.
 _BATCHES_RANKED = 3
-
-
-class Aborted(Exception):
-    """Raised inside a training step when the job should stop (new labels, or shutting down)."""
 
 
 class CachedClassifier:
@@ -91,9 +89,9 @@ class LabelModel:
         self.pool: Encoded | PooledFeatures = self.method.method.inputs(self.encoder, encoded,
                                                                         pooling=settings.pooling)
         self.label_index = {label: i for i, label in enumerate(settings.labels)}
-        cls = self.method.method
-        self.train_config = TrainConfig(epochs=settings.epochs, batch_size=settings.batch_size,
-                                        lr=settings.lr or cls.lr, head_lr=settings.head_lr or cls.head_lr)
+        self.train_config = make_train_config(self.method, task_type("classification", pairs is not None),
+                                              settings, epochs=settings.epochs,
+                                              batch_size=settings.batch_size)
 
     # -- training --------------------------------------------------------------------------
 

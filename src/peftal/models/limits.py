@@ -54,6 +54,10 @@ def check_max_length(model: str | None, max_length: int, method_config: Any = No
     if limit is None:
         return
     extra = virtual_tokens(method_config)
+    if extra >= limit:  # no --max-length helps: the prompt alone fills every position
+        room = f" (at most {limit - max_length} with {option} {max_length})" if max_length < limit else ""
+        raise UsageError(f"the method's prompt of {extra} virtual tokens is too long for the model's "
+                         f"{limit} positions; use a shorter prompt, leaving room for the text{room}")
     if max_length + extra > limit:
         room = f" (the method's {extra} virtual tokens take positions too)" if extra else ""
         raise UsageError(f"{option} {max_length} is more than the model allows: it has {limit} "

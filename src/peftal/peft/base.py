@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import functools
 from collections.abc import Callable
 from typing import Any, ClassVar
 
@@ -42,7 +43,9 @@ class PeftMethod:
         Config: Its frozen config dataclass (defaults documented on the fields).
         lr: Default learning rate of the method's own parameters (the evidence is in docs/methods.md).
         head_lr: Default learning rate of the task head (chosen the same way).
-        mergeable: Whether its weights can be folded into the backbone for inference.
+        recipes: Task type (``classification``, ``pair``, ``regression``, ``qa``) ->
+            :class:`~peftal.peft.recipes.Recipe`; a task type it lacks trains with ``lr``,
+            ``head_lr`` and no step floor (:func:`~peftal.peft.recipes.resolve_recipe`).
         padding_invariant: Whether an example's output is independent of the padding in its batch
             (true of every method whose layers respect the attention mask).
         frozen_encoder: Whether the trained model's encoder is the pretrained one, unchanged (only the
@@ -58,7 +61,7 @@ class PeftMethod:
     Config: ClassVar[type] = NoConfig
     lr: ClassVar[float | None]
     head_lr: ClassVar[float | None]
-    mergeable: ClassVar[bool] = False
+    recipes: ClassVar[dict[str, Any]] = {}
     padding_invariant: ClassVar[bool] = True
     frozen_encoder: ClassVar[bool] = False
     tasks: ClassVar[tuple[str, ...]] = ("classification", "regression", "qa")
@@ -180,8 +183,9 @@ class MethodSpec:
     name: str
     config: Any
 
-    @property
+    @functools.cached_property
     def method(self) -> PeftMethod:
+        """The method's instance, built once per spec (methods hold no state)."""
         return METHODS.get(self.name)()
 
     def fit(self, model: nn.Module, encoded: Any, indices: np.ndarray, targets: np.ndarray,

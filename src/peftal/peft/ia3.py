@@ -48,7 +48,6 @@ class Ia3(LibraryMethod):
     Config = Ia3Config
     lr = 3e-2
     head_lr = 1e-2
-    mergeable = True
 
     def library_config(self, config: Ia3Config, layout: arch.LayerMap, encoder: nn.Module) -> Any:
         names = layout.projections(config.attn_matrices) if config.attn_matrices else []

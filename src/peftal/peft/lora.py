@@ -62,7 +62,6 @@ class Lora(LibraryMethod):
     Config = LoraConfig
     lr = 1e-3
     head_lr = 1e-3
-    mergeable = True
 
     use_dora = False
 
