@@ -18,9 +18,9 @@ import numpy as np
 from peftal.errors import UsageError
 from peftal.experiments.active_learning import RunConfig, prepare, run_active_learning
 from peftal.experiments.run_folder import RUN_ID, SUMMARY
-from peftal.experiments.store import STORE_NAME, ResultsStore
 from peftal.experiments.supervised import SupervisedConfig
 from peftal.records import RoundRecord
+from peftal.store.results import STORE_NAME, ResultsStore
 
 
 @dataclasses.dataclass

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from peftal.errors import UsageError
-from peftal.experiments.store import STORE_NAME, ResultsStore
+from peftal.store.results import STORE_NAME, ResultsStore
 
 SINGLE_RUN_ID = "run"  # the run id of a `peftal run` folder (peftal.experiments.run_folder.RUN_ID)
 _TABLES = ("runs", "rounds", "epochs", "queries", "labeled", "correctness", "artifacts")

@@ -17,7 +17,7 @@ import numpy as np
 
 from peftal.analysis.forgetting import forgetting_stats
 from peftal.errors import UsageError
-from peftal.experiments.store import STORE_NAME, ResultsStore
+from peftal.store.results import STORE_NAME, ResultsStore
 
 WARM_START = "warm_start"  # source of the examples labelled before the first query
 _GROUP_FIELDS = ("dataset", "method", "strategy")

@@ -13,7 +13,7 @@ from typing import Any
 
 import pandas as pd
 
-from peftal.experiments.store import STORE_NAME, ResultsStore
+from peftal.store.results import STORE_NAME, ResultsStore
 
 STUDY_FILE = "study.json"  # written by peftal.experiments.study (kept in sync by a test)
 # Config keys that name a cell's setting but never split a table by themselves.

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import signal
 from pathlib import Path
 from typing import Any
@@ -206,19 +205,18 @@ def _interrupt(signum: int, frame: Any) -> None:
 
 def export_main(args: argparse.Namespace) -> int:
     from peftal.label.project import open_project
+    from peftal.store.atomic import atomic_path
 
     check_export_target(args.output, args.project)
     store, _ = open_project(args.project)
     rows = store.live_labels()
-    tmp = args.output.with_name(args.output.name + ".tmp")
-    with open(tmp, "w", encoding="utf-8") as handle:
+    with atomic_path(args.output) as tmp, open(tmp, "w", encoding="utf-8") as handle:
         for row in rows:
             record = {"id": row["example_id"], "text": row["text"]}
             if row["text_pair"] is not None:
                 record["text_pair"] = row["text_pair"]
             record.update(label=row["label"], annotator=row["annotator"], labelled_at=row["labelled_at"])
             handle.write(json.dumps(record, ensure_ascii=False) + "\n")
-    os.replace(tmp, args.output)
     print(f"wrote {len(rows)} labels to {args.output}")
     return 0
 

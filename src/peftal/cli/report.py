@@ -27,8 +27,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def main(args: argparse.Namespace) -> int:
     from peftal.analysis.collect import collect_runs, common_parent, merge_runs
-    from peftal.experiments.store import STORE_NAME
     from peftal.reports.html import TABLES, write_report
+    from peftal.store.results import STORE_NAME
 
     if len(args.dirs) == 1 and not args.name and (args.dirs[0] / STORE_NAME).is_file():
         out = args.out or args.dirs[0]

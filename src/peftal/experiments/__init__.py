@@ -1,6 +1,6 @@
-"""Experiments: the results store and provenance (studies and runners join here)."""
+"""Experiments: one module per run kind, the study driver and its executors (the results store and
+provenance live in :mod:`peftal.store`, re-exported here for existing imports)."""
 
-from peftal.experiments.provenance import provenance
-from peftal.experiments.store import STORE_NAME, ResultsStore
+from peftal.store import STORE_NAME, ResultsStore, provenance
 
 __all__ = ["STORE_NAME", "ResultsStore", "provenance"]

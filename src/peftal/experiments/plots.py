@@ -5,10 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
+from peftal.plotting import plt
 
 
 def plot_learning_curve(num_labeled: Sequence[int], values: Sequence[float], path: Path, *,

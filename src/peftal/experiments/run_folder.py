@@ -8,27 +8,19 @@ never holds a summary that looks complete; its store keeps the rounds that did f
 
 from __future__ import annotations
 
-import json
-import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from peftal.errors import UsageError
-from peftal.experiments.provenance import provenance
-from peftal.experiments.store import STORE_NAME, ResultsStore
 from peftal.integrity import check_sqlite, check_writable_folder
+from peftal.store.atomic import write_json_atomic
+from peftal.store.provenance import provenance
+from peftal.store.results import STORE_NAME, ResultsStore
 
 SUMMARY = "summary.json"
 RUN_ID = "run"
-
-
-def write_json_atomic(path: Path, value: Any) -> None:
-    """Write JSON to ``path`` via a temporary file and a rename, so readers never see half a file."""
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(value, indent=2))
-    os.replace(tmp, path)
 
 
 def check_out_dir(out: Path, overwrite: bool) -> None:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -22,8 +21,9 @@ from peftal.errors import UsageError
 from peftal.experiments.claims import check_claims
 from peftal.experiments.executors import Executor
 from peftal.experiments.spec import Cell, Spec, SpecError, expand, load_spec
-from peftal.experiments.store import STORE_NAME, ResultsStore
 from peftal.integrity import check_sqlite, check_writable_folder
+from peftal.store.atomic import write_json_atomic, write_text_atomic
+from peftal.store.results import STORE_NAME, ResultsStore
 
 STUDY_FILE = "study.json"
 SPEC_COPY = "spec.yaml"
@@ -110,12 +110,6 @@ def read_manifest(out: Path) -> dict[str, Any]:
     return manifest
 
 
-def _write_json_atomic(path: Path, value: Any) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(value, indent=2, default=str))
-    os.replace(tmp, path)
-
-
 def _check_or_write_manifest(out: Path, spec: Spec, cells: list[Cell], force: bool) -> None:
     """Refuse a changed spec for an existing study unless ``force``; then (re)write the manifest."""
     path = out / STUDY_FILE
@@ -133,11 +127,9 @@ def _check_or_write_manifest(out: Path, spec: Spec, cells: list[Cell], force: bo
             return
     elif (out / STORE_NAME).exists():
         raise UsageError(f"{out} holds a results store that is not a study's; choose another --out")
-    _write_json_atomic(path, _manifest(spec, cells))
+    write_json_atomic(path, _manifest(spec, cells))
     if Path(spec.source).is_file():
-        tmp = out / (SPEC_COPY + ".tmp")
-        tmp.write_text(Path(spec.source).read_text(encoding="utf-8"), encoding="utf-8")
-        os.replace(tmp, out / SPEC_COPY)
+        write_text_atomic(out / SPEC_COPY, Path(spec.source).read_text(encoding="utf-8"))
 
 
 @contextlib.contextmanager

@@ -41,9 +41,9 @@ def execute_cell(kind_name: str, config: dict[str, Any], *, cell_id: str = "",
         progress: Show the run's own progress bar.
     """
     from peftal.config import build_config
-    from peftal.experiments.provenance import provenance
     from peftal.experiments.study_kinds import get_kind
     from peftal.plugins import load_plugins
+    from peftal.store.provenance import provenance
 
     start = time.perf_counter()
     outcome: dict[str, Any] = {"status": "failed", "summary": None, "records": [], "error": None,

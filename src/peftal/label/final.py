@@ -16,8 +16,9 @@ from typing import Any
 import numpy as np
 
 from peftal.errors import UsageError
-from peftal.experiments.run_folder import SUMMARY, check_out_dir, write_json_atomic
+from peftal.experiments.run_folder import SUMMARY, check_out_dir
 from peftal.label.project import open_project
+from peftal.store.atomic import write_json_atomic
 
 
 def train_final(project: Path, out: Path, *, epochs: int | None = None, overwrite: bool = False,
@@ -69,9 +70,9 @@ def train_final(project: Path, out: Path, *, epochs: int | None = None, overwrit
 def _summary(project: Path, store: Any, settings: Any, lm: Any, model: Any, result: Any,
              ids: list[int], labels: list[str]) -> dict[str, Any]:
     """What ``summary.json`` of a final model records: the labels, who gave them, the training."""
-    from peftal.experiments.provenance import provenance
     from peftal.models.backbone import display_name
     from peftal.peft import count_parameters
+    from peftal.store.provenance import provenance
 
     trainable, total = count_parameters(model)
     status = store.get_meta("model", {})

@@ -9,7 +9,6 @@ into place only when complete: a failed ``start`` never leaves a half-made proje
 from __future__ import annotations
 
 import dataclasses
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,6 +19,7 @@ from peftal.defaults import DEFAULT_METHOD
 from peftal.errors import UsageError
 from peftal.integrity import check_sqlite
 from peftal.label.store import STORE_NAME, LabelStore
+from peftal.store.atomic import atomic_path
 from peftal.validation import check_rate, check_seed
 
 COLD_STARTS = ("random", "kmeans")
@@ -182,15 +182,14 @@ def create(folder: Path, data: Path, settings: LabelSettings) -> LabelStore:
         raise UsageError(f"--budget ({settings.budget}) is larger than the {len(rows)} texts in {data}")
     cold_order = np.random.default_rng(settings.seed).permutation(len(rows))
     folder.mkdir(parents=True, exist_ok=True)
-    tmp = folder / (STORE_NAME + ".creating")
-    for leftover in (tmp, Path(f"{tmp}-wal"), Path(f"{tmp}-shm")):
-        leftover.unlink(missing_ok=True)
-    store = LabelStore(tmp)
-    try:
-        store.initialise(settings.to_dict(), rows, cold_order.tolist())
-    finally:
-        store.close()  # the last close checkpoints the WAL into the file and removes it
-    os.replace(tmp, store_path(folder))
+    with atomic_path(store_path(folder), suffix=".creating") as tmp:
+        for leftover in (tmp, Path(f"{tmp}-wal"), Path(f"{tmp}-shm")):
+            leftover.unlink(missing_ok=True)
+        store = LabelStore(tmp)
+        try:
+            store.initialise(settings.to_dict(), rows, cold_order.tolist())
+        finally:
+            store.close()  # the last close checkpoints the WAL into the file and removes it
     return LabelStore(store_path(folder))
 
 

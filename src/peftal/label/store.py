@@ -143,10 +143,6 @@ class LabelStore:
 
     # -- project set-up --------------------------------------------------------------------
 
-    def is_initialised(self) -> bool:
-        with self.read() as db:
-            return db.execute("SELECT 1 FROM meta WHERE key = 'settings'").fetchone() is not None
-
     def initialise(self, settings: dict[str, Any], examples: Iterable[tuple[str, str | None]],
                    cold_order: Iterable[int]) -> None:
         """Import the examples and the cold-start order in one transaction (all or nothing)."""

@@ -13,13 +13,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from peftal.analysis.records import completed, group_runs  # noqa: E402
+from peftal.plotting import plt
 
 
 def _mean_std(rows: list[list[float | None]]) -> tuple[np.ndarray, np.ndarray]:

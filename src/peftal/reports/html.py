@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import base64
 import html
-import os
 import re
 from pathlib import Path
 
@@ -20,6 +19,7 @@ from peftal.reports import analysis_sections as _analysis_sections  # noqa: F401
 from peftal.reports import claims_section as _claims_section  # noqa: F401  (registers it)
 from peftal.reports import sections as _builtin_sections  # noqa: F401  (registers the sections)
 from peftal.reports.sections import Section, ordered_sections
+from peftal.store.atomic import write_text_atomic
 
 REPORT = "report.html"
 TABLES = "tables"
@@ -111,7 +111,5 @@ def write_report(path: str | Path, out: str | Path | None = None, name: str | No
             f"</head><body><h1>peftal report · {html.escape(records.name)}</h1>\n"
             + "\n".join(body) + "\n</body></html>\n")
     out = out_dir / REPORT
-    tmp = out.with_name(out.name + ".tmp")
-    tmp.write_text(page, encoding="utf-8")
-    os.replace(tmp, out)
+    write_text_atomic(out, page)
     return out

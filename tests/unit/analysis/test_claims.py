@@ -17,9 +17,9 @@ from scipy import stats
 
 from peftal.analysis.claims import FAILS, HOLDS, NOISE, NOT_JUDGED, claims_table, verdict
 from peftal.analysis.study_records import STUDY_FILE, load_records
-from peftal.experiments.store import STORE_NAME, ResultsStore
 from peftal.records import RoundRecord
 from peftal.reports.html import write_report
+from peftal.store.results import STORE_NAME, ResultsStore
 
 
 def t2_upper(t: float) -> float:

@@ -11,7 +11,6 @@ import pytest
 from peftal.errors import UsageError
 from peftal.experiments.executors import LocalExecutor, make_executor
 from peftal.experiments.spec import SpecError
-from peftal.experiments.store import STORE_NAME, ResultsStore
 from peftal.experiments.study import (
     SPEC_COPY,
     STUDY_FILE,
@@ -22,6 +21,7 @@ from peftal.experiments.study import (
 )
 from peftal.experiments.worker import execute_cell
 from peftal.records import RoundRecord
+from peftal.store.results import STORE_NAME, ResultsStore
 from tests.unit.experiments.toy_kind import TOY, ToyConfig
 
 

@@ -11,9 +11,9 @@ import pytest
 
 from peftal.analysis.study_records import load_records
 from peftal.analysis.tables import auc_table
-from peftal.experiments.store import STORE_NAME, ResultsStore
 from peftal.reports import sections
 from peftal.reports.html import write_report
+from peftal.store.results import STORE_NAME, ResultsStore
 from tests.unit.analysis.test_tables import AL_STUDY, run_toy_study
 from tests.unit.experiments.toy_kind import ToyConfig, run_toy
 
