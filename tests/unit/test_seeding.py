@@ -4,6 +4,7 @@ still gives the same model and the same training."""
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 import numpy as np
@@ -71,3 +72,33 @@ def test_building_and_training_leave_the_global_generator_alone_and_repeat_exact
     assert first.keys() == second.keys() and all(torch.equal(first[k], second[k]) for k in first)
     other = build_model(encoder, spec, 3, seed=8)
     assert not torch.equal(other.head.weight, build_model(encoder, spec, 3, seed=7).head.weight)
+
+
+def test_named_streams_are_the_seed_plan():
+    from peftal.seeding import STREAMS, stream_rng, stream_seed
+
+    # the keyed streams draw what default_rng([seed, key]) draws (their numbers did not change)
+    for name, key in STREAMS.items():
+        assert (stream_rng(7, name).integers(0, 10**6, 5)
+                == np.random.default_rng([7, key]).integers(0, 10**6, 5)).all()
+    # distinct streams, rounds and seeds give distinct torch seeds; each is a 32-bit value
+    seeds = {stream_seed(s, name, r) for s in (0, 1) for name in ("round", "dropout") for r in range(3)}
+    assert len(seeds) == 12 and all(0 <= s < 2**32 for s in seeds)
+    assert len(set(STREAMS.values())) == len(STREAMS)
+    try:
+        stream_rng(0, "no_such_stream")
+    except KeyError as error:
+        assert "no_such_stream" in str(error)
+    else:
+        raise AssertionError("an unknown stream must raise")
+
+
+def test_no_seed_arithmetic_outside_the_seed_plan():
+    """Streams are derived in peftal.seeding only: no hand-made offsets or multipliers elsewhere."""
+    pattern = re.compile(r"1_000_003|7919|0x5709|0xC4A|default_rng\(\[|seed\s*[*+]|[*+]\s*seed\b")
+    found = [f"{path.relative_to(SOURCE)}:{number}" for path in sorted(SOURCE.rglob("*.py"))
+             if path.name != "seeding.py"
+             for number, line in enumerate(path.read_text().splitlines(), 1)
+             if pattern.search(line.split("#")[0])]
+    assert found == []
+    assert pattern.search("seed = config.seed * 1_000_003 + round_index")  # the check can fail

@@ -24,6 +24,7 @@ from peftal.al.stopping import RoundState
 from peftal.data import TaskData
 from peftal.peft import count_parameters
 from peftal.records import RoundRecord, epochs_of
+from peftal.seeding import stream_seed
 from peftal.training import TrainConfig, TrainResult, compute_metrics, predict
 
 
@@ -139,7 +140,7 @@ def _train(setup: RunSetup, state: RunState, round_index: int, main_round: bool,
     """Train the round's models: ``(result, model that queries, its pool view, its test view)``."""
     config, task, labeled = setup.config, setup.task, state.labeled
     fit = dict(task=task.task, num_outputs=task.num_labels, pooling=config.pooling,
-               seed=config.seed * 1_000_003 + round_index, device=setup.device, on_step=on_step)
+               seed=stream_seed(config.seed, "round", round_index), device=setup.device, on_step=on_step)
     result = None
     if main_round:
         state.model, result = fit_round(setup.method, setup.encoder, setup.pool, labeled,

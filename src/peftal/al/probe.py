@@ -19,9 +19,7 @@ from torch import nn
 from peftal.data.encoding import Encoded
 from peftal.measures.cka import cka_matrix
 from peftal.models.representations import layer_representations
-
-# Mixed into the run's seed so that the probe's generator is independent of the run's own.
-_PROBE_STREAM = 0xC4A
+from peftal.seeding import stream_rng
 
 
 class RepresentationProbe:
@@ -39,7 +37,7 @@ class RepresentationProbe:
 
     def __init__(self, base_encoder: nn.Module, encoded: Encoded, size: int, seed: int, *,
                  pooling: str = "mean", batch_size: int = 128) -> None:
-        rng = np.random.default_rng([seed, _PROBE_STREAM])
+        rng = stream_rng(seed, "cka_probe")
         size = min(size, len(encoded))
         self.indices = np.sort(rng.choice(len(encoded), size=size, replace=False))
         self.encoded = encoded

@@ -18,7 +18,7 @@ import numpy as np
 
 from peftal.al.strategies import Classifier, PoolSubsampling, QueryStrategy
 from peftal.peft import MethodSpec, build_model
-from peftal.seeding import torch_seeded
+from peftal.seeding import stream_seed, torch_seeded
 from peftal.training import TrainConfig, TrainResult, center_regression_head, train
 
 
@@ -29,9 +29,10 @@ def fit_round(spec: MethodSpec, encoder: Any, inputs: Any, labeled: np.ndarray, 
     """Train one round's model of ``spec`` on ``labeled`` (a fresh one unless ``model`` is given, to
     continue from) and put it in the form that is evaluated and queried with.
 
-    ``seed`` initialises the model and seeds dropout; the batch order comes from ``rng`` (default:
-    a generator of ``seed``). ``batch_loss`` replaces the method's own fit by the gradient trainer
-    with that loss (span extraction for ``task="qa"``).
+    ``seed`` initialises the model; dropout draws from the ``dropout`` stream of ``seed`` (the seed
+    plan, :mod:`peftal.seeding`), never replaying the initialisation's numbers; the batch order comes
+    from ``rng`` (default: a generator of ``seed``). ``batch_loss`` replaces the method's own fit by
+    the gradient trainer with that loss (span extraction for ``task="qa"``).
     """
     if model is None:
         model = build_model(encoder, spec, num_outputs, pooling=pooling, seed=seed, task=task).to(device)
@@ -42,7 +43,7 @@ def fit_round(spec: MethodSpec, encoder: Any, inputs: Any, labeled: np.ndarray, 
         if task == "regression":
             center_regression_head(model, targets)
     rng = np.random.default_rng(seed) if rng is None else rng
-    with torch_seeded(seed):  # dropout
+    with torch_seeded(stream_seed(seed, "dropout")):
         if batch_loss is None:
             result = spec.fit(model, inputs, labeled, targets, train_config, task=task, rng=rng,
                               on_step=on_step)

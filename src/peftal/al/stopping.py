@@ -20,6 +20,7 @@ import numpy as np
 from peftal.config import build_config, format_preset, parse_preset
 from peftal.errors import UsageError
 from peftal.registry import Registry
+from peftal.seeding import stream_rng
 
 STOP_SET_SIZE = 2000
 """Examples in the stop set (Bloodgood & Vijay-Shanker use 2,000), or the whole pool if smaller."""
@@ -27,7 +28,7 @@ STOP_SET_SIZE = 2000
 
 def draw_stop_set(pool_size: int, seed: int, size: int = STOP_SET_SIZE) -> np.ndarray:
     """Sorted global ids of the stop set, from a generator of its own (the run's rng is untouched)."""
-    rng = np.random.default_rng([seed, 0x5709])
+    rng = stream_rng(seed, "stop_set")
     if pool_size <= size:
         return np.arange(pool_size)
     return np.sort(rng.choice(pool_size, size=size, replace=False))

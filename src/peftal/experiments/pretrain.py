@@ -34,7 +34,7 @@ from peftal.peft.pretrained_adapter import save_pretrained_adapter, write_pretra
 from peftal.peft.recipes import RecipeOptions
 from peftal.peft.recipes import train_config as make_train_config
 from peftal.records import RoundRecord, epochs_of
-from peftal.seeding import torch_seeded
+from peftal.seeding import stream_rng, stream_seed, torch_seeded
 from peftal.training import train
 from peftal.training.mlm import MLM_PROBABILITY, masked_lm_loss
 from peftal.validation import check_rate, check_seed
@@ -113,9 +113,9 @@ def execute_pretrain(config: PretrainConfig, out: Path, *, overwrite: bool = Fal
         steps = -(-len(encoded) // config.batch_size) * train_config.epochs_for(len(encoded))
         with tqdm(total=steps, disable=None if progress else True, unit="step", leave=False,
                   desc=f"MLM {config.dataset} {method.preset}") as bar:
-            with torch_seeded(config.seed):  # dropout
+            with torch_seeded(stream_seed(config.seed, "dropout")):  # apart from the head's init
                 result = train(model, encoded, np.arange(len(encoded)), None, train_config, task="mlm",
-                               rng=np.random.default_rng([config.seed, 2]), on_step=bar.update,
+                               rng=stream_rng(config.seed, "batches"), on_step=bar.update,
                                batch_loss=masked_lm_loss(tokenizer,
                                                          mlm_probability=config.mlm_probability,
                                                          seed=config.seed))

@@ -39,6 +39,7 @@ from peftal.peft.pretrained_adapter import check_init_adapter
 from peftal.peft.recipes import RecipeOptions, task_type
 from peftal.peft.recipes import train_config as make_train_config
 from peftal.records import RoundRecord, epochs_of
+from peftal.seeding import stream_rng
 from peftal.training import compute_metrics, predict
 from peftal.validation import check_seed
 
@@ -233,14 +234,14 @@ def _eval_ids(config: SupervisedConfig, num_eval: int, labels: np.ndarray | None
     """All evaluation examples, or a seeded sample of ``--max-eval`` of them (its own generator, so
     the training subset does not depend on it)."""
     size = min(config.max_eval or num_eval, num_eval)
-    return sample_training_ids(num_eval, size, np.random.default_rng([config.seed, 1]), labels)
+    return sample_training_ids(num_eval, size, stream_rng(config.seed, "eval_sample"), labels)
 
 
 def _train(config: SupervisedConfig, prepared: Prepared, encoder, encoded, targets, progress: bool, *,
            num_outputs: int, batch_loss=None):
     """The run as one round (:func:`peftal.al.rounds.fit_round`): ``(model, result, train_config)``.
-    Its batch order comes from ``default_rng([seed, 2])``, so that it does not depend on how the
-    training subset was drawn (``default_rng(seed)``)."""
+    Its batch order comes from the ``batches`` stream of the seed plan (:mod:`peftal.seeding`), so
+    that it does not depend on how the training subset was drawn (``default_rng(seed)``)."""
     from tqdm.auto import tqdm
 
     from peftal.al.rounds import fit_round
@@ -257,7 +258,7 @@ def _train(config: SupervisedConfig, prepared: Prepared, encoder, encoded, targe
                                   pooling=config.pooling, seed=config.seed,
                                   device=next(encoder.parameters()).device, on_step=bar.update,
                                   init_adapter=config.init_adapter,
-                                  rng=np.random.default_rng([config.seed, 2]), batch_loss=batch_loss)
+                                  rng=stream_rng(config.seed, "batches"), batch_loss=batch_loss)
     return model, result, train_config
 
 

@@ -32,6 +32,7 @@ from peftal.models.backbone import load_backbone
 from peftal.peft import count_parameters, parse_method
 from peftal.peft.recipes import task_type
 from peftal.peft.recipes import train_config as make_train_config
+from peftal.seeding import stream_seed
 from peftal.training import TrainResult, embed, predict
 from peftal.training.features import PooledFeatures
 from peftal.training.metrics import METRICS
@@ -114,7 +115,7 @@ class LabelModel:
         """
         ids, labels, last_seq = self.store.label_snapshot()
         ids_arr = np.asarray(ids, dtype=np.int64)
-        seed = self.settings.seed * 1_000_003 + generation
+        seed = stream_seed(self.settings.seed, "generation", generation)
         model, result = self.fit(ids_arr, self.targets(labels), seed, on_step)
         trainable, total = count_parameters(model)
         rng = np.random.default_rng(seed)
@@ -183,7 +184,7 @@ class LabelModel:
             return None
         ids_arr = np.asarray(ids, dtype=np.int64)
         targets = self.targets(labels)
-        seed = self.settings.seed * 1_000_003 + generation
+        seed = stream_seed(self.settings.seed, "generation", generation)
         counts = np.bincount(targets, minlength=len(self.settings.labels))
         # Stratify when every class present can fill every fold; otherwise plain shuffled folds.
         splitter = (StratifiedKFold(folds, shuffle=True, random_state=seed)
@@ -191,8 +192,8 @@ class LabelModel:
                     else KFold(folds, shuffle=True, random_state=seed))
         predicted = np.empty(len(ids_arr), dtype=np.int64)
         for fold, (train_pos, test_pos) in enumerate(splitter.split(ids_arr, targets)):
-            model, _ = self.fit(ids_arr[train_pos], targets[train_pos], seed + 7919 * (fold + 1),
-                                on_step)
+            fold_seed = stream_seed(self.settings.seed, "fold", generation, fold)
+            model, _ = self.fit(ids_arr[train_pos], targets[train_pos], fold_seed, on_step)
             predicted[test_pos] = predict(model, self.pool, ids_arr[test_pos]).argmax(1)
         return {"accuracy": round(METRICS.get("accuracy")(targets, predicted), 4),
                 "f1_macro": round(METRICS.get("f1_macro")(targets, predicted), 4),
