@@ -30,7 +30,8 @@ def fit_round(spec: MethodSpec, encoder: Any, inputs: Any, labeled: np.ndarray, 
     continue from) and put it in the form that is evaluated and queried with.
 
     ``seed`` initialises the model and seeds dropout; the batch order comes from ``rng`` (default:
-    a generator of ``seed``). ``batch_loss`` replaces the method's own fit by the gradient trainer
+    a generator of ``seed``). The result says whether the training converged
+    (:mod:`peftal.training.convergence`). ``batch_loss`` replaces the method's own fit by the gradient trainer
     with that loss (span extraction for ``task="qa"``).
     """
     if model is None:
@@ -50,7 +51,7 @@ def fit_round(spec: MethodSpec, encoder: Any, inputs: Any, labeled: np.ndarray, 
             result = train(model, inputs, labeled, targets, train_config, task=task, rng=rng,
                            on_step=on_step, batch_loss=batch_loss)
     spec.method.for_inference(model)  # e.g. prefix tuning drops its MLP; evaluated as it is saved
-    return model, result
+    return model, result.judge_convergence(task, targets)
 
 
 def query_pool(strategy: QueryStrategy, clf: Classifier, indices_unlabeled: np.ndarray,

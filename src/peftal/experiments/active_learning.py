@@ -26,7 +26,7 @@ from peftal.errors import UsageError
 from peftal.experiments.kinds import StudyKind, parsed_preset, register_kind
 from peftal.measures.curves import learning_curve_auc
 from peftal.models.backbone import display_name, load_backbone
-from peftal.records import RoundRecord
+from peftal.records import RoundRecord, all_converged
 from peftal.training import TrainConfig, primary_metric
 from peftal.training.device import resolve_device
 from peftal.training.precision import resolve_precision
@@ -196,6 +196,7 @@ def _summary(setup: RunSetup, state: RunState, rounds: list[RoundRecord], metric
         "metric": metric,
         "config": dataclasses.asdict(config),
         "rounds": [record.public() for record in rounds],
+        "converged": all_converged([record.converged for record in rounds]),
         "stopped_by": state.stopped_by,
         "stopped_at_round": state.stopped_at_round,
         "auc": learning_curve_auc([record.metrics[metric] for record in rounds]),
