@@ -36,7 +36,8 @@ class StudyRecords:
             outside a git checkout), ``converged`` (every round's training converged; ``None``
             where unknown, e.g. a store written before convergence was recorded).
         rounds: One row per finished AL round (of any run, stopped ones included): ``run_id``,
-            ``round``, ``num_labeled``, ``value`` (the primary metric) and one column per recorded metric.
+            ``round``, ``num_labeled``, ``value`` (the primary metric), ``converged``,
+            ``train_seconds`` and one column per recorded metric.
         axes: Config keys whose value differs between runs (the study's grid axes), seed included.
         config_keys: Every config key of the runs (the columns that identify a cell).
         store: The open results store, for analyses that need raw records (forgetting, CKA).
@@ -157,6 +158,7 @@ def _run_row(store: ResultsStore, run: dict[str, Any]) -> tuple[dict[str, Any], 
             rounds.append({"run_id": run["run_id"], "round": record["round"],
                            "num_labeled": record["num_labeled"],
                            "value": record["metrics"].get(metric), "converged": record["converged"],
+                           "train_seconds": record["train_seconds"],
                            **record["metrics"]})
     row["converged"] = all_converged([record["converged"] for record in stored])
     final_metrics = summary.get("metrics") or (rounds[-1] if rounds else {})
