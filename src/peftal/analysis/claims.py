@@ -43,7 +43,7 @@ class _Values:
         """Run id → the value of ``side``'s quantity (runs without one are left out)."""
         runs = self.records.completed
         name, options = side.quantity, side.options
-        if name in ("final", "auc") and not options.get("metric"):
+        if name in ("final", "auc", "trainable_params") and not options.get("metric"):
             column = runs.set_index("run_id")[name] if name in runs else pd.Series(dtype=float)
             return {k: float(v) for k, v in column.items() if pd.notna(v)}
         if name == "final":

@@ -76,6 +76,7 @@ QUANTITIES: dict[str, QuantitySpec] = {q.name: q for q in (
                  False, "final test value of the primary metric (or of `metric`)"),
     QuantitySpec("train_seconds", {}, False, "training wall time of the run in seconds (summed "
                  "over AL rounds; TAPT not included)"),
+    QuantitySpec("trainable_params", {}, False, "parameters the method trains, task head included"),
     QuantitySpec("auc", {}, True, "area under the learning curve, in [0, 1]"),
     QuantitySpec("ripl", {}, True, "relative improvement over the paired `random` run"),
     QuantitySpec("cka", {"layers": "first-last, inclusive; 0 = the embedding output (default: all)"},

@@ -61,7 +61,9 @@ def write_study(folder, claims=CLAIMS, finals=FINALS, strategies=(None,), unconv
                             round=0, num_labeled=100, metrics=metrics, train_seconds=1.0 + seed,
                             converged=(dataset, method, seed) not in unconverged))
                         store.finish_run(run_id, {"metric": "accuracy", "metrics": metrics,
-                                                  "dataset": dataset, "method": method, "seed": seed})
+                                                  "dataset": dataset, "method": method, "seed": seed,
+                                                  "trainable_params": 10 if method == "a" else 20,
+                                                  "total_params": 1000})
                         cells.append({"cell_id": run_id, "axes": {}, "config": config})
     manifest = {"name": "toy", "kind": "supervised", "spec": {"claims": claims}, "cells": cells}
     (folder / STUDY_FILE).write_text(json.dumps(manifest))
@@ -145,10 +147,12 @@ def test_the_first_recorded_of_several_metrics_is_compared(tmp_path):
     assert table["diff_mean"].iloc[0] == pytest.approx(-0.2)  # f1 = 1 - accuracy; no run has mcc
 
 
-def test_training_seconds_are_a_quantity(tmp_path):
-    claims = [{"check": "train_seconds(method=a) < 5"}]
+def test_training_seconds_and_parameters_are_quantities(tmp_path):
+    claims = [{"check": "train_seconds(method=a) < 5"},
+              {"check": "trainable_params(method=a) < trainable_params(method=b)"}]
     table = table_of(write_study(tmp_path / "study", claims=claims))
     assert table["left_mean"].iloc[0] == pytest.approx(2.0)  # seeds 0, 1, 2 train 1, 2, 3 s
+    assert table["diff_mean"].iloc[1] == pytest.approx(-10.0)  # 10 against 20, every seed
 
 
 def test_report_prints_and_writes_the_claims_table(tmp_path):
