@@ -77,3 +77,14 @@ def test_all_converged_is_false_on_any_failure_and_unknown_on_any_gap():
     assert all_converged([True, None]) is None
     assert all_converged([]) is None
     assert all_converged([np.True_, float("nan")]) is None and all_converged([np.False_]) is False
+
+
+def test_a_budget_that_cuts_the_first_epoch_is_no_convergence():
+    from peftal.training import TrainResult
+
+    cut = TrainResult(stopped_by_budget=True).judge_convergence("classification", TARGETS)
+    assert cut.converged is False and "first epoch" in cut.convergence
+    assert TrainResult().judge_convergence("classification", TARGETS).converged is None
+    fitted = TrainResult(epochs=[{"epoch": 0, "loss": 0.2, "train_accuracy": 0.9}],
+                         correct=np.ones((1, 10), dtype=bool)).judge_convergence("classification", TARGETS)
+    assert fitted.converged is True

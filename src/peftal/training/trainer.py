@@ -105,6 +105,10 @@ class TrainResult:
     def judge_convergence(self, task: str, targets: np.ndarray | None = None) -> TrainResult:
         """Set ``converged`` and ``convergence`` by :func:`~peftal.training.convergence.converged`
         (``targets`` in training order); returns ``self``."""
+        if not self.epochs and self.stopped_by_budget:
+            self.converged = False
+            self.convergence = "the time budget ended training before its first epoch completed"
+            return self
         correct_last = self.correct[-1] if self.correct.size else None
         self.converged, self.convergence = converged(self.epochs, task=task, targets=targets,
                                                      correct_last=correct_last)
