@@ -83,6 +83,10 @@ def judge_claim(claim: Claim, configs: RunConfigs, left_values: Mapping[str, flo
     partners = {} if claim.right is None else {
         identity(config, right_keys): run_id for run_id, config in configs.items()
         if matches(config, claim.right.select)}
+    # RIPL rests on the paired random run as well: its training counts for the row's convergence
+    passive = {} if claim.left.quantity != "ripl" else {
+        identity(config, ["strategy"]): run_id for run_id, config in configs.items()
+        if config.get("strategy") == PASSIVE}
     rows = []
     for select in _combinations(claim.left.select):
         chosen = {run_id: config for run_id, config in configs.items() if matches(config, select)
@@ -95,6 +99,7 @@ def judge_claim(claim: Claim, configs: RunConfigs, left_values: Mapping[str, flo
             units: dict[str, list[tuple[float, float]]] = {}  # seed → its (left, right) pairs
             used: list[str] = []
             for run_id in sorted(run_ids):
+                entering = [run_id]
                 if claim.right is None:
                     right = claim.number
                 else:
@@ -102,8 +107,10 @@ def judge_claim(claim: Claim, configs: RunConfigs, left_values: Mapping[str, flo
                     if partner not in right_values:
                         continue
                     right = right_values[partner]
-                    used.append(partner)
-                used.append(run_id)
+                    entering.append(partner)
+                used += entering + [passive[key] for key in
+                                    (identity(configs[r], ["strategy"]) for r in entering)
+                                    if key in passive]
                 seed = configs[run_id].get("seed", run_id)
                 units.setdefault(str(seed), []).append((left_values[run_id], right))
             rows.append(_row(claim, select, dict(zip(claim.per, group, strict=False)), units,
