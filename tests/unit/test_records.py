@@ -106,3 +106,21 @@ def test_a_store_from_before_convergence_is_migrated_and_reads_unknown(tmp_path)
         store.add_round("a", GOLDEN[0])  # round 0, converged
         assert [r["converged"] for r in store.rounds("a")] == [True, None]
     assert record.converged is None and record.convergence is None
+
+
+def test_a_store_from_before_convergence_merges_into_a_report_store(tmp_path):
+    """``peftal report DIR DIR``: a store without the column merges; its rounds read unknown."""
+    from peftal.analysis.collect import merge_runs
+
+    old, new = tmp_path / "old.sqlite", tmp_path / "new.sqlite"
+    for path in (old, new):
+        with ResultsStore(path) as store:
+            store.begin_run("run", "supervised", {}, {})
+            store.add_round("run", GOLDEN[0])
+    with sqlite3.connect(old) as db:
+        db.execute("ALTER TABLE rounds DROP COLUMN converged")
+    merged = merge_runs([(old, "run", "a", "old"), (new, "run", "b", "new")], tmp_path / "merged")
+    with sqlite3.connect(old) as db:  # the source is read, not changed
+        assert "converged" not in {row[1] for row in db.execute("PRAGMA table_info(rounds)")}
+    with ResultsStore(merged) as store:
+        assert [store.rounds(name)[0]["converged"] for name in ("a", "b")] == [None, True]
