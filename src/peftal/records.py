@@ -64,6 +64,10 @@ class RoundRecord:
             windows, masked-LM sequences).
         artifacts: Larger JSON values stored beside the round, name → value (``cka``,
             ``qa_predictions``).
+        converged: Whether the round's training converged
+            (:func:`peftal.training.convergence.converged`); ``None`` = unknown (not judged, or a
+            store written before it was recorded).
+        convergence: The criterion's reason, in words (the value it was judged on).
     """
 
     round: int
@@ -83,6 +87,8 @@ class RoundRecord:
     stopped_by_budget: bool | None = None
     num_train_items: int | None = None
     artifacts: Mapping[str, Any] = field(default_factory=dict)
+    converged: bool | None = None
+    convergence: str | None = None
 
     def __post_init__(self) -> None:
         # Plain Python values throughout (ids arrive as numpy arrays), so records compare and
@@ -108,13 +114,16 @@ class RoundRecord:
                                  f"{len(self.correct_ids)}) for the correct_ids")
             set_(self, "correct", correct)
         set_(self, "artifacts", dict(self.artifacts))
+        if self.converged is not None:
+            set_(self, "converged", bool(self.converged))
 
     def public(self) -> dict[str, Any]:
         """The fields ``summary.json`` lists per round."""
         return {"round": self.round, "num_labeled": self.num_labeled, "metrics": dict(self.metrics),
                 "train_seconds": self.train_seconds, "query_seconds": self.query_seconds,
                 "indices_queried": list(self.indices_queried),
-                "scores_queried": None if self.scores_queried is None else list(self.scores_queried)}
+                "scores_queried": None if self.scores_queried is None else list(self.scores_queried),
+                "converged": self.converged, "convergence": self.convergence}
 
     def same_as(self, other: RoundRecord) -> bool:
         """Equal in every field, ``correct`` included (``==`` leaves the matrix out)."""
@@ -128,3 +137,15 @@ class RoundRecord:
 def epochs_of(rows: Sequence[Mapping[str, Any]]) -> tuple[EpochRecord, ...]:
     """Epoch records from dicts (a trainer's ``TrainResult.epochs``)."""
     return tuple(EpochRecord.of(row) for row in rows)
+
+
+def all_converged(flags: Sequence[bool | None]) -> bool | None:
+    """One flag for several trainings (a run's rounds, a claim's cells): ``False`` if any did not
+    converge, ``None`` if none failed but one is unknown (or there are none), else ``True``."""
+    # numpy's and pandas' booleans and missing values (NaN, None) as the plain values they stand for
+    flags = [None if flag is None or flag != flag else bool(flag) for flag in flags]
+    if any(flag is False for flag in flags):
+        return False
+    if not flags or any(flag is None for flag in flags):
+        return None
+    return True

@@ -47,8 +47,16 @@ def test_claims_are_validated_judged_printed_and_written(tmp_path, tiny_trec):  
     table = pd.read_csv(out / "tables" / "claims.csv")
     assert table["claim"].tolist() == [1, 2, 3, 4]
     assert (table["n"] == 2).all()  # two seeds, paired
-    assert set(table["verdict"]) <= {"holds", "does not hold", "within noise"}
-    assert table["test"].iloc[1] == "paired Wilcoxon signed-rank, one-sided, n=2"
+    assert set(table["verdict"]) <= {"holds", "does not hold", "within noise",
+                                     "withheld: under-trained cells"}
+    assert table["test"].iloc[1] == "paired Wilcoxon signed-rank, one-sided, n=2 seeds"
+    assert (table["p_holm"] >= table["p"]).all() and (table["paper_value"] == "not known").all()
+    # a claim row is converged when every cell entering it is: here every row takes all cells
+    runs = pd.read_csv(out / "tables" / "runs.csv")
+    assert runs["converged"].notna().all()
+    assert (table["converged"] == runs["converged"].all()).all()
+    withheld = table["verdict"] == "withheld: under-trained cells"
+    assert (withheld == ~table["converged"].astype(bool)).all()
     for line, row in zip(printed.splitlines()[3:7], table.itertuples(), strict=True):
         assert row.verdict in line and row.comparison in line
     assert "<h2>Claims</h2>" in (out / "report.html").read_text()

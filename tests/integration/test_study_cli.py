@@ -15,6 +15,7 @@ import subprocess
 import sys
 import time
 
+import pandas as pd
 import pytest
 
 from tests.conftest import run_cli
@@ -106,8 +107,13 @@ def test_kill_9_then_resume_then_report(tmp_path, tiny_trec):
     assert "<h2>Area under the learning curve</h2>" in page
     assert "<h2>Relative improvement over passive learning (RIPL)</h2>" in page
     auc = (out / "tables" / "auc.csv").read_text().splitlines()
-    assert auc[0].startswith("dataset,method,strategy,metric,auc_mean,auc_std,n")
-    assert len(auc) == 3 and all(line.endswith(",2") for line in auc[1:])
+    assert auc[0] == "dataset,method,strategy,metric,auc_mean,auc_std,n,converged"
+    assert len(auc) == 3 and all(line.split(",")[6] == "2" for line in auc[1:])
+    # every line's convergence flag: the cells' own, read back from runs.csv
+    runs = pd.read_csv(out / "tables" / "runs.csv")
+    for line in auc[1:]:
+        strategy, flag = line.split(",")[2], line.split(",")[7]
+        assert flag == str(bool(runs[runs["strategy"] == strategy]["converged"].all()))
     ripl = (out / "tables" / "ripl.csv").read_text().splitlines()
     assert len(ripl) == 2 and ",entropy," in ripl[1]
 

@@ -130,7 +130,7 @@ def _round(setup: RunSetup, state: RunState, round_index: int, added: np.ndarray
         indices_added=added, correct=result.correct, correct_ids=labeled,
         metrics_model=None if setup.acquirer is None else (
             setup.method.preset if main_round else setup.acquirer.spec.preset),
-        steps=result.steps,
+        steps=result.steps, converged=result.converged, convergence=result.convergence,
         artifacts={"cka": setup.probe.measure(state.model)} if measure_cka else {},
     )
 

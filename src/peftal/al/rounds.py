@@ -31,8 +31,9 @@ def fit_round(spec: MethodSpec, encoder: Any, inputs: Any, labeled: np.ndarray, 
 
     ``seed`` initialises the model; dropout draws from the ``dropout`` stream of ``seed`` (the seed
     plan, :mod:`peftal.seeding`), never replaying the initialisation's numbers; the batch order comes
-    from ``rng`` (default: a generator of ``seed``). ``batch_loss`` replaces the method's own fit by
-    the gradient trainer with that loss (span extraction for ``task="qa"``).
+    from ``rng`` (default: a generator of ``seed``). The result says whether the training converged
+    (:mod:`peftal.training.convergence`). ``batch_loss`` replaces the method's own fit by the gradient
+    trainer with that loss (span extraction for ``task="qa"``).
     """
     if model is None:
         model = build_model(encoder, spec, num_outputs, pooling=pooling, seed=seed, task=task).to(device)
@@ -51,7 +52,7 @@ def fit_round(spec: MethodSpec, encoder: Any, inputs: Any, labeled: np.ndarray, 
             result = train(model, inputs, labeled, targets, train_config, task=task, rng=rng,
                            on_step=on_step, batch_loss=batch_loss)
     spec.method.for_inference(model)  # e.g. prefix tuning drops its MLP; evaluated as it is saved
-    return model, result
+    return model, result.judge_convergence(task, targets)
 
 
 def query_pool(strategy: QueryStrategy, clf: Classifier, indices_unlabeled: np.ndarray,

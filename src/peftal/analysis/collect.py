@@ -83,8 +83,11 @@ def merge_runs(runs: Found, target: Path) -> Path:
         for store_path, run_id, name, source in runs:
             db.execute("ATTACH DATABASE ? AS source", (str(store_path),))
             for table in _TABLES:
+                # the columns both have: a store from an older peftal lacks columns added since
+                # (``rounds.converged``), which stay empty (unknown) in the merged store
+                present = {row[1] for row in db.execute(f"PRAGMA source.table_info({table})")}
                 columns = [row[1] for row in db.execute(f"PRAGMA main.table_info({table})")]
-                others = ", ".join(c for c in columns if c != "run_id")
+                others = ", ".join(c for c in columns if c != "run_id" and c in present)
                 db.execute(f"INSERT INTO main.{table} (run_id, {others}) "  # noqa: S608 (fixed names)
                            f"SELECT ?, {others} FROM source.{table} WHERE run_id = ?", (name, run_id))
             (config,) = db.execute("SELECT config FROM main.runs WHERE run_id = ?", (name,)).fetchone()

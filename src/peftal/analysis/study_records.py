@@ -13,6 +13,7 @@ from typing import Any
 
 import pandas as pd
 
+from peftal.records import all_converged
 from peftal.store.results import STORE_NAME, ResultsStore
 
 STUDY_FILE = "study.json"  # written by peftal.experiments.study (kept in sync by a test)
@@ -32,9 +33,11 @@ class StudyRecords:
             ``metric`` (the primary metric), ``final`` (its last value), ``auc`` (AL),
             ``trainable_params``, ``total_params``, ``wall_seconds``, ``peak_memory_mb``, ``code``
             (short git commit of the code that ran it, ``+dirty`` for a changed tree; ``None``
-            outside a git checkout).
+            outside a git checkout), ``converged`` (every round's training converged; ``None``
+            where unknown, e.g. a store written before convergence was recorded).
         rounds: One row per finished AL round (of any run, stopped ones included): ``run_id``,
-            ``round``, ``num_labeled``, ``value`` (the primary metric) and one column per recorded metric.
+            ``round``, ``num_labeled``, ``value`` (the primary metric), ``converged``,
+            ``train_seconds`` and one column per recorded metric.
         axes: Config keys whose value differs between runs (the study's grid axes), seed included.
         config_keys: Every config key of the runs (the columns that identify a cell).
         store: The open results store, for analyses that need raw records (forgetting, CKA).
@@ -145,6 +148,7 @@ def _run_row(store: ResultsStore, run: dict[str, Any]) -> tuple[dict[str, Any], 
                peak_memory_mb=provenance.get("peak_memory_mb"),
                code=_code_version(provenance))
     rounds = []  # a stopped or failed run keeps the rounds it finished (tables use completed runs)
+    stored = []
     if run["kind"] == "active_learning" or run["status"] == "completed":
         stored = store.rounds(run["run_id"])
         if metric is None and stored:  # no summary: the rule applied to the last finished round
@@ -153,7 +157,10 @@ def _run_row(store: ResultsStore, run: dict[str, Any]) -> tuple[dict[str, Any], 
         for record in stored:
             rounds.append({"run_id": run["run_id"], "round": record["round"],
                            "num_labeled": record["num_labeled"],
-                           "value": record["metrics"].get(metric), **record["metrics"]})
+                           "value": record["metrics"].get(metric), "converged": record["converged"],
+                           "train_seconds": record["train_seconds"],
+                           **record["metrics"]})
+    row["converged"] = all_converged([record["converged"] for record in stored])
     final_metrics = summary.get("metrics") or (rounds[-1] if rounds else {})
     row["final"] = final_metrics.get(metric) if metric else None
     return row, rounds

@@ -17,13 +17,19 @@ import pandas as pd
 
 from peftal.analysis.study_records import StudyRecords
 from peftal.measures.curves import ripl
+from peftal.records import all_converged
 
 PASSIVE = "random"
 
 
 def _aggregate(frame: pd.DataFrame, keys: list[str], value: str, prefix: str) -> pd.DataFrame:
-    grouped = frame.groupby(keys, dropna=False, sort=True)[value]
-    table = grouped.agg(["mean", "std", "count"]).reset_index()
+    """Mean, std and count of ``value`` per group; ``converged`` when every run of the group
+    converged (``False`` if one did not, empty where unknown)."""
+    grouped = frame.groupby(keys, dropna=False, sort=True)
+    table = grouped[value].agg(["mean", "std", "count"]).reset_index()
+    if "converged" in frame.columns:
+        flags = grouped["converged"].agg(lambda column: all_converged(list(column)))
+        table["converged"] = flags.to_numpy()
     return table.rename(columns={"mean": f"{prefix}_mean", "std": f"{prefix}_std", "count": "n"})
 
 
@@ -35,6 +41,8 @@ def curve_table(records: StudyRecords) -> pd.DataFrame:
         return pd.DataFrame()
     keys = records.group_keys("dataset", "method", "strategy")
     merged = records.rounds.merge(runs[["run_id", "metric", *keys]], on="run_id")
+    if "converged" in merged.columns:  # the curve's point is the round's, not the whole run's
+        merged = merged.assign(converged=merged["converged"].astype(object))
     return _aggregate(merged, [*keys, "metric", "num_labeled"], "value", "value")
 
 

@@ -48,7 +48,8 @@ def main(args: argparse.Namespace) -> int:
 
 
 def _print_claims(path: Path) -> None:
-    """The Claims table as text: claim, group, comparison, our values, n, p, verdict, test."""
+    """The Claims table as text: claim, group, comparison, our values and the paper's, p (raw and
+    Holm-corrected), verdict, test."""
     import pandas as pd
 
     from peftal.cli.options import print_table
@@ -66,9 +67,14 @@ def _print_claims(path: Path) -> None:
     def text(value: object) -> str:
         return "" if value is None or (isinstance(value, float) and pd.isna(value)) else str(value)
 
+    def p(row: pd.Series, name: str) -> str:
+        value = row.get(name)
+        return "" if value is None or pd.isna(value) else f"{value:.3g}"
+
     print("Claims")
-    print_table(["#", "group", "comparison", "left", "right", "left - right", "p", "verdict", "test"],
+    print_table(["#", "group", "comparison", "left", "paper", "right", "left - right", "p", "p_holm",
+                 "verdict", "test"],
                 [[row["claim"], text(row["group"]), row["comparison"], spread(row, "left"),
-                  spread(row, "right"), spread(row, "diff"),
-                  "" if pd.isna(row.get("p")) else f"{row['p']:.3g}", row["verdict"],
-                  text(row["test"])] for _, row in table.iterrows()])
+                  text(row.get("paper_value")), spread(row, "right"), spread(row, "diff"),
+                  p(row, "p"), p(row, "p_holm"), row["verdict"], text(row["test"])]
+                 for _, row in table.iterrows()])

@@ -51,6 +51,9 @@ def main(args: argparse.Namespace) -> int:
     print(f"trained {summary['train_seconds']:.1f} s, {summary['epochs_completed']} epoch(s) completed, "
           f"{summary['steps']} steps{budget}"
           + (" (stopped by the budget)" if summary["stopped_by_budget"] else ""))
+    if summary.get("converged") is not None:
+        print(f"converged: {'yes' if summary['converged'] else 'no'} ({summary['convergence']}; "
+              "docs/methods.md, Convergence)")
     if summary.get("split"):
         print(f"split: {summary['split']}")
     print_table(["split", "examples", *summary["metrics"]],

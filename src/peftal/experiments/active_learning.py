@@ -43,7 +43,7 @@ from peftal.peft import parse_method
 from peftal.peft.checkpoint import save_checkpoint
 from peftal.peft.recipes import RecipeOptions, task_type
 from peftal.peft.recipes import train_config as make_train_config
-from peftal.records import RoundRecord
+from peftal.records import RoundRecord, all_converged
 from peftal.training import primary_metric
 from peftal.training.device import resolve_device
 from peftal.training.precision import resolve_precision
@@ -354,6 +354,7 @@ def _summary(setup: RunSetup, state: RunState, rounds: list[RoundRecord], metric
         "metric": metric,
         "config": dataclasses.asdict(config),
         "rounds": [record.public() for record in rounds],
+        "converged": all_converged([record.converged for record in rounds]),
         "stopped_by": state.stopped_by,
         "stopped_at_round": state.stopped_at_round,
         "auc": learning_curve_auc([record.metrics[metric] for record in rounds]),

@@ -119,12 +119,14 @@ def execute_pretrain(config: PretrainConfig, out: Path, *, overwrite: bool = Fal
                                batch_loss=masked_lm_loss(tokenizer,
                                                          mlm_probability=config.mlm_probability,
                                                          seed=config.seed))
+        result.judge_convergence("mlm")
         trainable, total = count_parameters(model)
         final_loss = result.epochs[-1]["loss"] if result.epochs else None
         store.add_round(RUN_ID, RoundRecord(
             round=0, num_labeled=0, metrics={"mlm_loss": final_loss}, train_seconds=result.seconds,
             epochs=epochs_of(result.epochs), num_train_items=len(encoded), steps=result.steps,
-            stopped_by_budget=result.stopped_by_budget))
+            stopped_by_budget=result.stopped_by_budget, converged=result.converged,
+            convergence=result.convergence))
         use = _save(config, method, model, tokenizer, out)
         summary = {
             "dataset": config.dataset,
@@ -141,6 +143,8 @@ def execute_pretrain(config: PretrainConfig, out: Path, *, overwrite: bool = Fal
             "epochs_completed": len(result.epochs),
             "steps": result.steps,
             "stopped_by_budget": result.stopped_by_budget,
+            "converged": result.converged,
+            "convergence": result.convergence,
             "losses": [epoch["loss"] for epoch in result.epochs],
             "trainable_params": trainable,
             "total_params": total,

@@ -33,7 +33,7 @@ from peftal.config import build_config
 from peftal.errors import UsageError
 from peftal.experiments.worker import config_dict
 
-META_KEYS = ("name", "kind", "description", "grids", "claims")  # claims: peftal.experiments.claims
+META_KEYS = ("name", "kind", "description", "grids", "claims")  # claims: peftal.claims.grammar
 DEFAULT_KIND = "active_learning"
 # Plural spellings that do not follow "option + s".
 _IRREGULAR_PLURALS = {"strategies": "strategy"}

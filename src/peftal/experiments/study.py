@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from peftal.claims.grammar import check_claims
 from peftal.errors import UsageError
-from peftal.experiments.claims import check_claims
 from peftal.experiments.executors import Executor
 from peftal.experiments.spec import Cell, Spec, SpecError, expand, load_spec
 from peftal.integrity import check_sqlite, check_writable_folder

@@ -268,7 +268,8 @@ def _record(ids: np.ndarray, metrics: dict[str, float], result, eval_seconds: fl
     return RoundRecord(round=0, num_labeled=len(ids), metrics=metrics, train_seconds=result.seconds,
                        eval_seconds=eval_seconds, epochs=epochs_of(result.epochs), indices_added=ids,
                        correct=result.correct, correct_ids=ids, steps=result.steps,
-                       stopped_by_budget=result.stopped_by_budget, **more)
+                       stopped_by_budget=result.stopped_by_budget, converged=result.converged,
+                       convergence=result.convergence, **more)
 
 
 def _summary(config: SupervisedConfig, prepared: Prepared, model, result, metrics: dict[str, float],
@@ -293,6 +294,8 @@ def _summary(config: SupervisedConfig, prepared: Prepared, model, result, metric
         "num_eval": num_eval,
         "steps": result.steps,
         "stopped_by_budget": result.stopped_by_budget,
+        "converged": result.converged,
+        "convergence": result.convergence,
         "max_step_seconds": result.max_step_seconds,
         "init_adapter": config.init_adapter,
         "config": {**dataclasses.asdict(config), "max_length": prepared.max_length},
@@ -337,12 +340,12 @@ def _run_after_tapt(config: StudySupervisedConfig, *, progress: bool) -> tuple[d
 
     with tempfile.TemporaryDirectory(prefix="peftal-tapt-") as folder:
         pretrained = Path(folder) / "tapt"
-        execute_pretrain(PretrainConfig(dataset=config.dataset, model=config.model, method=config.method,
-                                        epochs=config.tapt_epochs, seed=config.seed,
-                                        max_length=config.max_length or 128,
-                                        text_column=config.text_column,
-                                        text_pair_column=config.text_pair_column),
-                         pretrained, progress=progress)
+        tapt = execute_pretrain(
+            PretrainConfig(dataset=config.dataset, model=config.model, method=config.method,
+                           epochs=config.tapt_epochs, seed=config.seed,
+                           max_length=config.max_length or 128, text_column=config.text_column,
+                           text_pair_column=config.text_pair_column),
+            pretrained, progress=progress)
         base = {field.name: getattr(config, field.name) for field in dataclasses.fields(SupervisedConfig)}
         if parse_method(config.method).name == "full":
             base["model"] = str(pretrained)
@@ -350,6 +353,7 @@ def _run_after_tapt(config: StudySupervisedConfig, *, progress: bool) -> tuple[d
             base["init_adapter"] = str(pretrained)
         summary, records = run_supervised(SupervisedConfig(**base), progress=progress)
     summary["tapt"] = True
+    summary["tapt_converged"] = tapt.get("converged")  # the pretraining's; the cell's is its own
     summary["config"] = {**summary["config"], "model": config.model, "init_adapter": None,
                          "tapt": True, "tapt_epochs": config.tapt_epochs}
     return summary, records

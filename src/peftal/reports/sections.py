@@ -97,8 +97,21 @@ def overview(records: StudyRecords) -> Section:
     if "wall_seconds" in runs and runs["wall_seconds"].notna().any():
         lines.append(f"compute: {runs['wall_seconds'].sum() / 3600:.2f} h of cell wall time; "
                      f"peak memory of a cell {runs['peak_memory_mb'].max():.0f} MiB")
+    lines.append(_convergence_line(records.completed))
     title = f"Study {records.name}" if records.manifest else f"Run {records.name}"
     return Section(title=title, text="".join(_p(line) for line in lines))
+
+
+def _convergence_line(completed: pd.DataFrame) -> str:
+    """How many completed cells converged (docs/methods.md, "Convergence")."""
+    if completed.empty or "converged" not in completed:
+        return "convergence: no completed cells"
+    flags = completed["converged"].map(lambda v: None if v is None or v != v else bool(v))
+    yes, no = int((flags == True).sum()), int((flags == False).sum())  # noqa: E712 (object column)
+    unknown = len(flags) - yes - no
+    return (f"convergence: {yes} of {len(flags)} completed cells converged in every training, "
+            f"{no} did not" + (f", {unknown} not recorded" if unknown else "")
+            + "; a claim resting on a cell that did not is withheld")
 
 
 @register_section("learning_curves", order=10)
@@ -191,12 +204,13 @@ def runs_table(records: StudyRecords) -> Section | None:
     if records.runs.empty:
         return None
     columns = ["run_id", "status", *[a for a in records.axes if a in records.runs], "metric",
-               "final", "auc", "wall_seconds", "peak_memory_mb", "code"]
+               "final", "auc", "converged", "wall_seconds", "peak_memory_mb", "code"]
     table = records.runs[[c for c in columns if c in records.runs.columns]]
     return Section(title="Runs", tables={"runs": table},
-                   text=_p("One row per cell: final value of the primary metric, AUC, the cell's "
-                           "wall time (s), the peak resident memory of its worker (MiB) and the "
-                           "code version (git commit) that ran it."))
+                   text=_p("One row per cell: final value of the primary metric, AUC, whether "
+                           "every training of the cell converged (empty: not recorded), the "
+                           "cell's wall time (s), the peak resident memory of its worker (MiB) "
+                           "and the code version (git commit) that ran it."))
 
 
 @register_section("unfinished", order=85)

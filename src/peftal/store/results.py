@@ -43,6 +43,7 @@ CREATE TABLE IF NOT EXISTS rounds (
     train_seconds REAL NOT NULL,
     query_seconds REAL NOT NULL,
     extra TEXT,                      -- anything else a round recorded, JSON
+    converged INTEGER,               -- 1 / 0; NULL = unknown (stores written before it)
     PRIMARY KEY (run_id, round)
 );
 CREATE TABLE IF NOT EXISTS epochs (
@@ -97,6 +98,15 @@ class ResultsStore:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA foreign_keys=ON")
         self._db.executescript(_SCHEMA)
+        self._migrate()
+
+    def _migrate(self) -> None:
+        """Bring a store written by an older peftal up to the schema: columns added since are
+        added, empty (``NULL``: unknown)."""
+        columns = {row[1] for row in self._db.execute("PRAGMA table_info(rounds)")}
+        if "converged" not in columns:
+            with self._db:
+                self._db.execute("ALTER TABLE rounds ADD COLUMN converged INTEGER")
 
     def close(self) -> None:
         self._db.close()
@@ -136,9 +146,11 @@ class ResultsStore:
         extra = {name: getattr(record, name) for name in _EXTRA_FIELDS}
         with self.transaction() as db:
             db.execute(
-                "INSERT INTO rounds VALUES (?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO rounds (run_id, round, num_labeled, metrics, train_seconds, "
+                "query_seconds, extra, converged) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 (run_id, r, record.num_labeled, json.dumps(dict(record.metrics)),
-                 record.train_seconds, record.query_seconds, json.dumps(extra)),
+                 record.train_seconds, record.query_seconds, json.dumps(extra),
+                 None if record.converged is None else int(record.converged)),
             )
             db.executemany(
                 "INSERT INTO epochs VALUES (?, ?, ?, ?, ?, ?)",
@@ -196,12 +208,14 @@ class ResultsStore:
         ]
 
     def rounds(self, run_id: str) -> list[dict[str, Any]]:
-        """The summary fields of each round (:meth:`RoundRecord.public` without the queries)."""
+        """The summary fields of each round (:meth:`RoundRecord.public` without the queries and
+        the convergence reason); ``converged`` is ``None`` where unknown."""
         rows = self._db.execute(
-            "SELECT round, num_labeled, metrics, train_seconds, query_seconds FROM rounds "
+            "SELECT round, num_labeled, metrics, train_seconds, query_seconds, converged FROM rounds "
             "WHERE run_id = ? ORDER BY round", (run_id,)).fetchall()
         return [{"round": r, "num_labeled": n, "metrics": json.loads(m), "train_seconds": t,
-                 "query_seconds": q} for r, n, m, t, q in rows]
+                 "query_seconds": q, "converged": None if c is None else bool(c)}
+                for r, n, m, t, q, c in rows]
 
     def round_records(self, run_id: str) -> list[RoundRecord]:
         """Every round of ``run_id`` as it was added: the records :meth:`add_round` stored."""
@@ -224,9 +238,9 @@ class ResultsStore:
                 "SELECT name, round, value FROM artifacts WHERE run_id = ?", (run_id,)):
             artifacts.setdefault(r, {})[name] = json.loads(value)
         records = []
-        for r, n, metrics, train_seconds, query_seconds, extra in self._db.execute(
-                "SELECT round, num_labeled, metrics, train_seconds, query_seconds, extra FROM rounds "
-                "WHERE run_id = ? ORDER BY round", (run_id,)):
+        for r, n, metrics, train_seconds, query_seconds, extra, converged in self._db.execute(
+                "SELECT round, num_labeled, metrics, train_seconds, query_seconds, extra, converged "
+                "FROM rounds WHERE run_id = ? ORDER BY round", (run_id,)):
             fields, round_artifacts = _stored_extra(json.loads(extra or "{}"), artifacts.get(r, {}))
             picked = queries.get(r, [])
             scores = [s for _, s in picked]
@@ -236,7 +250,8 @@ class ResultsStore:
                 query_seconds=query_seconds, indices_queried=[i for i, _ in picked],
                 scores_queried=None if not picked or any(s is None for s in scores) else scores,
                 epochs=epochs.get(r, ()), indices_added=added.get(r, ()), correct=correct,
-                correct_ids=ids, artifacts=round_artifacts, **fields))
+                correct_ids=ids, artifacts=round_artifacts,
+                converged=None if converged is None else bool(converged), **fields))
         return records
 
     def labeled(self, run_id: str) -> dict[int, int]:
@@ -269,7 +284,8 @@ class ResultsStore:
 
 
 # Fields of a RoundRecord with no column of their own: the rounds table's JSON ``extra`` column.
-_EXTRA_FIELDS = ("eval_seconds", "metrics_model", "steps", "stopped_by_budget", "num_train_items")
+_EXTRA_FIELDS = ("eval_seconds", "metrics_model", "steps", "stopped_by_budget", "num_train_items",
+                 "convergence")
 # Keys that stores written before the typed record hold in ``extra``, and where they belong now.
 _OLD_COUNTS = ("num_sequences", "num_train_features")
 

@@ -17,6 +17,7 @@ import torch
 from torch import nn
 
 from peftal.data.encoding import Encoded, inference_batches, training_batches
+from peftal.training.convergence import converged
 from peftal.training.device import model_device, to_device
 from peftal.training.features import PooledFeatures, head_outputs
 from peftal.training.precision import autocast
@@ -87,6 +88,9 @@ class TrainResult:
         steps: Optimiser steps taken.
         stopped_by_budget: Whether ``time_budget`` ended training early.
         max_step_seconds: Duration of the longest step (a budget is overrun by less than one step).
+        converged: Whether the training converged (:mod:`peftal.training.convergence`, judged by
+            the caller, which knows the task and targets); ``None`` = not judged.
+        convergence: The criterion's reason, in words.
     """
 
     epochs: list[dict] = field(default_factory=list)
@@ -95,6 +99,20 @@ class TrainResult:
     steps: int = 0
     stopped_by_budget: bool = False
     max_step_seconds: float = 0.0
+    converged: bool | None = None
+    convergence: str | None = None
+
+    def judge_convergence(self, task: str, targets: np.ndarray | None = None) -> TrainResult:
+        """Set ``converged`` and ``convergence`` by :func:`~peftal.training.convergence.converged`
+        (``targets`` in training order); returns ``self``."""
+        if not self.epochs and self.stopped_by_budget:
+            self.converged = False
+            self.convergence = "the time budget ended training before its first epoch completed"
+            return self
+        correct_last = self.correct[-1] if self.correct.size else None
+        self.converged, self.convergence = converged(self.epochs, task=task, targets=targets,
+                                                     correct_last=correct_last)
+        return self
 
 
 def _param_groups(model: nn.Module, config: TrainConfig) -> list[dict]:

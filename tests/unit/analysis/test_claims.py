@@ -1,8 +1,8 @@
 """Claims judged on toy stored records whose t statistics are worked out by hand.
 
-With 3 pairs (2 degrees of freedom) the t distribution has the closed form
-``P(T > t) = (1 - t / sqrt(t² + 2)) / 2``, so every expected p below is computed from the
-differences on paper, not by the code under test.
+With 3 seeds (2 degrees of freedom) the t distribution has the closed form
+``P(T > t) = (1 - t / sqrt(t² + 2)) / 2``, so every expected p below — raw and Holm-corrected — is
+computed from the differences on paper, not by the code under test.
 """
 
 from __future__ import annotations
@@ -13,10 +13,10 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
-from scipy import stats
 
-from peftal.analysis.claims import FAILS, HOLDS, NOISE, NOT_JUDGED, claims_table, verdict
+from peftal.analysis.claims import claims_table
 from peftal.analysis.study_records import STUDY_FILE, load_records
+from peftal.claims.judge import FAILS, NOISE, NOT_JUDGED, NOT_KNOWN, WITHHELD
 from peftal.records import RoundRecord
 from peftal.reports.html import write_report
 from peftal.store.results import STORE_NAME, ResultsStore
@@ -27,37 +27,6 @@ def t2_upper(t: float) -> float:
     return (1 - t / math.sqrt(t * t + 2)) / 2
 
 
-def test_paired_t_verdicts_match_the_closed_form():
-    # d = 0.1, 0.2, 0.3: mean 0.2, sd 0.1, t = 0.2 / (0.1 / √3) = 2√3
-    outcome, p = verdict([0.1, 0.2, 0.3], ">")
-    assert outcome == HOLDS and p == pytest.approx(t2_upper(2 * math.sqrt(3)))  # 0.0371
-    outcome, p = verdict([-0.1, -0.2, -0.3], ">")
-    assert outcome == FAILS and p == pytest.approx(1 - t2_upper(2 * math.sqrt(3)))
-    assert verdict([-0.1, -0.2, -0.3], "<")[0] == HOLDS
-    # d = 0.1, -0.1, 0.3: mean 0.1, sd 0.2, t = √3 / 2: p = 0.19, either way within noise
-    outcome, p = verdict([0.1, -0.1, 0.3], ">")
-    assert outcome == NOISE and p == pytest.approx(t2_upper(math.sqrt(3) / 2))
-    assert verdict([0.5], ">")[0] == NOT_JUDGED
-
-
-def test_equivalence_is_two_one_sided_tests():
-    # d = 0.01, -0.01, 0: sd 0.01; against ±0.05 each side has t = 0.05 / (0.01 / √3) = 5√3
-    outcome, p = verdict([0.01, -0.01, 0.0], "=", margin=0.05)
-    assert outcome == HOLDS and p == pytest.approx(t2_upper(5 * math.sqrt(3)))
-    # d = 0.20, 0.21, 0.22 against ±0.05: far above the band
-    assert verdict([0.20, 0.21, 0.22], "=", margin=0.05)[0] == FAILS
-    # d = 0.04, -0.06, 0.05: inside on average, too spread to tell
-    assert verdict([0.04, -0.06, 0.05], "=", margin=0.05)[0] == NOISE
-
-
-def test_wilcoxon_cannot_reach_005_with_three_pairs():
-    outcome, p = verdict([0.1, 0.2, 0.3], ">", test="wilcoxon")
-    assert p == pytest.approx(1 / 8) and outcome == NOISE  # 1 of the 2³ sign patterns
-    diffs = [0.1, 0.2, 0.3, 0.4, -0.05, 0.6]
-    expected = stats.wilcoxon(diffs, alternative="greater").pvalue
-    assert verdict(diffs, ">", test="wilcoxon") == (HOLDS, pytest.approx(expected))
-
-
 # dataset → method → final accuracy of seeds 0, 1, 2
 FINALS = {
     "d1": {"a": [0.80, 0.82, 0.84], "b": [0.70, 0.62, 0.54]},  # a - b = 0.10, 0.20, 0.30
@@ -66,54 +35,124 @@ FINALS = {
 CLAIMS = [
     {"says": "a beats b", "check": "final(method=a) > final(method=b)", "per": ["dataset"],
      "paper": "+5 points"},
-    {"check": "final(method=a, dataset=d1) > 0.9"},  # a - 0.9 = -0.10, -0.08, -0.06
+    {"check": "final(method=a, dataset=d1) > 0.95"},  # a - 0.95 = -0.15, -0.13, -0.11
     {"check": "final[metric=f1](method=a) < final[metric=f1](method=b)", "per": ["dataset"]},
 ]
 
 
-def write_study(folder, claims=CLAIMS):
+def write_study(folder, claims=CLAIMS, finals=FINALS, strategies=(None,), unconverged=()):
+    """A supervised-looking study of ``finals``; with several ``strategies`` every (dataset, method,
+    seed) cell is stored once per strategy, its value shifted by ``STRATEGY_SHIFT``."""
     folder.mkdir()
     cells = []
     with ResultsStore(folder / STORE_NAME) as store:
-        for dataset, methods in FINALS.items():
+        for dataset, methods in finals.items():
             for method, values in methods.items():
                 for seed, value in enumerate(values):
-                    run_id = f"{dataset}-{method}-{seed}"
-                    config = {"dataset": dataset, "method": method, "seed": seed, "fraction": None}
-                    metrics = {"accuracy": value, "f1": 1 - value}
-                    store.begin_run(run_id, "supervised", config, {"seed": seed})
-                    store.add_round(run_id, RoundRecord(round=0, num_labeled=100, metrics=metrics,
-                                                        train_seconds=1.0))
-                    store.finish_run(run_id, {"metric": "accuracy", "metrics": metrics,
-                                              "dataset": dataset, "method": method, "seed": seed})
-                    cells.append({"cell_id": run_id, "axes": {}, "config": config})
+                    for strategy in strategies:
+                        run_id = f"{dataset}-{method}-{seed}" + (f"-{strategy}" if strategy else "")
+                        value_here = value + STRATEGY_SHIFT.get(strategy, 0.0)
+                        config = {"dataset": dataset, "method": method, "seed": seed, "fraction": None}
+                        if strategy:
+                            config["strategy"] = strategy
+                        metrics = {"accuracy": value_here, "f1": 1 - value_here}
+                        store.begin_run(run_id, "supervised", config, {"seed": seed})
+                        store.add_round(run_id, RoundRecord(
+                            round=0, num_labeled=100, metrics=metrics, train_seconds=1.0 + seed,
+                            converged=(dataset, method, seed) not in unconverged))
+                        store.finish_run(run_id, {"metric": "accuracy", "metrics": metrics,
+                                                  "dataset": dataset, "method": method, "seed": seed,
+                                                  "trainable_params": 10 if method == "a" else 20,
+                                                  "total_params": 1000})
+                        cells.append({"cell_id": run_id, "axes": {}, "config": config})
     manifest = {"name": "toy", "kind": "supervised", "spec": {"claims": claims}, "cells": cells}
     (folder / STUDY_FILE).write_text(json.dumps(manifest))
     return folder
 
 
-def test_claims_table_pairs_runs_seed_by_seed(tmp_path):
-    records = load_records(write_study(tmp_path / "study"))
+STRATEGY_SHIFT = {"s1": 0.05, "s2": -0.05}
+
+
+def table_of(folder):
+    records = load_records(folder)
     try:
-        table = claims_table(records)
+        return claims_table(records)
     finally:
         records.close()
+
+
+P_EDGE = t2_upper(2 * math.sqrt(3))  # d = ±(0.1, 0.2, 0.3): t = 2√3, p = 0.0371
+P_FAR = t2_upper(6.5 * math.sqrt(3))  # d = -0.15, -0.13, -0.11: t = -0.13 / (0.02 / √3) = -6.5√3
+
+
+def test_claims_table_pairs_runs_seed_by_seed_and_holm_corrects_the_table(tmp_path):
+    table = table_of(write_study(tmp_path / "study"))
     assert table["claim"].tolist() == [1, 1, 2, 3, 3]
     first = table.iloc[0]
     assert (first["group"], first["comparison"]) == ("dataset=d1", "final(method=a) > final(method=b)")
     assert first["left_mean"] == pytest.approx(0.82) and first["left_std"] == pytest.approx(0.02)
     assert first["right_mean"] == pytest.approx(0.62) and first["right_std"] == pytest.approx(0.08)
     assert first["diff_mean"] == pytest.approx(0.2) and first["diff_std"] == pytest.approx(0.1)
-    assert first["p"] == pytest.approx(t2_upper(2 * math.sqrt(3)))
-    assert (first["verdict"], first["n"], first["paper"]) == (HOLDS, 3, "+5 points")
-    assert first["test"] == "paired t-test, one-sided, n=3"
-    assert table.iloc[1]["verdict"] == FAILS  # d2: b is better
-    constant = table.iloc[2]  # a - 0.9 = -0.10, -0.08, -0.06: mean -0.08, sd 0.02, t = -4√3
-    assert constant["p"] == pytest.approx(1 - t2_upper(4 * math.sqrt(3)))
-    assert constant["verdict"] == FAILS and constant["test"] == "vs 0.9 t-test, one-sided, n=3"
-    # f1 = 1 - accuracy: the claim that a's F1 is lower holds where a's accuracy was higher
-    assert table.iloc[3]["verdict"] == HOLDS and table.iloc[4]["verdict"] == FAILS
-    assert table.iloc[3]["diff_mean"] == pytest.approx(-0.2)
+    assert first["test"] == "paired t-test, one-sided, n=3 seeds" and first["paper"] == "+5 points"
+    # raw p of the 5 rows, by hand: the claimed direction holds in rows 1 and 4, not in 2, 3, 5
+    raw = [P_EDGE, 1 - P_EDGE, 1 - P_FAR, P_EDGE, 1 - P_EDGE]
+    np.testing.assert_allclose(table["p"], raw)
+    # Holm over 5 tests: the two 0.0371 are the smallest: 5 × and 4 ×, running maximum: 0.186
+    assert table["p_holm"].iloc[0] == pytest.approx(5 * P_EDGE)
+    assert table["p_holm"].iloc[3] == pytest.approx(5 * P_EDGE)
+    # so no claim holds after the correction; the opposite of claim 2 (p = 0.0039, × 5 = 0.020)
+    # still does; the opposites of rows 2 and 5 (0.0371 × 4 = 0.148) do not
+    assert P_FAR * 5 < 0.05 < P_EDGE * 4
+    assert table["verdict"].tolist() == [NOISE, NOISE, FAILS, NOISE, NOISE]
+    assert table["paper_value"].tolist() == [NOT_KNOWN] * 5
+    assert table["converged"].tolist() == [True] * 5
+
+
+def test_runs_pooled_over_strategies_are_one_pair_per_seed(tmp_path):
+    """Two strategies per seed are averaged before the test: n stays 3 (no pseudo-replication)."""
+    claims = [{"check": "final(method=a) > final(method=b)", "per": ["dataset"]}]
+    table = table_of(write_study(tmp_path / "study", claims=claims, strategies=("s1", "s2")))
+    first = table.iloc[0]
+    assert (first["n"], first["pairs"]) == (3, 6)
+    assert first["test"].endswith("n=3 seeds")
+    assert first["p"] == pytest.approx(P_EDGE)  # the shifts cancel within each seed
+    assert first["left_mean"] == pytest.approx(0.82) and first["left_std"] == pytest.approx(0.02)
+
+
+def test_a_row_with_an_unconverged_cell_is_withheld(tmp_path):
+    claims = [{"check": "final(method=a) > final(method=b)", "per": ["dataset"]}]
+    table = table_of(write_study(tmp_path / "study", claims=claims, unconverged={("d2", "b", 1)}))
+    assert table["verdict"].tolist()[1] == WITHHELD and table["converged"].tolist() == [True, False]
+    assert table["p"].iloc[1] == pytest.approx(1 - P_EDGE)  # the test is still shown
+
+
+def test_paper_values_stand_beside_ours_with_their_source(tmp_path):
+    claims = [
+        {"check": "final(method=a) > final(method=b)", "per": ["dataset"],
+         "paper_value": {"d1": 0.9}, "paper_source": "Table 1, base"},
+        {"check": "final(method=a, dataset=d1) > 0.5", "paper_value": 0.88, "paper_source": "Fig. 2"},
+        {"says": "comparable to DAPT", "check": "final(method=a) = final(dapt=true) within 0.02",
+         "not_judged": "the study has no DAPT cells"},
+    ]
+    table = table_of(write_study(tmp_path / "study", claims=claims))
+    assert table["paper_value"].tolist() == [0.9, NOT_KNOWN, 0.88, NOT_KNOWN]
+    assert table["paper_source"].fillna("").tolist() == ["Table 1, base", "", "Fig. 2", ""]
+    assert table["verdict"].iloc[3] == f"{NOT_JUDGED}: the study has no DAPT cells"
+
+
+def test_the_first_recorded_of_several_metrics_is_compared(tmp_path):
+    finals = {"d1": FINALS["d1"]}
+    claims = [{"check": "final[metric=mcc|f1](method=a) < final[metric=mcc|f1](method=b)"}]
+    table = table_of(write_study(tmp_path / "study", claims=claims, finals=finals))
+    assert table["diff_mean"].iloc[0] == pytest.approx(-0.2)  # f1 = 1 - accuracy; no run has mcc
+
+
+def test_training_seconds_and_parameters_are_quantities(tmp_path):
+    claims = [{"check": "train_seconds(method=a) < 5"},
+              {"check": "trainable_params(method=a) < trainable_params(method=b)"}]
+    table = table_of(write_study(tmp_path / "study", claims=claims))
+    assert table["left_mean"].iloc[0] == pytest.approx(2.0)  # seeds 0, 1, 2 train 1, 2, 3 s
+    assert table["diff_mean"].iloc[1] == pytest.approx(-10.0)  # 10 against 20, every seed
 
 
 def test_report_prints_and_writes_the_claims_table(tmp_path):
@@ -122,7 +161,8 @@ def test_report_prints_and_writes_the_claims_table(tmp_path):
     assert "<h2>Claims</h2>" in page and page.index("<h2>Claims</h2>") < page.index("<h2>Runs</h2>")
     assert "0.820 ± 0.020" in page  # the left side's mean ± std over seeds
     csv = pd.read_csv(folder / "tables" / "claims.csv")
-    assert csv["verdict"].tolist() == [HOLDS, FAILS, FAILS, HOLDS, FAILS]
+    assert csv["verdict"].tolist() == [NOISE, NOISE, FAILS, NOISE, NOISE]
+    assert {"p", "p_holm", "paper_value", "paper_source", "converged"} <= set(csv.columns)
     assert np.isnan(csv["right_mean"].iloc[2])  # a constant has no spread
 
 

@@ -116,3 +116,23 @@ def test_metric_vs_fraction_and_time_budget(tmp_path):
         assert ripl_table(records).empty  # no AL strategies besides random
     finally:
         records.close()
+
+
+def test_convergence_reaches_runs_and_tables(tmp_path):
+    """A cell whose trainings did not converge is marked in its run row and in every group it is in."""
+    records = run_toy_study(tmp_path, """
+methods: [m1, m2]
+grids:
+  - {strategies: [random, entropy], seeds: [0, 1]}
+  - {method: m2, strategy: entropy, seeds: [2], unconverged: true}
+""")
+    try:
+        runs = records.completed.set_index(["method", "strategy", "seed"])
+        assert str(runs.loc[("m2", "entropy", 2), "converged"]) == "False"
+        assert str(runs.loc[("m1", "random", 0), "converged"]) == "True"
+        flags = {(row.method, row.strategy): str(row.converged)
+                 for row in auc_table(records).itertuples()}
+        assert flags == {("m1", "random"): "True", ("m1", "entropy"): "True",
+                         ("m2", "random"): "True", ("m2", "entropy"): "False"}
+    finally:
+        records.close()

@@ -156,3 +156,23 @@ def test_cka_is_measured_only_where_the_encoder_trains(toy_csv, tiny_model_dir, 
     assert ("cka" in records[-1].artifacts) is measured
     if measured:
         assert len(records[-1].artifacts["cka"]["per_layer"]) >= 2
+
+
+def test_every_round_records_its_convergence_by_the_criterion(toy_csv, tiny_model_dir):
+    """The flag of each round is the criterion applied to what the round recorded (its epochs, the
+    labels of its labelled ids, the last epoch's correctness); the summary's is all of them."""
+    from peftal.data import load_task
+    from peftal.training.convergence import converged
+
+    config = _config(toy_csv, tiny_model_dir)
+    records = []
+    summary, _ = run_active_learning(config, on_round=records.append, progress=False)
+    labels = load_task(config.dataset, seed=config.seed, **config.load_options()).train.labels
+    flags = []
+    for record, public in zip(records, summary["rounds"], strict=True):
+        expected = converged(record.epochs, task="classification",
+                             targets=labels[list(record.correct_ids)], correct_last=record.correct[-1])
+        assert (record.converged, record.convergence) == expected
+        assert public["converged"] == record.converged and record.converged is not None
+        flags.append(record.converged)
+    assert summary["converged"] is all(flags)

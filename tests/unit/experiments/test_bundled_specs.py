@@ -53,3 +53,26 @@ def test_medium_specs_validate_with_three_seeds_claims_and_a_stated_wall_time(pa
     assert len(spec.raw["claims"]) >= 3
     header = path.read_text().split("\nname:", 1)[0]
     assert "Wall time:" in header and ("MEASURED" in header or "ESTIMATED" in header)
+
+
+# Phrases of each abstract's findings that a claim of the medium specs must quote
+ABSTRACT_FINDINGS = {
+    "jukic2023-medium": ["superiority of PEFT over full-fine tuning", "this advantage persists in AL setups",
+                         "more stable representations of early and middle layers",
+                         "synergistic potential of AL and PEFT"],
+    "doering2024-medium": ["matches full fine-tuning performance across varying amounts of training data",
+                           "time constraints", "remarkable stability even with only 30% of data",
+                           "outperforming full fine-tuning at intermediate data levels",
+                           "Adapter modules exhibit high variability, with inconsistent gains"],
+    "chen2024-medium": ["comparable to full model fine-tuning", "DAPT+TAPT", "UniPELT strategies",
+                        "fewer or equivalent amount of parameters", "expedites the adaptation process"],
+    "chen2024-medium-squad": ["comparable to full model fine-tuning", "UniPELT strategies",
+                              "expedites the adaptation process"],
+}
+
+
+@pytest.mark.parametrize("name", sorted(ABSTRACT_FINDINGS))
+def test_every_abstract_finding_is_a_claim(name):
+    says = [claim.get("says", "") for claim in load_spec(CONFIGS / f"{name}.yaml").raw["claims"]]
+    missing = [phrase for phrase in ABSTRACT_FINDINGS[name] if not any(phrase in s for s in says)]
+    assert missing == []

@@ -33,6 +33,7 @@ class ToyConfig:
     crash: bool = False
     marker_dir: str | None = None  # each run touches a file here, so tests can count runs
     tags: tuple[str, ...] = ()  # a sequence-valued option: a list sets it, it does not expand
+    unconverged: bool = False  # its rounds record a training that did not converge
 
     def __post_init__(self) -> None:
         if self.budget < 10:
@@ -58,7 +59,8 @@ def run_toy(config: ToyConfig, *, progress: bool = False) -> tuple[dict, list[Ro
                            train_seconds=0.0,
                            indices_queried=range(n, n + 10) if n < config.budget else (),
                            indices_added=range(n - 10, n),
-                           epochs=[EpochRecord(0, loss=1.0, train_accuracy=0.5, seconds=0.0)])
+                           epochs=[EpochRecord(0, loss=1.0, train_accuracy=0.5, seconds=0.0)],
+                           converged=not config.unconverged)
                for i, n in enumerate(sizes)]
     values = [r.metrics["accuracy"] for r in records]
     summary = {"dataset": config.dataset, "model": "toy-model", "method": config.method,

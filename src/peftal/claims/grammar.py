@@ -1,15 +1,18 @@
-"""Claims of a study spec: a paper's statements written as comparisons of report quantities.
+"""The claim grammar: a paper's statements written as comparisons of report quantities.
 
 A spec may list ``claims:``; ``peftal study validate`` checks them with the rest of the spec and
-``peftal report`` judges each one on the stored runs (:mod:`peftal.analysis.claims`). One claim::
+``peftal report`` judges each one on the stored runs (:mod:`peftal.claims.judge`). One claim::
 
     claims:
-      - says: PEFT beats full fine-tuning in low-resource AL      # the paper's statement
+      - says: "PEFT ... outperforms FFT in low-resource settings"   # the paper's sentence, quoted
         check: auc(method=houlsby|lora) > auc(method=full)        # the comparison
         per: [dataset]                                           # one verdict per dataset
-        paper: "Table 2: adapters above FFT on every dataset"     # optional, shown beside ours
+        paper: "Table 2: adapters above FFT on every dataset"     # optional wording, shown beside ours
+        paper_value: 0.85                                        # the paper's number for the left side
+        paper_source: "Table 2, BERT-base, TREC"                 # required with paper_value
         test: t                                                  # t (default) or wilcoxon
         alpha: 0.05                                              # default 0.05
+        not_judged: "the study has no DAPT cells"                 # optional: shown instead of a verdict
 
 The ``check`` grammar::
 
@@ -17,12 +20,19 @@ The ``check`` grammar::
     side      := QUANTITY [ "[" option=value, ... "]" ] "(" [ key=value[|value...], ... ] ")"
     OP        := ">" | "<" | "="            ("=" needs "within MARGIN": equal up to ± MARGIN)
 
-A quantity is one number per run (:data:`QUANTITIES`). The left selector picks runs (a value list
-``a|b`` gives one comparison per value); each is paired with the run whose config is the same
-except for the keys named on the right, which take the right's values (so ``final(method=bitfit,
-fraction=0.3) > final(method=full)`` compares with ``full`` at fraction 0.3, seed by seed). A number
-on the right compares each run with that constant. Runs of a comparison are pooled over every key
-that is neither selected nor in ``per`` (seeds always; strategies, if the claim does not name them).
+A quantity is one number per run (:data:`QUANTITIES`). ``final[metric=mcc|f1]`` takes, for each
+run, the first listed metric its dataset records (MCC on CoLA, F1 on MRPC: the papers' metrics).
+The left selector picks runs (a value list ``a|b`` gives one comparison per value); each is paired
+with the run whose config is the same except for the keys named on the right, which take the
+right's values (so ``final(method=bitfit, fraction=0.3) > final(method=full)`` compares with
+``full`` at fraction 0.3). A number on the right compares each run with that constant. Runs that
+differ only in keys neither selected nor in ``per`` (strategies, if the claim does not name them;
+TAPT) are averaged within their seed first, so each seed is one pair.
+
+``paper_value`` is a number, or a mapping from a row's group value (``trec``, or
+``dataset=trec, fraction=0.3``) to a number; a value without ``paper_source`` is an error: the
+report never shows a number without its source. ``not_judged`` keeps a finding in the table that
+this study cannot test (its check is parsed, not matched against the cells), with the reason.
 
 Nothing here reads results: this module parses and checks claims against the spec's cells, so a
 claim that can never be judged (a value no cell has, a missing baseline cell) fails validation.
@@ -61,8 +71,12 @@ class QuantitySpec:
 
 
 QUANTITIES: dict[str, QuantitySpec] = {q.name: q for q in (
-    QuantitySpec("final", {"metric": "a recorded metric name (default: the run's primary metric)"},
+    QuantitySpec("final", {"metric": "recorded metric names `a|b`: each run's first one its dataset "
+                                     "records (default: the run's primary metric)"},
                  False, "final test value of the primary metric (or of `metric`)"),
+    QuantitySpec("train_seconds", {}, False, "training wall time of the run in seconds (summed "
+                 "over AL rounds; TAPT not included)"),
+    QuantitySpec("trainable_params", {}, False, "parameters the method trains, task head included"),
     QuantitySpec("auc", {}, True, "area under the learning curve, in [0, 1]"),
     QuantitySpec("ripl", {}, True, "relative improvement over the paired `random` run"),
     QuantitySpec("cka", {"layers": "first-last, inclusive; 0 = the embedding output (default: all)"},
@@ -112,6 +126,9 @@ class Claim:
         test: ``t`` (paired t-test) or ``wilcoxon`` (signed-rank).
         alpha: Significance level of each one-sided test.
         paper: The paper's figure or wording, shown beside ours.
+        paper_value: The paper's number for the left side: one number, or group value → number.
+        paper_source: Where ``paper_value`` is from (table, model size).
+        not_judged: Why this study cannot test the claim (shown instead of a verdict), or "".
     """
 
     index: int
@@ -126,12 +143,15 @@ class Claim:
     test: str = "t"
     alpha: float = 0.05
     paper: str = ""
+    paper_value: float | Mapping[str, float] | None = None
+    paper_source: str = ""
+    not_judged: str = ""
 
 
 _CHECK = re.compile(r"^\s*(?P<left>.+?\))\s*(?P<op>[<>=])\s*(?P<right>.+?)"
                     r"(?:\s+within\s+(?P<margin>\S+))?\s*$")
 _SIDE = re.compile(r"^\s*(?P<name>[a-z_]+)\s*(?:\[(?P<options>[^\]]*)\])?\s*\((?P<select>.*)\)\s*$")
-_KEYS = {"says", "check", "per", "test", "alpha", "paper"}
+_KEYS = {"says", "check", "per", "test", "alpha", "paper", "paper_value", "paper_source", "not_judged"}
 
 
 def _split_top(text: str, sep: str) -> list[str]:
@@ -229,9 +249,23 @@ def parse_claim(item: Any, index: int) -> Claim:
     alpha = _number(item.get("alpha", 0.05), "alpha", where)
     claim = Claim(index=index, says=str(item.get("says") or check), check=check, left=left, op=op,
                   right=right, number=number, margin=margin, per=tuple(p.replace("-", "_") for p in per),
-                  test=test, alpha=alpha, paper=str(item.get("paper") or ""))
+                  test=test, alpha=alpha, paper=str(item.get("paper") or ""),
+                  paper_value=_paper_value(item, where), paper_source=str(item.get("paper_source") or ""),
+                  not_judged=str(item.get("not_judged") or ""))
     _check_form(claim, where)
     return claim
+
+
+def _paper_value(item: Mapping[str, Any], where: str) -> float | dict[str, float] | None:
+    """The paper's number(s); an error without ``paper_source`` (never a number without a source)."""
+    value = item.get("paper_value")
+    if value is None:
+        return None
+    if not str(item.get("paper_source") or "").strip():
+        raise ValueError(f"{where}: paper_value needs paper_source (table, model size) beside it")
+    if isinstance(value, Mapping):
+        return {str(key): _number(v, f"paper_value of {key!r}", where) for key, v in value.items()}
+    return _number(value, "paper_value", where)
 
 
 def _check_form(claim: Claim, where: str) -> None:
@@ -291,7 +325,8 @@ def check_claims(raw: Any, configs: list[Mapping[str, Any]], kind: str) -> list[
         except ValueError as error:
             problems.append(str(error))
             continue
-        problems.extend(_check_against_cells(claim, configs, kind))
+        if not claim.not_judged:  # its check names what the study lacks: nothing to match
+            problems.extend(_check_against_cells(claim, configs, kind))
     return problems
 
 
@@ -301,7 +336,7 @@ def _check_against_cells(claim: Claim, configs: list[Mapping[str, Any]], kind: s
     # Learning curves, forgetting and CKA come from AL rounds: cells with a query strategy.
     if quantity.active_learning_only and not any("strategy" in c for c in configs):
         return [f"{where}: {quantity.name!r} exists for active-learning studies only (kind {kind!r})"]
-    problems = _check_names(claim, configs, where)
+    problems = _check_names(claim, configs, where) or _check_metrics(claim, configs, where)
     if problems:
         return problems
     left = [c for c in configs if matches(c, claim.left.select)]
@@ -337,4 +372,24 @@ def _check_names(claim: Claim, configs: list[Mapping[str, Any]], where: str) -> 
                 if not any(same_value(c.get(key), value) for c in configs):
                     taken = sorted({str(c.get(key)) for c in configs})
                     problems.append(f"{where}: no cell has {key}={value} (values: {', '.join(taken)})")
+    return problems
+
+
+def metric_names(side: Side) -> tuple[str, ...]:
+    """The metrics ``final[metric=a|b]`` names, in order of preference (empty: the primary one)."""
+    return tuple(name.strip() for name in side.options.get("metric", "").split("|") if name.strip())
+
+
+def _check_metrics(claim: Claim, configs: list[Mapping[str, Any]], where: str) -> list[str]:
+    """Every built-in dataset of the selected cells records one of the metrics the claim names."""
+    from peftal.data import DATASETS
+
+    names = metric_names(claim.left)
+    if not names:
+        return []
+    problems = []
+    for dataset in sorted({str(c.get("dataset")) for c in configs if matches(c, claim.left.select)}):
+        if dataset in DATASETS and not set(names) & set(DATASETS.get(dataset).metrics):
+            problems.append(f"{where}: dataset {dataset!r} records none of {', '.join(names)} "
+                            f"(it records {', '.join(DATASETS.get(dataset).metrics)})")
     return problems

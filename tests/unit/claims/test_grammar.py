@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from peftal.experiments.claims import parse_claim
+from peftal.claims.grammar import parse_claim
 from peftal.experiments.spec import SpecError
 from peftal.experiments.study import plan_study
 from tests.unit.experiments.toy_kind import TOY
@@ -98,3 +98,35 @@ def test_claims_do_not_change_cell_ids(tmp_path):
     bare.write_text(GRID)
     _, with_claims = plan(tmp_path, "  - auc(method=m2) > auc(method=m1)\n")
     assert [c.cell_id for c in with_claims] == [c.cell_id for c in plan_study(bare)[1]]
+
+
+def test_a_paper_value_needs_its_source_and_may_be_per_group():
+    with pytest.raises(ValueError, match="paper_value needs paper_source"):
+        parse_claim({"check": "auc(method=m2) > auc(method=m1)", "paper_value": 0.85}, 1)
+    with pytest.raises(ValueError, match="paper_value must be a number"):
+        parse_claim({"check": "auc(method=m2) > 0", "paper_value": "high", "paper_source": "T2"}, 1)
+    claim = parse_claim({"check": "auc(method=m2) > auc(method=m1)", "paper_source": "Table 2",
+                         "paper_value": {"trec": 0.9, "subj": "0.95"}}, 1)
+    assert claim.paper_value == {"trec": 0.9, "subj": 0.95} and claim.paper_source == "Table 2"
+
+
+def test_a_claim_the_study_cannot_test_validates_without_its_cells(tmp_path):
+    _, cells = plan(tmp_path, """\
+  - says: "comparable to DAPT+TAPT"
+    check: final(method=m2) = final(dapt=true) within 0.02
+    not_judged: "no DAPT cells"
+""")
+    assert len(cells) == 12
+    claim = parse_claim({"check": "final(method=m2) = final(dapt=true) within 0.02",
+                         "not_judged": "no DAPT cells"}, 1)
+    assert claim.not_judged == "no DAPT cells"
+
+
+def test_a_metric_no_dataset_of_the_claim_records_is_refused(tmp_path):
+    spec = tmp_path / "spec.yaml"
+    body = "name: s\nkind: supervised\ndatasets: [cola, mrpc]\nmethods: [full, bitfit]\nclaims:\n"
+    spec.write_text(body + "  - final[metric=mcc|f1](method=bitfit) > final[metric=mcc|f1](method=full)\n")
+    plan_study(spec)  # CoLA records MCC, MRPC F1
+    spec.write_text(body + "  - final[metric=mcc](method=bitfit) > final[metric=mcc](method=full)\n")
+    with pytest.raises(SpecError, match="dataset 'mrpc' records none of mcc"):
+        plan_study(spec)
