@@ -19,6 +19,7 @@ from typing import Any
 
 from peftal.al.loop import RunConfig, prepare
 from peftal.errors import UsageError
+from peftal.experiments.model_card import card_facts
 from peftal.experiments.provenance import provenance
 from peftal.experiments.store import STORE_NAME, ResultsStore
 from peftal.integrity import check_sqlite, check_writable_folder
@@ -119,7 +120,7 @@ def execute_run(config: RunConfig, out: Path, *, overwrite: bool = False,
             max_length=config.max_length, text_column=config.text_column,
             text_pair_column=config.text_pair_column, is_pair=task.is_pair, no_header=config.no_header,
             precision=resolve_precision(config.precision),  # predict as the run evaluated
-        ))
+        ), card_facts(summary, task.source))
         metric = summary["metric"]
         plot_learning_curve([r["num_labeled"] for r in summary["rounds"]],
                             [r["metrics"][metric] for r in summary["rounds"]],
