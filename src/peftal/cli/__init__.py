@@ -14,7 +14,7 @@ from peftal.errors import Terminated, UsageError
 from peftal.integrity import os_error_message
 
 _SUBCOMMANDS = ("run", "train", "pretrain", "predict", "methods", "strategies", "datasets", "analyze",
-                "study", "report", "label")
+                "study", "report", "label", "export", "serve")
 
 
 class _Parser(argparse.ArgumentParser):
