@@ -60,6 +60,24 @@ def merged(model: nn.Module) -> bool:
     return True
 
 
+def export_graph(model: nn.Module, task: str, inputs: dict[str, torch.Tensor], path: Path) -> bool:
+    """Write ``model`` (merged where it can be, :func:`merged`) as one ONNX graph to ``path``, traced
+    on ``inputs`` with free batch and sequence axes, and check it against the model; returns whether
+    the adapter was merged."""
+    was_merged = merged(model)
+    wrapper = ProbabilityModel(model.eval(), task != "regression").eval()
+    names = list(inputs)
+    with warnings.catch_warnings(), torch.inference_mode():
+        warnings.simplefilter("ignore")  # tracer warnings about Python values in the graph
+        expected = wrapper(**inputs).numpy()
+        torch.onnx.export(wrapper, tuple(inputs.values()), str(path), input_names=names,
+                          output_names=["probabilities"], opset_version=OPSET, dynamo=False,
+                          dynamic_axes={**{n: {0: "batch", 1: "sequence"} for n in names},
+                                        "probabilities": {0: "batch"}})
+    _check_graph(path, inputs, expected)
+    return was_merged
+
+
 def export_onnx(source: Path, out: Path, *, int8: bool = False) -> dict[str, Any]:
     """Export the model saved in ``source`` (a run folder or its ``model/``) into ``out``; returns
     what ``out/export.json`` records."""
@@ -71,19 +89,10 @@ def export_onnx(source: Path, out: Path, *, int8: bool = False) -> dict[str, Any
         raise UsageError(f"{source}: question-answering models are not exported (span outputs); "
                          "classification and regression models are")
     out.mkdir(parents=True, exist_ok=True)
-    was_merged = merged(model)
     with_types = "token_type_ids" in tokenizer.model_input_names
-    wrapper = ProbabilityModel(model, meta["task"] != "regression").eval()
     inputs = _example_inputs(tokenizer, with_types)
     names = list(inputs)
-    with warnings.catch_warnings(), torch.inference_mode():
-        warnings.simplefilter("ignore")  # tracer warnings about Python values in the graph
-        expected = wrapper(**inputs).numpy()
-        torch.onnx.export(wrapper, tuple(inputs.values()), str(out / "model.onnx"), input_names=names,
-                          output_names=["probabilities"], opset_version=OPSET, dynamo=False,
-                          dynamic_axes={**{n: {0: "batch", 1: "sequence"} for n in names},
-                                        "probabilities": {0: "batch"}})
-    _check_graph(out / "model.onnx", inputs, expected)
+    was_merged = export_graph(model, meta["task"], inputs, out / "model.onnx")
     if int8:
         from onnxruntime.quantization import QuantType, quantize_dynamic
 
