@@ -232,8 +232,12 @@ def _answers(answers: Any, qid: str, where: str) -> tuple[list[str], list[int | 
 
 
 def _from_hub(name: str, hub_id: str) -> QATask:
+    from peftal.data.hub import hub_reachable
     from peftal.data.loading import DATA_DIR_ENV
 
+    if not hub_reachable():
+        raise UsageError(f"dataset {name!r}: no local copy (set {DATA_DIR_ENV} to a folder holding "
+                         f"{name}/dev-v1.1.json) and the Hugging Face hub cannot be reached")
     try:
         import datasets
 
