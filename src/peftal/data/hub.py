@@ -13,7 +13,17 @@ import socket
 import threading
 from urllib.parse import urlparse
 
+from peftal.errors import UsageError
+
 PROBE_SECONDS = 1.5
+
+
+def check_hub(name: str, holding: str) -> None:
+    """The one line for built-in dataset ``name`` that has no local copy (``holding`` says which
+    files one would hold) when the hub cannot be reached: in a second or two, not after retries."""
+    if not hub_reachable():
+        raise UsageError(f"dataset {name!r}: no local copy (set PEFTAL_DATA_DIR to a folder holding "
+                         f"{holding}) and the Hugging Face hub cannot be reached")
 
 
 def hub_reachable(timeout: float = PROBE_SECONDS) -> bool:

@@ -358,11 +358,9 @@ def _json_line(line: str, path: Path, number: int) -> dict[str, Any]:
 
 def _read_hub(spec: DatasetSpec) -> dict[str, Records]:
     """Download ``spec`` from the Hugging Face hub via ``datasets`` (needs a network)."""
-    from peftal.data.hub import hub_reachable
+    from peftal.data.hub import check_hub
 
-    if not hub_reachable():  # fail in a second, not after datasets' five retries
-        raise UsageError(f"dataset {spec.name!r}: no local copy (set {DATA_DIR_ENV} to a folder holding "
-                         f"{spec.name}/train.jsonl ...) and the Hugging Face hub cannot be reached")
+    check_hub(spec.name, f"{spec.name}/train.jsonl ...")
     try:
         import datasets
     except ImportError:  # pragma: no cover - datasets is a dependency
