@@ -24,8 +24,14 @@ from peftal.serve.app import PredictionApp
 def serve(app: PredictionApp, *, host: str = "127.0.0.1", port: int = 8000, threads: int = 16,
           grace: float = 30.0, on_ready: Any = None) -> None:
     """Serve ``app`` until SIGTERM or SIGINT; ``on_ready(port)`` is called once it listens."""
+    import logging
+
     from waitress import create_server
     from waitress.wasyncore import loop
+
+    # "Task queue depth is N" is waitress saying requests wait for a thread: with a batcher behind
+    # the threads that is the design, not an overload
+    logging.getLogger("waitress.queue").setLevel(logging.ERROR)
 
     server = create_server(app, host=host, port=port, threads=threads, ident="peftal",
                            max_request_body_size=app.limits.max_body_bytes * 2,  # the app says 413 first
