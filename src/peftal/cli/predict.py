@@ -43,6 +43,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
+    from peftal.export import is_export
+
+    check_predict_args(args)  # before the model is loaded
+    if is_export(args.run):  # onnxruntime: torch is never imported
+        return _predict_export(args)
     import numpy as np
 
     from peftal.cli.predictions import key_columns, prediction_rows, write_rows
@@ -53,11 +58,6 @@ def main(args: argparse.Namespace) -> int:
     from peftal.peft.checkpoint import load_model
     from peftal.training import predict, softmax
 
-    check_predict_args(args)  # before the model is loaded
-    from peftal.export import is_export
-
-    if is_export(args.run):
-        return _predict_export(args)
     folder = args.run / "model" if (args.run / "model").is_dir() else args.run
     model, tokenizer, meta = load_model(folder)
     headerless = ((args.no_header or (meta.get("no_header") and not args.header))
