@@ -32,6 +32,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def main(args: argparse.Namespace) -> int:
     from peftal.errors import UsageError
     from peftal.export import export_onnx, is_export
+    from peftal.export.folder import require
+
+    require("onnx", "onnxruntime")
 
     folder = args.run / "model" if (args.run / "model").is_dir() else args.run
     if not (folder / "peftal_model.json").is_file():

@@ -47,6 +47,9 @@ def main(args: argparse.Namespace) -> int:
 
     check_predict_args(args)  # before the model is loaded
     if is_export(args.run):  # onnxruntime: torch is never imported
+        from peftal.export.folder import require
+
+        require("onnxruntime", "tokenizers")
         return _predict_export(args)
     import numpy as np
 

@@ -10,6 +10,18 @@ EXPORT_META = "export.json"
 LABELS = "labels.json"
 
 
+def require(*modules: str) -> None:
+    """One line naming the optional extra when ``modules`` (onnx, onnxruntime) are not installed."""
+    import importlib.util
+
+    from peftal.errors import UsageError
+
+    missing = [name for name in modules if importlib.util.find_spec(name) is None]
+    if missing:
+        raise UsageError(f"this needs {', '.join(missing)}: pip install 'peftal[export]' "
+                         "(or pip install onnxruntime for an exported folder alone)")
+
+
 def is_export(folder: Path) -> bool:
     """Whether ``folder`` is an exported model (``peftal export``) rather than a run or model folder."""
     return (folder / EXPORT_META).is_file()

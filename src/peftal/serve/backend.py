@@ -39,6 +39,9 @@ def load_backend(path: Path, *, int8: bool | None = None) -> Backend:
 
 
 def _export_backend(path: Path, int8: bool | None) -> Backend:
+    from peftal.export.folder import require
+
+    require("onnxruntime", "tokenizers")
     from peftal.export.standalone import Predictor
 
     predictor = Predictor(path, int8=int8)
