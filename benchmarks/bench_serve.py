@@ -57,6 +57,7 @@ def baseline_server(run: Path) -> None:
         def log_message(self, *args) -> None:
             pass
 
+    HTTPServer.request_queue_size = 128  # 16 clients wait in the backlog instead of being refused
     server = HTTPServer(("127.0.0.1", 0), Handler)
     print(f"listening on http://127.0.0.1:{server.server_port}", flush=True)
     server.serve_forever()

