@@ -54,3 +54,24 @@ def test_graph_matches_pytorch(name, tmp_path):
         assert merged  # LoRA is folded into the weights: no adapter left in the graph
     if name in UNMERGED:
         assert not merged
+
+
+def test_int8_keeps_the_feed_forward_down_projections_in_fp32(tmp_path):
+    import onnx
+
+    from peftal.export.onnx import quantize
+    from peftal.peft import arch
+
+    model = build_model(tiny_encoder("bert"), parse_method("lora"), 3, seed=0)
+    export_graph(model, "classification", _inputs(2, 7, seed=2), tmp_path / "m.onnx")
+    quantize(tmp_path / "m.onnx", tmp_path / "q.onnx", arch.ARCHITECTURES["bert"])
+    nodes = onnx.load(str(tmp_path / "q.onnx")).graph.node
+    fp32 = sorted(n.name for n in nodes if n.op_type == "MatMul" and "/output/dense/" in n.name
+                  and "attention" not in n.name)
+    assert fp32 == [f"/model/encoder/encoder/layer.{i}/output/dense/MatMul" for i in range(2)]
+    # the other weight products (Q, K, V, attention output, feed-forward up: 5 per layer) are int8
+    assert sum(n.op_type == "MatMulInteger" for n in nodes) >= 2 * 5
+    session = onnxruntime.InferenceSession(str(tmp_path / "q.onnx"), providers=["CPUExecutionProvider"])
+    check = _inputs(3, 9, seed=4)
+    got = session.run(None, {i.name: check[i.name].numpy() for i in session.get_inputs()})[0]
+    assert got.shape == (3, 3) and np.allclose(got.sum(1), 1.0, atol=1e-5)
