@@ -79,9 +79,9 @@ class PredictionApp:
                 if self._in_flight == 0:
                     self.idle.set()
         data = json.dumps(body).encode()
+        # no Connection header: a WSGI app may not set hop-by-hop headers (PEP 3333); the server
+        # closes connections itself at shutdown
         headers = [("Content-Type", "application/json"), ("Content-Length", str(len(data)))]
-        if self.draining:
-            headers.append(("Connection", "close"))
         start_response(f"{status} {_REASONS.get(status, '')}", headers)
         return [data]
 

@@ -5,9 +5,9 @@ Python: it installs everywhere peftal does (no compiler, Windows included), boun
 connections, and its thread pool suits a model behind one batching thread. An ASGI server would add an
 event loop and nothing the batcher needs.
 
-Shutdown on SIGTERM (or Ctrl-C): the listening socket closes at once, requests already received are
-answered (new ones on open connections get a 503), and the process exits when every answer has been
-written, or after ``grace`` seconds.
+Shutdown on SIGTERM (or Ctrl-C): requests already received are answered, new predictions get a 503
+(retry elsewhere) instead of a reset connection, and once no request is in flight and every answer
+has been written (or after ``grace`` seconds) the listening socket closes and the process exits.
 """
 
 from __future__ import annotations
@@ -43,20 +43,25 @@ def serve(app: PredictionApp, *, host: str = "127.0.0.1", port: int = 8000, thre
         if stop.is_set():
             return
         stop.set()
-        app.draining = True
-        server.accepting = False
-        server.del_channel()  # no new connections; the open ones finish
-        server.socket.close()
+        app.draining = True  # new predictions get a 503 that sends them elsewhere, not a reset
         threading.Thread(target=_drain, daemon=True).start()
+
+    def _quiet() -> bool:
+        """No request in the app, none queued or running in waitress' threads (a task writes its
+        answer after the app returns), and every answer sent."""
+        dispatcher = server.task_dispatcher
+        channels = [c for c in list(server._map.values()) if c is not server]
+        return (app.idle.is_set() and dispatcher.active_count == 0 and not dispatcher.queue
+                and all(getattr(c, "total_outbufs_len", 0) == 0 and not getattr(c, "requests", [])
+                        for c in channels))
 
     def _drain() -> None:
         deadline = time.monotonic() + grace
         while time.monotonic() < deadline:
-            channels = [c for c in list(server._map.values()) if c is not server]
-            flushed = all(getattr(c, "total_outbufs_len", 0) == 0 and not getattr(c, "requests", [])
-                          for c in channels)
-            if app.idle.is_set() and flushed:
-                break
+            if _quiet():
+                time.sleep(0.05)
+                if _quiet():  # twice: a request read just now is not lost between two looks
+                    break
             time.sleep(0.02)
         done.set()
         server.pull_trigger()
@@ -67,6 +72,9 @@ def serve(app: PredictionApp, *, host: str = "127.0.0.1", port: int = 8000, thre
             on_ready(server.effective_port)
         while not done.is_set():
             loop(timeout=0.2, map=server._map, use_poll=True, count=1)
+        server.accepting = False  # quiet: no new connections from here on
+        server.del_channel()
+        server.socket.close()
         _flush(server, loop)
     finally:
         for sig, handler in previous.items():
