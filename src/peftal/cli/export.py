@@ -39,10 +39,11 @@ def main(args: argparse.Namespace) -> int:
     folder = args.run / "model" if (args.run / "model").is_dir() else args.run
     if not (folder / "peftal_model.json").is_file():
         raise UsageError(f"{args.run}: not a run folder or a saved model (no model/peftal_model.json)")
-    if args.out.exists() and (not args.out.is_dir() or (any(args.out.iterdir()) and not args.overwrite)):
-        if not (args.out.is_dir() and is_export(args.out) and args.overwrite):
-            raise UsageError(f"--out {args.out} exists and is not empty; choose another folder "
-                             "(or pass --overwrite to replace an earlier export)")
+    if args.out.exists() and not args.out.is_dir():
+        raise UsageError(f"--out {args.out} exists and is not a folder")
+    if args.out.exists() and any(args.out.iterdir()) and not (args.overwrite and is_export(args.out)):
+        raise UsageError(f"--out {args.out} is not empty; choose another folder "
+                         "(--overwrite replaces an earlier export, nothing else)")
     info = export_onnx(args.run, args.out, int8=args.int8)
     print(f"exported {info['method']} ({', '.join(info['models'])}) to {args.out}")
     return 0
