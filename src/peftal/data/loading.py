@@ -358,6 +358,9 @@ def _json_line(line: str, path: Path, number: int) -> dict[str, Any]:
 
 def _read_hub(spec: DatasetSpec) -> dict[str, Records]:
     """Download ``spec`` from the Hugging Face hub via ``datasets`` (needs a network)."""
+    from peftal.data.hub import check_hub
+
+    check_hub(spec.name, f"{spec.name}/train.jsonl ...")
     try:
         import datasets
     except ImportError:  # pragma: no cover - datasets is a dependency

@@ -34,6 +34,7 @@ from peftal.data.options import DataOptions
 from peftal.defaults import default_method
 from peftal.errors import UsageError
 from peftal.experiments.kinds import StudyKind, parsed_preset
+from peftal.experiments.model_card import card_facts
 from peftal.experiments.run_folder import RUN_ID, check_out_dir, complete_run, model_meta, recorded_run
 from peftal.measures.curves import learning_curve_auc
 from peftal.models.backbone import display_name, load_backbone, skeleton
@@ -387,7 +388,7 @@ def execute_run(config: RunConfig, out: Path, *, overwrite: bool = False,
             max_length=config.max_length, text_column=config.text_column,
             text_pair_column=config.text_pair_column, is_pair=task.is_pair, no_header=config.no_header,
             precision=resolve_precision(config.precision),  # predict as the run evaluated
-        ))
+        ), card_facts(summary, task.source))
         metric = summary["metric"]
         plot_learning_curve([r["num_labeled"] for r in summary["rounds"]],
                             [r["metrics"][metric] for r in summary["rounds"]],
