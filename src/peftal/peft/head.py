@@ -1,5 +1,6 @@
 """``head``: a linear probe. The encoder stays frozen and only the head trains, fitted in closed form
-(ridge regression) or by L-BFGS (multinomial logistic regression, scikit-learn) on the pooled
+(ridge regression) or by L-BFGS (multinomial logistic regression, or one binary logistic regression
+per label for the multi-label task; scikit-learn) on the pooled
 embeddings of the pretrained encoder.
 
 The baseline a practitioner tries first, and the one that wins with very few labels: AL on frozen
@@ -83,6 +84,25 @@ def _logistic(vectors: np.ndarray, targets: np.ndarray, num_classes: int,
     return weight, bias
 
 
+def _one_vs_rest(vectors: np.ndarray, targets: np.ndarray,
+                 config: HeadConfig) -> tuple[np.ndarray, np.ndarray]:
+    """``(weight (labels, hidden), bias (labels,))``: one binary logistic regression per label, whose
+    sigmoid equals scikit-learn's ``predict_proba[:, 1]``; a label that all labelled texts have (or
+    none has) gets a constant logit of +-``_ABSENT_MARGIN``."""
+    from sklearn.linear_model import LogisticRegression
+
+    weight = np.zeros((targets.shape[1], vectors.shape[1]), dtype=np.float64)
+    bias = np.zeros(targets.shape[1], dtype=np.float64)
+    for label in range(targets.shape[1]):
+        column = targets[:, label]
+        if column.min() == column.max():
+            bias[label] = _ABSENT_MARGIN if column[0] else -_ABSENT_MARGIN
+            continue
+        fitted = LogisticRegression(C=config.c, max_iter=config.max_iter).fit(vectors, column)
+        weight[label], bias[label] = fitted.coef_[0], fitted.intercept_[0]
+    return weight, bias
+
+
 def fit_linear_head(model: TextClassifier, vectors: np.ndarray, targets: np.ndarray, *, task: str,
                     config: HeadConfig) -> TrainResult:
     """Fit ``model.head`` on pooled embeddings ``(n, hidden)`` with ``targets``; the result is shaped
@@ -95,6 +115,8 @@ def fit_linear_head(model: TextClassifier, vectors: np.ndarray, targets: np.ndar
 
         fitted = Ridge(alpha=config.alpha).fit(vectors, targets.astype(np.float64))
         weight, bias = fitted.coef_[None, :], np.atleast_1d(fitted.intercept_)
+    elif task == "multilabel":
+        weight, bias = _one_vs_rest(vectors, targets.astype(np.int64), config)
     else:
         weight, bias = _logistic(vectors, targets.astype(np.int64), model.head.out_features, config)
     with torch.no_grad():
@@ -105,6 +127,11 @@ def fit_linear_head(model: TextClassifier, vectors: np.ndarray, targets: np.ndar
     result = TrainResult(steps=1)
     if task == "regression":
         record["loss"] = float(np.mean((outputs[:, 0] - targets) ** 2))
+    elif task == "multilabel":  # binary cross-entropy; correct = every label right (subset accuracy)
+        record["loss"] = float(np.mean(np.logaddexp(0.0, outputs) - targets * outputs))
+        correct = ((outputs >= 0) == (targets == 1)).all(axis=1)
+        record["train_accuracy"] = float(correct.mean())
+        result.correct = correct[None, :]
     else:
         shifted = outputs - outputs.max(axis=1, keepdims=True)
         log_probs = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
@@ -121,14 +148,15 @@ def fit_linear_head(model: TextClassifier, vectors: np.ndarray, targets: np.ndar
 @register_method
 class Head(PeftMethod):
     name = "head"
-    description = "linear probe: frozen encoder, the head fitted by L-BFGS (ridge for regression)"
+    description = ("linear probe: frozen encoder, the head fitted by L-BFGS (ridge for regression, "
+                   "one-vs-rest for multi-label)")
     reference = ("Kumar et al. 2022, Fine-Tuning can Distort Pretrained Features (linear probing); "
                  "Vysogorets & Gopal 2024 (AL on frozen representations)")
     Config = HeadConfig
     lr = None  # no gradient steps: the fit is closed form / L-BFGS
     head_lr = None
     frozen_encoder = True
-    tasks = ("classification", "regression")
+    tasks = ("classification", "multilabel", "regression")
 
     def apply(self, model: TextClassifier, config: HeadConfig) -> None:
         for parameter in model.encoder.parameters():

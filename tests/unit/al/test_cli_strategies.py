@@ -36,7 +36,7 @@ def test_regression_names_the_strategies_that_apply(data_dir):
     with pytest.raises(UsageError, match="'badge' needs class probabilities .* use one of: "
                                          "random, coreset, kmeans, dal$"):
         prepare(RunConfig(dataset="stsb", strategy="badge"))
-    with pytest.raises(UsageError, match="'overall_uncertainty' needs class predictions"):
+    with pytest.raises(UsageError, match="'overall_uncertainty' needs single-label class predictions"):
         prepare(RunConfig(dataset="stsb", strategy="coreset", stop=("overall_uncertainty",)))
     with pytest.raises(UsageError, match="stratified-warm-start"):
         prepare(RunConfig(dataset="stsb", strategy="dal", stratified_warm_start=True))
