@@ -197,6 +197,10 @@ def check_run(config: RunConfig, task: TaskData, method: Any, strategy: Any) -> 
         raise UsageError(f"strategy {strategy.name!r} needs class probabilities and does not apply to "
                          f"the regression task {task.name!r}; use one of: "
                          f"{', '.join(strategies_for('regression'))}")
+    if strategy.name not in strategies_for(task.task):
+        kind = "several labels per text" if task.task == "multilabel" else "one label per text"
+        raise UsageError(f"strategy {strategy.name!r} does not apply to the {task.task} task "
+                         f"{task.name!r} ({kind}); use one of: {', '.join(strategies_for(task.task))}")
     if config.init_adapter is not None:
         from peftal.peft.pretrained_adapter import check_init_adapter
 
@@ -207,9 +211,9 @@ def check_run(config: RunConfig, task: TaskData, method: Any, strategy: Any) -> 
         parse_method(config.acquisition_method).check_task(task.task)
     method.method.check_backbone(skeleton(config.model), method.config)
     check_max_length(config.model, config.max_length, method.config)
-    if config.stratified_warm_start and task.task == "regression":
-        raise UsageError("--stratified-warm-start needs classes; it does not apply to the regression "
-                         f"task {task.name!r}")
+    if config.stratified_warm_start and task.task in ("regression", "multilabel"):
+        raise UsageError("--stratified-warm-start needs one class per text; it does not apply to the "
+                         f"{task.task} task {task.name!r}")
     if config.budget > len(task.train):
         raise UsageError(f"--budget ({config.budget}) is larger than the pool of {task.name!r} "
                          f"({len(task.train)} training examples)")

@@ -15,8 +15,11 @@ from peftal.errors import UsageError
 def test_strategies_json_lists_every_registered_strategy(capsys):
     assert main(["strategies", "--json"]) == 0
     rows = json.loads(capsys.readouterr().out)
-    assert [row["name"] for row in rows] == STRATEGIES.names() and len(rows) == 11
+    assert [row["name"] for row in rows] == STRATEGIES.names() and len(rows) == 16
     assert all(row["description"] for row in rows)
+    tasks = {row["name"]: row["tasks"] for row in rows}
+    assert tasks["cvirs"] == ["multilabel"] and tasks["entropy"] == ["classification"]
+    assert tasks["random"] == ["classification", "multilabel", "regression"]
 
 
 @pytest.mark.parametrize(("args", "message"), [
