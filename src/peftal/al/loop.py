@@ -66,7 +66,8 @@ class RunConfig:
         text_column: Column holding the text: a name, or a 0-based position with ``--no-header``.
         text_pair_column: Column holding the second text of sentence pairs (default: none).
         label_column: Column holding the label: a name, or a 0-based position with ``--no-header``.
-        task: Task of a local file (default: classification).
+        task: Task of a local file: ``classification`` (default), ``regression``, or ``multilabel``
+            (several labels per text: a list per row, ``--label-separator`` or ``--label-columns``).
         no_header: CSV/TSV files have no header row (default: the first row names the columns);
             give columns as 0-based positions, e.g. ``--text-column 1 --label-column 2`` for
             id,text,label rows.
@@ -75,6 +76,13 @@ class RunConfig:
             and are left out of a simulated run.
         min_class_count: Drop classes with fewer than this many training examples (default: keep
             all; classes with 1-2 examples get a warning).
+        label_separator: Multi-label files: a label cell joins several labels with this string
+            (e.g. ``,``).
+        label_columns: Multi-label files: one 0/1 column per label, comma-separated names (e.g.
+            ``toxic,obscene,insult``); they replace ``--label-column``.
+        threshold: Multi-label: predict a label where its probability is at least this (e.g.
+            0.5); default: per-label thresholds chosen by 3-fold cross-validation on the labelled
+            set each round (3 extra fits per round).
         init_adapter: Start the method's weights from a ``peftal pretrain`` adapter folder.
         precision: ``auto``, ``fp32`` or ``bf16`` (autocast of training and inference); ``auto``
             = bf16 where the CPU (AMX) or GPU has bf16 matrix units, else fp32.
@@ -116,6 +124,9 @@ class RunConfig:
     no_header: bool = False
     unlabeled_values: tuple[str, ...] = ()
     min_class_count: int = 0
+    label_separator: str | None = None  # multi-label data options
+    label_columns: str | None = None
+    threshold: float | None = None
     init_adapter: str | None = None
     precision: str = "auto"
     group_by_length: bool = True
@@ -150,6 +161,8 @@ class RunConfig:
             raise UsageError(f"--cka-probe-size must be 0 (no CKA) or >= 2, got {self.cka_probe_size}")
         object.__setattr__(self, "stop", tuple(self.stop))  # a list from the CLI or a YAML file
         object.__setattr__(self, "unlabeled_values", tuple(str(v) for v in self.unlabeled_values))
+        if self.threshold is not None and not 0 < self.threshold < 1:
+            raise UsageError(f"--threshold must be between 0 and 1, got {self.threshold}")
         if self.min_class_count < 0:
             raise UsageError(f"--min-class-count must be >= 0, got {self.min_class_count}")
         check_criteria(self.stop)
@@ -187,7 +200,13 @@ def load_run_task(config: RunConfig) -> TaskData:
     return load_task(config.dataset, text_column=config.text_column,
                      text_pair_column=config.text_pair_column, label_column=config.label_column,
                      task=config.task, seed=config.seed, no_header=config.no_header,
-                     unlabeled_values=config.unlabeled_values, min_class_count=config.min_class_count)
+                     unlabeled_values=config.unlabeled_values, min_class_count=config.min_class_count,
+                     label_separator=config.label_separator, label_columns=label_columns(config))
+
+
+def label_columns(config: RunConfig) -> tuple[str, ...]:
+    """``--label-columns a,b,c`` as a tuple of column names."""
+    return tuple(c.strip() for c in (config.label_columns or "").split(",") if c.strip())
 
 
 def check_run(config: RunConfig, task: TaskData, method: Any, strategy: Any) -> None:
@@ -214,6 +233,8 @@ def check_run(config: RunConfig, task: TaskData, method: Any, strategy: Any) -> 
     if config.stratified_warm_start and task.task in ("regression", "multilabel"):
         raise UsageError("--stratified-warm-start needs one class per text; it does not apply to the "
                          f"{task.task} task {task.name!r}")
+    if config.threshold is not None and task.task != "multilabel":
+        raise UsageError("--threshold applies to the multilabel task only")
     if config.budget > len(task.train):
         raise UsageError(f"--budget ({config.budget}) is larger than the pool of {task.name!r} "
                          f"({len(task.train)} training examples)")

@@ -99,6 +99,12 @@ def model_meta(*, model: str | None, method: str, task: str, num_outputs: int, m
             **extra}
 
 
+def thresholds_meta(model: Any) -> dict[str, Any]:
+    """A multi-label model's per-label thresholds, as ``peftal predict`` applies them."""
+    thresholds = getattr(model, "thresholds", None)
+    return {} if thresholds is None else {"thresholds": [float(t) for t in thresholds]}
+
+
 def execute_run(config: RunConfig, out: Path, *, overwrite: bool = False,
                 progress: bool = True) -> dict[str, Any]:
     """Run ``config`` and write its outputs into ``out``; returns the summary."""
@@ -119,6 +125,7 @@ def execute_run(config: RunConfig, out: Path, *, overwrite: bool = False,
             max_length=config.max_length, text_column=config.text_column,
             text_pair_column=config.text_pair_column, is_pair=task.is_pair, no_header=config.no_header,
             precision=resolve_precision(config.precision),  # predict as the run evaluated
+            **thresholds_meta(model),
         ))
         metric = summary["metric"]
         plot_learning_curve([r["num_labeled"] for r in summary["rounds"]],
