@@ -15,14 +15,14 @@ from typing import Any
 
 import numpy as np
 
-from peftal.data.builtin import DATASETS, DatasetSpec
+from peftal.data.builtin import DATASETS
 from peftal.data.columns import check_columns, check_headerless, check_positions
 from peftal.data.dataset import Split, TaskData
+from peftal.data.hub import DATA_DIR_ENV, read_hub
 from peftal.data.label_checks import drop_small_classes, drop_unlabeled, warn_suspicious_labels
 from peftal.data.multilabel import build_multilabel_task, check_single_label
 from peftal.errors import UsageError
 
-DATA_DIR_ENV = "PEFTAL_DATA_DIR"
 _SPLITS = ("train", "validation", "test")
 _STEMS = {"train": ("train",), "validation": ("validation", "dev"), "test": ("test",)}  # file names
 _SUFFIXES = (".jsonl", ".jsonl.gz", ".json", ".csv", ".tsv", ".parquet")
@@ -89,7 +89,7 @@ def load_task(
         if task is not None and "multilabel" in (task, spec.task) and task != spec.task:
             raise UsageError(f"dataset {spec.name!r} is a {spec.task} task; leave out --task {task}")
         folder = local_folder(spec.name)
-        splits = _read_folder(folder) if folder else _read_hub(spec)
+        splits = _read_folder(folder) if folder else read_hub(spec)
         if spec.task == "multilabel":
             return build_multilabel_task(spec.name, splits, ("text", None, "labels"),
                                          label_names=spec.labels, min_class_count=min_class_count,
@@ -393,45 +393,3 @@ def _json_line(line: str, path: Path, number: int) -> dict[str, Any]:
     if not isinstance(record, dict):
         raise UsageError(f"{path}: line {number} is not a JSON object")
     return record
-
-
-def _read_hub(spec: DatasetSpec) -> dict[str, Records]:
-    """Download ``spec`` from the Hugging Face hub via ``datasets`` (needs a network)."""
-    try:
-        import datasets
-    except ImportError:  # pragma: no cover - datasets is a dependency
-        raise UsageError("loading from the hub needs the `datasets` package") from None
-    try:
-        loaded = datasets.load_dataset(spec.hub_id, spec.hub_config)
-    except Exception as error:
-        raise UsageError(
-            f"dataset {spec.name!r}: no local copy (set {DATA_DIR_ENV} to a folder holding "
-            f"{spec.name}/train.jsonl ...) and loading {spec.hub_id!r} from the hub failed: "
-            f"{type(error).__name__}"
-        ) from None
-    splits = {}
-    for split in _SPLITS:
-        hub_split = spec.hub_splits.get(split, split)
-        if hub_split not in loaded:
-            continue
-        part = loaded[hub_split]
-        features = part.features
-        records = []
-        for row in part:
-            record = {spec.hub_columns.get(k, k): v for k, v in row.items()}
-            label_column = next((k for k, v in spec.hub_columns.items() if v == "label"), "label")
-            label_feature = features.get(label_column)
-            if spec.task == "classification" and hasattr(label_feature, "int2str"):
-                if record["label"] is None or record["label"] < 0:
-                    continue  # unlabelled hub test split (GLUE)
-                record["label"] = label_feature.int2str(record["label"])
-            if spec.task == "classification":
-                record["label"] = spec.hub_label_names.get(str(record["label"]), str(record["label"]))
-            elif spec.task == "multilabel":  # the hub stores label ids
-                record["labels"] = [spec.labels[int(i)] for i in record["labels"]]
-            elif spec.hub_label_scale != 1.0:
-                record["label"] = float(record["label"]) * spec.hub_label_scale
-            records.append(record)
-        if records:
-            splits[split] = records
-    return splits
