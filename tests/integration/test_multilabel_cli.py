@@ -77,3 +77,30 @@ def test_list_labels_in_a_single_label_run_name_the_option(data_dir, tmp_path):
     assert err.startswith("peftal: error: ") and "\n" not in err and "--label-separator" in err
     err = _stderr("run", "--dataset", "goemotions", "--strategy", "entropy", "--out", str(tmp_path / "c"))
     assert "does not apply to the multilabel task" in err and "br_entropy_mean" in err and "\n" not in err
+
+
+def test_python_api_predicts_label_lists(data_dir, tmp_path):
+    """``peftal.run`` in memory on a slice of GoEmotions written as a user's CSV with a label
+    separator; ``Run.predict`` on the test texts reproduces the last round's micro-F1."""
+    import pandas as pd
+
+    import peftal
+
+    folder = tmp_path / "ge"
+    folder.mkdir()
+    for split, size in (("train", 300), ("test", 120)):
+        rows = [json.loads(line) for line in
+                (data_dir / "goemotions" / f"{split}.jsonl").read_text().splitlines()[:size]]
+        pd.DataFrame({"text": [r["text"] for r in rows], "emotions": [";".join(r["labels"]) for r in rows]}
+                     ).to_csv(folder / f"{split}.csv", index=False)
+    run = peftal.run(dataset=str(folder), task="multilabel", label_column="emotions", label_separator=";",
+                     method="head", strategy="lci", warm_start=60, query_size=40, budget=100,
+                     cka_probe_size=0)
+    assert [r.num_labeled for r in run.records] == [60, 100] and run.metric == "f1_micro"
+    test = pd.read_csv(folder / "test.csv", keep_default_na=False)
+    predicted = run.predict(list(test["text"]))
+    assert all(set(p["labels"]) <= set(p["probs"]) for p in predicted)
+    names = sorted({label for p in predicted for label in p["probs"]})
+    gold = _matrix([[x for x in value.split(";") if x] for value in test["emotions"]], names)
+    micro = f1_score(gold, _matrix([p["labels"] for p in predicted], names), average="micro")
+    assert micro == run.records[-1].metrics["f1_micro"]
