@@ -15,7 +15,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Reads a JSONL/CSV/TSV/Parquet file (the text column the run trained on, and a "
                     "pair column for pair tasks) and writes one row per input row: its id (the "
                     "--id-column, else an 'id' column, else the 0-based 'row' number), the --keep "
-                    "columns, the predicted 'label' and one 'prob_<label>' per class ('value' for "
+                    "columns, the predicted 'label' and one 'prob_<label>' per class ('labels', a "
+                    "list, and one sigmoid 'prob_<label>' per label for multi-label; 'value' for "
                     "regression; 'answer' for QA, from 'question' and 'context'). The output's "
                     "suffix picks the format: .csv, .tsv, else JSON lines.",
         formatter_class=HelpFormatter,
@@ -60,6 +61,7 @@ def main(args: argparse.Namespace) -> int:
     from peftal.errors import UsageError
     from peftal.peft.checkpoint import load_model
     from peftal.training import predict, softmax
+    from peftal.training.metrics import decisions, sigmoid
 
     folder = args.run / "model" if (args.run / "model").is_dir() else args.run
     model, tokenizer, meta = load_model(folder)
@@ -80,8 +82,12 @@ def main(args: argparse.Namespace) -> int:
     outputs = predict(model, encode(tokenizer, split, meta["max_length"]), np.arange(len(records)),
                       args.batch_size, precision=meta.get("precision", "fp32"))
     label_names = None if meta["task"] == "regression" else meta["label_names"]
-    rows = prediction_rows(records, id_column, keep, outputs, label_names,
-                           None if label_names is None else softmax(outputs))
+    if meta["task"] == "multilabel":
+        rows = prediction_rows(records, id_column, keep, outputs, label_names, sigmoid(outputs),
+                               decisions(outputs, "multilabel", meta.get("thresholds")))
+    else:
+        rows = prediction_rows(records, id_column, keep, outputs, label_names,
+                               None if label_names is None else softmax(outputs))
     write_rows(args.output, rows)
     print(f"wrote {len(records)} predictions to {args.output}")
     return 0

@@ -88,6 +88,7 @@ class SupervisedConfig(DataOptions, RecipeOptions):
 
     def __post_init__(self) -> None:
         super().__post_init__()
+        self.refuse_multilabel(self.dataset, "peftal train")
         if self.fraction is not None and self.num_train is not None:
             raise UsageError("give either --fraction or --num-train, not both")
         if self.fraction is not None and not 0 < self.fraction <= 1:

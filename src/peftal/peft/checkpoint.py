@@ -13,6 +13,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from safetensors.torch import load_file, save_file
 from torch import nn
 
@@ -128,5 +129,7 @@ def load_model(folder: Path) -> tuple[nn.Module, Any, dict[str, Any]]:
                         task=meta.get("task", "classification"))
     spec.method.for_inference(model)  # the form the run saved (see PeftMethod.for_inference)
     load_weights(model, folder)
+    if meta.get("thresholds") is not None:  # a multi-label model's per-label cuts
+        model.thresholds = np.asarray(meta["thresholds"], dtype=np.float64)
     model.eval()
     return model, tokenizer, meta
