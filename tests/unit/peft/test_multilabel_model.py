@@ -102,12 +102,18 @@ def test_fit_round_cross_validates_thresholds_on_the_labelled_set(encoder, encod
     head = parse_method("head")
     model, _ = fit_round(head, encoder, encoded, labeled, targets[labeled], TrainConfig(), **fit)
     assert model.thresholds.shape == (LABELS,) and model.thresholds[2] == 0.5
-    # the same thresholds from the out-of-fold probabilities computed here with the same folds
+    # the same thresholds from the out-of-fold probabilities computed here with the same folds, whose
+    # split and models are seeded from the threshold_fold stream of the round's seed (the seed plan)
     from sklearn.model_selection import KFold
+
+    from peftal.seeding import stream_seed
+
     oof = np.zeros((len(labeled), LABELS))
-    for fold, (fit_at, held_at) in enumerate(KFold(3, shuffle=True, random_state=5).split(labeled)):
+    folds = KFold(3, shuffle=True, random_state=stream_seed(5, "threshold_fold")).split(labeled)
+    for fold, (fit_at, held_at) in enumerate(folds):
+        fold_seed = stream_seed(5, "threshold_fold", fold)
         fold_model, _ = fit_round(head, encoder, encoded, labeled[fit_at], targets[labeled][fit_at],
-                                  TrainConfig(), **{**fit, "seed": 5 + fold + 1}, threshold=0.5)
+                                  TrainConfig(), **{**fit, "seed": fold_seed}, threshold=0.5)
         oof[held_at] = sigmoid(predict(fold_model, encoded, labeled[held_at]))
     np.testing.assert_array_equal(model.thresholds, best_thresholds(oof, targets[labeled]))
     fixed, _ = fit_round(head, encoder, encoded, labeled, targets[labeled], TrainConfig(),
