@@ -10,7 +10,7 @@ each stays a module one reads in one sitting.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from peftal.al.stopping import check_criteria
 from peftal.al.strategies import parse_strategy, strategies_for
@@ -22,11 +22,11 @@ from peftal.models.backbone import skeleton
 from peftal.models.limits import check_max_length
 from peftal.peft import parse_method
 
-if TYPE_CHECKING:
-    from peftal.experiments.active_learning import RunConfig
+# ``config`` below is a :class:`~peftal.experiments.active_learning.RunConfig`; typed ``Any`` since
+# that module imports this one.
 
 
-def check_cell(config: RunConfig, method: Any) -> None:
+def check_cell(config: Any, method: Any) -> None:
     """The checks of ``config`` that need no data: the backbone, the token limit, the adapter to start
     from, the acquisition method. Raises :class:`UsageError` naming the first problem."""
     if config.init_adapter is not None:
@@ -39,7 +39,7 @@ def check_cell(config: RunConfig, method: Any) -> None:
     check_max_length(config.model, config.max_length, method.config)
 
 
-def check_data(config: RunConfig, task: TaskData, method: Any, strategy: Any) -> None:
+def check_data(config: Any, task: TaskData, method: Any, strategy: Any) -> None:
     """The checks of ``config`` against its loaded ``task``; raises :class:`UsageError`."""
     if task.task == "regression" and strategy.needs_probabilities:
         raise UsageError(f"strategy {strategy.name!r} needs class probabilities and does not apply to "
@@ -91,11 +91,11 @@ def validate_active_learning(configs: list[Any]) -> list[str]:
     return list(dict.fromkeys(problems))
 
 
-def _cell_name(config: RunConfig) -> str:
+def _cell_name(config: Any) -> str:
     return f"{config.method_preset} × {config.strategy_preset} on {config.dataset!r}"
 
 
-def _checked_task(config: RunConfig, problems: list[str]) -> TaskData | None:
+def _checked_task(config: Any, problems: list[str]) -> TaskData | None:
     """The dataset of ``config`` loaded once for a grid's checks; ``None`` (with the problem added, if
     there is one) when it cannot or need not be loaded here."""
     name = config.dataset
