@@ -20,6 +20,11 @@ tested on the same test examples:
   the queries come from a linear probe on frozen embeddings, and the default method trains only in
   the last round (its earlier rows are the probe's accuracy); its own labelled ids.
 
+Multi-label data (``--datasets goemotions``): the AL cell's strategy is ``br_entropy_mean`` (or
+``--strategy``), ``frozen-lr`` and ``tfidf-lr`` are scikit-learn's ``OneVsRestClassifier`` of the same
+logistic regressions (one per label, predicting at probability 0.5), method sides train as a run's
+round does (cross-validated thresholds), and micro-F1 takes accuracy's place in every table.
+
 Reported per round: test accuracy and macro-F1; per side: CPU seconds (``time.process_time``,
 this process, all threads) and wall seconds. One table of mean ± std over seeds, a PNG plot and
 JSON lines (appended to ``--jsonl`` as each cell ends, so partial results survive; cells already in
@@ -27,6 +32,9 @@ that file are skipped on a rerun).
 
     PEFTAL_DATA_DIR=../shared/data python benchmarks/bench_label_efficiency.py \\
         --seeds 0 --pool-subsample 1000 --max-test 1000 --threads 1
+    # the multi-label contract: GoEmotions, 3 seeds, default method, against frozen one-vs-rest LR
+    PEFTAL_DATA_DIR=../shared/data python benchmarks/bench_label_efficiency.py --datasets goemotions \
+        --sides peftal,frozen-lr,random --jsonl goemotions.jsonl --plot goemotions.png
     # smoke
     PEFTAL_DATA_DIR=../shared/data python benchmarks/bench_label_efficiency.py --datasets trec \\
         --warm-start 20 --query-size 10 --budget 30 --epochs 1 --max-length 32 --max-test 50 \\
@@ -46,6 +54,7 @@ from pathlib import Path
 import numpy as np
 from _common import json_line, print_table
 
+from peftal.al.rounds import fit_round
 from peftal.data.encoding import encode
 from peftal.experiments.active_learning import RunConfig, prepare, run_active_learning
 from peftal.models.backbone import load_backbone
@@ -54,6 +63,7 @@ from peftal.peft import build_model, parse_method
 from peftal.records import RoundRecord
 from peftal.seeding import torch_seeded
 from peftal.training import TrainConfig, embed, predict
+from peftal.training.metrics import decisions
 from peftal.training.precision import set_threads
 
 DATASETS = ("trec", "subj", "sst2", "ag_news", "mrpc", "rte", "chemprot", "imdb")
@@ -63,10 +73,33 @@ _AL_CELLS = ("peftal", "random", "acq-head")
 
 
 def _metrics(labels: np.ndarray, predicted: np.ndarray) -> dict[str, float]:
+    """Accuracy and macro-F1; micro- and macro-F1 of a multi-label ``(n, labels)`` matrix."""
     from sklearn.metrics import accuracy_score, f1_score
 
+    if labels.ndim == 2:
+        return {"f1_micro": float(f1_score(labels, predicted, average="micro", zero_division=0)),
+                "f1_macro": float(f1_score(labels, predicted, average="macro", zero_division=0))}
     return {"accuracy": float(accuracy_score(labels, predicted)),
             "f1_macro": float(f1_score(labels, predicted, average="macro"))}
+
+
+def _score(record: dict) -> float:
+    """A record's headline metric: micro-F1 for multi-label data, else accuracy."""
+    return record["f1_micro"] if "f1_micro" in record else record["accuracy"]
+
+
+def _strategy(dataset: str, args: argparse.Namespace) -> str:
+    """The AL cell's strategy: ``--strategy``, else the default for the dataset's task."""
+    return args.strategy or RunConfig(dataset=dataset).strategy_preset
+
+
+def _logistic(c: float, multilabel: bool):
+    """scikit-learn's logistic regression, one per label (one-vs-rest) for multi-label targets."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.multiclass import OneVsRestClassifier
+
+    model = LogisticRegression(C=c, max_iter=1000)
+    return OneVsRestClassifier(model) if multilabel else model
 
 
 def _joined(split) -> list[str]:
@@ -88,37 +121,48 @@ class Baselines:
         self._tfidf = None
 
     def frozen_lr(self, ids: np.ndarray) -> np.ndarray:
-        from sklearn.linear_model import LogisticRegression
-
         if self._test_vectors is None:
             self._test_vectors = embed(self._frozen, self.test, np.arange(len(self.test)))
         vectors = embed(self._frozen, self.pool, ids)  # (labels, hidden)
-        fitted = LogisticRegression(max_iter=1000).fit(vectors, self.task.train.labels[ids])
-        return fitted.predict(self._test_vectors)
+        return self._fit(1.0, vectors, ids).predict(self._test_vectors)
+
+    def _fit(self, c: float, features, ids: np.ndarray):
+        import warnings
+
+        with warnings.catch_warnings():  # one-vs-rest: a label no labelled text has is predicted never
+            warnings.filterwarnings("ignore", message="Label .* is present in all training examples")
+            return _logistic(c, self.task.task == "multilabel").fit(features, self.task.train.labels[ids])
 
     def tfidf_lr(self, ids: np.ndarray) -> np.ndarray:
         from sklearn.feature_extraction.text import TfidfVectorizer
-        from sklearn.linear_model import LogisticRegression
 
         if self._tfidf is None:
             vectorizer = TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, min_df=1)
             self._tfidf = (vectorizer.fit_transform(_joined(self.task.train)),
                            vectorizer.transform(_joined(self.task.test)))
         pool, test = self._tfidf
-        fitted = LogisticRegression(C=10.0, max_iter=1000).fit(pool[ids], self.task.train.labels[ids])
-        return fitted.predict(test)
+        return self._fit(10.0, pool[ids], ids).predict(test)
 
     def method(self, preset: str, ids: np.ndarray, seed: int) -> np.ndarray:
         """A peftal method trained on ``ids`` as a run's round trains it: the method's own learning
         rates, the run's epochs."""
         spec = parse_method(preset)
+        if self.task.task == "multilabel":  # as a run's round: thresholds cross-validated on ``ids``
+            model, _ = fit_round(spec, self.encoder, self.pool, ids, self.task.train.labels[ids],
+                                 self._train_config(spec), task="multilabel",
+                                 num_outputs=self.task.num_labels, pooling="mean", seed=seed, device="cpu")
+            return decisions(predict(model, self.test, np.arange(len(self.test))), "multilabel",
+                             model.thresholds)
         model = build_model(self.encoder, spec, self.task.num_labels, seed=seed)
-        train_config = TrainConfig(epochs=self.args.epochs, batch_size=16, lr=spec.method.lr or 0.0,
-                                   head_lr=spec.method.head_lr or 0.0)
+        train_config = self._train_config(spec)
         with torch_seeded(seed):  # dropout draws, without resetting the global generator
             spec.fit(model, self.pool, ids, self.task.train.labels[ids], train_config,
                      task="classification", rng=np.random.default_rng(seed))
         return predict(model, self.test, np.arange(len(self.test))).argmax(1)
+
+    def _train_config(self, spec) -> TrainConfig:
+        return TrainConfig(epochs=self.args.epochs, batch_size=16, lr=spec.method.lr or 0.0,
+                           head_lr=spec.method.head_lr or 0.0)
 
 
 def _al_cell(dataset: str, seed: int, strategy: str, args, task,
@@ -142,7 +186,7 @@ def _al_cell(dataset: str, seed: int, strategy: str, args, task,
 
 def _load(dataset: str, seed: int, args):
     task, _, _ = prepare(RunConfig(dataset=dataset, seed=seed, budget=args.budget,
-                                   warm_start=args.warm_start))
+                                   warm_start=args.warm_start, strategy=_strategy(dataset, args)))
     if args.max_test is not None and args.max_test < len(task.test):  # a seeded, fixed test sample
         keep = np.sort(np.random.default_rng([seed, 17]).choice(len(task.test), args.max_test,
                                                                replace=False))
@@ -161,7 +205,7 @@ def run_cell(dataset: str, seed: int, args, done: set, records: list[dict],
         method = RunConfig(dataset=dataset).method_preset if side in _AL_CELLS else side
         write([{"dataset": dataset, "seed": seed, "side": side, "method": method,
                 "labels": r["num_labeled"],
-                "accuracy": r["metrics"]["accuracy"], "f1_macro": r["metrics"]["f1_macro"],
+                **{k: r["metrics"][k] for k in ("accuracy", "f1_micro", "f1_macro") if k in r["metrics"]},
                 "cpu_seconds": cpu, "wall_seconds": wall,
                 **({"ids": r["ids"]} if side == "peftal" else {})} for r in rounds])
 
@@ -169,7 +213,7 @@ def run_cell(dataset: str, seed: int, args, done: set, records: list[dict],
     al = [{"num_labeled": r["labels"], "ids": r["ids"]} for r in records
           if r["side"] == "peftal" and r["dataset"] == dataset and r["seed"] == seed and "ids" in r]
     if "peftal" in todo or (not al and set(todo) - {"random", "acq-head"}):
-        al, cpu, wall = _al_cell(dataset, seed, "entropy", args, task)
+        al, cpu, wall = _al_cell(dataset, seed, _strategy(dataset, args), args, task)
         emit("peftal", al, cpu, wall)
     on_ids = [side for side in todo if side not in _AL_CELLS]
     baselines = Baselines(task, args) if on_ids else None
@@ -193,7 +237,8 @@ def run_cell(dataset: str, seed: int, args, done: set, records: list[dict],
     if "random" in todo:
         emit("random", *_al_cell(dataset, seed, "random", args, task))
     if "acq-head" in todo:
-        emit("acq-head", *_al_cell(dataset, seed, "entropy", args, task, acquisition="head"))
+        emit("acq-head", *_al_cell(dataset, seed, _strategy(dataset, args), args, task,
+                                   acquisition="head"))
 
 
 def _mean_std(values: list[float]) -> str:
@@ -217,15 +262,15 @@ def summarise(records: list[dict], sides: list[str]) -> list[list]:
             for side in sides:
                 sel = _select(records, dataset, n, side)
                 if sel:
-                    rows.append([dataset, n, side, _mean_std([r["accuracy"] for r in sel]),
+                    rows.append([dataset, n, side, _mean_std([_score(r) for r in sel]),
                                  _mean_std([r["f1_macro"] for r in sel]),
                                  f"{statistics.mean(r['cpu_seconds'] for r in sel):.0f}"])
     for n in labels:
         for side in sides:
             per = [p for p in (_select(records, d, n, side) for d in datasets) if p]
             if per:
-                means = [[statistics.mean(r[key] for r in p) for p in per]
-                         for key in ("accuracy", "f1_macro", "cpu_seconds")]
+                means = [[statistics.mean(key(r) if callable(key) else r[key] for r in p) for p in per]
+                         for key in (_score, "f1_macro", "cpu_seconds")]
                 rows.append([f"mean ({len(per)})", n, side, f"{100 * statistics.mean(means[0]):.1f}",
                              f"{100 * statistics.mean(means[1]):.1f}", f"{statistics.mean(means[2]):.0f}"])
     return rows
@@ -246,12 +291,12 @@ def plot(records: list[dict], sides: list[str], path: Path) -> None:
             sel = [r for r in records if r["dataset"] == dataset and r["side"] == side]
             labels = sorted({r["labels"] for r in sel})
             if labels:
-                means = [100 * statistics.mean(r["accuracy"] for r in sel if r["labels"] == n)
+                means = [100 * statistics.mean(_score(r) for r in sel if r["labels"] == n)
                          for n in labels]
                 ax.plot(labels, means, marker="o", label=side)
         ax.set_title(dataset)
         ax.set_xlabel("labels")
-        ax.set_ylabel("test accuracy (%)")
+        ax.set_ylabel("test micro-F1 (%)" if "f1_micro" in sel[0] else "test accuracy (%)")
     for ax in list(axes.flat)[len(datasets):]:
         ax.axis("off")
     axes.flat[0].legend(fontsize=7)
@@ -274,6 +319,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--pool-subsample", type=int, default=None)
     parser.add_argument("--max-test", type=int, default=None, help="a seeded sample of the test split")
     parser.add_argument("--setfit-preset", default="setfit")
+    parser.add_argument("--strategy", default=None,
+                        help="the AL cell's strategy (default: entropy; br_entropy_mean on multi-label data)")
     parser.add_argument("--jsonl", type=Path, default=Path("label_efficiency.jsonl"))
     parser.add_argument("--plot", type=Path, default=Path("label_efficiency.png"))
     parser.add_argument("--threads", type=int, default=None)
@@ -301,8 +348,8 @@ def contract(records: list[dict]) -> list[str]:
             seeds = sorted({r["seed"] for r in ours} & {r["seed"] for r in theirs})
             if seeds:
                 margins[dataset] = statistics.mean(
-                    next(r["accuracy"] for r in ours if r["seed"] == s)
-                    - next(r["accuracy"] for r in theirs if r["seed"] == s) for s in seeds)
+                    next(_score(r) for r in ours if r["seed"] == s)
+                    - next(_score(r) for r in theirs if r["seed"] == s) for s in seeds)
         return margins
 
     for n in sorted({r["labels"] for r in records}):
@@ -314,7 +361,8 @@ def contract(records: list[dict]) -> list[str]:
                          f"{worst} {100 * margins[worst]:+.1f} (want >= -1)")
         random_margins = margins_over(n, "random")
         if random_margins:
-            lines.append(f"{n} labels: entropy - random = "
+            strategy = "the AL strategy" if any("f1_micro" in r for r in records) else "entropy"
+            lines.append(f"{n} labels: {strategy} - random = "
                          f"{100 * statistics.mean(random_margins.values()):+.1f} points over "
                          f"{len(random_margins)} datasets (same seeds)")
     return lines
@@ -342,7 +390,7 @@ def main(argv: list[str] | None = None) -> int:
                 continue
             run_cell(dataset, seed, args, done, records, write)
     shown = [r for r in records if r["side"] in args.sides and r["dataset"] in args.datasets.split(",")]
-    print_table(["dataset", "labels", "side", "accuracy %", "macro-F1 %", "CPU s"],
+    print_table(["dataset", "labels", "side", "accuracy % (micro-F1 % multi-label)", "macro-F1 %", "CPU s"],
                 summarise(shown, args.sides))
     for line in contract(shown):
         print(line)

@@ -58,15 +58,15 @@ class Run:
 
     def predict(self, texts: Sequence[str], text_pairs: Sequence[str] | None = None,
                 batch_size: int = 128) -> list[dict[str, Any]]:
-        """Label new texts: per text ``{"label", "probs": {label: p}}`` (``{"value"}`` for
-        regression), as ``peftal predict`` writes them."""
+        """Label new texts: per text ``{"label", "probs": {label: p}}`` (``{"labels": [...], "probs"}``
+        for multi-label, ``{"value"}`` for regression), as ``peftal predict`` writes them."""
         from peftal.data.dataset import Split
         from peftal.data.encoding import encode
         from peftal.training import predict, softmax
 
         self._load()
         meta = self._meta
-        if meta["task"] not in ("classification", "regression"):
+        if meta["task"] not in ("classification", "multilabel", "regression"):
             raise UsageError(f"Run.predict labels texts; this run's task is {meta['task']!r}")
         if meta.get("is_pair") and text_pairs is None:
             raise UsageError("this run trained on text pairs: give text_pairs as well")
@@ -77,6 +77,13 @@ class Run:
         if meta["task"] == "regression":
             return [{"value": float(row[0])} for row in outputs]
         names = meta["label_names"]
+        if meta["task"] == "multilabel":
+            from peftal.training.metrics import decisions, sigmoid
+
+            chosen = decisions(outputs, "multilabel", getattr(self._model, "thresholds", None))
+            return [{"labels": [n for n, c in zip(names, row) if c],
+                     "probs": dict(zip(names, map(float, p), strict=True))}
+                    for row, p in zip(chosen, sigmoid(outputs), strict=True)]
         return [{"label": names[int(p.argmax())], "probs": dict(zip(names, map(float, p), strict=True))}
                 for p in softmax(outputs)]
 

@@ -6,22 +6,24 @@ comes from ``numpy.random.SeedSequence([seed, key, *index])``, the key being the
 :data:`STREAMS` and ``index`` a round, generation or fold where a stream has one per step. No
 module does arithmetic on seeds; a new stream is a new row below.
 
-=============  =======  ==================================================================
-stream         key      draws
-=============  =======  ==================================================================
-(root)         —        ``default_rng(seed)``: warm start and every round's query (AL), the
-                        training subset (``train``), the cold-start order (labelling app)
-eval_sample    1        ``--max-eval``'s sample of the evaluation split
-batches        2        batch order of a single training (``train``, ``pretrain``)
-round          3        per AL round ``r``: the torch seed of the round's model initialisation
-                        and the generator of its batch order
-dropout        4        per training (and AL round ``r``): torch's dropout masks, apart from
-                        the initialisation's draws
-generation     6        per labelling-app generation ``g``: as ``round``
-fold           7        per generation ``g`` and cross-validation fold ``f`` (labelling app)
-cka_probe      0xC4A    the test examples of the CKA probe
-stop_set       0x5709   the stop set of the stopping criteria
-=============  =======  ==================================================================
+===============  =======  ==================================================================
+stream           key      draws
+===============  =======  ==================================================================
+(root)           —        ``default_rng(seed)``: warm start and every round's query (AL), the
+                          training subset (``train``), the cold-start order (labelling app)
+eval_sample      1        ``--max-eval``'s sample of the evaluation split
+batches          2        batch order of a single training (``train``, ``pretrain``)
+round            3        per AL round ``r``: the torch seed of the round's model initialisation
+                          and the generator of its batch order
+dropout          4        per training (and AL round ``r``): torch's dropout masks, apart from
+                          the initialisation's draws
+generation       6        per labelling-app generation ``g``: as ``round``
+fold             7        per generation ``g`` and cross-validation fold ``f`` (labelling app)
+threshold_fold   8        per round model seed: the folds of the multi-label thresholds'
+                          cross-validation, and (per fold ``f``) the seed of that fold's model
+cka_probe        0xC4A    the test examples of the CKA probe
+stop_set         0x5709   the stop set of the stopping criteria
+===============  =======  ==================================================================
 
 Library code never calls ``torch.manual_seed``: that would reset the global generator of whoever
 imports peftal. Where torch draws from its global generators (weight initialisers, dropout masks),
@@ -39,7 +41,7 @@ import numpy as np
 import torch
 
 STREAMS: dict[str, int] = {"eval_sample": 1, "batches": 2, "round": 3, "dropout": 4, "generation": 6,
-                           "fold": 7, "cka_probe": 0xC4A, "stop_set": 0x5709}
+                           "fold": 7, "threshold_fold": 8, "cka_probe": 0xC4A, "stop_set": 0x5709}
 """Stream name -> its key in the seed sequence (the table above). Keys are fixed: changing one
 changes every number drawn from that stream."""
 

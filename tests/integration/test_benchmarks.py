@@ -95,6 +95,20 @@ def test_label_efficiency_benchmark(tmp_path):
     assert f"30 labels: default - frozen-lr = {margin:+.1f} points on average over 1 datasets" in rerun.stdout
 
 
+def test_label_efficiency_benchmark_multilabel(tmp_path):
+    """GoEmotions: the AL cell with a multi-label strategy and the frozen one-vs-rest baseline on its
+    ids, scored by micro-F1."""
+    records = bench("bench_label_efficiency.py", "--datasets", "goemotions", "--seeds", "0",
+                    "--warm-start", "20", "--query-size", "10", "--budget", "30", "--epochs", "1",
+                    "--max-length", "32", "--max-test", "40", "--pool-subsample", "60",
+                    "--sides", "peftal,frozen-lr", "--jsonl", str(tmp_path / "ml.jsonl"),
+                    "--plot", str(tmp_path / "ml.png"))
+    assert {(r["side"], r["labels"]) for r in records} == {
+        (side, n) for side in ("peftal", "frozen-lr") for n in (20, 30)}
+    assert all("accuracy" not in r and 0 <= r["f1_micro"] <= 1 and 0 <= r["f1_macro"] <= 1
+               for r in records)
+
+
 def test_head_cell_benchmark():
     records = bench("bench_head_cell.py", "--budget", "30", "--warm-start", "20", "--query-size", "10",
                     "--pool-subsample", "60", "--max-length", "32")

@@ -38,6 +38,26 @@ def test_a_model_at_the_majority_class_has_not_converged():
     assert ok is False and "training accuracy" in reason
 
 
+# Multi-label: 10 texts over 3 labels; the label set {0} is the most frequent (5 of 10), so "halfway
+# to 1" in subset accuracy is 0.75
+LABEL_SETS = np.array([[1, 0, 0]] * 5 + [[0, 1, 0]] * 2 + [[1, 0, 1]] * 2 + [[0, 0, 0]])
+
+
+def test_multilabel_needs_subset_accuracy_halfway_from_the_most_frequent_label_set():
+    ok, reason = converged(_epochs((0.6, 0.5), (0.2, 0.8)), task="multilabel", targets=LABEL_SETS)
+    assert ok is True and "subset accuracy" in reason and "0.750" in reason
+    ok, _ = converged(_epochs((0.6, 0.5), (0.2, 0.7)), task="multilabel", targets=LABEL_SETS)
+    assert ok is False
+    # a model that predicts {0} for every text is right exactly on those 5 texts
+    at_common_set = (LABEL_SETS == [1, 0, 0]).all(axis=1)
+    ok, reason = converged(_epochs((0.6, 0.5), (0.5, 0.5)), task="multilabel", targets=LABEL_SETS,
+                           correct_last=at_common_set)
+    assert ok is False and "one label set" in reason
+    # a loss that rises at the end fails whatever the accuracy
+    ok, reason = converged(_epochs((0.2, 0.9), (0.5, 0.9)), task="multilabel", targets=LABEL_SETS)
+    assert ok is False and "unstable" in reason
+
+
 def test_a_loss_that_rises_at_the_end_is_unstable():
     ok, reason = converged(_epochs((0.5, 0.9), (0.1, 1.0), (0.4, 0.95)), task="classification",
                            targets=TARGETS)

@@ -46,3 +46,29 @@ def test_the_label_app_stores_the_default_for_its_data(tmp_path):
         _, settings, created = open_or_create(args)
         methods.append((created, settings.method))
     assert methods == [(True, "ia3"), (True, "lora")]
+
+
+@pytest.mark.parametrize(("options", "preset"), [
+    ({}, "entropy"),
+    ({"dataset": "goemotions"}, "br_entropy_mean"),
+    ({"dataset": "data.csv", "task": "multilabel"}, "br_entropy_mean"),
+    ({"dataset": "data.csv", "task": "regression"}, "entropy"),
+    ({"dataset": "goemotions", "strategy": "lci"}, "lci"),
+])
+def test_a_run_queries_with_the_named_strategy_or_the_default_for_its_data(options, preset):
+    config = RunConfig(**options)
+    assert config.strategy_preset == preset
+    assert config.strategy == options.get("strategy")
+
+
+def test_a_default_strategy_keeps_the_cell_ids_of_stored_studies():
+    from peftal.experiments.spec import cell_id_of
+
+    # leaving the strategy to the default and naming the strategy it resolves to are one cell
+    assert cell_id_of("active_learning", RunConfig()) == cell_id_of("active_learning",
+                                                                     RunConfig(strategy="entropy"))
+    multi = RunConfig(dataset="goemotions")
+    assert cell_id_of("active_learning", multi) == cell_id_of(
+        "active_learning", RunConfig(dataset="goemotions", strategy="br_entropy_mean"))
+    assert cell_id_of("active_learning", multi) != cell_id_of(
+        "active_learning", RunConfig(dataset="goemotions", strategy="entropy"))

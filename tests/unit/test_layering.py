@@ -1,6 +1,7 @@
 """Layers only point down: no module of ``src/peftal`` imports from a layer above its own.
 
-data < training, models < peft < al < claims < experiments < analysis < reports < label < cli. Modules
+data < training, models < peft < al < claims < experiments < analysis < reports < label < export
+< serve < cli. Modules
 outside these packages (errors, registry, seeding, measures, records, …) are the base: they import
 only each other. ``__main__``, ``api`` and the package's ``__init__`` (the public API) sit on top.
 """
@@ -13,8 +14,8 @@ from pathlib import Path
 import peftal
 
 LAYERS = {"data": 1, "training": 2, "models": 2, "peft": 3, "al": 4, "claims": 5, "experiments": 6,
-          "analysis": 7, "reports": 8, "label": 9, "cli": 10}
-TOP = 11  # peftal/__init__.py and peftal/__main__.py
+          "analysis": 7, "reports": 8, "label": 9, "export": 10, "serve": 11, "cli": 12}
+TOP = 13  # peftal/__init__.py and peftal/__main__.py
 SOURCE = Path(peftal.__file__).parent
 
 

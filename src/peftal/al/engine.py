@@ -103,7 +103,9 @@ def _round(setup: RunSetup, state: RunState, round_index: int, added: np.ndarray
     eval_start = time.perf_counter()
     outputs = predict(*((state.model, setup.test) if main_round else (picker, picker_test)),
                       np.arange(len(task.test)), precision=setup.precision)
-    metrics = compute_metrics(task.metrics, task.test.labels, outputs, task.task)
+    evaluated = state.model if main_round else picker
+    metrics = compute_metrics(task.metrics, task.test.labels, outputs, task.task,
+                              getattr(evaluated, "thresholds", None))
     eval_seconds = time.perf_counter() - eval_start
     queried, scores, query_seconds = np.zeros(0, dtype=np.int64), None, 0.0
     remaining = config.budget - len(labeled)
@@ -140,7 +142,8 @@ def _train(setup: RunSetup, state: RunState, round_index: int, main_round: bool,
     """Train the round's models: ``(result, model that queries, its pool view, its test view)``."""
     config, task, labeled = setup.config, setup.task, state.labeled
     fit = dict(task=task.task, num_outputs=task.num_labels, pooling=config.pooling,
-               seed=stream_seed(config.seed, "round", round_index), device=setup.device, on_step=on_step)
+               seed=stream_seed(config.seed, "round", round_index), device=setup.device, on_step=on_step,
+               threshold=getattr(config, "threshold", None))
     result = None
     if main_round:
         state.model, result = fit_round(setup.method, setup.encoder, setup.pool, labeled,

@@ -15,6 +15,7 @@ from peftal.data.encoding import Encoded, inference_batches
 from peftal.seeding import torch_seeded
 from peftal.training.device import model_device, to_device
 from peftal.training.features import PooledFeatures, head_outputs
+from peftal.training.metrics import sigmoid
 from peftal.training.precision import autocast
 from peftal.training.trainer import embed, predict, softmax
 
@@ -26,7 +27,8 @@ class ModelClassifier:
         model: The trained task model.
         encoded: Token ids of the whole pool, indexed by global id, or their cached embeddings
             (:class:`~peftal.training.features.PooledFeatures`) when the encoder is frozen.
-        task: ``classification`` or ``regression``.
+        task: ``classification``, ``multilabel`` or ``regression``. Multi-label probabilities are
+            one sigmoid per label (``(n, labels)``, rows need not sum to 1), not a softmax.
         batch_size: Inference batch size.
         precision: ``fp32`` or ``bf16`` autocast for the forward passes.
     """
@@ -45,7 +47,7 @@ class ModelClassifier:
     def predict_proba(self, indices: np.ndarray) -> np.ndarray:
         """``(len(indices), classes)`` class probabilities, dropout off."""
         self._check_classification()
-        return softmax(self.predict_logits(indices))
+        return self._probabilities(self.predict_logits(indices))
 
     def embed(self, indices: np.ndarray) -> np.ndarray:
         """``(len(indices), hidden)`` pooled last-layer representations, dropout off."""
@@ -57,7 +59,7 @@ class ModelClassifier:
         self._check_classification()
         if isinstance(self.encoded, PooledFeatures):  # a frozen encoder's cached embeddings
             vectors = self.encoded.vectors(indices)
-            return vectors, softmax(head_outputs(self.model, vectors))
+            return vectors, self._probabilities(head_outputs(self.model, vectors))
         self.model.eval()
         device = model_device(self.model)
         indices = np.asarray(indices, dtype=np.int64)
@@ -70,7 +72,7 @@ class ModelClassifier:
                 # In eval mode the dropout before the head is the identity, so this equals forward().
                 logits[positions] = self.model.head(pooled).float().cpu().numpy()
             vectors[positions] = pooled.float().cpu().numpy()
-        return vectors, softmax(logits)
+        return vectors, self._probabilities(logits)
 
     @torch.inference_mode()
     def mc_predict_proba(self, indices: np.ndarray, passes: int, seed: int) -> np.ndarray:
@@ -105,11 +107,17 @@ class ModelClassifier:
                                   for key, value in batch.items()}  # (batch * passes, seq)
                     with autocast(self.precision, device):
                         logits = self.model(**replicated).float()  # (batch * passes, classes)
-                    probs = torch.softmax(logits, dim=-1).reshape(len(positions), passes, -1)
+                    probs = (torch.sigmoid(logits) if self.task == "multilabel"
+                             else torch.softmax(logits, dim=-1)).reshape(len(positions), passes, -1)
                     out[positions] = probs.permute(0, 2, 1).cpu().numpy()  # (batch, classes, passes)
             finally:
                 self.model.train(was_training)
         return out
+
+    def _probabilities(self, logits: np.ndarray) -> np.ndarray:
+        if self.task == "multilabel":
+            return sigmoid(logits).astype(np.float32)
+        return softmax(logits)
 
     def _check_classification(self) -> None:
         if self.task == "regression":

@@ -274,7 +274,8 @@ def check_criteria(presets: tuple[str, ...] | list[str], task: str | None = None
     """Parse every preset (UsageError on a bad one); with ``task``, check that each applies to it."""
     for preset in presets:
         criterion = parse_criterion(preset)
-        if task == "regression" and criterion.needs_predictions:
+        if task in ("regression", "multilabel") and criterion.needs_predictions:
             valid = [name for name, cls in STOPPING_CRITERIA.items() if not cls.needs_predictions]
-            raise UsageError(f"stopping criterion {criterion.name!r} needs class predictions and does "
-                             f"not apply to a regression task; use one of: {', '.join(valid)}")
+            raise UsageError(f"stopping criterion {criterion.name!r} needs single-label class "
+                             f"predictions and does not apply to a {task} task; use one of: "
+                             f"{', '.join(valid)}")

@@ -14,7 +14,25 @@ from peftal.errors import Terminated, UsageError
 from peftal.integrity import os_error_message
 
 _SUBCOMMANDS = ("run", "train", "pretrain", "predict", "methods", "strategies", "datasets", "analyze",
-                "study", "report", "label")
+                "study", "report", "label", "export", "serve")
+# Each subcommand's one-line help, as its module registers it (a test holds the two equal): the
+# overview `peftal --help` is built from these alone, without importing the subcommands' modules,
+# which import torch and scikit-learn (seconds).
+_SUMMARIES = {
+    "run": "run one active-learning experiment",
+    "train": "train once on a fraction of the data or for a time budget, then evaluate",
+    "pretrain": "continue masked-LM pretraining on a dataset's texts (TAPT) or a corpus (DAPT)",
+    "predict": "predict labels with a saved run's model",
+    "methods": "list PEFT methods and their parameter counts",
+    "strategies": "list active-learning query strategies",
+    "datasets": "list built-in datasets",
+    "analyze": "forgetting events and CKA to the base model of stored runs",
+    "study": "run a grid of experiments from a YAML spec (validate, run, status)",
+    "report": "write report.html and tables/*.csv for studies and runs",
+    "label": "label your own texts in the browser, with the model in the loop",
+    "export": "export a run's model to ONNX (runs with onnxruntime alone)",
+    "serve": "serve a run's or an export's model over HTTP (JSON)",
+}
 
 
 class _Parser(argparse.ArgumentParser):
@@ -26,7 +44,9 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"peftal: error: {where}{message} (see {self.prog} --help)\n")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(commands: tuple[str, ...] | None = None) -> argparse.ArgumentParser:
+    """The ``peftal`` parser with the subcommands ``commands`` (default: all) built in full; the
+    others are named with their one-line help only, so that their modules are not imported."""
     import importlib
 
     from peftal.version import __version__
@@ -38,8 +58,22 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"peftal {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in _SUBCOMMANDS:
-        importlib.import_module(f"peftal.cli.{name}").register(subparsers)
+        if commands is None or name in commands:
+            importlib.import_module(f"peftal.cli.{name}").register(subparsers)
+        else:
+            subparsers.add_parser(name, help=_SUMMARIES[name], add_help=False)
     return parser
+
+
+def _command_in(argv: list[str]) -> tuple[str, ...]:
+    """The subcommands the parser must build for ``argv``: the one named, ``run`` when none is (bare
+    ``peftal`` runs the main job), none for the overview (``--help``, ``--version``)."""
+    named = next((arg for arg in argv if not arg.startswith("-")), None)  # as argparse reads it
+    if named in _SUBCOMMANDS:
+        return (named,)
+    if any(arg in ("-h", "--help", "--version") for arg in argv):
+        return ()
+    return ("run",)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -52,11 +86,12 @@ def main(argv: list[str] | None = None) -> int:
     except UsageError as error:
         print(f"peftal: error: {error}", file=sys.stderr)
         return 2
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else argv
+    parser = build_parser(_command_in(argv))
     args = parser.parse_args(argv)
     if args.command is None:
         # `peftal` alone runs the main job on the embedded defaults.
-        args = parser.parse_args(["run", *(argv or [])])
+        args = parser.parse_args(["run", *argv])
     previous = _terminate_like_interrupt()
     try:
         return int(args.handler(args) or 0)

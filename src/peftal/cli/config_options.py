@@ -132,6 +132,7 @@ def shared_option_extras() -> dict[str, dict[str, Any]]:
         "min_steps": {"metavar": "N"}, "task": {"choices": TASKS},
         "unlabeled_values": {"flag": "--unlabeled-value", "metavar": "VALUE"},
         "min_class_count": {"metavar": "N"},
+        "label_separator": {"metavar": "SEP"}, "label_columns": {"metavar": "A,B,C"},
     })
     return extras
 

@@ -15,12 +15,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Reads a JSONL/CSV/TSV/Parquet file (the text column the run trained on, and a "
                     "pair column for pair tasks) and writes one row per input row: its id (the "
                     "--id-column, else an 'id' column, else the 0-based 'row' number), the --keep "
-                    "columns, the predicted 'label' and one 'prob_<label>' per class ('value' for "
+                    "columns, the predicted 'label' and one 'prob_<label>' per class ('labels', a "
+                    "list, and one sigmoid 'prob_<label>' per label for multi-label; 'value' for "
                     "regression; 'answer' for QA, from 'question' and 'context'). The output's "
                     "suffix picks the format: .csv, .tsv, else JSON lines.",
         formatter_class=HelpFormatter,
     )
-    parser.add_argument("--run", type=Path, required=True, help="a run folder (holding model/)")
+    parser.add_argument("--run", type=Path, required=True,
+                        help="a run folder (holding model/), a model/ folder, or a `peftal export` folder "
+                             "(predicts with onnxruntime: its int8 model where it has one)")
     parser.add_argument("--input", type=Path, required=True, help="JSONL/CSV/TSV/Parquet file")
     parser.add_argument("--output", type=Path, required=True,
                         help="file to write: .csv, .tsv or JSONL (any other suffix)")
@@ -41,6 +44,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
+    from peftal.export import is_export
+
+    check_predict_args(args)  # before the model is loaded
+    if is_export(args.run):  # onnxruntime: torch is never imported
+        from peftal.export.folder import require
+
+        require("onnxruntime", "tokenizers")
+        return _predict_export(args)
     import numpy as np
 
     from peftal.cli.predictions import key_columns, prediction_rows, write_rows
@@ -50,8 +61,8 @@ def main(args: argparse.Namespace) -> int:
     from peftal.errors import UsageError
     from peftal.peft.checkpoint import load_model
     from peftal.training import predict, softmax
+    from peftal.training.metrics import decisions, sigmoid
 
-    check_predict_args(args)  # before the model is loaded
     folder = args.run / "model" if (args.run / "model").is_dir() else args.run
     model, tokenizer, meta = load_model(folder)
     headerless = ((args.no_header or (meta.get("no_header") and not args.header))
@@ -71,10 +82,41 @@ def main(args: argparse.Namespace) -> int:
     outputs = predict(model, encode(tokenizer, split, meta["max_length"]), np.arange(len(records)),
                       args.batch_size, precision=meta.get("precision", "fp32"))
     label_names = None if meta["task"] == "regression" else meta["label_names"]
-    rows = prediction_rows(records, id_column, keep, outputs, label_names,
-                           None if label_names is None else softmax(outputs))
+    if meta["task"] == "multilabel":
+        rows = prediction_rows(records, id_column, keep, outputs, label_names, sigmoid(outputs),
+                               decisions(outputs, "multilabel", meta.get("thresholds")))
+    else:
+        rows = prediction_rows(records, id_column, keep, outputs, label_names,
+                               None if label_names is None else softmax(outputs))
     write_rows(args.output, rows)
     print(f"wrote {len(records)} predictions to {args.output}")
+    return 0
+
+
+def _predict_export(args: argparse.Namespace) -> int:
+    """Predict with an exported folder through its own standalone predictor (onnxruntime)."""
+    from peftal.cli.predictions import key_columns, prediction_rows, write_rows
+    from peftal.data import read_records
+    from peftal.errors import UsageError
+    from peftal.export.standalone import Predictor
+
+    predictor = Predictor(args.run)
+    info = predictor.info
+    records = read_records(args.input, header=not args.no_header)
+    id_column, keep = key_columns(records, args.id_column, args.keep, args.input)
+    text_col = _column(info.get("text_column") or "text", records)
+    pair_col = _column(info.get("text_pair_column") or "text_pair", records) if info.get("is_pair") else None
+    for column in filter(None, (text_col, pair_col)):
+        if column not in records[0]:
+            raise UsageError(f"{args.input}: column {column!r} not found; columns are: "
+                             f"{', '.join(map(str, records[0]))}")
+    outputs = predictor.probabilities([str(r[text_col]) for r in records],
+                                      [str(r[pair_col]) for r in records] if pair_col else None,
+                                      batch_size=args.batch_size)
+    labels = predictor.labels or None
+    write_rows(args.output, prediction_rows(records, id_column, keep, outputs, labels,
+                                            outputs if labels else None))
+    print(f"wrote {len(records)} predictions to {args.output} ({predictor.model_file})")
     return 0
 
 

@@ -37,9 +37,11 @@ def key_columns(records: list[Row], id_column: str | None, keep: Sequence[str],
 
 
 def prediction_rows(records: list[Row], id_column: str | None, keep: list[str], outputs: np.ndarray,
-                    label_names: list[str] | None, probabilities: np.ndarray | None) -> list[Row]:
+                    label_names: list[str] | None, probabilities: np.ndarray | None,
+                    multilabel: np.ndarray | None = None) -> list[Row]:
     """One row per record: its id (or 0-based ``row``), kept columns, then ``label`` and one
-    ``prob_<label>`` per class, or ``value`` for regression."""
+    ``prob_<label>`` per class, or ``value`` for regression; for a multi-label model (``multilabel``
+    its ``(n, labels)`` 0/1 decisions) ``labels`` (a list) and one sigmoid ``prob_<label>`` each."""
     rows = []
     for n, record in enumerate(records):
         # a header-less input's id column is a position ("0"): written as "id"
@@ -48,6 +50,10 @@ def prediction_rows(records: list[Row], id_column: str | None, keep: list[str], 
         row.update({column: record[column] for column in keep})
         if label_names is None:
             row["value"] = float(outputs[n][0])
+        elif multilabel is not None:  # every label at or above its threshold, in label order
+            probs = probabilities[n]
+            row["labels"] = [name for name, chosen in zip(label_names, multilabel[n]) if chosen]
+            row.update({f"prob_{name}": round(float(p), 6) for name, p in zip(label_names, probs)})
         else:
             probs = probabilities[n]
             row["label"] = label_names[int(probs.argmax())]

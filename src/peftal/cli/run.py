@@ -99,4 +99,4 @@ def _dry_run(config) -> int:
 def _default_name(config) -> str:
     dataset = Path(config.dataset).stem if "/" in config.dataset else config.dataset
     safe = lambda s: "".join(c if c.isalnum() or c in "-_" else "_" for c in s).strip("_")  # noqa: E731
-    return f"{safe(dataset)}-{safe(config.method_preset)}-{safe(config.strategy)}-seed{config.seed}"
+    return f"{safe(dataset)}-{safe(config.method_preset)}-{safe(config.strategy_preset)}-seed{config.seed}"

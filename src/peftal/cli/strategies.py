@@ -15,10 +15,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def main(args: argparse.Namespace) -> int:
     from peftal.al.strategies import STRATEGIES
+    from peftal.al.strategies.base import applies
     from peftal.config import config_to_dict
 
+    tasks = ("classification", "multilabel", "regression")
     rows = [{"name": name, "description": cls.description, "reference": cls.reference,
-             "regression": not cls.needs_probabilities, "defaults": config_to_dict(cls.Config())}
+             "regression": applies(cls, "regression"),
+             "tasks": [task for task in tasks if applies(cls, task)],
+             "defaults": config_to_dict(cls.Config())}
             for name, cls in STRATEGIES.items()]
     if args.json:
         print_json(rows)

@@ -1,4 +1,4 @@
-"""The built-in datasets of the three studies, each registered with its task, columns and metrics.
+"""The built-in datasets of the studies, each registered with its task, columns and metrics.
 
 A built-in name resolves to ``$PEFTAL_DATA_DIR/<name>/{train,validation,test}.jsonl[.gz]`` when
 that folder exists, else to its Hugging Face hub id (which needs a network connection).
@@ -17,7 +17,7 @@ class DatasetSpec:
 
     Attributes:
         name: Registry name, also the local folder name.
-        task: ``classification``, ``regression`` or ``qa``.
+        task: ``classification``, ``multilabel``, ``regression`` or ``qa``.
         description: One line for ``peftal datasets``.
         metrics: Metric names reported for this dataset (see :mod:`peftal.training.metrics`).
         hub_id: Hugging Face hub dataset id used when no local copy exists.
@@ -128,9 +128,24 @@ _add(DatasetSpec(
     hub_label_names={"neg": "negative", "pos": "positive"},
 ))
 _add(DatasetSpec(
+    "goemotions", "multilabel", "28 emotions of Reddit comments, several per text (Demszky et al. 2020)",
+    ("f1_micro", "f1_macro", "f1_samples", "subset_accuracy", "hamming_loss"),
+    "google-research-datasets/go_emotions", "simplified",
+    labels=("admiration", "amusement", "anger", "annoyance", "approval", "caring", "confusion",
+            "curiosity", "desire", "disappointment", "disapproval", "disgust", "embarrassment",
+            "excitement", "fear", "gratitude", "grief", "joy", "love", "nervousness", "neutral",
+            "optimism", "pride", "realization", "relief", "remorse", "sadness", "surprise"),
+))
+_add(DatasetSpec(
     "squad", "qa", "extractive QA, SQuAD 1.1 (dev file split by article)", ("exact_match", "f1"),
     "rajpurkar/squad",
 ))
+
+
+def is_multilabel(dataset: str, task: str | None) -> bool:
+    """Whether a run's data hold several labels per text, known before loading: ``--task
+    multilabel`` was given, or ``dataset`` is a built-in multi-label dataset (GoEmotions)."""
+    return task == "multilabel" or (dataset in DATASETS and DATASETS.get(dataset).task == "multilabel")
 
 
 def has_pairs(dataset: str, text_pair_column: str | None) -> bool:

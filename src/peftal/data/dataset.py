@@ -14,7 +14,8 @@ import numpy as np
 
 @dataclass
 class Split:
-    """One split. ``labels`` holds class ids (int64) or regression targets (float32)."""
+    """One split. ``labels`` holds class ids (int64), regression targets (float32), or for the
+    multi-label task an ``(n, labels)`` 0/1 matrix (int64)."""
 
     texts: list[str]
     labels: np.ndarray
@@ -39,8 +40,8 @@ class TaskData:
 
     Attributes:
         name: Built-in name or file path it was loaded from.
-        task: ``classification`` or ``regression``.
-        label_names: Class names in id order (``None`` for regression).
+        task: ``classification``, ``multilabel`` or ``regression``.
+        label_names: Class (or label) names in id order (``None`` for regression).
         metrics: Metric names to report.
         train: The pool / training split (the global index space).
         test: The evaluation split.

@@ -15,13 +15,14 @@ from typing import Any
 
 import numpy as np
 
-from peftal.data.builtin import DATASETS, DatasetSpec
+from peftal.data.builtin import DATASETS
 from peftal.data.columns import check_columns, check_headerless, check_positions
 from peftal.data.dataset import Split, TaskData
+from peftal.data.hub import DATA_DIR_ENV, read_hub
 from peftal.data.label_checks import drop_small_classes, drop_unlabeled, warn_suspicious_labels
+from peftal.data.multilabel import build_multilabel_task, check_single_label
 from peftal.errors import UsageError
 
-DATA_DIR_ENV = "PEFTAL_DATA_DIR"
 _SPLITS = ("train", "validation", "test")
 _STEMS = {"train": ("train",), "validation": ("validation", "dev"), "test": ("test",)}  # file names
 _SUFFIXES = (".jsonl", ".jsonl.gz", ".json", ".csv", ".tsv", ".parquet")
@@ -54,6 +55,8 @@ def load_task(
     no_header: bool = False,
     unlabeled_values: tuple[str, ...] = (),
     min_class_count: int = 0,
+    label_separator: str | None = None,
+    label_columns: tuple[str, ...] = (),
 ) -> TaskData:
     """Load a built-in dataset by name or a local file/folder by path.
 
@@ -69,15 +72,28 @@ def load_task(
         unlabeled_values: Label values that mean "no label", besides an empty label and ``-1`` in
             an otherwise non-negative integer column (see :mod:`peftal.data.label_checks`).
         min_class_count: Drop classes with fewer training examples than this (files only).
+        label_separator: Multi-label files: the label cell joins several labels with this string.
+        label_columns: Multi-label files: one 0/1 column per label (the label names).
     """
     path = Path(name_or_path).expanduser()
+    multilabel = task == "multilabel" or (name_or_path in DATASETS and
+                                          DATASETS.get(name_or_path).task == "multilabel")
+    if (label_separator is not None or label_columns) and not multilabel:
+        raise UsageError("--label-separator and --label-columns read multi-label data; add "
+                         "--task multilabel")
     if name_or_path in DATASETS:
         spec = DATASETS.get(name_or_path)
         if spec.task == "qa":
             raise UsageError(f"dataset {spec.name!r} is a question-answering task; "
                              "active learning and classification training do not apply to it")
+        if task is not None and "multilabel" in (task, spec.task) and task != spec.task:
+            raise UsageError(f"dataset {spec.name!r} is a {spec.task} task; leave out --task {task}")
         folder = local_folder(spec.name)
-        splits = _read_folder(folder) if folder else _read_hub(spec)
+        splits = _read_folder(folder) if folder else read_hub(spec)
+        if spec.task == "multilabel":
+            return build_multilabel_task(spec.name, splits, ("text", None, "labels"),
+                                         label_names=spec.labels, min_class_count=min_class_count,
+                                         source=str(folder or spec.hub_id))
         splits = drop_unlabeled(spec.name, splits, "label", spec.task, unlabeled_values)
         columns = ("text", "text_pair" if spec.text_pair else None, "label")
         return build_task(spec.name, spec.task, splits, columns, spec.metrics,
@@ -91,6 +107,9 @@ def load_task(
     _check_distinct_columns(columns)
     if no_header:
         check_positions(columns)
+    if multilabel:
+        return _read_multilabel(path, columns, label_separator, label_columns, test_size, seed,
+                                no_header=no_header, min_class_count=min_class_count)
     splits = _read_user_data(path, columns, task, test_size, seed, no_header=no_header,
                              unlabeled=unlabeled_values, min_class_count=min_class_count)
     task = task or "classification"
@@ -114,6 +133,8 @@ def _read_user_data(path: Path, columns: tuple[str, str | None, str], task: str 
         splits = {"file": read_records(path, header=not no_header)}
     for split_name, records in splits.items():
         check_columns(str(path), split_name, records, columns, no_header=no_header)
+        if kind == "classification":
+            check_single_label(str(path), records, label_column)
     splits = drop_unlabeled(str(path), {("train" if k == "file" else k): v for k, v in splits.items()},
                             label_column, kind, unlabeled)
     if kind == "classification":
@@ -130,6 +151,24 @@ def _read_user_data(path: Path, columns: tuple[str, str | None, str], task: str 
             splits["train"] += [r for r in splits["test"] if str(r[label_column]) not in seen]
             splits["test"] = [r for r in splits["test"] if str(r[label_column]) in seen]
     return splits
+
+
+def _read_multilabel(path: Path, columns: tuple[str, str | None, str], separator: str | None,
+                     label_columns: tuple[str, ...], test_size: float, seed: int, *, no_header: bool,
+                     min_class_count: int) -> TaskData:
+    """A user's multi-label file or folder (:mod:`peftal.data.multilabel`)."""
+    if path.is_dir():
+        splits = _read_folder(path, header=not no_header)
+        if "train" not in splits:
+            raise UsageError(f"{path}: no training split found (train.*)")
+    else:
+        splits = {"file": read_records(path, header=not no_header)}
+    named = columns if not label_columns else (*columns[:2], None)
+    for split_name, records in splits.items():
+        check_columns(str(path), split_name, records, named, no_header=no_header)
+    return build_multilabel_task(str(path), splits, columns, separator=separator,
+                                 label_columns=label_columns, min_class_count=min_class_count,
+                                 test_size=test_size, seed=seed, source=str(path.resolve()))
 
 
 def _check_distinct_columns(columns: tuple[str, str | None, str]) -> None:
@@ -155,7 +194,7 @@ def build_task(
 ) -> TaskData:
     """Check raw records and turn them into a :class:`TaskData`."""
     if task not in ("classification", "regression"):
-        raise UsageError(f"unknown task {task!r}; valid tasks: classification, regression")
+        raise UsageError(f"unknown task {task!r}; valid tasks: classification, regression, multilabel")
     if "train" not in splits:
         raise UsageError(f"{name}: no training split found")
     if "test" in splits:
@@ -354,43 +393,3 @@ def _json_line(line: str, path: Path, number: int) -> dict[str, Any]:
     if not isinstance(record, dict):
         raise UsageError(f"{path}: line {number} is not a JSON object")
     return record
-
-
-def _read_hub(spec: DatasetSpec) -> dict[str, Records]:
-    """Download ``spec`` from the Hugging Face hub via ``datasets`` (needs a network)."""
-    try:
-        import datasets
-    except ImportError:  # pragma: no cover - datasets is a dependency
-        raise UsageError("loading from the hub needs the `datasets` package") from None
-    try:
-        loaded = datasets.load_dataset(spec.hub_id, spec.hub_config)
-    except Exception as error:
-        raise UsageError(
-            f"dataset {spec.name!r}: no local copy (set {DATA_DIR_ENV} to a folder holding "
-            f"{spec.name}/train.jsonl ...) and loading {spec.hub_id!r} from the hub failed: "
-            f"{type(error).__name__}"
-        ) from None
-    splits = {}
-    for split in _SPLITS:
-        hub_split = spec.hub_splits.get(split, split)
-        if hub_split not in loaded:
-            continue
-        part = loaded[hub_split]
-        features = part.features
-        records = []
-        for row in part:
-            record = {spec.hub_columns.get(k, k): v for k, v in row.items()}
-            label_column = next((k for k, v in spec.hub_columns.items() if v == "label"), "label")
-            label_feature = features.get(label_column)
-            if spec.task == "classification" and hasattr(label_feature, "int2str"):
-                if record["label"] is None or record["label"] < 0:
-                    continue  # unlabelled hub test split (GLUE)
-                record["label"] = label_feature.int2str(record["label"])
-            if spec.task == "classification":
-                record["label"] = spec.hub_label_names.get(str(record["label"]), str(record["label"]))
-            elif spec.hub_label_scale != 1.0:
-                record["label"] = float(record["label"]) * spec.hub_label_scale
-            records.append(record)
-        if records:
-            splits[split] = records
-    return splits

@@ -7,9 +7,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from peftal.data.builtin import is_multilabel
 from peftal.errors import UsageError
 
-TASKS = ("classification", "regression", "qa")  # the tasks a labelled dataset can hold
+TASKS = ("classification", "regression", "multilabel", "qa")  # the tasks a labelled dataset can hold
 
 
 @dataclass(frozen=True)
@@ -20,7 +21,8 @@ class DataOptions:
         text_column: Column holding the text: a name, or a 0-based position with ``--no-header``.
         text_pair_column: Column holding the second text of sentence pairs (default: none).
         label_column: Column holding the label: a name, or a 0-based position with ``--no-header``.
-        task: Task of a local file (default: classification).
+        task: Task of a local file (default: classification); ``multilabel``: several labels per
+            text (a list per row, ``--label-separator`` or ``--label-columns``).
         no_header: CSV/TSV files have no header row (default: the first row names the columns);
             give columns as 0-based positions, e.g. ``--text-column 1 --label-column 2`` for
             id,text,label rows.
@@ -29,6 +31,10 @@ class DataOptions:
             and are left out of a simulated run.
         min_class_count: Drop classes with fewer than this many training examples (default: keep
             all; classes with 1-2 examples get a warning).
+        label_separator: Multi-label files: a label cell joins several labels with this string
+            (e.g. ``,``).
+        label_columns: Multi-label files: one 0/1 column per label, comma-separated names (e.g.
+            ``toxic,obscene,insult``); they replace ``--label-column``.
     """
 
     text_column: str = "text"
@@ -38,6 +44,8 @@ class DataOptions:
     no_header: bool = False
     unlabeled_values: tuple[str, ...] = ()
     min_class_count: int = 0
+    label_separator: str | None = None
+    label_columns: str | None = None
 
     def __post_init__(self) -> None:
         getattr(super(), "__post_init__", lambda: None)()  # the other option blocks' checks
@@ -47,8 +55,27 @@ class DataOptions:
         if self.min_class_count < 0:
             raise UsageError(f"--min-class-count must be >= 0, got {self.min_class_count}")
 
+        if isinstance(self.label_columns, (list, tuple)):  # a list in a YAML file or a study cell
+            object.__setattr__(self, "label_columns", ",".join(str(c) for c in self.label_columns))
+        if self.label_separator == "":
+            raise UsageError("--label-separator must not be empty")
+
+    @property
+    def label_column_names(self) -> tuple[str, ...]:
+        """``--label-columns a,b,c`` as a tuple of column names (empty when not given)."""
+        return tuple(c.strip() for c in (self.label_columns or "").split(",") if c.strip())
+
+    def refuse_multilabel(self, dataset: str, command: str) -> None:
+        """For a command that does not train multi-label models yet: one line naming what asked for
+        one (``--task multilabel``, a multi-label option, or a multi-label built-in ``dataset``)."""
+        if is_multilabel(dataset, self.task) or self.label_separator or self.label_columns:
+            raise UsageError(f"{command} does not train multi-label models yet (--task multilabel, "
+                             "--label-separator, --label-columns, a multi-label dataset); use "
+                             "peftal run for multi-label data")
+
     def load_options(self) -> dict[str, object]:
         """These options as the keywords of :func:`peftal.data.load_task`."""
         return {"text_column": self.text_column, "text_pair_column": self.text_pair_column,
                 "label_column": self.label_column, "task": self.task, "no_header": self.no_header,
-                "unlabeled_values": self.unlabeled_values, "min_class_count": self.min_class_count}
+                "unlabeled_values": self.unlabeled_values, "min_class_count": self.min_class_count,
+                "label_separator": self.label_separator, "label_columns": self.label_column_names}

@@ -232,8 +232,10 @@ def _answers(answers: Any, qid: str, where: str) -> tuple[list[str], list[int | 
 
 
 def _from_hub(name: str, hub_id: str) -> QATask:
+    from peftal.data.hub import check_hub
     from peftal.data.loading import DATA_DIR_ENV
 
+    check_hub(name, f"{name}/dev-v1.1.json")
     try:
         import datasets
 

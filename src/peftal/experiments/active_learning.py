@@ -1,5 +1,6 @@
-"""The ``active_learning`` run kind (``peftal run``, a study's AL cells): config and checks, set-up,
-execution into a run folder, and the study kind's validation (the run's own checks).
+"""The ``active_learning`` run kind (``peftal run``, a study's AL cells): config, set-up and execution
+into a run folder; its checks and the study kind's validation are in
+:mod:`peftal.experiments.al_checks`.
 
 Protocol of Jukić & Šnajder (2023): every round (:func:`peftal.al.engine.run_rounds`) retrains from
 the pretrained weights, the head always trains, and the test split is evaluated every round for the
@@ -24,21 +25,28 @@ from peftal.al.engine import RunSetup, RunState, run_rounds
 from peftal.al.probe import RepresentationProbe
 from peftal.al.rounds import round_sizes
 from peftal.al.stopping import check_criteria, draw_stop_set, parse_criterion
-from peftal.al.strategies import parse_strategy, strategies_for
+from peftal.al.strategies import parse_strategy
 from peftal.al.warm_start import draw_warm_start
-from peftal.data import DATASETS, TaskData, load_task
-from peftal.data.builtin import has_pairs
+from peftal.data import TaskData, load_task
+from peftal.data.builtin import has_pairs, is_multilabel
 from peftal.data.encoding import encode
-from peftal.data.loading import local_folder
 from peftal.data.options import DataOptions
-from peftal.defaults import default_method
+from peftal.defaults import default_method, default_strategy
 from peftal.errors import UsageError
-from peftal.experiments.kinds import StudyKind, parsed_preset
-from peftal.experiments.run_folder import RUN_ID, check_out_dir, complete_run, model_meta, recorded_run
+from peftal.experiments.al_checks import check_cell, check_data, validate_active_learning
+from peftal.experiments.kinds import StudyKind
+from peftal.experiments.model_card import card_facts
+from peftal.experiments.run_folder import (
+    RUN_ID,
+    check_out_dir,
+    complete_run,
+    model_meta,
+    recorded_run,
+    thresholds_meta,
+)
 from peftal.measures.curves import learning_curve_auc
-from peftal.models.backbone import display_name, load_backbone, skeleton
+from peftal.models.backbone import display_name, load_backbone
 from peftal.models.heads import POOLINGS
-from peftal.models.limits import check_max_length
 from peftal.peft import parse_method
 from peftal.peft.checkpoint import save_checkpoint
 from peftal.peft.recipes import RecipeOptions, task_type
@@ -62,7 +70,8 @@ class RunConfig(DataOptions, RecipeOptions):
         model: HF model id or local path (default: the packaged all-MiniLM-L6-v2).
         method: PEFT method preset, e.g. ``lora`` or ``lora[r=16,alpha=32]`` (default: ``ia3``;
             ``lora`` for text pairs).
-        strategy: Query strategy preset, e.g. ``entropy`` or ``mc_dropout[passes=10]``.
+        strategy: Query strategy preset, e.g. ``entropy`` or ``mc_dropout[passes=10]`` (default:
+            ``entropy``; ``br_entropy_mean`` for multi-label data).
         warm_start: Labels drawn at random before the first round.
         query_size: Labels the strategy picks per round.
         budget: Total labels, warm start included; the run ends when it is spent.
@@ -95,12 +104,15 @@ class RunConfig(DataOptions, RecipeOptions):
             model; :mod:`peftal.al.acquisition`).
         acquisition_every: With ``acquisition_method``, also train the main method every this
             many rounds.
+        threshold: Multi-label: predict a label where its probability is at least this (e.g.
+            0.5); default: per-label thresholds chosen by 3-fold cross-validation on the labelled
+            set each round (3 extra fits per round).
     """
 
     dataset: str = "trec"
     model: str | None = None
     method: str | None = None
-    strategy: str = "entropy"
+    strategy: str | None = None
     warm_start: int = 100
     query_size: int = 50
     budget: int = 300
@@ -121,6 +133,7 @@ class RunConfig(DataOptions, RecipeOptions):
     device: str = "auto"
     acquisition_method: str | None = None
     acquisition_every: int | None = None
+    threshold: float | None = None
 
     @property
     def method_preset(self) -> str:
@@ -128,6 +141,13 @@ class RunConfig(DataOptions, RecipeOptions):
         if self.method is not None:
             return self.method
         return default_method(has_pairs(self.dataset, self.text_pair_column))
+
+    @property
+    def strategy_preset(self) -> str:
+        """The strategy this run queries with: ``strategy``, or the default for its data."""
+        if self.strategy is not None:
+            return self.strategy
+        return default_strategy(is_multilabel(self.dataset, self.task))
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -150,6 +170,8 @@ class RunConfig(DataOptions, RecipeOptions):
             raise UsageError(f"--cka-probe-size must be 0 (no CKA) or >= 2, got {self.cka_probe_size}")
         object.__setattr__(self, "stop", tuple(self.stop))  # a list from the CLI or a YAML file
         check_criteria(self.stop)
+        if self.threshold is not None and not 0 < self.threshold < 1:
+            raise UsageError(f"--threshold must be between 0 and 1, got {self.threshold}")
         self._check_acquisition()
 
     def round_sizes(self) -> list[int]:
@@ -169,42 +191,11 @@ class RunConfig(DataOptions, RecipeOptions):
 def prepare(config: RunConfig) -> tuple[TaskData, Any, Any]:
     """Load and check everything a run needs before any compute; returns (task, method, strategy)."""
     method = parse_method(config.method_preset)
-    strategy = parse_strategy(config.strategy)
+    strategy = parse_strategy(config.strategy_preset)
     check_cell(config, method)
     task = load_task(config.dataset, seed=config.seed, **config.load_options())
     check_data(config, task, method, strategy)
     return task, method, strategy
-
-
-def check_cell(config: RunConfig, method: Any) -> None:
-    """The checks of ``config`` that need no data: the backbone, the token limit, the adapter to start
-    from, the acquisition method. Raises :class:`UsageError` naming the first problem."""
-    if config.init_adapter is not None:
-        from peftal.peft.pretrained_adapter import check_init_adapter
-
-        check_init_adapter(config.init_adapter, method.preset, config.model)
-    if config.acquisition_method is not None:
-        parse_method(config.acquisition_method)
-    method.method.check_backbone(skeleton(config.model), method.config)
-    check_max_length(config.model, config.max_length, method.config)
-
-
-def check_data(config: RunConfig, task: TaskData, method: Any, strategy: Any) -> None:
-    """The checks of ``config`` against its loaded ``task``; raises :class:`UsageError`."""
-    if task.task == "regression" and strategy.needs_probabilities:
-        raise UsageError(f"strategy {strategy.name!r} needs class probabilities and does not apply to "
-                         f"the regression task {task.name!r}; use one of: "
-                         f"{', '.join(strategies_for('regression'))}")
-    check_criteria(config.stop, task.task)
-    method.check_task(task.task)
-    if config.acquisition_method is not None:
-        parse_method(config.acquisition_method).check_task(task.task)
-    if config.stratified_warm_start and task.task == "regression":
-        raise UsageError("--stratified-warm-start needs classes; it does not apply to the regression "
-                         f"task {task.name!r}")
-    if config.budget > len(task.train):
-        raise UsageError(f"--budget ({config.budget}) is larger than the pool of {task.name!r} "
-                         f"({len(task.train)} training examples)")
 
 
 RoundCallback = Callable[[RoundRecord], None]
@@ -214,51 +205,6 @@ def _run_active_learning(config: Any, *, progress: bool = False) -> tuple[dict, 
     records: list[RoundRecord] = []
     summary, _model = run_active_learning(config, on_round=records.append, progress=progress)
     return summary, records
-
-
-def validate_active_learning(configs: list[Any]) -> list[str]:
-    """The checks ``peftal run`` makes (:func:`prepare`): :func:`check_cell` on every distinct cell,
-    :func:`check_data` once per cell and loaded dataset (a hub dataset that is not on this machine is
-    checked at run time); presets that do not parse are reported once."""
-    problems: list[str] = []
-    methods = {preset: parsed_preset(problems, parse_method, preset)
-               for preset in dict.fromkeys(config.method_preset for config in configs)}
-    strategies = {preset: parsed_preset(problems, parse_strategy, preset)
-                  for preset in dict.fromkeys(config.strategy for config in configs)}
-    cells = [c for c in dict.fromkeys(configs) if methods[c.method_preset] and strategies[c.strategy]]
-    by_dataset: dict[tuple, list[Any]] = {}
-    for config in cells:
-        try:
-            check_cell(config, methods[config.method_preset])
-        except UsageError as error:
-            problems.append(f"{config.method_preset} × {config.strategy} on {config.dataset!r}: {error}")
-        by_dataset.setdefault((config.dataset, *config.load_options().values()), []).append(config)
-    for group in by_dataset.values():
-        task = _checked_task(group[0], problems)
-        for config in group if task is not None else ():
-            try:
-                check_data(config, task, methods[config.method_preset], strategies[config.strategy])
-            except UsageError as error:
-                problems.append(f"{config.method_preset} × {config.strategy} on {config.dataset!r}: {error}")
-    return list(dict.fromkeys(problems))
-
-
-def _checked_task(config: RunConfig, problems: list[str]) -> TaskData | None:
-    """The dataset of ``config`` loaded once for a grid's checks; ``None`` (with the problem added, if
-    there is one) when it cannot or need not be loaded here."""
-    name = config.dataset
-    spec = DATASETS.get(name) if name in DATASETS else None
-    if spec is None and not Path(name).expanduser().exists():
-        problems.append(f"unknown dataset {name!r}: not a built-in name ({', '.join(DATASETS.names())}) "
-                        "and no such file or folder")
-    elif spec is not None and spec.task == "qa":
-        problems.append(f"dataset {name!r} is a question-answering task; active learning does not apply")
-    elif spec is None or local_folder(name) is not None:
-        try:
-            return load_task(config.dataset, seed=config.seed, **config.load_options())
-        except UsageError as error:
-            problems.append(str(error))
-    return None
 
 
 def run_active_learning(
@@ -352,7 +298,7 @@ def _summary(setup: RunSetup, state: RunState, rounds: list[RoundRecord], metric
         "task": task.task,
         "eval_split": task.eval_split,
         "metric": metric,
-        "config": dataclasses.asdict(config),
+        "config": {**dataclasses.asdict(config), "strategy": config.strategy_preset},
         "rounds": [record.public() for record in rounds],
         "converged": all_converged([record.converged for record in rounds]),
         "stopped_by": state.stopped_by,
@@ -377,7 +323,8 @@ def execute_run(config: RunConfig, out: Path, *, overwrite: bool = False,
 
     check_out_dir(out, overwrite)
     prepared = prepare(config)  # every input check happens before the folder is touched
-    with recorded_run(out, "active_learning", dataclasses.asdict(config), config.seed) as store:
+    stored = {**dataclasses.asdict(config), "strategy": config.strategy_preset}
+    with recorded_run(out, "active_learning", stored, config.seed) as store:
         summary, model = run_active_learning(config, on_round=lambda record: store.add_round(RUN_ID, record),
                                              progress=progress, prepared=prepared)
         task = prepared[0]
@@ -387,7 +334,8 @@ def execute_run(config: RunConfig, out: Path, *, overwrite: bool = False,
             max_length=config.max_length, text_column=config.text_column,
             text_pair_column=config.text_pair_column, is_pair=task.is_pair, no_header=config.no_header,
             precision=resolve_precision(config.precision),  # predict as the run evaluated
-        ))
+            **thresholds_meta(model),
+        ), card_facts(summary, task.source))
         metric = summary["metric"]
         plot_learning_curve([r["num_labeled"] for r in summary["rounds"]],
                             [r["metrics"][metric] for r in summary["rounds"]],

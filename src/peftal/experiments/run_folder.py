@@ -84,3 +84,9 @@ def model_meta(*, model: str | None, method: str, task: str, num_outputs: int, m
             "num_outputs": num_outputs, "pooling": pooling, "max_length": max_length,
             "text_column": text_column, "text_pair_column": text_pair_column, "is_pair": is_pair,
             **extra}
+
+
+def thresholds_meta(model: Any) -> dict[str, Any]:
+    """A multi-label model's per-label thresholds, as ``peftal predict`` applies them."""
+    thresholds = getattr(model, "thresholds", None)
+    return {} if thresholds is None else {"thresholds": [float(t) for t in thresholds]}

@@ -274,6 +274,9 @@ def _unique(items: list[str]) -> list[str]:
 # for text pairs); ids compare with this one, so a stored cell keeps its id and a cell that leaves
 # the method to the default gets the id of the cell naming the method it trains.
 _FIRST_DEFAULT_METHOD = "lora"
+# The strategy a cell queried with by default before the default resolved by data (``entropy``;
+# ``br_entropy_mean`` on multi-label data): a stored cell keeps its id the same way.
+_FIRST_DEFAULT_STRATEGY = "entropy"
 
 
 def cell_id_of(kind: str, config: Any) -> str:
@@ -286,6 +289,8 @@ def cell_id_of(kind: str, config: Any) -> str:
     values = config_dict(config)  # a method left to the default: the one the cell trains
     if "method" in values:
         defaults["method"] = _FIRST_DEFAULT_METHOD
+    if "strategy" in values and hasattr(config, "strategy_preset"):
+        defaults["strategy"] = _FIRST_DEFAULT_STRATEGY
     values = {key: value for key, value in values.items()
               if value != defaults.get(key, dataclasses.MISSING)}
     payload = json.dumps({"kind": kind, "config": values}, sort_keys=True, default=str)

@@ -29,6 +29,7 @@ from peftal.data.sampling import sample_training_ids, subset_size
 from peftal.defaults import DEFAULT_METHOD
 from peftal.errors import UsageError
 from peftal.experiments.kinds import StudyKind, parsed_preset
+from peftal.experiments.model_card import card_facts
 from peftal.experiments.run_folder import RUN_ID, check_out_dir, complete_run, model_meta, recorded_run
 from peftal.models.backbone import display_name, load_backbone, skeleton
 from peftal.models.heads import POOLINGS
@@ -87,6 +88,7 @@ class SupervisedConfig(DataOptions, RecipeOptions):
 
     def __post_init__(self) -> None:
         super().__post_init__()
+        self.refuse_multilabel(self.dataset, "peftal train")
         if self.fraction is not None and self.num_train is not None:
             raise UsageError("give either --fraction or --num-train, not both")
         if self.fraction is not None and not 0 < self.fraction <= 1:
@@ -166,7 +168,8 @@ def execute_train(config: SupervisedConfig, out: Path, *, overwrite: bool = Fals
             text_pair_column=config.text_pair_column, is_pair=getattr(task, "is_pair", False),
             no_header=config.no_header,
         )
-        save_checkpoint(model, out / "model", {**meta, **extra_meta})
+        save_checkpoint(model, out / "model", {**meta, **extra_meta},
+                        card_facts(summary, getattr(task, "source", None)))
         answers = record.artifacts.get("qa_predictions")
         if answers is not None:  # question id -> answer, the official script's prediction format
             (out / "predictions.json").write_text(json.dumps(answers, indent=1))

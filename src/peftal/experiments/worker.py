@@ -73,9 +73,12 @@ def execute_cell(kind_name: str, config: dict[str, Any], *, cell_id: str = "",
 
 
 def config_dict(config: Any) -> dict[str, Any]:
-    """A cell config as the plain dict :func:`execute_cell` takes (and a study stores): a method left
-    to the default is stored as the method the cell trains (``ia3``, ``lora`` on text pairs)."""
+    """A cell config as the plain dict :func:`execute_cell` takes (and a study stores): a method or
+    strategy left to the default is stored as the one the cell uses (``ia3``, ``lora`` on text pairs;
+    ``entropy``, ``br_entropy_mean`` on multi-label data)."""
     values = dataclasses.asdict(config)
     if values.get("method") is None and hasattr(config, "method_preset"):
         values["method"] = config.method_preset
+    if values.get("strategy") is None and hasattr(config, "strategy_preset"):
+        values["strategy"] = config.strategy_preset
     return values

@@ -52,7 +52,7 @@ class PeftMethod:
             head trains). Runs then compute each example's pooled embedding once
             (:class:`~peftal.training.features.PooledFeatures`) and hand those to :meth:`fit`,
             prediction and the strategies in every round.
-        tasks: The tasks it serves (``classification``, ``regression``, ``qa``).
+        tasks: The tasks it serves (``classification``, ``multilabel``, ``regression``, ``qa``).
     """
 
     name: ClassVar[str]
@@ -64,7 +64,7 @@ class PeftMethod:
     recipes: ClassVar[dict[str, Any]] = {}
     padding_invariant: ClassVar[bool] = True
     frozen_encoder: ClassVar[bool] = False
-    tasks: ClassVar[tuple[str, ...]] = ("classification", "regression", "qa")
+    tasks: ClassVar[tuple[str, ...]] = ("classification", "multilabel", "regression", "qa")
 
     def apply(self, model: TextClassifier, config: Any) -> None:
         """Add the method's parameters to ``model`` and set which parameters train."""
@@ -89,7 +89,7 @@ class PeftMethod:
         """Train ``model`` (built by :func:`build_model`) on the examples ``indices`` of ``encoded``
         with ``targets``. Default: the gradient trainer (:func:`~peftal.training.train`) with
         ``train_config``; the ``head`` and ``setfit`` methods fit differently."""
-        if train_config.linear_probe_init and task == "classification":
+        if train_config.linear_probe_init and task in ("classification", "multilabel"):
             # LP-FT: the head starts as a linear probe of the features the method starts from
             fit_linear_head(model, embed(model, encoded, indices), targets, task=task,
                             config=HeadConfig())

@@ -1,5 +1,6 @@
 """``head``: a linear probe. The encoder stays frozen and only the head trains, fitted in closed form
-(ridge regression) or by L-BFGS (multinomial logistic regression, scikit-learn) on the pooled
+(ridge regression) or by L-BFGS (multinomial logistic regression, or one binary logistic regression
+per label for the multi-label task; scikit-learn, :mod:`peftal.peft.linear_probe`) on the pooled
 embeddings of the pretrained encoder.
 
 The baseline a practitioner tries first, and the one that wins with very few labels: AL on frozen
@@ -29,14 +30,15 @@ from peftal.training.trainer import TrainConfig, TrainResult, embed
 @register_method
 class Head(PeftMethod):
     name = "head"
-    description = "linear probe: frozen encoder, the head fitted by L-BFGS (ridge for regression)"
+    description = ("linear probe: frozen encoder, the head fitted by L-BFGS (ridge for regression, "
+                   "one-vs-rest for multi-label)")
     reference = ("Kumar et al. 2022, Fine-Tuning can Distort Pretrained Features (linear probing); "
                  "Vysogorets & Gopal 2024 (AL on frozen representations)")
     Config = HeadConfig
     lr = None  # no gradient steps: the fit is closed form / L-BFGS
     head_lr = None
     frozen_encoder = True
-    tasks = ("classification", "regression")
+    tasks = ("classification", "multilabel", "regression")
 
     def apply(self, model: TextClassifier, config: HeadConfig) -> None:
         for parameter in model.encoder.parameters():

@@ -1,6 +1,6 @@
-"""Fitting a linear head in closed form (ridge) or by L-BFGS (logistic regression) on pooled
-embeddings: the ``head`` method's whole training, and the linear-probe start of LP-FT
-(``TrainConfig.linear_probe_init``) for every gradient method.
+"""Fitting a linear head in closed form (ridge) or by L-BFGS (logistic regression; one binary one per
+label for the multi-label task) on pooled embeddings: the ``head`` method's whole training, and the
+linear-probe start of LP-FT (``TrainConfig.linear_probe_init``) for every gradient method.
 
 Kept apart from :mod:`peftal.peft.head` (the method) so that the method contract in
 :mod:`peftal.peft.base` can use it without importing a method that is itself built on that contract.
@@ -73,6 +73,25 @@ def _logistic(vectors: np.ndarray, targets: np.ndarray, num_classes: int,
     return weight, bias
 
 
+def _one_vs_rest(vectors: np.ndarray, targets: np.ndarray,
+                 config: HeadConfig) -> tuple[np.ndarray, np.ndarray]:
+    """``(weight (labels, hidden), bias (labels,))``: one binary logistic regression per label, whose
+    sigmoid equals scikit-learn's ``predict_proba[:, 1]``; a label that all labelled texts have (or
+    none has) gets a constant logit of +-``_ABSENT_MARGIN``."""
+    from sklearn.linear_model import LogisticRegression
+
+    weight = np.zeros((targets.shape[1], vectors.shape[1]), dtype=np.float64)
+    bias = np.zeros(targets.shape[1], dtype=np.float64)
+    for label in range(targets.shape[1]):
+        column = targets[:, label]
+        if column.min() == column.max():
+            bias[label] = _ABSENT_MARGIN if column[0] else -_ABSENT_MARGIN
+            continue
+        fitted = LogisticRegression(C=config.c, max_iter=config.max_iter).fit(vectors, column)
+        weight[label], bias[label] = fitted.coef_[0], fitted.intercept_[0]
+    return weight, bias
+
+
 def fit_linear_head(model: TextClassifier, vectors: np.ndarray, targets: np.ndarray, *, task: str,
                     config: HeadConfig) -> TrainResult:
     """Fit ``model.head`` on pooled embeddings ``(n, hidden)`` with ``targets``; the result is shaped
@@ -85,6 +104,8 @@ def fit_linear_head(model: TextClassifier, vectors: np.ndarray, targets: np.ndar
 
         fitted = Ridge(alpha=config.alpha).fit(vectors, targets.astype(np.float64))
         weight, bias = fitted.coef_[None, :], np.atleast_1d(fitted.intercept_)
+    elif task == "multilabel":
+        weight, bias = _one_vs_rest(vectors, targets.astype(np.int64), config)
     else:
         weight, bias = _logistic(vectors, targets.astype(np.int64), model.head.out_features, config)
     with torch.no_grad():
@@ -95,6 +116,11 @@ def fit_linear_head(model: TextClassifier, vectors: np.ndarray, targets: np.ndar
     result = TrainResult(steps=1)
     if task == "regression":
         record["loss"] = float(np.mean((outputs[:, 0] - targets) ** 2))
+    elif task == "multilabel":  # binary cross-entropy; correct = every label right (subset accuracy)
+        record["loss"] = float(np.mean(np.logaddexp(0.0, outputs) - targets * outputs))
+        correct = ((outputs >= 0) == (targets == 1)).all(axis=1)
+        record["train_accuracy"] = float(correct.mean())
+        result.correct = correct[None, :]
     else:
         shifted = outputs - outputs.max(axis=1, keepdims=True)
         log_probs = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))

@@ -16,6 +16,12 @@ fail on noise). Then, per task:
   when the labelled set has several. Halfway, not a fixed 0.9: with a majority class of 0.69
   (CoLA) 0.9 is a demand near perfect fitting, with six balanced classes 0.9 is far above what
   "learned something" means, and noisy labels may cap the attainable share below 0.9.
+- **multilabel**: the same test on the trainer's training accuracy, which for this task is subset
+  accuracy (a text counts as right when every one of its labels is right at probability 0.5): at
+  least halfway from the share of the most frequent label *set* (what predicting that set for every
+  text scores) to 1, and the model does not predict one label set for every text when the labelled
+  set has several. Subset, not per-label accuracy: with many rare labels, predicting no label
+  already gets most (text, label) decisions right, so per-label accuracy barely moves.
 - **regression**: the last epoch's training MSE is at most ``REGRESSION_MSE_SHARE`` of the
   targets' variance (the model explains at least half of the training variance; MSE on
   standardised targets).
@@ -57,10 +63,11 @@ def converged(epochs: Sequence[Any], *, task: str, targets: np.ndarray | None = 
     Args:
         epochs: Per completed epoch, dicts or :class:`~peftal.records.EpochRecord` with ``loss``
             and (classification) ``train_accuracy``.
-        task: ``classification``, ``regression``, ``qa`` or ``mlm``.
-        targets: The training targets (class ids, or regression values), in training order.
+        task: ``classification``, ``multilabel``, ``regression``, ``qa`` or ``mlm``.
+        targets: The training targets (class ids, a 0/1 ``(examples, labels)`` matrix, or
+            regression values), in training order.
         correct_last: ``(examples,)`` bool, the last epoch's per-example correctness, same order
-            as ``targets`` (classification).
+            as ``targets`` (classification, multilabel).
     """
     losses = [_value(e, "loss") for e in epochs]
     if not losses or any(loss is None or not np.isfinite(loss) for loss in losses):
@@ -71,6 +78,8 @@ def converged(epochs: Sequence[Any], *, task: str, targets: np.ndarray | None = 
         return False, f"unstable: last-epoch loss {last:.4g} above the best epoch's {best:.4g}"
     if task == "classification":
         return _classification(epochs, targets, correct_last)
+    if task == "multilabel":  # a label set is one "class" of the same test
+        return _classification(epochs, _label_set_ids(targets), correct_last, unit="label set")
     if task == "regression":
         if targets is None or np.var(targets) == 0:
             return None, "regression targets without variance"
@@ -88,8 +97,15 @@ def converged(epochs: Sequence[Any], *, task: str, targets: np.ndarray | None = 
     raise ValueError(f"no convergence criterion for task {task!r}")
 
 
+def _label_set_ids(targets: np.ndarray | None) -> np.ndarray | None:
+    """Per text of a 0/1 ``(texts, labels)`` matrix, an id of its label set (equal sets, equal ids)."""
+    if targets is None or len(targets) == 0:
+        return targets
+    return np.unique(np.asarray(targets).reshape(len(targets), -1), axis=0, return_inverse=True)[1].ravel()
+
+
 def _classification(epochs: Sequence[Any], targets: np.ndarray | None,
-                    correct_last: np.ndarray | None) -> tuple[bool | None, str]:
+                    correct_last: np.ndarray | None, unit: str = "class") -> tuple[bool | None, str]:
     accuracy = _value(epochs[-1], "train_accuracy")
     if accuracy is None or targets is None or len(targets) == 0:
         return None, "no training accuracy recorded"
@@ -100,11 +116,12 @@ def _classification(epochs: Sequence[Any], targets: np.ndarray | None,
         correct_last = np.asarray(correct_last, dtype=bool)
         for cls in classes:  # a model that predicts ``cls`` everywhere is right exactly there
             if np.array_equal(correct_last, targets == cls):
-                return False, f"predicts one class ({cls.item()}) for every training example"
+                return False, f"predicts one {unit} ({cls.item()}) for every training example"
     needed = majority + FIT_SHARE * (1.0 - majority)
     if len(classes) == 1:
         needed = 1.0 - STABLE_ABSOLUTE  # one class: it must at least be fitted
     ok = bool(accuracy >= needed)
-    return ok, (f"training accuracy {accuracy:.3f} (at least {needed:.3f}: halfway from the "
+    name = "training accuracy" if unit == "class" else "training subset accuracy"
+    return ok, (f"{name} {accuracy:.3f} (at least {needed:.3f}: halfway from the "
                 f"majority share {majority:.3f} to 1)")
 

@@ -147,9 +147,14 @@ def center_regression_head(model: nn.Module, targets: np.ndarray) -> None:
 
 
 def supervised_loss(targets: np.ndarray, task: str) -> BatchLoss:
-    """Cross-entropy on class ids, or MSE on the single output for regression."""
+    """Cross-entropy on class ids, MSE on the single output for regression, or for the multi-label
+    task binary cross-entropy on one sigmoid output per label (mean over texts and labels).
+
+    A multi-label example counts as correct (per-epoch training accuracy, forgetting) when every
+    one of its labels is right at probability 0.5: the training accuracy is subset accuracy.
+    """
     targets_tensor = torch.as_tensor(targets)
-    cross_entropy, mse = nn.CrossEntropyLoss(), nn.MSELoss()
+    cross_entropy, mse, binary = nn.CrossEntropyLoss(), nn.MSELoss(), nn.BCEWithLogitsLoss()
 
     def batch_loss(model: nn.Module, batch: dict[str, torch.Tensor],
                    positions: np.ndarray) -> tuple[torch.Tensor, np.ndarray | None]:
@@ -157,6 +162,9 @@ def supervised_loss(targets: np.ndarray, task: str) -> BatchLoss:
         batch_targets = targets_tensor[positions].to(outputs.device)
         if task == "regression":
             return mse(outputs[:, 0], batch_targets.float()), None
+        if task == "multilabel":
+            hits = ((outputs >= 0).long() == batch_targets).all(dim=1)
+            return binary(outputs, batch_targets.float()), hits.cpu().numpy()
         return cross_entropy(outputs, batch_targets), (outputs.argmax(1) == batch_targets).cpu().numpy()
 
     return batch_loss
@@ -180,9 +188,10 @@ def train(
         model: A :class:`~peftal.models.TextClassifier` with ``requires_grad`` set by its method.
         encoded: Token ids of the whole pool.
         indices: Global ids of the training examples.
-        targets: Their labels: class ids or regression targets.
+        targets: Their labels: class ids, regression targets, or a 0/1 ``(n, labels)`` matrix.
         config: Optimisation settings.
-        task: ``classification`` or ``regression`` (or any task when ``batch_loss`` is given).
+        task: ``classification``, ``multilabel`` or ``regression`` (or any task when ``batch_loss``
+            is given).
         rng: Generator for batch order (dropout draws from torch's generator, seeded by the caller).
         on_step: Called after every optimiser step (progress bars).
         batch_loss: The loss of one batch (span extraction, masked LM); default

@@ -12,7 +12,8 @@ class FakeClassifier:
         num_examples: Pool size (global ids ``0 .. num_examples - 1``).
         num_classes: Classes; probabilities are Dirichlet draws, so rows have no exact ties.
         hidden: Embedding width.
-        task: ``classification`` or ``regression`` (then probabilities raise, like the real one).
+        task: ``classification``, ``multilabel`` (independent uniform probabilities per label) or
+            ``regression`` (then probabilities raise, like the real one).
         seed: Seeds the arrays.
     """
 
@@ -21,6 +22,8 @@ class FakeClassifier:
         rng = np.random.default_rng(seed)
         self.task = task
         self.probs = rng.dirichlet(np.ones(num_classes), size=num_examples)  # (N, C)
+        if task == "multilabel":  # one independent sigmoid per label
+            self.probs = rng.random((num_examples, num_classes))
         self.vectors = rng.normal(size=(num_examples, hidden))  # (N, hidden)
         self.mc_calls: list[int] = []
 

@@ -15,8 +15,11 @@ from peftal.experiments.active_learning import RunConfig, prepare
 def test_strategies_json_lists_every_registered_strategy(capsys):
     assert main(["strategies", "--json"]) == 0
     rows = json.loads(capsys.readouterr().out)
-    assert [row["name"] for row in rows] == STRATEGIES.names() and len(rows) == 11
+    assert [row["name"] for row in rows] == STRATEGIES.names() and len(rows) == 16
     assert all(row["description"] for row in rows)
+    tasks = {row["name"]: row["tasks"] for row in rows}
+    assert tasks["cvirs"] == ["multilabel"] and tasks["entropy"] == ["classification"]
+    assert tasks["random"] == ["classification", "multilabel", "regression"]
 
 
 @pytest.mark.parametrize(("args", "message"), [
@@ -36,7 +39,7 @@ def test_regression_names_the_strategies_that_apply(data_dir):
     with pytest.raises(UsageError, match="'badge' needs class probabilities .* use one of: "
                                          "random, coreset, kmeans, dal$"):
         prepare(RunConfig(dataset="stsb", strategy="badge"))
-    with pytest.raises(UsageError, match="'overall_uncertainty' needs class predictions"):
+    with pytest.raises(UsageError, match="'overall_uncertainty' needs single-label class predictions"):
         prepare(RunConfig(dataset="stsb", strategy="coreset", stop=("overall_uncertainty",)))
     with pytest.raises(UsageError, match="stratified-warm-start"):
         prepare(RunConfig(dataset="stsb", strategy="dal", stratified_warm_start=True))

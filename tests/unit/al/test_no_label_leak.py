@@ -32,12 +32,15 @@ class Poisoned(np.ndarray):
         return np.asarray(super().__getitem__(key))
 
 
-def poisoned_task() -> TaskData:
-    labels = (np.arange(POOL) % 4).view(Poisoned)
+def poisoned_task(task: str = "classification") -> TaskData:
+    """Class ``id % 4``; multi-label: the one-hot matrix of that class."""
+    classes = np.arange(POOL) % 4
+    labels = (np.eye(4, dtype=np.int64)[classes] if task == "multilabel" else classes).view(Poisoned)
     labels.allowed = set(WARM.tolist())
-    return TaskData(name="poisoned", task="classification", label_names=list("abcd"),
+    test = np.arange(8) % 4
+    return TaskData(name="poisoned", task=task, label_names=list("abcd"),
                     metrics=("accuracy",), train=Split([f"text {i}" for i in range(POOL)], labels),
-                    test=Split(["t"] * 8, np.arange(8) % 4))
+                    test=Split(["t"] * 8, np.eye(4, dtype=np.int64)[test] if task == "multilabel" else test))
 
 
 def test_the_poison_works():
@@ -58,8 +61,10 @@ def test_no_round_reads_an_unlabelled_label(name, subsample, monkeypatch):
 
     monkeypatch.setattr(engine, "fit_round", fake_fit)
     monkeypatch.setattr(engine, "count_parameters", lambda model: (1, 2))
-    monkeypatch.setattr(engine, "predict", lambda model, encoded, ids, **kw: np.eye(4)[ids % 4])
-    monkeypatch.setattr(engine, "ModelClassifier", lambda *args, **kw: FakeClassifier(POOL, 4))
+    # logits +1 for the class of ``id % 4``, -1 elsewhere: right under argmax and under sigmoid >= 0.5
+    monkeypatch.setattr(engine, "predict", lambda model, encoded, ids, **kw: np.eye(4)[ids % 4] * 2 - 1)
+    kind = "multilabel" if "multilabel" in (STRATEGIES.get(name).tasks or ()) else "classification"
+    monkeypatch.setattr(engine, "ModelClassifier", lambda *args, **kw: FakeClassifier(POOL, 4, task=kind))
     seen = []
     strategy = parse_strategy(name)
     original = type(strategy).query
@@ -69,7 +74,7 @@ def test_no_round_reads_an_unlabelled_label(name, subsample, monkeypatch):
         return original(self, **kwargs)
 
     monkeypatch.setattr(type(strategy), "query", spy)
-    task = poisoned_task()
+    task = poisoned_task(kind)
     config = RunConfig(dataset="poisoned", warm_start=len(WARM), query_size=10, budget=50,
                        pool_subsample=subsample, cka_probe_size=0)
     setup = engine.RunSetup(config=config, task=task, method=None, strategy=strategy, device="cpu",
@@ -83,5 +88,8 @@ def test_no_round_reads_an_unlabelled_label(name, subsample, monkeypatch):
     assert [r.num_labeled for r in records] == [20, 30, 40, 50]
     assert len(seen) == 3 and all("dataset" not in kwargs for kwargs in seen)
     for kwargs, targets in zip(seen, trained_on):
-        assert kwargs["labels_labeled"].tolist() == targets == (kwargs["indices_labeled"] % 4).tolist()
+        expected = kwargs["indices_labeled"] % 4
+        if kind == "multilabel":
+            expected = np.eye(4, dtype=np.int64)[expected]
+        assert kwargs["labels_labeled"].tolist() == targets == expected.tolist()
     assert records[-1].metrics == {"accuracy": 1.0}

@@ -29,6 +29,10 @@ def test_spec_matches_the_local_copy(name, data_dir):
         assert task.label_names == list(spec.labels)
         # Every class of the spec occurs in the training split.
         assert set(np.unique(task.train.labels)) == set(range(len(spec.labels)))
+    elif spec.task == "multilabel":
+        assert task.label_names == list(spec.labels)
+        assert task.train.labels.shape == (len(task.train), len(spec.labels))
+        assert set(np.unique(task.train.labels)) == {0, 1} and task.train.labels.sum(0).min() > 0
     else:
         assert task.train.labels.dtype == np.float32
         assert 0 <= task.train.labels.min() and task.train.labels.max() <= 5

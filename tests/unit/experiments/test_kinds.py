@@ -7,19 +7,20 @@ import textwrap
 
 import pytest
 
-from peftal.al.strategies import STRATEGIES
+from peftal.al.strategies import STRATEGIES, strategies_for
 from peftal.experiments.spec import SpecError
 from peftal.experiments.study import plan_study
 from peftal.experiments.study_kinds import STUDY_KINDS
 from peftal.peft import METHODS
 
 
-def tiny_dataset(folder, num_train=30, regression=False):
+def tiny_dataset(folder, num_train=30, regression=False, multilabel=False):
     folder.mkdir()
     for split, size in (("train", num_train), ("test", 10)):
         with open(folder / f"{split}.jsonl", "w") as handle:
             for i in range(size):
                 label = float(i % 5) if regression else ("a" if i % 2 else "b")
+                label = [["a"], ["b"], ["a", "b"], []][i % 4] if multilabel else label
                 handle.write(json.dumps({"text": f"example {i}", "label": label}) + "\n")
     return folder
 
@@ -40,11 +41,24 @@ def test_every_registered_method_and_strategy_validates(tmp_path):
     _, cells = plan(tmp_path, f"""
         datasets: [{data}]
         methods: {json.dumps(METHODS.names())}
-        strategies: {json.dumps(STRATEGIES.names())}
+        strategies: {json.dumps(strategies_for("classification"))}
         warm_start: 10
         budget: 20
     """)
-    assert len(cells) == len(METHODS) * len(STRATEGIES)
+    assert len(cells) == len(METHODS) * len(strategies_for("classification"))
+    multilabel = tiny_dataset(tmp_path / "ml", num_train=40, multilabel=True)
+    methods = [name for name, cls in METHODS.items() if "multilabel" in cls.tasks]
+    _, cells = plan(tmp_path, f"""
+        datasets: [{multilabel}]
+        task: multilabel
+        methods: {json.dumps(methods)}
+        strategies: {json.dumps(strategies_for("multilabel"))}
+        warm_start: 10
+        budget: 20
+    """)
+    assert len(cells) == len(methods) * len(strategies_for("multilabel"))
+    applicable = set(strategies_for("classification")) | set(strategies_for("multilabel"))
+    assert applicable == set(STRATEGIES.names())
 
 
 def test_all_problems_of_an_active_learning_spec_at_once(tmp_path):

@@ -17,7 +17,10 @@ from peftal.experiments.supervised import SupervisedConfig, prepare
     ({"num_train": 0}, "--num-train must be >= 1"),
     ({"max_eval": 0}, "--max-eval must be >= 1"),
     ({"lr": -1e-3}, "--lr must be a finite number > 0"),
-    ({"task": "ner"}, "unknown task 'ner'; valid tasks: classification, regression, qa"),
+    ({"task": "ner"}, "unknown task 'ner'; valid tasks: classification, regression, multilabel, qa"),
+    ({"task": "multilabel"}, "peftal train does not train multi-label models yet"),
+    ({"dataset": "goemotions"}, "peftal train does not train multi-label models yet"),
+    ({"dataset": "x.csv", "label_separator": ","}, "use peftal run for multi-label data"),
 ])
 def test_bad_settings(kwargs, message):
     with pytest.raises(UsageError, match=message):

@@ -10,6 +10,7 @@ from peftal.al.strategies import (  # noqa: F401, I001  (import registers them, 
     diversity,
     dal,
     cal,
+    multilabel,
 )
 from peftal.al.strategies.base import (
     STRATEGIES,

@@ -62,6 +62,8 @@ class QueryStrategy:
         reference: The paper it comes from.
         Config: Its frozen config dataclass.
         needs_probabilities: Whether it needs class probabilities (so does not apply to regression).
+        tasks: The tasks it applies to, where that is not the default: classification, plus
+            regression and multilabel for a strategy that needs no class probabilities.
     """
 
     name: ClassVar[str]
@@ -69,6 +71,7 @@ class QueryStrategy:
     reference: ClassVar[str] = ""
     Config: ClassVar[type] = NoConfig
     needs_probabilities: ClassVar[bool] = True
+    tasks: ClassVar[tuple[str, ...] | None] = None
 
     def __init__(self, config: Any = None) -> None:
         self.config = config if config is not None else self.Config()
@@ -155,5 +158,12 @@ def parse_strategy(preset: str) -> QueryStrategy:
 
 def strategies_for(task: str) -> list[str]:
     """Names of the strategies that apply to ``task``."""
-    return [name for name, cls in STRATEGIES.items()
-            if task != "regression" or not cls.needs_probabilities]
+    return [name for name, cls in STRATEGIES.items() if applies(cls, task)]
+
+
+def applies(cls: type[QueryStrategy], task: str) -> bool:
+    """Whether strategy ``cls`` applies to ``task``: its own ``tasks``, else every classification
+    strategy to classification and those without class probabilities to every task."""
+    if cls.tasks is not None:
+        return task in cls.tasks
+    return task == "classification" or not cls.needs_probabilities
