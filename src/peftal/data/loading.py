@@ -117,6 +117,17 @@ def load_task(
     return build_task(str(path), task, splits, columns, metrics, source=str(path.resolve()))
 
 
+def _read_splits(path: Path, *, no_header: bool) -> dict[str, Records]:
+    """The records of a user's folder (one per split; ``train.*`` required) or of one file
+    (``{"file": records}``)."""
+    if not path.is_dir():
+        return {"file": read_records(path, header=not no_header)}
+    splits = _read_folder(path, header=not no_header)
+    if "train" not in splits:
+        raise UsageError(f"{path}: no training split found (train.*)")
+    return splits
+
+
 def _read_user_data(path: Path, columns: tuple[str, str | None, str], task: str | None,
                     test_size: float, seed: int, *, no_header: bool, unlabeled: tuple[str, ...],
                     min_class_count: int) -> dict[str, Records]:
@@ -125,12 +136,7 @@ def _read_user_data(path: Path, columns: tuple[str, str | None, str], task: str 
     evaluation splits hold no labels) gets a seeded test split."""
     label_column, kind = columns[2], task or "classification"
     named = [c for c in columns if c]
-    if path.is_dir():
-        splits = _read_folder(path, header=not no_header)
-        if "train" not in splits:
-            raise UsageError(f"{path}: no training split found (train.*)")
-    else:
-        splits = {"file": read_records(path, header=not no_header)}
+    splits = _read_splits(path, no_header=no_header)
     for split_name, records in splits.items():
         check_columns(str(path), split_name, records, columns, no_header=no_header)
         if kind == "classification":
@@ -157,12 +163,7 @@ def _read_multilabel(path: Path, columns: tuple[str, str | None, str], separator
                      label_columns: tuple[str, ...], test_size: float, seed: int, *, no_header: bool,
                      min_class_count: int) -> TaskData:
     """A user's multi-label file or folder (:mod:`peftal.data.multilabel`)."""
-    if path.is_dir():
-        splits = _read_folder(path, header=not no_header)
-        if "train" not in splits:
-            raise UsageError(f"{path}: no training split found (train.*)")
-    else:
-        splits = {"file": read_records(path, header=not no_header)}
+    splits = _read_splits(path, no_header=no_header)
     named = columns if not label_columns else (*columns[:2], None)
     for split_name, records in splits.items():
         check_columns(str(path), split_name, records, named, no_header=no_header)
