@@ -19,8 +19,9 @@ pytestmark = pytest.mark.integration
 
 
 def bench(script: str, *args: str) -> list[dict]:
+    # 1200 s: on a loaded two-core machine (the other worker training) the scoring benchmark ran past 600 s
     result = subprocess.run([sys.executable, str(REPO / "benchmarks" / script), *args, "--threads", "1"],
-                            capture_output=True, text=True, timeout=600, cwd=REPO / "benchmarks")
+                            capture_output=True, text=True, timeout=1200, cwd=REPO / "benchmarks")
     assert result.returncode == 0, result.stderr[-3000:]
     return [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
 

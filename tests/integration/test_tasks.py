@@ -123,7 +123,7 @@ def test_active_learning_on_a_regression_task(tmp_path, data_dir):
 def test_datasets_json_lists_every_builtin(data_dir):
     rows = json.loads(run_cli("datasets", "--json").stdout)
     names = {"trec", "subj", "sst2", "ag_news", "mrpc", "rte", "cola", "stsb", "chemprot", "acl_arc",
-             "sciie", "hyperpartisan", "imdb", "squad"}
+             "sciie", "hyperpartisan", "imdb", "squad", "goemotions"}
     assert {row["name"] for row in rows} == names
     assert all(row["available_locally"] for row in rows)
     by_name = {row["name"]: row for row in rows}
