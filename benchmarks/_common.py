@@ -14,16 +14,27 @@ from collections.abc import Callable
 import torch
 
 
-def matmul_peak(dtype: torch.dtype, size: int = 2048, repeats: int = 7) -> float:
-    """Median GFLOP/s of a ``size``² matmul in ``dtype`` (2·n³ FLOPs per product)."""
-    a = torch.randn(size, size).to(dtype)
-    b = torch.randn(size, size).to(dtype)
-    torch.mm(a, b)  # warm-up: oneDNN picks its kernel on the first call
+def matmul_peak(dtype: torch.dtype, size: int = 2048, repeats: int = 7, budget_s: float = 0.2) -> float:
+    """Median GFLOP/s of a square matmul in ``dtype`` (2·n³ FLOPs per product), ``size``² at most.
+
+    The size grows from 256 by doubling while one product takes under ``budget_s``: where a dtype
+    has no fast kernel (bf16 on a CPU without AMX runs at well under 1 GFLOP/s, so one 2048²
+    product takes half a minute), a smaller product measures the same rate in a fraction of the time.
+    """
+    n = min(256, size)
+    while True:
+        a, b = torch.randn(n, n).to(dtype), torch.randn(n, n).to(dtype)
+        torch.mm(a, b)  # warm-up: oneDNN picks its kernel on the first call
+        start = time.perf_counter()
+        torch.mm(a, b)
+        if time.perf_counter() - start > budget_s / 8 or n >= size:  # the next size costs 8x
+            break
+        n *= 2
     rates = []
     for _ in range(repeats):
         start = time.perf_counter()
         torch.mm(a, b)
-        rates.append(2 * size**3 / (time.perf_counter() - start) / 1e9)
+        rates.append(2 * n**3 / (time.perf_counter() - start) / 1e9)
     return statistics.median(rates)
 
 

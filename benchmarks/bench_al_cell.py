@@ -254,7 +254,7 @@ def main() -> None:
 
     print(f"\nTREC AL cell: warm start {args.warm_start}, query {args.query_size}, budget {args.budget}, "
           f"{args.epochs} epochs, batch 16, max length 64, entropy, seed {args.seed}, {threads} threads; "
-          f"matmul peak 2048² fp32 {peak_before['fp32']:.0f}/{peak_after['fp32']:.0f}, bf16 "
+          f"matmul peak fp32 {peak_before['fp32']:.0f}/{peak_after['fp32']:.0f}, bf16 "
           f"{peak_before['bf16']:.0f}/{peak_after['bf16']:.0f} GFLOP/s (before/after)")
     rows = []
     for side, r in results.items():

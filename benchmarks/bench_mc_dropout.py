@@ -83,7 +83,7 @@ def main() -> None:
             times[name].append(time.perf_counter() - start)
     n = len(ids)
     print(f"\n{n} TREC train texts × {args.passes} passes, max length 64, {threads} threads, median of "
-          f"{args.repeats}; matmul peak 2048² fp32 {peak['fp32']:.0f}, bf16 {peak['bf16']:.0f} GFLOP/s")
+          f"{args.repeats}; matmul peak fp32 {peak['fp32']:.0f}, bf16 {peak['bf16']:.0f} GFLOP/s")
     rows = []
     base = statistics.median(times[baseline])
     for name in variants:

@@ -91,7 +91,7 @@ def main() -> None:
     n = args.examples * args.epochs
     rows = []
     print(f"\n{args.examples} TREC examples × {args.epochs} epoch(s), batch 16, max length 64, "
-          f"{threads} threads, median of {args.repeats}; matmul peak 2048² fp32 "
+          f"{threads} threads, median of {args.repeats}; matmul peak fp32 "
           f"{peak['fp32']:.0f}, bf16 {peak['bf16']:.0f} GFLOP/s")
     for key in variants:
         method, variant = key

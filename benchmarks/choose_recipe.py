@@ -22,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from sklearn.metrics import f1_score, matthews_corrcoef
 
 from peftal.al.rounds import fit_round
 from peftal.data import load_task
@@ -71,12 +72,14 @@ DATASETS = ("trec", "sst2", "ag_news", "subj", "mrpc", "rte", "chemprot", "sciie
             "hyperpartisan")
 
 
-def _splits(task, seed: int, max_validation: int) -> tuple[np.ndarray, np.ndarray, str]:
+def _splits(task, seed: int, max_validation: int, carve: bool = False) -> tuple[np.ndarray, np.ndarray, str]:
     """``(validation ids, the rest of the pool, where validation came from)`` as positions of one
-    stacked pool (training split first, then the dataset's validation split, if any)."""
+    stacked pool (training split first, then the dataset's validation split, if any). ``carve``:
+    carve from the training split even where a validation split exists (GLUE's validation split
+    is the studies' evaluation split: a recipe for them must not be chosen on it)."""
     rng = np.random.default_rng([seed, 12345])
     n_train = len(task.train)
-    if task.validation is not None and len(task.validation) >= 100:
+    if not carve and task.validation is not None and len(task.validation) >= 100:
         validation = n_train + np.arange(len(task.validation))
         rest, source = np.arange(n_train), "validation split"
     else:
@@ -99,6 +102,9 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--max-length", type=int, default=64)
     parser.add_argument("--max-validation", type=int, default=500)
+    parser.add_argument("--carve-validation", action="store_true",
+                        help="carve the validation slice from the training split even where the "
+                             "dataset has a validation split (use for a study's evaluation split)")
     parser.add_argument("--json", type=Path, default=None, help="append one JSON line per cell here")
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--markdown", action="store_true", help="also print per-dataset tables")
@@ -117,7 +123,7 @@ def main() -> None:
         pairs = [t for split in splits for t in split.text_pairs] if task.is_pair else None
         labels = np.concatenate([split.labels for split in splits])
         for seed in args.seeds:
-            validation, rest, source = _splits(task, seed, args.max_validation)
+            validation, rest, source = _splits(task, seed, args.max_validation, args.carve_validation)
             chosen = {size: np.sort(np.random.default_rng([seed, size]).choice(rest, size=size,
                                                                                 replace=False))
                       for size in args.sizes}
@@ -160,7 +166,11 @@ def _cell(name, encoder, pool, labels, labeled, validation, task, args, seed) ->
                               task=task.task, num_outputs=task.num_labels, pooling="mean", seed=seed,
                               device=torch.device("cpu"))
     outputs = predict(model, inputs, validation)
-    return {"recipe": name, "accuracy": round(float((outputs.argmax(1) == labels[validation]).mean()), 4),
+    guess, gold = outputs.argmax(1), labels[validation]
+    return {"recipe": name, "accuracy": round(float((guess == gold).mean()), 4),
+            "f1_macro": round(float(f1_score(gold, guess, average="macro")), 4),
+            "mcc": round(float(matthews_corrcoef(gold, guess)), 4),
+            "converged": result.converged,
             "steps": result.steps, "seconds": round(time.perf_counter() - start, 1),
             # the last epoch's training loss and accuracy on its own labelled set: did it converge?
             "train_loss": round(float(result.epochs[-1]["loss"]), 4) if result.epochs else None,

@@ -1,7 +1,8 @@
 """The benchmark scripts run end to end on tiny settings and print the JSON lines they promise.
 
 Nothing here is timed or compares speeds (that is what the scripts themselves are for); these
-runs only keep the scripts working as the code they measure changes.
+runs only keep the scripts working as the code they measure changes. Each takes minutes on two
+cores, so those runs are in the `slow` tier (``python -m pytest -m slow``), not the default run.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ def bench(script: str, *args: str) -> list[dict]:
     return [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
 
 
+@pytest.mark.slow
 def test_scoring_benchmark():
     records = bench("bench_scoring.py", "--limit", "40", "--repeats", "1")
     (summary,) = [r for r in records if r.get("summary")]
@@ -36,12 +38,14 @@ def test_scoring_benchmark():
     assert all(r["peak_gflops"] > 0 for r in records if not r.get("summary"))
 
 
+@pytest.mark.slow
 def test_training_benchmark():
     records = bench("bench_training.py", "--examples", "16", "--repeats", "1", "--methods", "lora")
     assert {r["variant"] for r in records} == {"peftal train fp32", "peftal train bf16", "plain loop fp32"}
     assert all(r["examples_per_s"] > 0 and r["ratio_vs_plain"] > 0 for r in records)
 
 
+@pytest.mark.slow
 def test_mc_dropout_benchmark():
     records = bench("bench_mc_dropout.py", "--limit", "24", "--passes", "3", "--repeats", "1")
     (summary,) = [r for r in records if r.get("summary")]
@@ -52,6 +56,7 @@ def test_mc_dropout_benchmark():
     assert all(0 <= r["mean_abs_diff_of_mean_probs"] <= 1 for r in variants)
 
 
+@pytest.mark.slow
 def test_al_cell_benchmark_peftal_side():
     sides = ["peftal-lora"]
     if importlib.util.find_spec("accelerate") is not None:  # the `bench` extra: HF Trainer sides
@@ -64,6 +69,7 @@ def test_al_cell_benchmark_peftal_side():
     assert all(0 <= a <= 1 for r in per_side.values() for a in r["accuracy"])
 
 
+@pytest.mark.slow
 def test_label_efficiency_benchmark(tmp_path):
     common = ["--datasets", "trec", "--seeds", "0", "--warm-start", "20", "--query-size", "10",
               "--budget", "30", "--epochs", "1", "--max-length", "32", "--max-test", "40",
@@ -96,6 +102,7 @@ def test_label_efficiency_benchmark(tmp_path):
     assert f"30 labels: default - frozen-lr = {margin:+.1f} points on average over 1 datasets" in rerun.stdout
 
 
+@pytest.mark.slow
 def test_label_efficiency_benchmark_multilabel(tmp_path):
     """GoEmotions: the AL cell with a multi-label strategy and the frozen one-vs-rest baseline on its
     ids, scored by micro-F1."""
@@ -110,6 +117,7 @@ def test_label_efficiency_benchmark_multilabel(tmp_path):
                for r in records)
 
 
+@pytest.mark.slow
 def test_head_cell_benchmark():
     records = bench("bench_head_cell.py", "--budget", "30", "--warm-start", "20", "--query-size", "10",
                     "--pool-subsample", "60", "--max-length", "32")
@@ -119,6 +127,7 @@ def test_head_cell_benchmark():
     assert all(r["labels"] == 30 and r["wall_seconds"] > 0 for r in records)
 
 
+@pytest.mark.slow
 def test_choose_recipe_scores_on_validation_data_only(tmp_path):
     jsonl = tmp_path / "recipes.jsonl"
     records = bench("choose_recipe.py", "--datasets", "trec", "--sizes", "20", "--seeds", "0",

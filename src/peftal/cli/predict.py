@@ -148,6 +148,7 @@ def _predict_qa(args: argparse.Namespace, model, tokenizer, meta: dict, records:
     from peftal.data.qa import QASplit
     from peftal.data.qa_encoding import encode_qa
     from peftal.errors import UsageError
+    from peftal.store.atomic import write_text_atomic
     from peftal.training.qa import answers_from_logits, predict_spans
 
     for column in ("question", "context"):
@@ -163,10 +164,6 @@ def _predict_qa(args: argparse.Namespace, model, tokenizer, meta: dict, records:
     answers = answers_from_logits(features, split.contexts, starts, ends,
                                   n_best=meta.get("n_best", 20),
                                   max_answer_length=meta.get("max_answer_length", 30))
-    tmp = args.output.with_name(args.output.name + ".tmp")
-    with open(tmp, "w", encoding="utf-8") as handle:
-        for answer in answers:
-            handle.write(json.dumps({"answer": answer}) + "\n")
-    tmp.replace(args.output)
+    write_text_atomic(args.output, "".join(json.dumps({"answer": answer}) + "\n" for answer in answers))
     print(f"wrote {n} answers to {args.output}")
     return 0

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import csv
 import json
-import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -63,10 +62,12 @@ def prediction_rows(records: list[Row], id_column: str | None, keep: list[str], 
 
 
 def write_rows(path: Path, rows: list[Row]) -> None:
-    """Write ``rows`` to ``path`` (CSV/TSV by suffix, else JSONL) via a temporary file."""
-    tmp = path.with_name(path.name + ".tmp")
+    """Write ``rows`` to ``path`` (CSV/TSV by suffix, else JSONL) atomically: an error part-way
+    leaves neither a half-written output nor its temporary file."""
+    from peftal.store.atomic import atomic_path
+
     suffix = path.suffix.lower()
-    with open(tmp, "w", encoding="utf-8", newline="") as handle:
+    with atomic_path(path) as tmp, open(tmp, "w", encoding="utf-8", newline="") as handle:
         if suffix in (".csv", ".tsv"):
             writer = csv.DictWriter(handle, fieldnames=list(rows[0]) if rows else [],
                                     delimiter="\t" if suffix == ".tsv" else ",")
@@ -75,7 +76,6 @@ def write_rows(path: Path, rows: list[Row]) -> None:
         else:
             for row in rows:
                 handle.write(json.dumps(row, default=_plain) + "\n")
-    os.replace(tmp, path)
 
 
 def _plain(value: Any) -> Any:
