@@ -108,10 +108,13 @@ class LabelModel:
     def targets(self, labels: list[str]) -> np.ndarray:
         return np.array([self.label_index[label] for label in labels], dtype=np.int64)
 
-    def retrain(self, generation: int, on_step: Callable[[], None] | None = None) -> dict[str, Any]:
-        """Train generation ``generation`` on all live labels, rank the pool and publish both.
+    def retrain(self, generation: int, on_step: Callable[[], None] | None = None,
+                publish: bool = True) -> tuple[dict[str, Any], list[int], dict[int, tuple[str, float]]]:
+        """Train generation ``generation`` on all live labels and rank the pool; publish the
+        ranking with the status record if ``publish``, else only the status record (the linear
+        probe keeps suggesting until this model beats it, :mod:`peftal.label.probe`).
 
-        Returns the model status record that was published.
+        Returns the status record, the order and the suggestions.
         """
         ids, labels, last_seq = self.store.label_snapshot()
         ids_arr = np.asarray(ids, dtype=np.int64)
@@ -132,11 +135,14 @@ class LabelModel:
         }
         previous = self.store.get_meta("model", {})
         for key in ("accuracy", "accuracy_folds", "accuracy_on", "accuracy_generation",
-                    "cold_start"):
+                    "cold_start", "probe_accuracy", "beats_probe"):
             if key in previous:
                 record[key] = previous[key]  # the last estimate stays until the new one is done
-        self.store.publish_ranking(order, suggestions, record)
-        return record
+        if publish:
+            self.store.publish_ranking(order, suggestions, record, suggester="model")
+        else:
+            self.store.set_meta("model", record)
+        return record, order, suggestions
 
     def rank(self, model: torch.nn.Module, labeled: np.ndarray,
              rng: np.random.Generator) -> tuple[list[int], dict[int, tuple[str, float]]]:
@@ -169,27 +175,24 @@ class LabelModel:
 
     # -- accuracy --------------------------------------------------------------------------
 
-    def cross_validate(self, generation: int,
-                       on_step: Callable[[], None] | None = None) -> dict[str, Any] | None:
-        """k-fold cross-validation on the labels model ``generation`` was trained on.
+    def cross_validate(self, generation: int, on_step: Callable[[], None] | None = None,
+                       snapshot: tuple[list[int], list[str], int] | None = None) -> dict[str, Any] | None:
+        """k-fold cross-validation on the labels so far (or those of ``snapshot``, a
+        :meth:`LabelStore.label_snapshot`), folds seeded by ``generation``.
 
         Returns ``{"accuracy", "f1_macro", "accuracy_folds", "accuracy_on"}`` or ``None`` when
         there are too few labels (fewer than two per fold) or folds are switched off.
         """
-        from sklearn.model_selection import KFold, StratifiedKFold
+        from peftal.label.probe import cv_splitter
 
-        ids, labels, last_seq = self.store.label_snapshot()
+        ids, labels, last_seq = snapshot or self.store.label_snapshot()
         folds = min(self.settings.cv_folds, len(ids) // 2)
         if folds < 2:
             return None
         ids_arr = np.asarray(ids, dtype=np.int64)
         targets = self.targets(labels)
         seed = stream_seed(self.settings.seed, "generation", generation)
-        counts = np.bincount(targets, minlength=len(self.settings.labels))
-        # Stratify when every class present can fill every fold; otherwise plain shuffled folds.
-        splitter = (StratifiedKFold(folds, shuffle=True, random_state=seed)
-                    if counts[counts > 0].min() >= folds
-                    else KFold(folds, shuffle=True, random_state=seed))
+        splitter = cv_splitter(targets, folds, len(self.settings.labels), seed)
         predicted = np.empty(len(ids_arr), dtype=np.int64)
         for fold, (train_pos, test_pos) in enumerate(splitter.split(ids_arr, targets)):
             fold_seed = stream_seed(self.settings.seed, "fold", generation, fold)

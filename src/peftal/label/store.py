@@ -194,6 +194,16 @@ class LabelStore:
         pairs = [row["text_pair"] for row in rows]
         return [row["text"] for row in rows], None if all(p is None for p in pairs) else pairs
 
+    def texts_of(self, ids: Iterable[int]) -> tuple[list[str], list[str] | None]:
+        """The texts (and pairs) of ``ids``, in that order."""
+        ids = [int(i) for i in ids]
+        with self.read() as db:
+            rows = {row["id"]: row for row in db.execute(
+                f"SELECT id, text, text_pair FROM examples WHERE id IN ({','.join('?' * len(ids))})",
+                ids)}
+        pairs = [rows[i]["text_pair"] for i in ids]
+        return [rows[i]["text"] for i in ids], None if all(p is None for p in pairs) else pairs
+
     def cold_order(self) -> list[int]:
         with self.read() as db:
             return [row[0] for row in db.execute("SELECT id FROM examples ORDER BY cold_position")]
@@ -214,10 +224,13 @@ class LabelStore:
             item["text_pair"] = row["text_pair"]
         item["suggestion"] = row["suggestion"]
         item["confidence"] = row["confidence"]
-        # The model generation the suggestion comes from, read in the same transaction: the page
-        # asks again for the suggestion of the text on screen when a newer model appears.
-        model = db.execute("SELECT value FROM meta WHERE key = 'model'").fetchone()
-        item["generation"] = json.loads(model[0]).get("generation", 0) if model else 0
+        # Which ranking the suggestion comes from, read in the same transaction: the page asks
+        # again for the suggestion of the text on screen when a newer ranking appears.
+        meta = dict(db.execute("SELECT key, value FROM meta WHERE key IN ('model', 'ranking')"))
+        item["generation"] = json.loads(meta["model"]).get("generation", 0) if "model" in meta else 0
+        ranking = json.loads(meta["ranking"]) if "ranking" in meta else {}
+        item["suggested_by"] = ranking.get("suggester") if row["suggestion"] is not None else None
+        item["ranking_version"] = ranking.get("version", 0)
         return item
 
     # -- handing out examples --------------------------------------------------------------
@@ -338,6 +351,12 @@ class LabelStore:
             last = db.execute("SELECT COALESCE(MAX(seq), 0) FROM labels").fetchone()[0]
         return [r[0] for r in rows], [r[1] for r in rows], int(last)
 
+    def label_version(self) -> tuple[int, int]:
+        """``(last label row, undone rows)``: changes with every label and every undo."""
+        with self.read() as db:
+            return tuple(db.execute("SELECT COALESCE(MAX(seq), 0), COUNT(undone_at) FROM labels")
+                         .fetchone())
+
     def new_labels_since(self, seq: int) -> int:
         """Live labels given after label row ``seq``."""
         with self.read() as db:
@@ -361,16 +380,27 @@ class LabelStore:
     # -- the ranking -----------------------------------------------------------------------
 
     def publish_ranking(self, order: list[int], suggestions: dict[int, tuple[str, float]],
-                        model: dict[str, Any]) -> None:
-        """Replace the ranking and the model status in one transaction.
+                        model: dict[str, Any] | None = None, *, suggester: str | None = "model",
+                        probe: dict[str, Any] | None = None) -> None:
+        """Replace the ranking, and the status records given, in one transaction.
 
         Args:
             order: Example ids, most wanted first; ids left out keep no place and come after, in
                 the cold-start order.
             suggestions: ``id -> (label, confidence)`` from the new model.
-            model: The new model status record (replaces the old one).
+            model: The new PEFT model status record (replaces the old one), if any.
+            suggester: Who made the suggestions: ``"model"`` (the PEFT model), ``"probe"`` (the
+                linear probe on frozen embeddings) or ``None`` (none: a cold-start order). Kept
+                in the ``ranking`` record with a version that every publication increments.
+            probe: The new probe status record, if any.
         """
         with self.write() as db:
+            row = db.execute("SELECT value FROM meta WHERE key = 'ranking'").fetchone()
+            version = json.loads(row[0]).get("version", 0) + 1 if row else 1
+            self._set_meta(db, "ranking", {"suggester": suggester if suggestions else None,
+                                           "version": version, "published_at": utc_now()})
+            if probe is not None:
+                self._set_meta(db, "probe", probe)
             db.execute("DELETE FROM ranking")
             placed = set(order)
             rest = [row[0] for row in db.execute("SELECT id FROM examples ORDER BY cold_position")
@@ -381,4 +411,5 @@ class LabelStore:
                 rows.append((example_id, position, label, confidence))
             db.executemany("INSERT INTO ranking (example_id, position, suggestion, confidence) "
                            "VALUES (?, ?, ?, ?)", rows)
-            self._set_meta(db, "model", model)
+            if model is not None:
+                self._set_meta(db, "model", model)

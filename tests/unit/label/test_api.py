@@ -30,7 +30,8 @@ def test_next_label_stats_and_the_end_of_the_pool(client_for):
     assert project["shortcuts"] == {"positive": "1", "negative": "2", "neutral": "3"}
     for n in range(3):
         item = post(client, "/api/next", {"annotator": "Ann"}).get_json()
-        assert set(item) == {"id", "text", "suggestion", "confidence", "generation"}
+        assert set(item) == {"id", "text", "suggestion", "confidence", "generation", "suggested_by",
+                             "ranking_version"}
         answer = post(client, "/api/label", {"id": item["id"], "label": "negative", "annotator": "Ann"})
         assert answer.status_code == 200 and answer.get_json()["ok"] is True
         stats = client.get("/api/stats").get_json()
