@@ -118,9 +118,13 @@ def _read_routes(app: Flask, store: LabelStore, settings: LabelSettings, name: s
             model["accuracy_method"] = (f"{model['accuracy_folds']}-fold cross-validation on the "
                                         f"{model['accuracy_on']} labels given by then")
         goal = settings.budget if settings.budget is not None else counts["pool"]
+        # Who suggests now ("probe" / "model" / none) and the ranking's version (the page asks
+        # again for the suggestion on screen when it changes); the probe's own record.
+        ranking = store.get_meta("ranking", {"suggester": None, "version": 0})
         return jsonify(**counts, budget=goal, query_size=settings.query_size,
                        labels_until_retrain=_until_retrain(counts, model, settings),
-                       model=model, trainer=trainer.status() if trainer is not None else None)
+                       model=model, ranking=ranking, probe=store.get_meta("probe"),
+                       trainer=trainer.status() if trainer is not None else None)
 
 
 def _write_routes(app: Flask, store: LabelStore, settings: LabelSettings) -> None:

@@ -3,20 +3,6 @@
 from __future__ import annotations
 
 import numpy as np
-import pytest
-
-from tests.conftest import tiny_encoder
-
-
-@pytest.fixture(scope="module")
-def backbone():
-    """A tiny random BERT with the packaged MiniLM's tokenizer (same vocabulary, nothing downloaded)."""
-    from transformers import AutoTokenizer
-
-    from peftal.models.backbone import resolve_model
-
-    tokenizer = AutoTokenizer.from_pretrained(resolve_model(None))
-    return tiny_encoder("bert", vocab_size=tokenizer.vocab_size), tokenizer
 
 
 def label_some(store, n, annotator="ann"):

@@ -1,4 +1,4 @@
-// The labelling page: one text at a time, one button per label, shortcuts 1-9 / u / s.
+// The labelling page: one text at a time, one button per label, shortcuts 1-9 / Enter / u / s.
 // It talks only to the JSON API (docs/labelling.md). Texts are inserted with textContent, never
 // as HTML, so a text in the data cannot run script in the page.
 "use strict";
@@ -57,8 +57,9 @@ function renderSuggestion(item) {
   }
   const strong = document.createElement("strong");
   strong.textContent = item.suggestion;
-  suggestion.replaceChildren("Model suggests ", strong,
-    ` (${Math.round(100 * item.confidence)}% confident)`);
+  const source = item.suggested_by === "probe" ? "linear probe" : `model #${item.generation}`;
+  suggestion.replaceChildren("Suggested: ", strong,
+    ` (${Math.round(100 * item.confidence)}% confident, ${source}) · Enter accepts`);
   suggestion.hidden = false;
   const button = document.querySelector(`button.label[data-label="${CSS.escape(item.suggestion)}"]`);
   if (button) button.classList.add("suggested");
@@ -144,9 +145,22 @@ function skip() {
   });
 }
 
+function describeSuggester(stats) {
+  const ranking = stats.ranking || {};
+  if (ranking.suggester === "probe" && stats.probe) {
+    const embedded = stats.probe.embedded < stats.pool
+      ? ` (${stats.probe.embedded} of ${stats.pool} texts embedded so far)` : "";
+    return `suggestions: linear probe on ${stats.probe.labels} labels${embedded}`;
+  }
+  if (ranking.suggester === "model") {
+    return `suggestions: model #${stats.model.generation} (${stats.model.method})`;
+  }
+  return "no suggestions yet";
+}
+
 function describeModel(stats) {
   const model = stats.model;
-  const parts = [];
+  const parts = [describeSuggester(stats)];
   if (stats.trainer && !stats.trainer.running) {
     parts.push(`trainer stopped (exit ${stats.trainer.exit_code}); see trainer.log in the project`);
   }
@@ -155,6 +169,9 @@ function describeModel(stats) {
     if (model.accuracy !== undefined && model.accuracy !== null) {
       parts.push(`accuracy ${(100 * model.accuracy).toFixed(1)}% ` +
         `(${model.accuracy_folds}-fold cross-validation on ${model.accuracy_on} labels)`);
+    }
+    if (model.probe_accuracy !== undefined && model.probe_accuracy !== null) {
+      parts.push(`linear probe ${(100 * model.probe_accuracy).toFixed(1)}% on the same labels`);
     }
   } else {
     parts.push(`no model yet: ${model.cold_start === "kmeans" ? "diverse (k-means)" : "random"} order`);
@@ -175,8 +192,8 @@ async function refreshStats() {
   $("bar-fill").style.width = `${Math.min(100, (100 * stats.labelled) / Math.max(1, stats.budget))}%`;
   $("model-status").textContent = describeModel(stats);
   $("model-status").dataset.generation = String(stats.model.generation || 0);
-  const generation = stats.model.generation || 0;
-  if (state.current && state.current.generation < generation) refreshSuggestion();
+  const version = (stats.ranking && stats.ranking.version) || 0;
+  if (state.current && state.current.ranking_version < version) refreshSuggestion();
 }
 
 async function refreshSuggestion() {
@@ -186,7 +203,8 @@ async function refreshSuggestion() {
   const answer = await api("GET", `/api/example/${item.id}`);
   if (answer.ok && state.current === item) {  // still on screen: only its suggestion changes
     Object.assign(item, { suggestion: answer.data.suggestion, confidence: answer.data.confidence,
-                          generation: answer.data.generation });
+                          generation: answer.data.generation, suggested_by: answer.data.suggested_by,
+                          ranking_version: answer.data.ranking_version });
     renderSuggestion(item);
   }
 }
@@ -197,6 +215,10 @@ function onKey(event) {
   if (/^[1-9]$/.test(event.key)) {
     const label = state.project.labels[Number(event.key) - 1];
     if (label !== undefined) { event.preventDefault(); submit(label); }
+  } else if (event.key === "Enter" || event.key === " ") {
+    // Accept the suggestion shown; never also "click" a focused button.
+    event.preventDefault();
+    if (state.current && state.current.suggestion) submit(state.current.suggestion);
   } else if (event.key === "u") { event.preventDefault(); undo(); }
   else if (event.key === "s") { event.preventDefault(); skip(); }
 }
@@ -206,6 +228,7 @@ function begin(name) {
   localStorage.setItem("peftal.annotator", state.annotator);
   $("annotator").value = state.annotator;
   $("annotator").blur();
+  if (document.activeElement instanceof HTMLElement) document.activeElement.blur();
   $("who-save").textContent = "Change";
   say(`Labelling as ${state.annotator}.`);
   guarded(loadNext);
@@ -225,7 +248,7 @@ async function init() {
     if ($("annotator").value.trim()) begin($("annotator").value);
   });
   await refreshStats();
-  setInterval(refreshStats, 2000);
+  setInterval(refreshStats, 1000);  // a new suggestion for the text on screen shows within a second
   const saved = localStorage.getItem("peftal.annotator");
   if (saved) begin(saved);
   else { setState("name"); say("Type your name to start."); $("annotator").focus(); }
