@@ -180,7 +180,7 @@ class PoolEmbedder:
         from peftal.data.encoding import encode
         from peftal.training import embed
 
-        texts, pairs = self.store.texts_of(ids)
+        texts, pairs = self.store.texts(ids)
         encoded = encode(self.tokenizer, Split(texts, np.zeros(len(texts)), pairs),
                          self.settings.max_length)
         parts = []

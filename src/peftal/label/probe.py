@@ -91,7 +91,8 @@ class Probe:
     def update(self, force: bool = False) -> bool:
         """Refit and publish when labels or embedded texts changed since the last fit (or
         ``force``); returns whether it published."""
-        seen = (self.store.label_version(), self.cache.count)
+        ids, _, last_seq = self.store.label_snapshot()
+        seen = (last_seq, len(ids), self.cache.count)  # a label moves last_seq, an undo the count
         if seen == self._seen and not force:
             return False
         self._seen = seen

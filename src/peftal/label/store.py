@@ -187,22 +187,18 @@ class LabelStore:
         with self.read() as db:
             return int(db.execute("SELECT COUNT(*) FROM examples").fetchone()[0])
 
-    def texts(self) -> tuple[list[str], list[str] | None]:
-        """All texts (and pairs) in id order, for encoding the pool."""
+    def texts(self, ids: Iterable[int] | None = None) -> tuple[list[str], list[str] | None]:
+        """The texts (and pairs) of ``ids``, in that order; all of them in id order by default."""
         with self.read() as db:
-            rows = db.execute("SELECT text, text_pair FROM examples ORDER BY id").fetchall()
+            if ids is None:
+                rows = db.execute("SELECT text, text_pair FROM examples ORDER BY id").fetchall()
+            else:
+                ids, marks = [int(i) for i in ids], ",".join("?" * len(ids))
+                found = {row["id"]: row for row in db.execute(
+                    f"SELECT id, text, text_pair FROM examples WHERE id IN ({marks})", ids)}
+                rows = [found[i] for i in ids]
         pairs = [row["text_pair"] for row in rows]
         return [row["text"] for row in rows], None if all(p is None for p in pairs) else pairs
-
-    def texts_of(self, ids: Iterable[int]) -> tuple[list[str], list[str] | None]:
-        """The texts (and pairs) of ``ids``, in that order."""
-        ids = [int(i) for i in ids]
-        with self.read() as db:
-            rows = {row["id"]: row for row in db.execute(
-                f"SELECT id, text, text_pair FROM examples WHERE id IN ({','.join('?' * len(ids))})",
-                ids)}
-        pairs = [rows[i]["text_pair"] for i in ids]
-        return [rows[i]["text"] for i in ids], None if all(p is None for p in pairs) else pairs
 
     def cold_order(self) -> list[int]:
         with self.read() as db:
@@ -226,9 +222,9 @@ class LabelStore:
         item["confidence"] = row["confidence"]
         # Which ranking the suggestion comes from, read in the same transaction: the page asks
         # again for the suggestion of the text on screen when a newer ranking appears.
-        meta = dict(db.execute("SELECT key, value FROM meta WHERE key IN ('model', 'ranking')"))
-        item["generation"] = json.loads(meta["model"]).get("generation", 0) if "model" in meta else 0
-        ranking = json.loads(meta["ranking"]) if "ranking" in meta else {}
+        meta = {key: json.loads(value) for key, value in
+                db.execute("SELECT key, value FROM meta WHERE key IN ('model', 'ranking')")}
+        item["generation"], ranking = meta.get("model", {}).get("generation", 0), meta.get("ranking", {})
         item["suggested_by"] = ranking.get("suggester") if row["suggestion"] is not None else None
         item["ranking_version"] = ranking.get("version", 0)
         return item
@@ -351,12 +347,6 @@ class LabelStore:
             last = db.execute("SELECT COALESCE(MAX(seq), 0) FROM labels").fetchone()[0]
         return [r[0] for r in rows], [r[1] for r in rows], int(last)
 
-    def label_version(self) -> tuple[int, int]:
-        """``(last label row, undone rows)``: changes with every label and every undo."""
-        with self.read() as db:
-            return tuple(db.execute("SELECT COALESCE(MAX(seq), 0), COUNT(undone_at) FROM labels")
-                         .fetchone())
-
     def new_labels_since(self, seq: int) -> int:
         """Live labels given after label row ``seq``."""
         with self.read() as db:
@@ -385,31 +375,25 @@ class LabelStore:
         """Replace the ranking, and the status records given, in one transaction.
 
         Args:
-            order: Example ids, most wanted first; ids left out keep no place and come after, in
-                the cold-start order.
+            order: Example ids, most wanted first; the others follow in the cold-start order.
             suggestions: ``id -> (label, confidence)`` from the new model.
-            model: The new PEFT model status record (replaces the old one), if any.
-            suggester: Who made the suggestions: ``"model"`` (the PEFT model), ``"probe"`` (the
-                linear probe on frozen embeddings) or ``None`` (none: a cold-start order). Kept
-                in the ``ranking`` record with a version that every publication increments.
-            probe: The new probe status record, if any.
+            model, probe: New status records of the PEFT model and of the linear probe, if any.
+            suggester: ``"model"``, ``"probe"`` or ``None`` (a cold-start order): kept in the
+                ``ranking`` record with a version that every publication increments.
         """
         with self.write() as db:
             row = db.execute("SELECT value FROM meta WHERE key = 'ranking'").fetchone()
             version = json.loads(row[0]).get("version", 0) + 1 if row else 1
             self._set_meta(db, "ranking", {"suggester": suggester if suggestions else None,
                                            "version": version, "published_at": utc_now()})
-            if probe is not None:
-                self._set_meta(db, "probe", probe)
             db.execute("DELETE FROM ranking")
             placed = set(order)
             rest = [row[0] for row in db.execute("SELECT id FROM examples ORDER BY cold_position")
                     if row[0] not in placed]
-            rows = []
-            for position, example_id in enumerate([*order, *rest]):
-                label, confidence = suggestions.get(example_id, (None, None))
-                rows.append((example_id, position, label, confidence))
+            rows = [(example_id, position, *suggestions.get(example_id, (None, None)))
+                    for position, example_id in enumerate([*order, *rest])]
             db.executemany("INSERT INTO ranking (example_id, position, suggestion, confidence) "
                            "VALUES (?, ?, ?, ?)", rows)
-            if model is not None:
-                self._set_meta(db, "model", model)
+            for key, record in (("model", model), ("probe", probe)):
+                if record is not None:
+                    self._set_meta(db, key, record)

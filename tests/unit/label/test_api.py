@@ -40,6 +40,7 @@ def test_next_label_stats_and_the_end_of_the_pool(client_for):
     stats = client.get("/api/stats").get_json()
     assert stats["by_label"] == {"negative": 3} and stats["pool"] == 3 and stats["budget"] == 3
     assert stats["model"]["status"] == "none"
+    assert stats["ranking"] == {"suggester": None, "version": 0} and stats["probe"] is None
 
 
 def test_pair_tasks_return_the_pair(client_for):
@@ -120,6 +121,7 @@ def test_example_endpoint_page_and_static_files(client_for):
     assert client.get("/api/example/77").status_code == 404
     page = client.get("/")
     assert page.status_code == 200 and b"/static/app.js" in page.data
+    assert b'<link rel="icon" href="data:,">' in page.data  # no request for /favicon.ico
     assert b"/api/next" in client.get("/static/app.js").data
     assert client.get("/static/style.css").status_code == 200
     unknown = client.get("/api/nothing")
