@@ -166,13 +166,13 @@ class PoolEmbedder:
             self.cache.append(ids, self.vectors_of(ids, between))
         return len(ids)
 
-    def ensure(self, ids: np.ndarray) -> None:
-        """Embed and commit whichever of ``ids`` is not cached yet (e.g. labelled texts)."""
-        while True:
-            missing = np.asarray([i for i in ids if int(i) not in self.cache.row], dtype=np.int64)
-            if not len(missing):
-                return
-            self.cache.append(missing[:self.chunk_size], self.vectors_of(missing[:self.chunk_size]))
+    def ensure(self, ids: np.ndarray, between: Callable[[], None] | None = None) -> None:
+        """Embed and commit, a chunk at a time, whichever of ``ids`` is not cached yet."""
+        missing = np.asarray([i for i in dict.fromkeys(int(i) for i in ids) if i not in self.cache.row],
+                             dtype=np.int64)
+        for start in range(0, len(missing), self.chunk_size):
+            chunk = missing[start:start + self.chunk_size]
+            self.cache.append(chunk, self.vectors_of(chunk, between))
 
     def vectors_of(self, ids: np.ndarray, between: Callable[[], None] | None = None) -> np.ndarray:
         """``(len(ids), hidden)`` pooled embeddings of the texts ``ids``, computed now."""

@@ -205,9 +205,10 @@ class LabelModel:
 
     # -- diverse cold start ----------------------------------------------------------------
 
-    def kmeans_order(self) -> list[int]:
+    def kmeans_order(self, vectors_of: Callable[[np.ndarray], np.ndarray] | None = None) -> list[int]:
         """The example nearest each of ``query_size`` k-means centres of the base model's
-        embeddings (mean-pooled last layer, no training), biggest cluster first.
+        embeddings (mean-pooled last layer, no training), biggest cluster first. ``vectors_of``
+        gives those embeddings for ids (the worker's cache); default: computed here.
 
         A diverse first batch instead of a random one (the cold-start idea of Yuan et al. 2020,
         ALPS, with plain embeddings instead of masked-LM surprisal).
@@ -218,8 +219,11 @@ class LabelModel:
 
         rng = np.random.default_rng(self.settings.seed)
         candidates = subsample_pool(np.arange(len(self.pool)), self.settings.pool_subsample, rng)
-        base = TextClassifier(self.encoder, len(self.settings.labels), pooling=self.settings.pooling)
-        vectors = embed(base, self.pool, candidates)  # (len(candidates), hidden)
+        if vectors_of is None:
+            base = TextClassifier(self.encoder, len(self.settings.labels), pooling=self.settings.pooling)
+            vectors = embed(base, self.pool, candidates)  # (len(candidates), hidden)
+        else:
+            vectors = vectors_of(candidates)
         k = min(self.settings.query_size, len(candidates))
         kmeans = KMeans(n_clusters=k, n_init=3, random_state=self.settings.seed).fit(vectors)
         distances = kmeans.transform(vectors)  # (len(candidates), k)

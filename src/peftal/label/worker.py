@@ -282,10 +282,15 @@ class Worker:
         if int(status.get("generation", 0)) > 0 or status.get("cold_start") == "kmeans":
             return
         self.store.update_model(activity="clustering embeddings")
-        order = self.model.kmeans_order()
+        order = self.model.kmeans_order(self._cached_vectors)
         status.update(cold_start="kmeans", activity="idle")
         self.store.publish_ranking(order, {}, status, suggester=None)
         print(f"{utc_now()} k-means cold start: {len(order)} diverse examples first", flush=True)
+
+    def _cached_vectors(self, ids: np.ndarray) -> np.ndarray:
+        """Frozen embeddings of ``ids`` from the cache, embedding (and keeping) what is missing."""
+        self.embedder.ensure(ids, between=self._check_parent)
+        return self.embedder.cache.get(ids)
 
     def _check_parent(self) -> None:
         if not self.parent_alive():

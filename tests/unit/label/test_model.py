@@ -68,7 +68,9 @@ def test_kmeans_cold_start_puts_one_example_per_cluster_first(make_project, back
     from peftal.label.worker import Worker
 
     store, settings, _ = make_project(n=20, max_length=16, query_size=4, cold_start="kmeans")
-    Worker(store, settings, backbone=backbone).run(max_jobs=0)
+    worker = Worker(store, settings, backbone=backbone)
+    worker.run(max_jobs=0)
+    assert worker.embedder.pending() == 0  # the clustered embeddings are the probe's cache too
     first = [store.next_for(f"a{i}", lease_seconds=60, budget=None)["id"] for i in range(4)]
     assert len(set(first)) == 4
     assert store.get_meta("model")["cold_start"] == "kmeans"
