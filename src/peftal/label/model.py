@@ -41,6 +41,7 @@ from peftal.training.metrics import METRICS
 # pool follows in the cold-start order. Two spare batches cover labels given while the next
 # retrain runs, examples leased to other annotators and skips.
 _BATCHES_RANKED = 3
+_SLICE = 32  # examples scored between two calls of the worker's callback (~0.4 s on a busy CPU)
 
 
 class CachedClassifier:
@@ -50,11 +51,18 @@ class CachedClassifier:
     anything else a strategy asks for (embeddings, MC-dropout passes) goes to the wrapped model.
     """
 
-    def __init__(self, inner: ModelClassifier, indices: np.ndarray) -> None:
+    def __init__(self, inner: ModelClassifier, indices: np.ndarray,
+                 on_step: Callable[[], None] | None = None) -> None:
         self.inner = inner
         self.task = inner.task
         self._rows = {int(i): r for r, i in enumerate(indices)}
-        self._probs = inner.predict_proba(indices)  # (len(indices), classes)
+        # In slices, with ``on_step`` between them: the worker refits the probe meanwhile.
+        parts = []
+        for start in range(0, len(indices), _SLICE):
+            parts.append(inner.predict_proba(indices[start:start + _SLICE]))
+            if on_step is not None:
+                on_step()
+        self._probs = np.concatenate(parts) if parts else inner.predict_proba(indices)  # (n, classes)
 
     def predict_proba(self, indices: np.ndarray) -> np.ndarray:
         try:
@@ -123,7 +131,7 @@ class LabelModel:
         trainable, total = count_parameters(model)
         rng = np.random.default_rng(seed)
         query_start = time.perf_counter()
-        order, suggestions = self.rank(model, ids_arr, rng)
+        order, suggestions = self.rank(model, ids_arr, rng, on_step)
         record = {
             "generation": generation, "status": "ready", "activity": "idle",
             "trained_on": len(ids), "last_seq": last_seq, "trained_at": utc_now(),
@@ -144,15 +152,15 @@ class LabelModel:
             self.store.set_meta("model", record)
         return record, order, suggestions
 
-    def rank(self, model: torch.nn.Module, labeled: np.ndarray,
-             rng: np.random.Generator) -> tuple[list[int], dict[int, tuple[str, float]]]:
+    def rank(self, model: torch.nn.Module, labeled: np.ndarray, rng: np.random.Generator,
+             on_step: Callable[[], None] | None = None) -> tuple[list[int], dict[int, tuple[str, float]]]:
         """``(order, suggestions)``: the strategy's order of the unlabelled pool (or a subsample of
         it) and the model's ``(label, confidence)`` for every example it scored."""
         unlabeled = np.setdiff1d(np.arange(len(self.pool)), labeled)
         if len(unlabeled) == 0:
             return [], {}
         unlabeled = subsample_pool(unlabeled, self.settings.pool_subsample, rng)
-        clf = CachedClassifier(ModelClassifier(model, self.pool, "classification"), unlabeled)
+        clf = CachedClassifier(ModelClassifier(model, self.pool, "classification"), unlabeled, on_step)
         if isinstance(self.strategy, ScoringStrategy):
             n = len(unlabeled)  # a full order costs no more than the top batch
         else:
