@@ -6,7 +6,13 @@ thread as the worker uses on a 2-core machine), then gives ``--labels`` gold lab
 the linear probe's refit + rank + publish (what follows every label), and the probe's
 accuracy on the texts not labelled, against the majority class.
 
+With ``--serve`` it measures the whole app instead: ``peftal label start`` on ``--texts``
+questions (defaults: query size 20, cross-validation on), one client labelling with the gold
+labels through the API, and the time from each ``POST /api/label`` until ``/api/stats`` shows the
+probe refitted on that label (polled every 20 ms), retrains included.
+
     PEFTAL_DATA_DIR=../shared/data python benchmarks/label_probe.py --texts 5000 --labels 100
+    PEFTAL_DATA_DIR=../shared/data python benchmarks/label_probe.py --serve --texts 1000 --labels 60
 """
 
 from __future__ import annotations
@@ -16,9 +22,11 @@ import csv
 import json
 import os
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 from pathlib import Path
 
 import numpy as np
@@ -42,13 +50,68 @@ def write_questions(path: Path, n: int) -> dict[str, str]:
     return gold
 
 
+def call(base: str, path: str, body: dict | None = None) -> dict | None:
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(base + path, data=data, method="GET" if data is None else "POST",
+                                     headers={"Content-Type": "application/json"} if data else {})
+    with urllib.request.urlopen(request, timeout=60) as answer:
+        raw = answer.read()
+    return json.loads(raw) if raw else None
+
+
+def serve(args: argparse.Namespace) -> int:
+    """Probe refresh time after each label in the running app, retrains included."""
+    with tempfile.TemporaryDirectory() as tmp:
+        gold = write_questions(Path(tmp) / "q.csv", args.texts)
+        server = subprocess.Popen(
+            [sys.executable, "-m", "peftal", "label", "start", str(Path(tmp) / "p"), "--data",
+             str(Path(tmp) / "q.csv"), "--labels", ",".join(LABELS), "--max-length", "64", "--port", "0"],
+            stdout=subprocess.PIPE, text=True)
+        try:
+            base = next(line for line in server.stdout if "serving on" in line)
+            base = base.split("serving on ")[1].split()[0].rstrip("/")
+            refresh, post, classes = [], [], set()
+            for n in range(1, args.labels + 1):
+                item = call(base, "/api/next", {"annotator": "bench"})
+                started = time.perf_counter()
+                call(base, "/api/label",
+                     {"id": item["id"], "label": gold[item["text"]], "annotator": "bench"})
+                post.append(time.perf_counter() - started)
+                classes.add(gold[item["text"]])
+                while len(classes) >= 2 and time.perf_counter() - started < 60:
+                    stats = call(base, "/api/stats")
+                    if stats["ranking"].get("suggester") == "model":
+                        break  # the model suggests: the probe no longer publishes
+                    if stats["probe"] and stats["probe"]["labels"] >= n:
+                        refresh.append(time.perf_counter() - started)
+                        break
+                    time.sleep(0.02)
+            stats = call(base, "/api/stats")
+        finally:
+            server.terminate()
+            server.wait(timeout=60)
+    refresh.sort()
+    post.sort()
+    print(f"probe refreshed after {len(refresh)} labels: median {statistics.median(refresh):.2f} s, "
+          f"p95 {refresh[int(0.95 * len(refresh)) - 1]:.2f} s, max {refresh[-1]:.2f} s (the first "
+          "of two classes waits for the model to load and the first chunk)")
+    print(f"POST /api/label: median {1000 * statistics.median(post):.0f} ms, "
+          f"p95 {1000 * post[int(0.95 * len(post)) - 1]:.0f} ms")
+    print(f"at the end: model generation {stats['model'].get('generation', 0)} "
+          f"({stats['model'].get('activity')}), suggestions by {stats['ranking'].get('suggester')}")
+    return 0
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--texts", type=int, default=5000)
     parser.add_argument("--labels", type=int, default=100)
     parser.add_argument("--threads", type=int, default=1, help="torch threads (the worker's on 2 cores)")
     parser.add_argument("--max-seconds", type=float, default=240, help="stop embedding after this")
+    parser.add_argument("--serve", action="store_true", help="time the probe's refresh in the app")
     args = parser.parse_args()
+    if args.serve:
+        return serve(args)
 
     import torch
 
