@@ -124,6 +124,7 @@ def _read_routes(app: Flask, store: LabelStore, settings: LabelSettings, name: s
         return jsonify(**counts, budget=goal, query_size=settings.query_size,
                        labels_until_retrain=_until_retrain(counts, model, settings),
                        model=model, ranking=ranking, probe=store.get_meta("probe"),
+                       embedding=store.get_meta("embedding"),
                        trainer=trainer.status() if trainer is not None else None)
 
 

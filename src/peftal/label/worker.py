@@ -165,6 +165,8 @@ class Worker:
         if self.embedder is not None and self.embedder.pending():
             ids = self.store.label_snapshot()[0]  # labelled texts first: the probe needs them
             self.embedder.embed_chunk(np.asarray(ids, dtype=np.int64), between=self._between)
+            self.store.set_meta("embedding", {"embedded": self.embedder.cache.count,
+                                              "pool": self.embedder.pool_size})
             self.update_probe()  # the new texts get suggestions and a place in the order
             return True
         return refitted

@@ -165,3 +165,21 @@ def test_the_model_takes_over_when_it_beats_the_probe_and_hands_back_when_not(ma
     worker.hand_over(1)
     assert store.get_meta("ranking")["suggester"] == "probe"
     assert store.get_meta("probe")["labels"] == 7
+
+
+def test_a_due_retrain_runs_between_chunks_and_a_gone_parent_stops_the_embedding(make_project, backbone):
+    from peftal.label.worker import ParentGone, Worker
+
+    store, settings, _ = make_project(n=40, epochs=1, max_length=16, query_size=6, cv_folds=0)
+    worker = Worker(store, settings, backbone=backbone)
+    worker.run(max_jobs=0)
+    worker.embedder.chunk_size = 8
+    assert worker.step() is True and worker.embedder.cache.count == 8
+    assert store.get_meta("embedding") == {"embedded": 8, "pool": 40}
+    label_some(store, 6)
+    assert worker.step() is True  # the retrain, before the next chunk
+    assert store.get_meta("model")["generation"] == 1 and worker.embedder.cache.count == 8
+    worker.parent_pid = -1  # the server is gone
+    with pytest.raises(ParentGone):
+        worker.step()  # noticed between two forward passes of the chunk
+    assert worker.embedder.cache.count == 8  # that chunk was never committed

@@ -147,15 +147,16 @@ function skip() {
 
 function describeSuggester(stats) {
   const ranking = stats.ranking || {};
+  const embedding = stats.embedding;
+  const progress = embedding && embedding.embedded < embedding.pool
+    ? ` (${embedding.embedded} of ${embedding.pool} texts embedded so far)` : "";
   if (ranking.suggester === "probe" && stats.probe) {
-    const embedded = stats.probe.embedded < stats.pool
-      ? ` (${stats.probe.embedded} of ${stats.pool} texts embedded so far)` : "";
-    return `suggestions: linear probe on ${stats.probe.labels} labels${embedded}`;
+    return `suggestions: linear probe on ${stats.probe.labels} labels${progress}`;
   }
   if (ranking.suggester === "model") {
-    return `suggestions: model #${stats.model.generation} (${stats.model.method})`;
+    return `suggestions: model #${stats.model.generation} (${stats.model.method})${progress}`;
   }
-  return "no suggestions yet";
+  return `no suggestions yet${progress}`;
 }
 
 function describeModel(stats) {
