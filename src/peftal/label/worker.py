@@ -106,6 +106,7 @@ class Worker:
         self.probe = None
         self._pending: tuple[int, list[int], dict] | None = None  # a ranking not published yet
         self._probe_check = 0.0
+        self._embedding_failed = False
         self._failed_at_seq = -1
         self._cv_done_for = -1
         self._last_check = 0.0
@@ -162,20 +163,38 @@ class Worker:
                 and status.get("accuracy_generation") != generation and self._cv_done_for != generation):
             self.cross_validate(generation, status)
             return True
-        if self.embedder is not None and self.embedder.pending():
-            ids = self.store.label_snapshot()[0]  # labelled texts first: the probe needs them
-            self.embedder.embed_chunk(np.asarray(ids, dtype=np.int64), between=self._between)
-            self.store.set_meta("embedding", {"embedded": self.embedder.cache.count,
-                                              "pool": self.embedder.pool_size})
-            self.update_probe()  # the new texts get suggestions and a place in the order
+        if self.embedder is not None and self.embedder.pending() and not self._embedding_failed:
+            self.embed_chunk()
             return True
         return refitted
 
+    def embed_chunk(self) -> None:
+        """Embed and commit the next chunk of the pool (labelled texts first: the probe needs
+        them); a failure (e.g. a full disk) stops the embedding, not the worker."""
+        progress = {"embedded": self.embedder.cache.count, "pool": self.embedder.pool_size}
+        try:
+            ids = np.asarray(self.store.label_snapshot()[0], dtype=np.int64)
+            self.embedder.embed_chunk(ids, between=self._between)
+        except ParentGone:
+            raise
+        except Exception as error:
+            self._embedding_failed = True
+            self.store.set_meta("embedding", {**progress, "error": f"{type(error).__name__}: {error}"})
+            traceback.print_exc()
+            return
+        self.store.set_meta("embedding", {**progress, "embedded": self.embedder.cache.count})
+        self.update_probe()  # the new texts get suggestions and a place in the order
+
     def update_probe(self, force: bool = False) -> bool:
-        """Refit and publish the probe if labels changed, unless a PEFT model suggests."""
+        """Refit and publish the probe if labels changed, unless a PEFT model suggests. A failed
+        fit is logged and tried again after the next label."""
         if self.probe is None or model_suggests(self.store.get_meta("model", {}), self.settings.cv_folds):
             return False
-        return self.probe.update(force)
+        try:
+            return self.probe.update(force)
+        except Exception:
+            traceback.print_exc()
+            return False
 
     def _between(self) -> None:
         """Called between training steps and forward passes: the parent, then the probe."""

@@ -148,8 +148,9 @@ function skip() {
 function describeSuggester(stats) {
   const ranking = stats.ranking || {};
   const embedding = stats.embedding;
-  const progress = embedding && embedding.embedded < embedding.pool
+  let progress = embedding && embedding.embedded < embedding.pool
     ? ` (${embedding.embedded} of ${embedding.pool} texts embedded so far)` : "";
+  if (embedding && embedding.error) progress += ` · ⚠ embedding stopped: ${embedding.error}`;
   if (ranking.suggester === "probe" && stats.probe) {
     return `suggestions: linear probe on ${stats.probe.labels} labels${progress}`;
   }
