@@ -64,7 +64,7 @@ def test_export_and_train_need_a_project_with_labels(tmp_path, capsys, data):
     assert "already holds a completed run" in err
 
 
-def test_export_writes_one_object_per_live_label(tmp_path, capsys, make_project):
+def test_export_writes_one_object_per_labelled_text(tmp_path, capsys, make_project):
     store, _, folder = make_project(n=5, pairs=True)
     for label in ("negative", "neutral"):
         item = store.next_for("Bo", lease_seconds=60, budget=None)
@@ -74,8 +74,10 @@ def test_export_writes_one_object_per_live_label(tmp_path, capsys, make_project)
     assert main(["label", "export", str(folder), "--output", str(out)]) == 0
     rows = [json.loads(line) for line in out.read_text().splitlines()]
     assert len(rows) == 1
-    assert list(rows[0]) == ["id", "text", "text_pair", "label", "annotator", "labelled_at"]
-    assert rows[0]["label"] == "negative" and rows[0]["annotator"] == "Bo"
+    assert list(rows[0]) == ["id", "text", "text_pair", "label", "resolution", "annotations"]
+    assert rows[0]["label"] == "negative" and rows[0]["resolution"] == "single"
+    assert [(a["annotator"], a["label"]) for a in rows[0]["annotations"]] == [("Bo", "negative")]
+    assert rows[0]["annotations"][0]["labelled_at"].endswith("Z")
     assert rows[0]["text"] == f"text number {rows[0]['id']}"
 
 
