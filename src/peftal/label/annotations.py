@@ -70,7 +70,7 @@ class Annotations:
         ``budget`` counts texts labelled (or leased for a first label); second labels of the
         overlap are handed out beyond it.
         """
-        now = time.time()
+        now, limit = time.time(), self.overlap_limit(overlap)
         with self.write() as db:
             db.execute("DELETE FROM leases WHERE expires_at <= ?", (now,))
             held = db.execute(
@@ -78,7 +78,7 @@ class Annotations:
                 "(SELECT 1 FROM labels l WHERE l.example_id = s.example_id AND l.undone_at IS NULL "
                 " AND l.annotator = s.annotator) ORDER BY s.expires_at DESC LIMIT 1",
                 (annotator,)).fetchone()
-            example_id = held[0] if held is not None else self._wanting_another(db, annotator, overlap)
+            example_id = held[0] if held is not None else self._wanting_another(db, annotator, limit)
             if example_id is None:
                 example_id = self._first_unlabelled(db, annotator, budget)
                 if example_id is None:
@@ -88,9 +88,10 @@ class Annotations:
                        (example_id, annotator, now + lease_seconds))
             return self._example(db, example_id)
 
-    def _wanting_another(self, db: sqlite3.Connection, annotator: str, overlap: float) -> int | None:
-        """The overlap text labelled longest ago that wants another annotator and may go to this one."""
-        limit = self.overlap_limit(overlap)
+    @staticmethod
+    def _wanting_another(db: sqlite3.Connection, annotator: str, limit: int) -> int | None:
+        """The overlap text (``overlap_rank < limit``) labelled longest ago that wants another
+        annotator and may go to this one."""
         if limit == 0:
             return None
         row = db.execute(
@@ -135,7 +136,7 @@ class Annotations:
             Conflict: they labelled the text otherwise already; or someone else labelled it and it
                 wants no other annotator; or it is leased to another annotator.
         """
-        now = time.time()
+        now, limit = time.time(), self.overlap_limit(overlap)
         with self.write() as db:
             row = db.execute("SELECT overlap_rank FROM examples WHERE id = ?", (example_id,)).fetchone()
             if row is None:
@@ -149,7 +150,7 @@ class Annotations:
                 raise Conflict(f"example {example_id} is already labelled {mine[0]['label']!r} by "
                                f"{annotator!r}; undo that label first")
             final = db.execute("SELECT 1 FROM final_labels WHERE example_id = ?", (example_id,)).fetchone()
-            wants_another = (row["overlap_rank"] is not None and row["overlap_rank"] < self.overlap_limit(overlap)
+            wants_another = (row["overlap_rank"] is not None and row["overlap_rank"] < limit
                              and len(live) < OVERLAP_ANNOTATORS and final is None)
             if live and not wants_another:
                 raise Conflict(f"example {example_id} is already labelled {live[0]['label']!r} by "
