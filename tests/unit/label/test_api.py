@@ -180,3 +180,38 @@ def test_a_full_disk_is_a_503_with_a_message(client_for, monkeypatch):
     monkeypatch.setattr(store, "add_label", full)
     answer = post(client, "/api/label", {"id": item["id"], "label": "positive", "annotator": "Ann"})
     assert answer.status_code == 503 and "disk is full" in answer.get_json()["error"]
+
+
+def test_two_annotators_share_the_overlap_and_the_agreement_is_served(client_for):
+    from sklearn.metrics import cohen_kappa_score
+
+    client, store = client_for(n=12, overlap=0.5, seed=2)
+    given: dict[str, dict[int, str]] = {"Ann": {}, "Bo": {}}
+    for turn in range(40):  # the two take turns until neither gets a text
+        name = ("Ann", "Bo")[turn % 2]
+        answer = post(client, "/api/next", {"annotator": name})
+        if answer.status_code == 204:
+            continue
+        example_id = answer.get_json()["id"]
+        assert example_id not in given[name]  # never the same text twice to one annotator
+        label = ("positive", "negative")[example_id % 2] if name == "Ann" else (
+            ("positive", "negative", "neutral")[example_id % 3])
+        assert post(client, "/api/label", {"id": example_id, "label": label,
+                                           "annotator": name}).status_code == 200
+        given[name][example_id] = label
+    both = sorted(set(given["Ann"]) & set(given["Bo"]))
+    assert len(both) == 6  # half of the 12 texts, each labelled by both
+    assert sorted(set(given["Ann"]) | set(given["Bo"])) == list(range(12))
+    measured = client.get("/api/agreement").get_json()
+    assert measured["overlap"] == 0.5 and measured["texts"] == 6
+    (pair,) = measured["pairs"]
+    assert pair["annotators"] == ["Ann", "Bo"] and pair["texts"] == 6
+    assert pair["kappa"] == pytest.approx(cohen_kappa_score([given["Ann"][i] for i in both],
+                                                            [given["Bo"][i] for i in both]))
+    assert set(measured["alpha_per_label"]) == {"positive", "negative", "neutral"}
+    stats = client.get("/api/stats").get_json()
+    assert (stats["labelled"], stats["annotations"], stats["multiple"]) == (12, 18, 6)
+    assert stats["overlap"] == 0.5
+    # A third annotator cannot add a label to a text that has its two.
+    answer = post(client, "/api/label", {"id": both[0], "label": "neutral", "annotator": "Cy"})
+    assert answer.status_code == 409

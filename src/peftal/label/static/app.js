@@ -4,7 +4,7 @@
 "use strict";
 
 const $ = (id) => document.getElementById(id);
-const state = { project: null, annotator: "", current: null, busy: false };
+const state = { project: null, annotator: "", current: null, busy: false, agreementAt: -1 };
 
 function setState(name) { document.body.dataset.state = name; }
 
@@ -196,6 +196,36 @@ async function refreshStats() {
   $("model-status").dataset.generation = String(stats.model.generation || 0);
   const version = (stats.ranking && stats.ranking.version) || 0;
   if (state.current && state.current.ranking_version < version) refreshSuggestion();
+  refreshAgreement(stats);
+}
+
+function formatted(value) { return value === null ? "n/a" : value.toFixed(3); }
+
+function tableRow(cells) {
+  const row = document.createElement("tr");
+  cells.forEach((text) => { const cell = document.createElement("td"); cell.textContent = text; row.append(cell); });
+  return row;
+}
+
+async function refreshAgreement(stats) {
+  // Shown when several annotators label the same texts (--overlap); read again only after new labels.
+  if (!stats.overlap && !stats.multiple) return;
+  if (state.agreementAt === stats.annotations) return;
+  const answer = await api("GET", "/api/agreement");
+  if (!answer.ok) return;
+  state.agreementAt = stats.annotations;
+  const data = answer.data;
+  const section = $("agreement");
+  section.hidden = false;
+  section.dataset.alpha = data.alpha === null ? "" : String(data.alpha);
+  $("agreement-summary").textContent = data.texts
+    ? `Agreement: Krippendorff's α ${formatted(data.alpha)} on ${data.texts} texts labelled more than once` +
+      (stats.unresolved ? ` · ${stats.unresolved} ties left out of training until reviewed` : "")
+    : `Agreement: no text labelled by two annotators yet (${Math.round(100 * data.overlap)}% of the texts go to two)`;
+  $("kappa-rows").replaceChildren(...data.pairs.map((pair) => tableRow([
+    pair.annotators.join(" / "), String(pair.texts), `${(100 * pair.observed).toFixed(1)}%`, formatted(pair.kappa)])));
+  $("alpha-rows").replaceChildren(tableRow(["(all labels)", formatted(data.alpha)]),
+    ...Object.entries(data.alpha_per_label).map(([label, value]) => tableRow([label, formatted(value)])));
 }
 
 async function refreshSuggestion() {
