@@ -118,6 +118,6 @@ def test_label_forty_trec_questions_with_the_keyboard(tmp_path, data_dir):
     rows = [json.loads(line) for line in (tmp_path / "labels.jsonl").read_text().splitlines()]
     assert {row["id"]: row["label"] for row in rows} == given
     assert len(rows) == TO_LABEL
-    assert {row["annotator"] for row in rows} == {"Alice"}
+    assert {a["annotator"] for row in rows for a in row["annotations"]} == {"Alice"}
     assert all(row["text"] in gold and (gold[row["text"]] == row["label"] or row["id"] in accepted)
                for row in rows)

@@ -3,7 +3,11 @@
 ``peftal label start`` serves a page where people label texts that an AL strategy picks, while
 a PEFT model retrains in a background process after every ``query_size`` new labels.
 
-- :mod:`peftal.label.store`: the SQLite (WAL) store: texts, labels, leases, the ranking.
+- :mod:`peftal.label.store`: the SQLite (WAL) store: texts, settings, the ranking.
+- :mod:`peftal.label.annotations`: leases, annotations, several annotators per text
+  (``--overlap``), the label each text trains with (majority; ties wait for a review).
+- :mod:`peftal.label.schema`: the store's schema and the upgrade of older projects.
+- :mod:`peftal.label.agreement`: Cohen's kappa per pair, Krippendorff's alpha overall and per label.
 - :mod:`peftal.label.project`: creating, checking and resuming a project folder.
 - :mod:`peftal.label.server`: the Flask app (page + JSON API).
 - :mod:`peftal.label.worker`: the background process: embedding, probe, retrains.
