@@ -135,6 +135,7 @@ def test_two_annotators_with_overlap_agree_as_scikit_learn_says(tmp_path, data_d
     project = tmp_path / "project"
     server = Server(project, "--data", str(tmp_path / "questions.csv"), "--labels", ",".join(TREC_LABELS),
                     "--overlap", "0.2", "--no-trainer")
+    assert any("20% of the texts go to two annotators" in line for line in server.output)
     given: dict[str, dict[int, str]] = {"ann": {}, "bob": {}}
     try:
         done = set()

@@ -170,7 +170,9 @@ def start_main(args: argparse.Namespace) -> int:
     host = f"[{args.host}]" if ":" in args.host else args.host
     print(f"peftal label: {'created' if created else 'resumed'} {args.project} · "
           f"{counts['labelled']} of {counts['pool']} texts labelled · labels: "
-          f"{', '.join(settings.labels)}", flush=True)
+          f"{', '.join(settings.labels)}"
+          + (f" · {settings.overlap:.0%} of the texts go to two annotators" if settings.overlap else ""),
+          flush=True)
     if not loopback:
         print(f"peftal: warning: serving on {args.host}: anyone who can reach this address can "
               "read the texts and add labels (there is no login)", flush=True)
