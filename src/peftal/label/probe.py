@@ -91,8 +91,10 @@ class Probe:
     def update(self, force: bool = False) -> bool:
         """Refit and publish when labels or embedded texts changed since the last fit (or
         ``force``); returns whether it published."""
-        ids, _, last_seq = self.store.label_snapshot()
-        seen = (last_seq, len(ids), self.cache.count)  # a label moves last_seq, an undo the count
+        ids, labels, last_seq = self.store.label_snapshot()
+        # A label moves last_seq; an undo, a second annotator's label or a review's final label
+        # change the training labels themselves.
+        seen = (last_seq, hash((tuple(ids), tuple(labels))), self.cache.count)
         if seen == self._seen and not force:
             return False
         self._seen = seen

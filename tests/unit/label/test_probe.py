@@ -109,6 +109,9 @@ def test_the_probe_publishes_the_entropy_order_and_its_suggestions(embedded, bac
     assert store.get_meta("model")["generation"] == 0  # the PEFT schedule is untouched
     store.undo("ann", lease_seconds=60)
     assert probe.update() is True and store.get_meta("probe")["labels"] == 5
+    other = next(label for label in settings.labels if label != labels[0])
+    store.set_final(ids[0], other, "reviewer")  # a review changes a label: a refit too
+    assert probe.update() is True and probe.update() is False
 
 
 def test_the_probes_cross_validation_is_sklearns(embedded):
