@@ -21,6 +21,8 @@ generation       6        per labelling-app generation ``g``: as ``round``
 fold             7        per generation ``g`` and cross-validation fold ``f`` (labelling app)
 threshold_fold   8        per round model seed: the folds of the multi-label thresholds'
                           cross-validation, and (per fold ``f``) the seed of that fold's model
+overlap          9        the labelling app's order of texts given to several annotators
+                          (``--overlap``: the first fraction of this order)
 cka_probe        0xC4A    the test examples of the CKA probe
 stop_set         0x5709   the stop set of the stopping criteria
 ===============  =======  ==================================================================
@@ -41,7 +43,8 @@ import numpy as np
 import torch
 
 STREAMS: dict[str, int] = {"eval_sample": 1, "batches": 2, "round": 3, "dropout": 4, "generation": 6,
-                           "fold": 7, "threshold_fold": 8, "cka_probe": 0xC4A, "stop_set": 0x5709}
+                           "fold": 7, "threshold_fold": 8, "overlap": 9, "cka_probe": 0xC4A,
+                           "stop_set": 0x5709}
 """Stream name -> its key in the seed sequence (the table above). Keys are fixed: changing one
 changes every number drawn from that stream."""
 

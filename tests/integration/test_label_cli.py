@@ -83,8 +83,8 @@ def test_sigkill_loses_no_acknowledged_label_and_takes_the_trainer_down(tmp_path
     finally:
         assert restarted.stop() == 0
     rows = [json.loads(line) for line in (tmp_path / "labels.jsonl").read_text().splitlines()]
-    exported = [(row["id"], row["label"], row["annotator"]) for row in rows]
-    assert len({row["id"] for row in rows}) == len(rows), "an example was labelled twice"
+    exported = [(row["id"], a["label"], a["annotator"]) for row in rows for a in row["annotations"]]
+    assert all(len(row["annotations"]) == 1 for row in rows), "an example was labelled twice"
     for label in acked:
         assert exported.count(label) == 1, f"acknowledged label {label} is missing"
     assert (item["id"], "HUM", "after") in exported
@@ -124,3 +124,55 @@ def test_label_train_writes_a_run_that_predict_reads(tmp_path, data_dir, monkeyp
     majority = max(np.mean(truth == label) for label in TREC_LABELS)
     print(f"held-out accuracy {accuracy:.3f} vs majority class {majority:.3f}")
     assert accuracy > majority, (accuracy, majority)
+
+
+def test_two_annotators_with_overlap_agree_as_scikit_learn_says(tmp_path, data_dir, capsys):
+    from sklearn.metrics import cohen_kappa_score
+
+    from peftal.cli import main
+
+    gold = trec_csv(data_dir, tmp_path / "questions.csv", 50)
+    project = tmp_path / "project"
+    server = Server(project, "--data", str(tmp_path / "questions.csv"), "--labels", ",".join(TREC_LABELS),
+                    "--overlap", "0.2", "--no-trainer")
+    assert any("20% of the texts go to two annotators" in line for line in server.output)
+    given: dict[str, dict[int, str]] = {"ann": {}, "bob": {}}
+    try:
+        done = set()
+        while len(done) < 2:  # the two take turns until neither gets a text
+            name = ("ann", "bob")[sum(map(len, given.values())) % 2] if not done else (
+                {"ann", "bob"} - done).pop()
+            status, item = server.request("POST", "/api/next", {"annotator": name})
+            if status == 204:
+                done.add(name)
+                continue
+            # ann gives the gold label; bob too, but for every third text the next label name.
+            label = gold[item["text"]]
+            if name == "bob" and len(given["bob"]) % 3 == 0:
+                label = TREC_LABELS[(TREC_LABELS.index(label) + 1) % len(TREC_LABELS)]
+            assert item["id"] not in given[name]
+            assert server.request("POST", "/api/label", {"id": item["id"], "label": label,
+                                                         "annotator": name})[0] == 200
+            given[name][item["id"]] = label
+        status, served = server.request("GET", "/api/agreement")
+    finally:
+        assert server.stop() == 0
+    both = sorted(set(given["ann"]) & set(given["bob"]))
+    assert len(both) == 10  # 20 % of the 50 questions
+    expected = cohen_kappa_score([given["ann"][i] for i in both], [given["bob"][i] for i in both])
+    assert 0 < expected < 1 and served["pairs"][0]["kappa"] == pytest.approx(expected)
+    # stats and export in this process: another start of the CLI (about 10 s on a busy machine,
+    # for torch) would test nothing more.
+    capsys.readouterr()
+    assert main(["label", "stats", str(project), "--json"]) == 0
+    stats = json.loads(capsys.readouterr().out)
+    assert stats["agreement"]["pairs"][0]["kappa"] == pytest.approx(expected)
+    assert stats["labelled"] == 50 and stats["annotations"] == 60
+    assert main(["label", "export", str(project), "--output", str(tmp_path / "labels.jsonl")]) == 0
+    rows = [json.loads(line) for line in (tmp_path / "labels.jsonl").read_text().splitlines()]
+    assert len(rows) == 50
+    for row in rows:
+        names = {a["annotator"]: a["label"] for a in row["annotations"]}
+        assert names == {name: given[name][row["id"]] for name in given if row["id"] in given[name]}
+        agreed = len(set(names.values())) == 1
+        assert row["label"] == (next(iter(names.values())) if agreed else None)

@@ -13,7 +13,7 @@ from peftal.cli.options import positive_float, positive_int
 # Options that map one-to-one onto LabelSettings fields (dest → settings key).
 _SETTINGS = ("text_column", "text_pair_column", "model", "method", "strategy", "query_size", "budget",
              "epochs", "batch_size", "lr", "head_lr", "max_length", "pooling", "seed", "cold_start",
-             "cv_folds", "pool_subsample", "lease_seconds")
+             "cv_folds", "pool_subsample", "lease_seconds", "overlap")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -24,10 +24,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     commands = parser.add_subparsers(dest="label_command", metavar="COMMAND", required=True)
     _register_start(commands)
 
-    export = commands.add_parser("export", help="write the labels given so far as JSON lines")
+    export = commands.add_parser(
+        "export", help="write the labelled texts as JSON lines: final label and every annotation")
     export.add_argument("project", type=Path, metavar="PROJECT")
     export.add_argument("--output", type=Path, required=True, help="JSONL file to write")
+    export.add_argument("--agreement", type=Path, metavar="FILE",
+                        help="also write the annotators' agreement (as GET /api/agreement) to this JSON file")
     export.set_defaults(handler=export_main)
+
+    stats = commands.add_parser(
+        "stats", help="labels per annotator and their agreement (Cohen's kappa, Krippendorff's alpha)")
+    stats.add_argument("project", type=Path, metavar="PROJECT")
+    stats.add_argument("--json", action="store_true", help="print the numbers as one JSON object")
+    stats.set_defaults(handler=stats_main)
 
     train = commands.add_parser(
         "train", help="train the final model on all labels (then `peftal predict --run RUN`)")
@@ -86,6 +95,9 @@ def _register_start(commands: argparse._SubParsersAction) -> None:
     start.add_argument("--lease-seconds", type=positive_float,
                        help=f"how long a text shown to one annotator is kept from the others "
                             f"(default: {d.lease_seconds:g})")
+    start.add_argument("--overlap", type=float, metavar="F",
+                       help=f"fraction of the texts (0 to 1, a seeded choice) that two different "
+                            f"annotators label each, to measure agreement (default: {d.overlap:g})")
     start.add_argument("--host", default="127.0.0.1",
                        help="address to serve on; anything but loopback exposes the page (no login) "
                             "to your network")
@@ -158,7 +170,9 @@ def start_main(args: argparse.Namespace) -> int:
     host = f"[{args.host}]" if ":" in args.host else args.host
     print(f"peftal label: {'created' if created else 'resumed'} {args.project} · "
           f"{counts['labelled']} of {counts['pool']} texts labelled · labels: "
-          f"{', '.join(settings.labels)}", flush=True)
+          f"{', '.join(settings.labels)}"
+          + (f" · {settings.overlap:.0%} of the texts go to two annotators" if settings.overlap else ""),
+          flush=True)
     if not loopback:
         print(f"peftal: warning: serving on {args.host}: anyone who can reach this address can "
               "read the texts and add labels (there is no login)", flush=True)
@@ -205,19 +219,79 @@ def _interrupt(signum: int, frame: Any) -> None:
 
 def export_main(args: argparse.Namespace) -> int:
     from peftal.label.project import open_project
-    from peftal.store.atomic import atomic_path
+    from peftal.store.atomic import atomic_path, write_json_atomic
 
     check_export_target(args.output, args.project)
-    store, _ = open_project(args.project)
-    rows = store.live_labels()
+    if args.agreement is not None:
+        check_export_target(args.agreement, args.project, option="--agreement")
+    store, settings = open_project(args.project)
+    texts = store.labelled_texts()
     with atomic_path(args.output) as tmp, open(tmp, "w", encoding="utf-8") as handle:
-        for row in rows:
-            record = {"id": row["example_id"], "text": row["text"]}
-            if row["text_pair"] is not None:
-                record["text_pair"] = row["text_pair"]
-            record.update(label=row["label"], annotator=row["annotator"], labelled_at=row["labelled_at"])
+        for text in texts:
+            record = {"id": text["id"], "text": text["text"]}
+            if text["text_pair"] is not None:
+                record["text_pair"] = text["text_pair"]
+            record.update(label=text["label"], resolution=text["resolution"],
+                          annotations=text["annotations"])
+            if "reviewed" in text:
+                record["reviewed"] = text["reviewed"]
             handle.write(json.dumps(record, ensure_ascii=False) + "\n")
-    print(f"wrote {len(rows)} labels to {args.output}")
+    found = _agreement(store, settings)
+    if args.agreement is not None:
+        write_json_atomic(args.agreement, {"overlap": settings.overlap, **found.to_dict()})
+    annotations = sum(len(text["annotations"]) for text in texts)
+    ties = sum(text["label"] is None for text in texts)
+    print(f"wrote {len(texts)} texts ({annotations} annotations) to {args.output}"
+          + (f"; {ties} unresolved (\"label\": null)" if ties else "")
+          + (f"; Krippendorff's alpha {_number(found.alpha)} on the {found.texts} texts labelled "
+             "more than once" if found.texts else ""))
+    return 0
+
+
+def _agreement(store: Any, settings: Any) -> Any:
+    from peftal.label.agreement import measure
+
+    rows = store.live_labels()
+    return measure([(r["example_id"], r["annotator"], r["label"]) for r in rows], settings.labels)
+
+
+def _number(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.3f}"
+
+
+def stats_main(args: argparse.Namespace) -> int:
+    from peftal.label.project import open_project
+
+    store, settings = open_project(args.project)
+    counts = store.counts()
+    found = _agreement(store, settings)
+    if args.json:
+        print(json.dumps({**counts, "overlap": settings.overlap, "agreement": found.to_dict()},
+                         ensure_ascii=False, indent=2))
+        return 0
+    print(f"{args.project}: {counts['labelled']} of {counts['pool']} texts labelled, "
+          f"{counts['annotations']} annotations by {len(counts['by_annotator'])} annotators "
+          f"(--overlap {settings.overlap:g})")
+    print(f"texts labelled more than once: {counts['multiple']}; unresolved ties: "
+          f"{counts['unresolved']} (left out of training until a review sets their label)")
+    width = max([len("annotator"), *map(len, counts["by_annotator"])])
+    print(f"\n{'annotator':<{width}}  annotations")
+    for name, number in sorted(counts["by_annotator"].items()):
+        print(f"{name:<{width}}  {number:>11}")
+    if not found.pairs:
+        print("\nno text is labelled by two annotators yet: no agreement to measure")
+        return 0
+    names = [" / ".join(pair.annotators) for pair in found.pairs]
+    width = max(len("annotators"), *map(len, names))
+    print(f"\nCohen's kappa per pair, on the texts both labelled\n"
+          f"{'annotators':<{width}}  texts  agreement  kappa")
+    for name, pair in zip(names, found.pairs, strict=True):
+        print(f"{name:<{width}}  {pair.texts:>5}  {pair.observed:>9.1%}  {_number(pair.kappa):>5}")
+    width = max(len("(all labels)"), *map(len, settings.labels))
+    print(f"\nKrippendorff's alpha (nominal), on the {found.texts} texts labelled more than once\n"
+          f"{'label':<{width}}  alpha\n{'(all labels)':<{width}}  {_number(found.alpha)}")
+    for label, value in found.alpha_per_label.items():
+        print(f"{label:<{width}}  {_number(value)}")
     return 0
 
 
@@ -226,18 +300,18 @@ _PROTECTED_MARKERS = ("project.sqlite", "results.sqlite", "summary.json", "study
                       "peftal_model.json")
 
 
-def check_export_target(output: Path, project: Path) -> None:
+def check_export_target(output: Path, project: Path, option: str = "--output") -> None:
     """Refuse an export that would replace a file of a project or run folder (its database above all)."""
     from peftal.cli.options import check_output_file
     from peftal.errors import UsageError
 
-    check_output_file(output)
+    check_output_file(output, option)
     target = output.expanduser().resolve()
     folder = target.parent
     inside = folder == project.expanduser().resolve() or any(
         (folder / marker).exists() for marker in _PROTECTED_MARKERS)
     if target.exists() and inside:
-        raise UsageError(f"--output {output} is a file of the project or run folder {folder}; "
+        raise UsageError(f"{option} {output} is a file of the project or run folder {folder}; "
                          "refusing to overwrite it (write the export elsewhere)")
 
 

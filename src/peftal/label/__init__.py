@@ -3,10 +3,16 @@
 ``peftal label start`` serves a page where people label texts that an AL strategy picks, while
 a PEFT model retrains in a background process after every ``query_size`` new labels.
 
-- :mod:`peftal.label.store`: the SQLite (WAL) store: texts, labels, leases, the ranking.
+- :mod:`peftal.label.store`: the SQLite (WAL) store: texts, settings, the ranking.
+- :mod:`peftal.label.annotations`: leases, annotations, several annotators per text
+  (``--overlap``), the label each text trains with (majority; ties wait for a review).
+- :mod:`peftal.label.schema`: the store's schema and the upgrade of older projects.
+- :mod:`peftal.label.agreement`: Cohen's kappa per pair, Krippendorff's alpha overall and per label.
 - :mod:`peftal.label.project`: creating, checking and resuming a project folder.
 - :mod:`peftal.label.server`: the Flask app (page + JSON API).
-- :mod:`peftal.label.worker`: the background trainer process.
+- :mod:`peftal.label.worker`: the background process: embedding, probe, retrains.
+- :mod:`peftal.label.embeddings`: the frozen encoder's embeddings of the pool, cached, resumable.
+- :mod:`peftal.label.probe`: the linear probe refitted after every label; who suggests.
 - :mod:`peftal.label.model`: retrain, rank the pool, cross-validated accuracy, k-means cold start.
 - :mod:`peftal.label.final`: ``peftal label train``, the final model as a run folder.
 """

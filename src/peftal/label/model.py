@@ -41,6 +41,7 @@ from peftal.training.metrics import METRICS
 # pool follows in the cold-start order. Two spare batches cover labels given while the next
 # retrain runs, examples leased to other annotators and skips.
 _BATCHES_RANKED = 3
+_SLICE = 32  # examples scored between two calls of the worker's callback (~0.4 s on a busy CPU)
 
 
 class CachedClassifier:
@@ -50,11 +51,18 @@ class CachedClassifier:
     anything else a strategy asks for (embeddings, MC-dropout passes) goes to the wrapped model.
     """
 
-    def __init__(self, inner: ModelClassifier, indices: np.ndarray) -> None:
+    def __init__(self, inner: ModelClassifier, indices: np.ndarray,
+                 on_step: Callable[[], None] | None = None) -> None:
         self.inner = inner
         self.task = inner.task
         self._rows = {int(i): r for r, i in enumerate(indices)}
-        self._probs = inner.predict_proba(indices)  # (len(indices), classes)
+        # In slices, with ``on_step`` between them: the worker refits the probe meanwhile.
+        parts = []
+        for start in range(0, len(indices), _SLICE):
+            parts.append(inner.predict_proba(indices[start:start + _SLICE]))
+            if on_step is not None:
+                on_step()
+        self._probs = np.concatenate(parts) if parts else inner.predict_proba(indices)  # (n, classes)
 
     def predict_proba(self, indices: np.ndarray) -> np.ndarray:
         try:
@@ -108,10 +116,13 @@ class LabelModel:
     def targets(self, labels: list[str]) -> np.ndarray:
         return np.array([self.label_index[label] for label in labels], dtype=np.int64)
 
-    def retrain(self, generation: int, on_step: Callable[[], None] | None = None) -> dict[str, Any]:
-        """Train generation ``generation`` on all live labels, rank the pool and publish both.
+    def retrain(self, generation: int, on_step: Callable[[], None] | None = None,
+                publish: bool = True) -> tuple[dict[str, Any], list[int], dict[int, tuple[str, float]]]:
+        """Train generation ``generation`` on all live labels and rank the pool; publish the
+        ranking with the status record if ``publish``, else only the status record (the linear
+        probe keeps suggesting until this model beats it, :mod:`peftal.label.probe`).
 
-        Returns the model status record that was published.
+        Returns the status record, the order and the suggestions.
         """
         ids, labels, last_seq = self.store.label_snapshot()
         ids_arr = np.asarray(ids, dtype=np.int64)
@@ -120,7 +131,7 @@ class LabelModel:
         trainable, total = count_parameters(model)
         rng = np.random.default_rng(seed)
         query_start = time.perf_counter()
-        order, suggestions = self.rank(model, ids_arr, rng)
+        order, suggestions = self.rank(model, ids_arr, rng, on_step)
         record = {
             "generation": generation, "status": "ready", "activity": "idle",
             "trained_on": len(ids), "last_seq": last_seq, "trained_at": utc_now(),
@@ -132,21 +143,24 @@ class LabelModel:
         }
         previous = self.store.get_meta("model", {})
         for key in ("accuracy", "accuracy_folds", "accuracy_on", "accuracy_generation",
-                    "cold_start"):
+                    "cold_start", "probe_accuracy", "beats_probe"):
             if key in previous:
                 record[key] = previous[key]  # the last estimate stays until the new one is done
-        self.store.publish_ranking(order, suggestions, record)
-        return record
+        if publish:
+            self.store.publish_ranking(order, suggestions, record, suggester="model")
+        else:
+            self.store.set_meta("model", record)
+        return record, order, suggestions
 
-    def rank(self, model: torch.nn.Module, labeled: np.ndarray,
-             rng: np.random.Generator) -> tuple[list[int], dict[int, tuple[str, float]]]:
+    def rank(self, model: torch.nn.Module, labeled: np.ndarray, rng: np.random.Generator,
+             on_step: Callable[[], None] | None = None) -> tuple[list[int], dict[int, tuple[str, float]]]:
         """``(order, suggestions)``: the strategy's order of the unlabelled pool (or a subsample of
         it) and the model's ``(label, confidence)`` for every example it scored."""
         unlabeled = np.setdiff1d(np.arange(len(self.pool)), labeled)
         if len(unlabeled) == 0:
             return [], {}
         unlabeled = subsample_pool(unlabeled, self.settings.pool_subsample, rng)
-        clf = CachedClassifier(ModelClassifier(model, self.pool, "classification"), unlabeled)
+        clf = CachedClassifier(ModelClassifier(model, self.pool, "classification"), unlabeled, on_step)
         if isinstance(self.strategy, ScoringStrategy):
             n = len(unlabeled)  # a full order costs no more than the top batch
         else:
@@ -169,27 +183,24 @@ class LabelModel:
 
     # -- accuracy --------------------------------------------------------------------------
 
-    def cross_validate(self, generation: int,
-                       on_step: Callable[[], None] | None = None) -> dict[str, Any] | None:
-        """k-fold cross-validation on the labels model ``generation`` was trained on.
+    def cross_validate(self, generation: int, on_step: Callable[[], None] | None = None,
+                       snapshot: tuple[list[int], list[str], int] | None = None) -> dict[str, Any] | None:
+        """k-fold cross-validation on the labels so far (or those of ``snapshot``, a
+        :meth:`LabelStore.label_snapshot`), folds seeded by ``generation``.
 
         Returns ``{"accuracy", "f1_macro", "accuracy_folds", "accuracy_on"}`` or ``None`` when
         there are too few labels (fewer than two per fold) or folds are switched off.
         """
-        from sklearn.model_selection import KFold, StratifiedKFold
+        from peftal.label.probe import cv_splitter
 
-        ids, labels, last_seq = self.store.label_snapshot()
+        ids, labels, last_seq = snapshot or self.store.label_snapshot()
         folds = min(self.settings.cv_folds, len(ids) // 2)
         if folds < 2:
             return None
         ids_arr = np.asarray(ids, dtype=np.int64)
         targets = self.targets(labels)
         seed = stream_seed(self.settings.seed, "generation", generation)
-        counts = np.bincount(targets, minlength=len(self.settings.labels))
-        # Stratify when every class present can fill every fold; otherwise plain shuffled folds.
-        splitter = (StratifiedKFold(folds, shuffle=True, random_state=seed)
-                    if counts[counts > 0].min() >= folds
-                    else KFold(folds, shuffle=True, random_state=seed))
+        splitter = cv_splitter(targets, folds, len(self.settings.labels), seed)
         predicted = np.empty(len(ids_arr), dtype=np.int64)
         for fold, (train_pos, test_pos) in enumerate(splitter.split(ids_arr, targets)):
             fold_seed = stream_seed(self.settings.seed, "fold", generation, fold)
@@ -202,9 +213,10 @@ class LabelModel:
 
     # -- diverse cold start ----------------------------------------------------------------
 
-    def kmeans_order(self) -> list[int]:
+    def kmeans_order(self, vectors_of: Callable[[np.ndarray], np.ndarray] | None = None) -> list[int]:
         """The example nearest each of ``query_size`` k-means centres of the base model's
-        embeddings (mean-pooled last layer, no training), biggest cluster first.
+        embeddings (mean-pooled last layer, no training), biggest cluster first. ``vectors_of``
+        gives those embeddings for ids (the worker's cache); default: computed here.
 
         A diverse first batch instead of a random one (the cold-start idea of Yuan et al. 2020,
         ALPS, with plain embeddings instead of masked-LM surprisal).
@@ -215,8 +227,11 @@ class LabelModel:
 
         rng = np.random.default_rng(self.settings.seed)
         candidates = subsample_pool(np.arange(len(self.pool)), self.settings.pool_subsample, rng)
-        base = TextClassifier(self.encoder, len(self.settings.labels), pooling=self.settings.pooling)
-        vectors = embed(base, self.pool, candidates)  # (len(candidates), hidden)
+        if vectors_of is None:
+            base = TextClassifier(self.encoder, len(self.settings.labels), pooling=self.settings.pooling)
+            vectors = embed(base, self.pool, candidates)  # (len(candidates), hidden)
+        else:
+            vectors = vectors_of(candidates)
         k = min(self.settings.query_size, len(candidates))
         kmeans = KMeans(n_clusters=k, n_init=3, random_state=self.settings.seed).fit(vectors)
         distances = kmeans.transform(vectors)  # (len(candidates), k)

@@ -51,6 +51,8 @@ class LabelSettings:
             so far (0 = none).
         pool_subsample: Score only this many random unlabelled examples per retrain (large pools).
         lease_seconds: How long an example handed to one annotator is kept from the others.
+        overlap: Fraction of the texts (0 to 1, chosen by a seeded order) that two different
+            annotators label each, to measure their agreement (:mod:`peftal.label.agreement`).
     """
 
     labels: tuple[str, ...]
@@ -73,6 +75,7 @@ class LabelSettings:
     cv_folds: int = 5
     pool_subsample: int | None = None
     lease_seconds: float = 600.0
+    overlap: float = 0.0
 
     def __post_init__(self) -> None:
         check_labels(self.labels)
@@ -91,6 +94,9 @@ class LabelSettings:
         for name in ("lr", "head_lr", "lease_seconds"):
             check_rate(getattr(self, name), f"--{name.replace('_', '-')}")
         check_seed(self.seed)
+        if isinstance(self.overlap, bool) or not isinstance(self.overlap, int | float) or not (
+                0 <= self.overlap <= 1):
+            raise UsageError(f"--overlap must be a fraction between 0 and 1, got {self.overlap!r}")
 
     def to_dict(self) -> dict[str, Any]:
         values = dataclasses.asdict(self)

@@ -118,9 +118,23 @@ def _read_routes(app: Flask, store: LabelStore, settings: LabelSettings, name: s
             model["accuracy_method"] = (f"{model['accuracy_folds']}-fold cross-validation on the "
                                         f"{model['accuracy_on']} labels given by then")
         goal = settings.budget if settings.budget is not None else counts["pool"]
+        until = max(0, settings.query_size - store.new_labels_since(int(model.get("last_seq", 0))))
+        # Who suggests now ("probe" / "model" / none) and the ranking's version (the page asks
+        # again for the suggestion on screen when it changes); the probe's own record.
+        ranking = store.get_meta("ranking", {"suggester": None, "version": 0})
         return jsonify(**counts, budget=goal, query_size=settings.query_size,
-                       labels_until_retrain=_until_retrain(counts, model, settings),
-                       model=model, trainer=trainer.status() if trainer is not None else None)
+                       overlap=settings.overlap, labels_until_retrain=until,
+                       model=model, ranking=ranking, probe=store.get_meta("probe"),
+                       embedding=store.get_meta("embedding"),
+                       trainer=trainer.status() if trainer is not None else None)
+
+    @app.get("/api/agreement")
+    def agreement() -> Response:
+        from peftal.label.agreement import measure
+
+        rows = store.live_labels()
+        found = measure([(r["example_id"], r["annotator"], r["label"]) for r in rows], labels)
+        return jsonify(overlap=settings.overlap, **found.to_dict())
 
 
 def _write_routes(app: Flask, store: LabelStore, settings: LabelSettings) -> None:
@@ -131,7 +145,8 @@ def _write_routes(app: Flask, store: LabelStore, settings: LabelSettings) -> Non
     @app.post("/api/next")
     def next_example() -> Response | tuple[str, int]:
         annotator = _annotator(_json_body().get("annotator"))
-        item = store.next_for(annotator, lease_seconds=settings.lease_seconds, budget=settings.budget)
+        item = store.next_for(annotator, lease_seconds=settings.lease_seconds, budget=settings.budget,
+                              overlap=settings.overlap)
         if item is None:
             return "", 204
         return jsonify(item)
@@ -144,7 +159,7 @@ def _write_routes(app: Flask, store: LabelStore, settings: LabelSettings) -> Non
         value = body.get("label")
         if value not in labels:
             raise LabelError(f"unknown label {value!r}; valid labels: {', '.join(labels)}")
-        created = store.add_label(example_id, value, annotator)
+        created = store.add_label(example_id, value, annotator, overlap=settings.overlap)
         return jsonify(ok=True, id=example_id, duplicate=not created)
 
     @app.post("/api/undo")
@@ -161,12 +176,6 @@ def _write_routes(app: Flask, store: LabelStore, settings: LabelSettings) -> Non
         example_id = _example_id(body)
         store.skip(example_id, _annotator(body.get("annotator")))
         return jsonify(ok=True)
-
-
-def _until_retrain(counts: dict[str, Any], model: dict[str, Any], settings: LabelSettings) -> int:
-    """New labels still needed before the next retrain starts (approximate while undos happen)."""
-    trained_on = int(model.get("trained_on", 0))
-    return max(0, settings.query_size - (counts["labelled"] - trained_on))
 
 
 def _json_body() -> dict[str, Any]:

@@ -1,4 +1,5 @@
-"""The background trainer: a separate process that retrains after every ``query_size`` new labels.
+"""The background worker: embeds the pool, refits the linear probe after every label, and
+retrains the PEFT model after every ``query_size`` new labels.
 
 A process rather than a thread: the server then never imports torch, never shares the GIL with a
 training loop, and keeps answering in milliseconds while a model trains (docs/labelling.md has
@@ -8,6 +9,11 @@ the previous ranking until the new one replaces it whole.
 
 The worker dies with the server: Linux delivers SIGKILL to it when its parent exits (prctl
 PR_SET_PDEATHSIG), and it also checks its parent between and within jobs.
+
+One loop, in order of urgency: refit the probe when labels changed (milliseconds), a due retrain,
+the cross-validation of the newest model, then one chunk of the pool's embedding (a second or
+two). Training steps and forward passes call back between them, and the callback refits the
+probe too, so its suggestions follow every label even while a model trains.
 """
 
 from __future__ import annotations
@@ -23,10 +29,14 @@ import traceback
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
+from peftal.label.probe import model_suggests
 from peftal.label.project import LabelSettings, open_project
 from peftal.label.store import LabelStore, utc_now
 
-POLL_SECONDS = 0.5
+POLL_SECONDS = 0.25
+PROBE_CHECK_SECONDS = 0.3  # within a job, how often the probe looks for new labels
 LOG_NAME = "trainer.log"
 
 
@@ -92,6 +102,11 @@ class Worker:
         self.parent_pid = parent_pid
         self.backbone = backbone
         self.model = None
+        self.embedder = None
+        self.probe = None
+        self._pending: tuple[int, list[int], dict] | None = None  # a ranking not published yet
+        self._probe_check = 0.0
+        self._embedding_failed = False
         self._failed_at_seq = -1
         self._cv_done_for = -1
         self._last_check = 0.0
@@ -101,7 +116,9 @@ class Worker:
 
     def run(self, max_jobs: int | None = None) -> None:
         """Serve until the parent exits (or ``max_jobs`` jobs are done, for tests)."""
+        from peftal.label.embeddings import PoolEmbedder
         from peftal.label.model import LabelModel
+        from peftal.label.probe import Probe
 
         self.store.update_model(activity="loading the model")
         try:
@@ -109,6 +126,9 @@ class Worker:
         except Exception as error:  # e.g. a model name that cannot be loaded: say so on the page
             self.store.update_model(activity="stopped", error=f"cannot load the model: {error}")
             raise
+        self.embedder = PoolEmbedder(self.store, self.settings, self.model.encoder,
+                                     self.model.tokenizer, self.store.path.parent)
+        self.probe = Probe(self.store, self.settings, self.embedder.cache)
         self.store.update_model(activity="idle")
         if self.settings.cold_start == "kmeans":
             self.kmeans_cold_start()
@@ -130,8 +150,10 @@ class Worker:
         return self.store.label_snapshot()[2] > self._failed_at_seq
 
     def step(self) -> bool:
-        """Do one job if one is due: a retrain first, else the cross-validation of the current
-        model. Returns whether a job ran."""
+        """Do what is due: refit the probe if labels changed, then one job: a retrain, else the
+        cross-validation of the current model, else a chunk of the embedding. Returns whether
+        anything ran."""
+        refitted = self.update_probe()
         status = self.store.get_meta("model", {})
         generation = int(status.get("generation", 0))
         if self.retrain_due(status):
@@ -141,13 +163,55 @@ class Worker:
                 and status.get("accuracy_generation") != generation and self._cv_done_for != generation):
             self.cross_validate(generation, status)
             return True
-        return False
+        if self.embedder is not None and self.embedder.pending() and not self._embedding_failed:
+            self.embed_chunk()
+            return True
+        return refitted
+
+    def embed_chunk(self) -> None:
+        """Embed and commit the next chunk of the pool (labelled texts first: the probe needs
+        them); a failure (e.g. a full disk) stops the embedding, not the worker."""
+        progress = {"embedded": self.embedder.cache.count, "pool": self.embedder.pool_size}
+        try:
+            ids = np.asarray(self.store.label_snapshot()[0], dtype=np.int64)
+            self.embedder.embed_chunk(ids, between=self._between)
+        except ParentGone:
+            raise
+        except Exception as error:
+            self._embedding_failed = True
+            self.store.set_meta("embedding", {**progress, "error": f"{type(error).__name__}: {error}"})
+            traceback.print_exc()
+            return
+        self.store.set_meta("embedding", {**progress, "embedded": self.embedder.cache.count})
+        self.update_probe()  # the new texts get suggestions and a place in the order
+
+    def update_probe(self, force: bool = False) -> bool:
+        """Refit and publish the probe if labels changed, unless a PEFT model suggests. A failed
+        fit is logged and tried again after the next label."""
+        if self.probe is None or model_suggests(self.store.get_meta("model", {}), self.settings.cv_folds):
+            return False
+        try:
+            return self.probe.update(force)
+        except Exception:
+            traceback.print_exc()
+            return False
+
+    def _between(self) -> None:
+        """Called between training steps and forward passes: the parent, then the probe."""
+        self._check_parent()
+        now = time.monotonic()
+        if now - self._probe_check > PROBE_CHECK_SECONDS:
+            self._probe_check = now
+            self.update_probe()
 
     def retrain(self, generation: int) -> None:
         started = time.perf_counter()
         self.store.update_model(activity="training", activity_since=utc_now())
+        publish = model_suggests({**self.store.get_meta("model", {}), "generation": generation},
+                                 self.settings.cv_folds)
         try:
-            record = self.model.retrain(generation, on_step=self._check_parent)
+            record, order, suggestions = self.model.retrain(generation, on_step=self._between,
+                                                            publish=publish)
         except ParentGone:
             raise
         except Exception as error:  # a failed retrain must not stop the loop; the page shows it
@@ -156,6 +220,8 @@ class Worker:
                                                            f"{error}")
             traceback.print_exc()
             return
+        # Kept until cross-validation says whether this model suggests better than the probe.
+        self._pending = None if publish else (generation, order, suggestions)
         self.store.update_model(error=None)
         print(f"{utc_now()} generation {generation}: trained on {record['trained_on']} labels in "
               f"{record['train_seconds']} s, ranked the pool in {record['query_seconds']} s "
@@ -164,9 +230,10 @@ class Worker:
     def cross_validate(self, generation: int, status: dict[str, Any]) -> None:
         self._cv_done_for = generation
         self.store.update_model(activity="cross-validating", activity_since=utc_now())
+        snapshot = self.store.label_snapshot()
 
         def check() -> None:
-            self._check_parent()
+            self._between()
             now = time.monotonic()
             if now - self._last_check > 1.0:  # a read per second, not per step
                 self._last_check = now
@@ -174,7 +241,7 @@ class Worker:
                     raise _Superseded
 
         try:
-            result = self.model.cross_validate(generation, on_step=check)
+            result = self.model.cross_validate(generation, on_step=check, snapshot=snapshot)
         except _Superseded:
             self._cv_done_for = -1
             self.store.update_model(activity="idle")
@@ -188,10 +255,47 @@ class Worker:
                                                            f"{type(error).__name__}: {error}")
             traceback.print_exc()
             return
+        if result:
+            result.update(self.compare_with_probe(generation, snapshot, result["accuracy_folds"],
+                                                  result["accuracy"]))
         self.store.update_model(activity="idle", **(result or {}))
         if result:
             print(f"{utc_now()} generation {generation}: {result['accuracy_folds']}-fold CV accuracy "
-                  f"{result['accuracy']:.3f} on {result['accuracy_on']} labels", flush=True)
+                  f"{result['accuracy']:.3f} on {result['accuracy_on']} labels (linear probe: "
+                  f"{result.get('probe_accuracy')})", flush=True)
+            self.hand_over(generation)
+
+    def compare_with_probe(self, generation: int, snapshot: tuple, folds: int,
+                           accuracy: float) -> dict[str, Any]:
+        """The probe's cross-validated accuracy on the labels and folds the model was just
+        cross-validated on, and whether the model beats it."""
+        from peftal.label.probe import cv_splitter
+        from peftal.seeding import stream_seed
+
+        ids = np.asarray(snapshot[0], dtype=np.int64)
+        targets = self.model.targets(snapshot[1])
+        if self.probe is None or len(np.unique(targets)) < 2:
+            return {"beats_probe": True}  # no probe to compare with: the model suggests
+        self.embedder.ensure(ids)
+        splitter = cv_splitter(targets, folds, len(self.settings.labels),
+                               stream_seed(self.settings.seed, "generation", generation))
+        probe = self.probe.cross_validate(ids, targets, splitter)
+        return {"probe_accuracy": round(probe, 4), "beats_probe": accuracy > probe}
+
+    def hand_over(self, generation: int) -> None:
+        """Publish the model's ranking once it beats the probe; give the ranking back to the probe
+        when a later model does not."""
+        status = self.store.get_meta("model", {})
+        suggester = self.store.get_meta("ranking", {}).get("suggester")
+        if model_suggests(status, self.settings.cv_folds):
+            if suggester != "model" and self._pending is not None and self._pending[0] == generation:
+                _, order, suggestions = self._pending
+                self.store.publish_ranking(order, suggestions, suggester="model")
+                print(f"{utc_now()} model {generation} now suggests (it beats the linear probe)",
+                      flush=True)
+            self._pending = None
+        elif suggester == "model":
+            self.update_probe(force=True)
 
     def kmeans_cold_start(self) -> None:
         """Put a diverse first batch at the top of the ranking, once, before any model exists."""
@@ -199,10 +303,15 @@ class Worker:
         if int(status.get("generation", 0)) > 0 or status.get("cold_start") == "kmeans":
             return
         self.store.update_model(activity="clustering embeddings")
-        order = self.model.kmeans_order()
+        order = self.model.kmeans_order(self._cached_vectors)
         status.update(cold_start="kmeans", activity="idle")
-        self.store.publish_ranking(order, {}, status)
+        self.store.publish_ranking(order, {}, status, suggester=None)
         print(f"{utc_now()} k-means cold start: {len(order)} diverse examples first", flush=True)
+
+    def _cached_vectors(self, ids: np.ndarray) -> np.ndarray:
+        """Frozen embeddings of ``ids`` from the cache, embedding (and keeping) what is missing."""
+        self.embedder.ensure(ids, between=self._check_parent)
+        return self.embedder.cache.get(ids)
 
     def _check_parent(self) -> None:
         if not self.parent_alive():

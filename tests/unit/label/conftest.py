@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import tiny_encoder
+
 LABELS = ("positive", "negative", "neutral")
 
 
@@ -33,3 +35,14 @@ def make_project(tmp_path):
         return create(folder, data, settings), settings, folder
 
     return make
+
+
+@pytest.fixture(scope="module")
+def backbone():
+    """A tiny random BERT with the packaged MiniLM's tokenizer (same vocabulary, nothing downloaded)."""
+    from transformers import AutoTokenizer
+
+    from peftal.models.backbone import resolve_model
+
+    tokenizer = AutoTokenizer.from_pretrained(resolve_model(None))
+    return tiny_encoder("bert", vocab_size=tokenizer.vocab_size), tokenizer

@@ -30,7 +30,8 @@ def test_next_label_stats_and_the_end_of_the_pool(client_for):
     assert project["shortcuts"] == {"positive": "1", "negative": "2", "neutral": "3"}
     for n in range(3):
         item = post(client, "/api/next", {"annotator": "Ann"}).get_json()
-        assert set(item) == {"id", "text", "suggestion", "confidence", "generation"}
+        assert set(item) == {"id", "text", "suggestion", "confidence", "generation", "suggested_by",
+                             "ranking_version"}
         answer = post(client, "/api/label", {"id": item["id"], "label": "negative", "annotator": "Ann"})
         assert answer.status_code == 200 and answer.get_json()["ok"] is True
         stats = client.get("/api/stats").get_json()
@@ -39,6 +40,8 @@ def test_next_label_stats_and_the_end_of_the_pool(client_for):
     stats = client.get("/api/stats").get_json()
     assert stats["by_label"] == {"negative": 3} and stats["pool"] == 3 and stats["budget"] == 3
     assert stats["model"]["status"] == "none"
+    assert stats["ranking"] == {"suggester": None, "version": 0}
+    assert stats["probe"] is None and stats["embedding"] is None  # no background worker here
 
 
 def test_pair_tasks_return_the_pair(client_for):
@@ -119,6 +122,7 @@ def test_example_endpoint_page_and_static_files(client_for):
     assert client.get("/api/example/77").status_code == 404
     page = client.get("/")
     assert page.status_code == 200 and b"/static/app.js" in page.data
+    assert b'<link rel="icon" href="data:,">' in page.data  # no request for /favicon.ico
     assert b"/api/next" in client.get("/static/app.js").data
     assert client.get("/static/style.css").status_code == 200
     unknown = client.get("/api/nothing")
@@ -176,3 +180,38 @@ def test_a_full_disk_is_a_503_with_a_message(client_for, monkeypatch):
     monkeypatch.setattr(store, "add_label", full)
     answer = post(client, "/api/label", {"id": item["id"], "label": "positive", "annotator": "Ann"})
     assert answer.status_code == 503 and "disk is full" in answer.get_json()["error"]
+
+
+def test_two_annotators_share_the_overlap_and_the_agreement_is_served(client_for):
+    from sklearn.metrics import cohen_kappa_score
+
+    client, store = client_for(n=12, overlap=0.5, seed=2)
+    given: dict[str, dict[int, str]] = {"Ann": {}, "Bo": {}}
+    for turn in range(40):  # the two take turns until neither gets a text
+        name = ("Ann", "Bo")[turn % 2]
+        answer = post(client, "/api/next", {"annotator": name})
+        if answer.status_code == 204:
+            continue
+        example_id = answer.get_json()["id"]
+        assert example_id not in given[name]  # never the same text twice to one annotator
+        label = ("positive", "negative")[example_id % 2] if name == "Ann" else (
+            ("positive", "negative", "neutral")[example_id % 3])
+        assert post(client, "/api/label", {"id": example_id, "label": label,
+                                           "annotator": name}).status_code == 200
+        given[name][example_id] = label
+    both = sorted(set(given["Ann"]) & set(given["Bo"]))
+    assert len(both) == 6  # half of the 12 texts, each labelled by both
+    assert sorted(set(given["Ann"]) | set(given["Bo"])) == list(range(12))
+    measured = client.get("/api/agreement").get_json()
+    assert measured["overlap"] == 0.5 and measured["texts"] == 6
+    (pair,) = measured["pairs"]
+    assert pair["annotators"] == ["Ann", "Bo"] and pair["texts"] == 6
+    assert pair["kappa"] == pytest.approx(cohen_kappa_score([given["Ann"][i] for i in both],
+                                                            [given["Bo"][i] for i in both]))
+    assert set(measured["alpha_per_label"]) == {"positive", "negative", "neutral"}
+    stats = client.get("/api/stats").get_json()
+    assert (stats["labelled"], stats["annotations"], stats["multiple"]) == (12, 18, 6)
+    assert stats["overlap"] == 0.5
+    # A third annotator cannot add a label to a text that has its two.
+    answer = post(client, "/api/label", {"id": both[0], "label": "neutral", "annotator": "Cy"})
+    assert answer.status_code == 409

@@ -64,7 +64,7 @@ def test_export_and_train_need_a_project_with_labels(tmp_path, capsys, data):
     assert "already holds a completed run" in err
 
 
-def test_export_writes_one_object_per_live_label(tmp_path, capsys, make_project):
+def test_export_writes_one_object_per_labelled_text(tmp_path, capsys, make_project):
     store, _, folder = make_project(n=5, pairs=True)
     for label in ("negative", "neutral"):
         item = store.next_for("Bo", lease_seconds=60, budget=None)
@@ -74,8 +74,10 @@ def test_export_writes_one_object_per_live_label(tmp_path, capsys, make_project)
     assert main(["label", "export", str(folder), "--output", str(out)]) == 0
     rows = [json.loads(line) for line in out.read_text().splitlines()]
     assert len(rows) == 1
-    assert list(rows[0]) == ["id", "text", "text_pair", "label", "annotator", "labelled_at"]
-    assert rows[0]["label"] == "negative" and rows[0]["annotator"] == "Bo"
+    assert list(rows[0]) == ["id", "text", "text_pair", "label", "resolution", "annotations"]
+    assert rows[0]["label"] == "negative" and rows[0]["resolution"] == "single"
+    assert [(a["annotator"], a["label"]) for a in rows[0]["annotations"]] == [("Bo", "negative")]
+    assert rows[0]["annotations"][0]["labelled_at"].endswith("Z")
     assert rows[0]["text"] == f"text number {rows[0]['id']}"
 
 
@@ -91,3 +93,76 @@ def test_resume_changes_training_settings_and_keeps_the_labels(tmp_path, data):
     assert store.get_meta("settings")["epochs"] == 3
     assert [row["label"] for row in store.live_labels()] == ["a"]
     assert resume(tmp_path / "p", {})[1].epochs == 3  # stored, not just applied once
+
+
+@pytest.mark.parametrize("value, message", [
+    ("1.5", "--overlap must be a fraction between 0 and 1, got 1.5"),
+    ("-0.1", "--overlap must be a fraction between 0 and 1, got -0.1"),
+    ("nan", "--overlap must be a fraction between 0 and 1, got nan"),
+])
+def test_start_refuses_an_overlap_outside_0_to_1(tmp_path, capsys, data, value, message):
+    err = fails(capsys, "label", "start", str(tmp_path / "p"), "--data", str(data), "--labels", "a,b",
+                "--overlap", value, "--port", "0")
+    assert err.startswith("peftal: error:") and message in err and len(err.splitlines()) == 1
+    assert not (tmp_path / "p").exists()
+
+
+def test_start_refuses_an_overlap_that_is_not_a_number(tmp_path, capsys, data):
+    with pytest.raises(SystemExit) as stopped:
+        main(["label", "start", str(tmp_path / "p"), "--data", str(data), "--labels", "a,b",
+              "--overlap", "half"])
+    assert stopped.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith("peftal: error:") and "--overlap" in err and len(err.splitlines()) == 1
+
+
+def two_annotators(make_project):
+    """A project with overlap 1 of 8 texts: a labels them all, b the first 6 (disagreeing on 4
+    and 5), c the last two (disagreeing on 7)."""
+    store, settings, folder = make_project(n=8, overlap=1.0)
+    a = {i: "positive" if i % 2 else "negative" for i in range(8)}
+    b = {i: a[i] if i < 4 else "neutral" for i in range(6)}
+    for annotator, given in (("a", a), ("b", b), ("c", {6: a[6], 7: "neutral"})):
+        for example_id, label in given.items():
+            store.add_label(example_id, label, annotator, overlap=1.0)
+    return store, folder, a, b
+
+
+def test_stats_prints_kappa_and_alpha_per_pair_and_label(capsys, make_project):
+    from sklearn.metrics import cohen_kappa_score
+
+    store, folder, a, b = two_annotators(make_project)
+    assert main(["label", "stats", str(folder)]) == 0
+    out = capsys.readouterr().out
+    kappa = cohen_kappa_score([a[i] for i in range(6)], [b[i] for i in range(6)])
+    assert f"a / b           6      66.7%  {kappa:.3f}" in out
+    # a / c: observed 1/2; chance: both say "negative" half the time, 0.25; (0.5-0.25)/0.75 = 1/3.
+    assert "a / c           2      50.0%  0.333" in out
+    assert "8 of 8 texts labelled, 16 annotations by 3 annotators (--overlap 1)" in out
+    assert "texts labelled more than once: 8; unresolved ties: 3" in out
+    assert "Krippendorff's alpha (nominal), on the 8 texts labelled more than once" in out
+    assert main(["label", "stats", str(folder), "--json"]) == 0
+    numbers = json.loads(capsys.readouterr().out)
+    assert numbers["annotations"] == 16 and numbers["by_annotator"] == {"a": 8, "b": 6, "c": 2}
+    pair = next(p for p in numbers["agreement"]["pairs"] if p["annotators"] == ["a", "b"])
+    assert pair["kappa"] == pytest.approx(kappa)
+    assert f"(all labels)  {numbers['agreement']['alpha']:.3f}" in out
+
+
+def test_export_keeps_every_annotation_and_writes_the_agreement(tmp_path, capsys, make_project):
+    store, folder, a, b = two_annotators(make_project)
+    out, agreement = tmp_path / "labels.jsonl", tmp_path / "agreement.json"
+    assert main(["label", "export", str(folder), "--output", str(out), "--agreement", str(agreement)]) == 0
+    assert "wrote 8 texts (16 annotations) to" in capsys.readouterr().out
+    rows = {row["id"]: row for row in map(json.loads, out.read_text().splitlines())}
+    assert [(x["annotator"], x["label"]) for x in rows[7]["annotations"]] == [
+        ("a", "positive"), ("c", "neutral")]
+    assert (rows[7]["label"], rows[7]["resolution"]) == (None, "tie")  # unresolved until reviewed
+    assert (rows[2]["label"], rows[2]["resolution"]) == ("negative", "unanimous")
+    assert sum(row["label"] is None for row in rows.values()) == 3
+    measured = json.loads(agreement.read_text())
+    assert measured["overlap"] == 1.0 and measured["texts"] == 8
+    assert [(p["annotators"], p["texts"]) for p in measured["pairs"]] == [(["a", "b"], 6), (["a", "c"], 2)]
+    err = fails(capsys, "label", "export", str(folder), "--output", str(out),
+                "--agreement", str(folder / "project.sqlite"))
+    assert "--agreement" in err and "refusing to overwrite" in err

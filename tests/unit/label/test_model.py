@@ -3,20 +3,6 @@
 from __future__ import annotations
 
 import numpy as np
-import pytest
-
-from tests.conftest import tiny_encoder
-
-
-@pytest.fixture(scope="module")
-def backbone():
-    """A tiny random BERT with the packaged MiniLM's tokenizer (same vocabulary, nothing downloaded)."""
-    from transformers import AutoTokenizer
-
-    from peftal.models.backbone import resolve_model
-
-    tokenizer = AutoTokenizer.from_pretrained(resolve_model(None))
-    return tiny_encoder("bert", vocab_size=tokenizer.vocab_size), tokenizer
 
 
 def label_some(store, n, annotator="ann"):
@@ -52,8 +38,10 @@ def test_the_worker_retrains_after_query_size_labels_then_cross_validates(make_p
     store, settings, _ = make_project(n=24, epochs=1, max_length=16, query_size=6, cv_folds=2)
     worker = Worker(store, settings, backbone=backbone)
     worker.run(max_jobs=0)  # loads the model, does nothing
+    assert worker.step() is True and worker.embedder.pending() == 0  # the pool is one chunk
     label_some(store, 5)
-    assert worker.step() is False  # 5 < query size
+    assert worker.step() is True  # the probe refits on the new labels
+    assert worker.step() is False  # 5 < query size, nothing else to do
     label_some(store, 1)
     assert worker.step() is True
     status = store.get_meta("model")
@@ -62,11 +50,17 @@ def test_the_worker_retrains_after_query_size_labels_then_cross_validates(make_p
     served = store.next_for("other", lease_seconds=60, budget=None)
     assert served["id"] not in labelled and served["suggestion"] in settings.labels
     assert 0 < served["confidence"] <= 1
+    # Not cross-validated yet, so not known to beat the probe: the probe still suggests.
+    assert served["suggested_by"] == "probe" and store.get_meta("probe")["labels"] == 6
 
-    assert worker.step() is True  # the cross-validation of generation 1
+    assert worker.step() is True  # the cross-validation of generation 1, and the probe's
     status = store.get_meta("model")
     assert status["accuracy_folds"] == 2 and status["accuracy_on"] == 6
     assert status["accuracy_generation"] == 1 and 0 <= status["accuracy"] <= 1
+    assert 0 <= status["probe_accuracy"] <= 1
+    assert status["beats_probe"] == (status["accuracy"] > status["probe_accuracy"])
+    expected = "model" if status["beats_probe"] else "probe"
+    assert store.get_meta("ranking")["suggester"] == expected
     assert worker.step() is False  # nothing due
 
 
@@ -74,7 +68,9 @@ def test_kmeans_cold_start_puts_one_example_per_cluster_first(make_project, back
     from peftal.label.worker import Worker
 
     store, settings, _ = make_project(n=20, max_length=16, query_size=4, cold_start="kmeans")
-    Worker(store, settings, backbone=backbone).run(max_jobs=0)
+    worker = Worker(store, settings, backbone=backbone)
+    worker.run(max_jobs=0)
+    assert worker.embedder.pending() == 0  # the clustered embeddings are the probe's cache too
     first = [store.next_for(f"a{i}", lease_seconds=60, budget=None)["id"] for i in range(4)]
     assert len(set(first)) == 4
     assert store.get_meta("model")["cold_start"] == "kmeans"
@@ -87,7 +83,7 @@ def test_pool_subsample_scores_only_that_many(make_project, backbone):
     store, settings, _ = make_project(n=30, epochs=1, max_length=16, pool_subsample=10,
                                       strategy="random")
     label_some(store, 3)
-    record = LabelModel(store, settings, backbone).retrain(generation=1)
+    record, _, _ = LabelModel(store, settings, backbone).retrain(generation=1)
     assert record["trained_on"] == 3
     suggested = [store.example(i)["suggestion"] for i in range(30)]
     assert sum(s is not None for s in suggested) == 10

@@ -1,10 +1,10 @@
-// The labelling page: one text at a time, one button per label, shortcuts 1-9 / u / s.
+// The labelling page: one text at a time, one button per label, shortcuts 1-9 / Enter / u / s.
 // It talks only to the JSON API (docs/labelling.md). Texts are inserted with textContent, never
 // as HTML, so a text in the data cannot run script in the page.
 "use strict";
 
 const $ = (id) => document.getElementById(id);
-const state = { project: null, annotator: "", current: null, busy: false };
+const state = { project: null, annotator: "", current: null, busy: false, agreementAt: -1 };
 
 function setState(name) { document.body.dataset.state = name; }
 
@@ -57,8 +57,9 @@ function renderSuggestion(item) {
   }
   const strong = document.createElement("strong");
   strong.textContent = item.suggestion;
-  suggestion.replaceChildren("Model suggests ", strong,
-    ` (${Math.round(100 * item.confidence)}% confident)`);
+  const source = item.suggested_by === "probe" ? "linear probe" : `model #${item.generation}`;
+  suggestion.replaceChildren("Suggested: ", strong,
+    ` (${Math.round(100 * item.confidence)}% confident, ${source}) · Enter accepts`);
   suggestion.hidden = false;
   const button = document.querySelector(`button.label[data-label="${CSS.escape(item.suggestion)}"]`);
   if (button) button.classList.add("suggested");
@@ -144,9 +145,24 @@ function skip() {
   });
 }
 
+function describeSuggester(stats) {
+  const ranking = stats.ranking || {};
+  const embedding = stats.embedding;
+  let progress = embedding && embedding.embedded < embedding.pool
+    ? ` (${embedding.embedded} of ${embedding.pool} texts embedded so far)` : "";
+  if (embedding && embedding.error) progress += ` · ⚠ embedding stopped: ${embedding.error}`;
+  if (ranking.suggester === "probe" && stats.probe) {
+    return `suggestions: linear probe on ${stats.probe.labels} labels${progress}`;
+  }
+  if (ranking.suggester === "model") {
+    return `suggestions: model #${stats.model.generation} (${stats.model.method})${progress}`;
+  }
+  return `no suggestions yet${progress}`;
+}
+
 function describeModel(stats) {
   const model = stats.model;
-  const parts = [];
+  const parts = [describeSuggester(stats)];
   if (stats.trainer && !stats.trainer.running) {
     parts.push(`trainer stopped (exit ${stats.trainer.exit_code}); see trainer.log in the project`);
   }
@@ -155,6 +171,9 @@ function describeModel(stats) {
     if (model.accuracy !== undefined && model.accuracy !== null) {
       parts.push(`accuracy ${(100 * model.accuracy).toFixed(1)}% ` +
         `(${model.accuracy_folds}-fold cross-validation on ${model.accuracy_on} labels)`);
+    }
+    if (model.probe_accuracy !== undefined && model.probe_accuracy !== null) {
+      parts.push(`linear probe ${(100 * model.probe_accuracy).toFixed(1)}% on the same labels`);
     }
   } else {
     parts.push(`no model yet: ${model.cold_start === "kmeans" ? "diverse (k-means)" : "random"} order`);
@@ -175,8 +194,38 @@ async function refreshStats() {
   $("bar-fill").style.width = `${Math.min(100, (100 * stats.labelled) / Math.max(1, stats.budget))}%`;
   $("model-status").textContent = describeModel(stats);
   $("model-status").dataset.generation = String(stats.model.generation || 0);
-  const generation = stats.model.generation || 0;
-  if (state.current && state.current.generation < generation) refreshSuggestion();
+  const version = (stats.ranking && stats.ranking.version) || 0;
+  if (state.current && state.current.ranking_version < version) refreshSuggestion();
+  refreshAgreement(stats);
+}
+
+function formatted(value) { return value === null ? "n/a" : value.toFixed(3); }
+
+function tableRow(cells) {
+  const row = document.createElement("tr");
+  cells.forEach((text) => { const cell = document.createElement("td"); cell.textContent = text; row.append(cell); });
+  return row;
+}
+
+async function refreshAgreement(stats) {
+  // Shown when several annotators label the same texts (--overlap); read again only after new labels.
+  if (!stats.overlap && !stats.multiple) return;
+  if (state.agreementAt === stats.annotations) return;
+  const answer = await api("GET", "/api/agreement");
+  if (!answer.ok) return;
+  state.agreementAt = stats.annotations;
+  const data = answer.data;
+  const section = $("agreement");
+  section.hidden = false;
+  section.dataset.alpha = data.alpha === null ? "" : String(data.alpha);
+  $("agreement-summary").textContent = data.texts
+    ? `Agreement: Krippendorff's α ${formatted(data.alpha)} on ${data.texts} texts labelled more than once` +
+      (stats.unresolved ? ` · ${stats.unresolved} ties left out of training until reviewed` : "")
+    : `Agreement: no text labelled by two annotators yet (${Math.round(100 * data.overlap)}% of the texts go to two)`;
+  $("kappa-rows").replaceChildren(...data.pairs.map((pair) => tableRow([
+    pair.annotators.join(" / "), String(pair.texts), `${(100 * pair.observed).toFixed(1)}%`, formatted(pair.kappa)])));
+  $("alpha-rows").replaceChildren(tableRow(["(all labels)", formatted(data.alpha)]),
+    ...Object.entries(data.alpha_per_label).map(([label, value]) => tableRow([label, formatted(value)])));
 }
 
 async function refreshSuggestion() {
@@ -186,7 +235,8 @@ async function refreshSuggestion() {
   const answer = await api("GET", `/api/example/${item.id}`);
   if (answer.ok && state.current === item) {  // still on screen: only its suggestion changes
     Object.assign(item, { suggestion: answer.data.suggestion, confidence: answer.data.confidence,
-                          generation: answer.data.generation });
+                          generation: answer.data.generation, suggested_by: answer.data.suggested_by,
+                          ranking_version: answer.data.ranking_version });
     renderSuggestion(item);
   }
 }
@@ -197,6 +247,10 @@ function onKey(event) {
   if (/^[1-9]$/.test(event.key)) {
     const label = state.project.labels[Number(event.key) - 1];
     if (label !== undefined) { event.preventDefault(); submit(label); }
+  } else if (event.key === "Enter" || event.key === " ") {
+    // Accept the suggestion shown; never also "click" a focused button.
+    event.preventDefault();
+    if (state.current && state.current.suggestion) submit(state.current.suggestion);
   } else if (event.key === "u") { event.preventDefault(); undo(); }
   else if (event.key === "s") { event.preventDefault(); skip(); }
 }
@@ -206,6 +260,7 @@ function begin(name) {
   localStorage.setItem("peftal.annotator", state.annotator);
   $("annotator").value = state.annotator;
   $("annotator").blur();
+  if (document.activeElement instanceof HTMLElement) document.activeElement.blur();
   $("who-save").textContent = "Change";
   say(`Labelling as ${state.annotator}.`);
   guarded(loadNext);
@@ -225,7 +280,7 @@ async function init() {
     if ($("annotator").value.trim()) begin($("annotator").value);
   });
   await refreshStats();
-  setInterval(refreshStats, 2000);
+  setInterval(refreshStats, 1000);  // a new suggestion for the text on screen shows within a second
   const saved = localStorage.getItem("peftal.annotator");
   if (saved) begin(saved);
   else { setState("name"); say("Type your name to start."); $("annotator").focus(); }
