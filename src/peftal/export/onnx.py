@@ -1,11 +1,11 @@
 """``peftal export --format onnx``: one ONNX graph from token ids to class probabilities.
 
 The graph holds the whole model, encoder, the method's parameters, the pooling and the head, ending
-in a softmax (one sigmoid per label for multi-label; the regression value for regression), so a consumer feeds token ids and reads
-probabilities; nothing of peftal's Python is needed to run it. peft's methods that can be folded into
-the backbone's weights (LoRA and its relatives, IA3) are merged first, so the graph is a plain
-encoder with no adapter overhead; the others, and peftal's own modules (Houlsby and Pfeiffer
-adapters, prefix tuning, ...), are traced as they run.
+in a softmax (one sigmoid per label for multi-label; the regression value for regression), so a
+consumer feeds token ids and reads probabilities; nothing of peftal's Python is needed to run it.
+peft's methods that can be folded into the backbone's weights (LoRA and its relatives, IA3) are
+merged first, so the graph is a plain encoder with no adapter overhead; the others, and peftal's
+own modules (Houlsby and Pfeiffer adapters, prefix tuning, ...), are traced as they run.
 
 ``torch.onnx.export`` is used because optimum's exporters do not install beside transformers 5;
 ``--int8`` adds ``model.int8.onnx``, quantised with ONNX Runtime's dynamic quantisation
