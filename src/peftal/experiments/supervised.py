@@ -272,9 +272,12 @@ def _train(config: SupervisedConfig, prepared: Prepared, encoder, encoded, targe
                                      config, epochs=config.epochs, batch_size=config.batch_size,
                                      time_budget=config.time_budget)
     steps = prepared.method.num_steps(len(encoded), train_config)
+    # a frozen encoder (head) embeds each example once, not again in each threshold fold
+    inputs = prepared.method.method.inputs(encoder, encoded, pooling=config.pooling,
+                                           precision=train_config.precision)
     with tqdm(total=steps, disable=None if progress else True, unit="step", leave=False,
               desc=f"{prepared.task.name} {prepared.method.preset}") as bar:
-        model, result = fit_round(prepared.method, encoder, encoded, np.arange(len(encoded)), targets,
+        model, result = fit_round(prepared.method, encoder, inputs, np.arange(len(encoded)), targets,
                                   train_config, task=prepared.task.task, num_outputs=num_outputs,
                                   pooling=config.pooling, seed=config.seed,
                                   device=next(encoder.parameters()).device, on_step=bar.update,
