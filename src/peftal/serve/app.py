@@ -107,8 +107,8 @@ class PredictionApp:
 
     def _info(self, environ: Environ) -> tuple[int, Any]:
         backend = self.backend
-        thresholds = ({} if backend.thresholds is None else
-                      {"thresholds": {name: float(t) for name, t in zip(backend.labels, backend.thresholds)}})
+        thresholds = ({"thresholds": {name: float(t) for name, t in zip(backend.labels, backend.thresholds)}}
+                      if backend.multilabel else {})
         return 200, {"labels": backend.labels, "pairs": backend.is_pair, "task": "classification",
                      **backend.info, **thresholds,
                      "limits": {"max_body_bytes": self.limits.max_body_bytes,
@@ -123,7 +123,7 @@ class PredictionApp:
             raise BadRequest(503, f"no answer within {self.limits.timeout:g} s; the server is "
                                   "overloaded") from None
         labels, thresholds = self.backend.labels, self.backend.thresholds
-        if thresholds is not None:  # multi-label: every label whose probability reaches its threshold
+        if self.backend.multilabel:  # every label whose probability reaches its threshold
             return 200, {"predictions": [
                 {"labels": [name for name, p, t in zip(labels, row, thresholds) if p >= t],
                  "probabilities": {name: float(p) for name, p in zip(labels, row)}} for row in probabilities]}
