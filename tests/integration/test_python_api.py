@@ -4,6 +4,7 @@ from the real CLI through PEFTAL_PLUGINS; every public name imports."""
 
 from __future__ import annotations
 
+import ast
 import json
 import re
 import subprocess
@@ -34,7 +35,7 @@ def test_every_public_name_imports():
 
 def test_the_python_blocks_of_the_docs_run(tmp_path, data_dir):
     blocks = _blocks("python")
-    assert len(blocks) == 4
+    assert len(blocks) == 5
     script = tmp_path / "notebook.py"
     script.write_text("\n".join(blocks))
     result = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
@@ -52,6 +53,15 @@ def test_the_python_blocks_of_the_docs_run(tmp_path, data_dir):
     # the custom strategy's run: a learning curve of three rounds
     custom = [line for line in lines if line.startswith("[(30, ")]
     assert len(custom) == 1 and custom[0].count("(") == 3
+    # the multi-label run: a micro-F1 curve of two rounds, then a list of labels per text
+    [curve] = [line for line in lines if line.startswith("f1_micro [(50, ")]
+    assert [n for n, _ in ast.literal_eval(curve.split(" ", 1)[1])] == [50, 100]
+    assert all(0 < f1 <= 1 for _, f1 in ast.literal_eval(curve.split(" ", 1)[1]))
+    names = {label for line in (data_dir / "goemotions" / "train.jsonl").read_text().splitlines()
+             for label in json.loads(line)["labels"]}
+    predicted = [ast.literal_eval(line.split(" ", 1)[1].rsplit(" p(gratitude) ", 1)[0])
+                 for line in lines if line.startswith("labels [")]
+    assert len(predicted) == 2 and all(set(p) <= names for p in predicted)
 
 
 def test_the_docs_plug_in_strategy_runs_from_the_cli(tmp_path, data_dir, monkeypatch):

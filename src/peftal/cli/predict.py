@@ -115,7 +115,8 @@ def _predict_export(args: argparse.Namespace) -> int:
                                       batch_size=args.batch_size)
     labels = predictor.labels or None
     write_rows(args.output, prediction_rows(records, id_column, keep, outputs, labels,
-                                            outputs if labels else None))
+                                            outputs if labels else None,
+                                            predictor.chosen(outputs) if predictor.multilabel else None))
     print(f"wrote {len(records)} predictions to {args.output} ({predictor.model_file})")
     return 0
 

@@ -12,7 +12,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "serve", help="serve a run's or an export's model over HTTP (JSON)",
         description="POST /predict {\"texts\": [...]} (and \"pairs\" for pair models) answers a label and "
-                    "the probabilities per text; GET /health; GET /info gives the labels, method and "
+                    "the probabilities per text ('labels', a list, for a multi-label model); GET "
+                    "/health; GET /info gives the task, labels, thresholds (multi-label), method and "
                     "metrics. Concurrent requests are answered in shared batches. SIGTERM stops "
                     "gracefully: requests already received are answered.",
         formatter_class=HelpFormatter,

@@ -15,11 +15,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
     parser = subparsers.add_parser(
         "train", help="train once on a fraction of the data or for a time budget, then evaluate",
-        description="Supervised training of one method on a seeded, stratified subset of the training "
-                    "split (--fraction or --num-train) and/or for a wall-clock budget (--time-budget), "
-                    "then evaluation on the test split (validation where there is no labelled test). "
-                    "Outputs: summary.json, results.sqlite, model/ (and predictions.json for QA). "
-                    "Options may also come from a --config YAML file; options given here win.",
+        description="Supervised training of one method on a seeded subset (stratified by class) of "
+                    "the training split (--fraction or --num-train) and/or for a wall-clock budget "
+                    "(--time-budget), then evaluation on the test split (validation where there is "
+                    "no labelled test). Multi-label data (--task multilabel, goemotions) trains a "
+                    "sigmoid per label with per-label thresholds. Outputs: summary.json, "
+                    "results.sqlite, model/ (and predictions.json for QA). Options may also come "
+                    "from a --config YAML file; options given here win.",
         formatter_class=HelpFormatter,
     )
     # Plain types for fraction, num_train, time_budget: SupervisedConfig checks their ranges

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from peftal.data.builtin import is_multilabel
 from peftal.errors import UsageError
 
 TASKS = ("classification", "regression", "multilabel", "qa")  # the tasks a labelled dataset can hold
@@ -64,14 +63,6 @@ class DataOptions:
     def label_column_names(self) -> tuple[str, ...]:
         """``--label-columns a,b,c`` as a tuple of column names (empty when not given)."""
         return tuple(c.strip() for c in (self.label_columns or "").split(",") if c.strip())
-
-    def refuse_multilabel(self, dataset: str, command: str) -> None:
-        """For a command that does not train multi-label models yet: one line naming what asked for
-        one (``--task multilabel``, a multi-label option, or a multi-label built-in ``dataset``)."""
-        if is_multilabel(dataset, self.task) or self.label_separator or self.label_columns:
-            raise UsageError(f"{command} does not train multi-label models yet (--task multilabel, "
-                             "--label-separator, --label-columns, a multi-label dataset); use "
-                             "peftal run for multi-label data")
 
     def load_options(self) -> dict[str, object]:
         """These options as the keywords of :func:`peftal.data.load_task`."""

@@ -7,10 +7,10 @@ module; a plug-in kind registers itself with :func:`~peftal.experiments.kinds.re
 
 from __future__ import annotations
 
-from peftal.experiments import active_learning, supervised
+from peftal.experiments import active_learning, supervised_study
 from peftal.experiments.kinds import STUDY_KINDS, StudyKind, register_kind
 
-BUILTIN_KINDS: tuple[StudyKind, ...] = (active_learning.KIND, supervised.KIND)
+BUILTIN_KINDS: tuple[StudyKind, ...] = (active_learning.KIND, supervised_study.KIND)
 
 for _kind in BUILTIN_KINDS:
     if _kind.name not in STUDY_KINDS:

@@ -3,8 +3,10 @@
 The setting of the BitFit study (Doering et al. 2024): train a method on a seeded, stratified
 fraction of the training split (``--fraction`` / ``--num-train``) or for a wall-clock budget
 (``--time-budget``, checked every step), then evaluate the model as it is on the test split, or on
-the validation split where the dataset has no labelled test split. Classification and regression
-go through the same trainer as active learning; extractive QA adds the span head and SQuAD metrics.
+the validation split where the dataset has no labelled test split. Classification, multi-label and
+regression go through the same round as active learning (:func:`peftal.al.rounds.fit_round`: for
+multi-label a sigmoid head with binary cross-entropy, and per-label thresholds cross-validated on the
+training subset, never on the evaluation split); extractive QA adds the span head and SQuAD metrics.
 
 The output folder is laid out like an AL run's (:mod:`peftal.experiments.run_folder`): ``results.sqlite``
 (kind ``supervised``, one round holding the training ids), ``model/`` for ``peftal predict``, and
@@ -28,9 +30,15 @@ from peftal.data.qa import QATask, load_qa
 from peftal.data.sampling import sample_training_ids, subset_size
 from peftal.defaults import DEFAULT_METHOD
 from peftal.errors import UsageError
-from peftal.experiments.kinds import StudyKind, parsed_preset
 from peftal.experiments.model_card import card_facts
-from peftal.experiments.run_folder import RUN_ID, check_out_dir, complete_run, model_meta, recorded_run
+from peftal.experiments.run_folder import (
+    RUN_ID,
+    check_out_dir,
+    complete_run,
+    model_meta,
+    recorded_run,
+    thresholds_meta,
+)
 from peftal.models.backbone import display_name, load_backbone, skeleton
 from peftal.models.heads import POOLINGS
 from peftal.models.limits import check_max_length
@@ -44,7 +52,7 @@ from peftal.seeding import stream_rng
 from peftal.training import compute_metrics, predict
 from peftal.validation import check_seed
 
-DEFAULT_MAX_LENGTH = {"classification": 128, "regression": 128, "qa": 384}
+DEFAULT_MAX_LENGTH = {"classification": 128, "multilabel": 128, "regression": 128, "qa": 384}
 
 
 @dataclass(frozen=True)
@@ -70,6 +78,9 @@ class SupervisedConfig(DataOptions, RecipeOptions):
             tokens or the first token (``cls``).
         init_adapter: Start the method's weights from a ``peftal pretrain`` adapter folder.
         max_eval: Evaluate on a seeded sample of this many evaluation examples (quick checks).
+        threshold: Multi-label: predict a label where its probability is at least this (e.g.
+            0.5); default: per-label thresholds chosen by 3-fold cross-validation on the training
+            subset (3 extra fits).
     """
 
     dataset: str = "trec"
@@ -85,10 +96,12 @@ class SupervisedConfig(DataOptions, RecipeOptions):
     pooling: str = "mean"
     init_adapter: str | None = None
     max_eval: int | None = None
+    threshold: float | None = None
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        self.refuse_multilabel(self.dataset, "peftal train")
+        if self.threshold is not None and not 0 < self.threshold < 1:
+            raise UsageError(f"--threshold must be between 0 and 1, got {self.threshold}")
         if self.fraction is not None and self.num_train is not None:
             raise UsageError("give either --fraction or --num-train, not both")
         if self.fraction is not None and not 0 < self.fraction <= 1:
@@ -141,6 +154,8 @@ def load_train_task(config: SupervisedConfig) -> TaskData | QATask:
 def check_data(config: SupervisedConfig, method: MethodSpec, task: TaskData | QATask) -> Prepared:
     """The checks of ``config`` against its loaded ``task``; the checked inputs of the run."""
     method.check_task(task.task)
+    if config.threshold is not None and task.task != "multilabel":
+        raise UsageError("--threshold applies to the multilabel task only")
     num_train = subset_size(len(task.train), fraction=config.fraction, num_train=config.num_train)
     max_length = config.max_length or DEFAULT_MAX_LENGTH[task.task]
     if task.task == "qa":
@@ -185,7 +200,7 @@ def fit_prepared(config: SupervisedConfig, prepared: Prepared,
 
 
 def _fit_text(config: SupervisedConfig, prepared: Prepared, progress: bool):
-    """Train and evaluate a classification or regression task."""
+    """Train and evaluate a classification, multi-label or regression task."""
     from peftal.data.encoding import encode
 
     task: TaskData = prepared.task
@@ -200,9 +215,12 @@ def _fit_text(config: SupervisedConfig, prepared: Prepared, progress: bool):
     eval_start = time.perf_counter()
     outputs = predict(model, encode(tokenizer, test, prepared.max_length), np.arange(len(test)),
                       train_config.eval_batch_size)
-    metrics = compute_metrics(task.metrics, test.labels, outputs, task.task)
+    # multi-label: cut at the thresholds chosen on the training subset, as `peftal predict` cuts
+    metrics = compute_metrics(task.metrics, test.labels, outputs, task.task,
+                              getattr(model, "thresholds", None))
     record = _record(ids, metrics, result, time.perf_counter() - eval_start)
-    return _summary(config, prepared, model, result, metrics, len(test)), model, record, {}
+    summary = _summary(config, prepared, model, result, metrics, len(test))
+    return summary, model, record, thresholds_meta(model)
 
 
 def _fit_qa(config: SupervisedConfig, prepared: Prepared, progress: bool):
@@ -254,14 +272,18 @@ def _train(config: SupervisedConfig, prepared: Prepared, encoder, encoded, targe
                                      config, epochs=config.epochs, batch_size=config.batch_size,
                                      time_budget=config.time_budget)
     steps = prepared.method.num_steps(len(encoded), train_config)
+    # a frozen encoder (head) embeds each example once, not again in each threshold fold
+    inputs = prepared.method.method.inputs(encoder, encoded, pooling=config.pooling,
+                                           precision=train_config.precision)
     with tqdm(total=steps, disable=None if progress else True, unit="step", leave=False,
               desc=f"{prepared.task.name} {prepared.method.preset}") as bar:
-        model, result = fit_round(prepared.method, encoder, encoded, np.arange(len(encoded)), targets,
+        model, result = fit_round(prepared.method, encoder, inputs, np.arange(len(encoded)), targets,
                                   train_config, task=prepared.task.task, num_outputs=num_outputs,
                                   pooling=config.pooling, seed=config.seed,
                                   device=next(encoder.parameters()).device, on_step=bar.update,
                                   init_adapter=config.init_adapter,
-                                  rng=stream_rng(config.seed, "batches"), batch_loss=batch_loss)
+                                  rng=stream_rng(config.seed, "batches"), batch_loss=batch_loss,
+                                  threshold=config.threshold)
     return model, result, train_config
 
 
@@ -304,96 +326,3 @@ def _summary(config: SupervisedConfig, prepared: Prepared, model, result, metric
         "config": {**dataclasses.asdict(config), "max_length": prepared.max_length},
     }
 
-
-@dataclass(frozen=True)
-class StudySupervisedConfig(SupervisedConfig):
-    """One supervised cell of a study: a ``peftal train`` run, optionally after TAPT.
-
-    Attributes:
-        tapt: First continue masked-LM pretraining of the cell's method on the dataset's own
-            training texts (Gururangan et al. 2020), then train from it (``--init-adapter`` for a
-            PEFT method, ``--model`` for ``full``).
-        tapt_epochs: Pretraining epochs when ``tapt`` is set.
-    """
-
-    tapt: bool = False
-    tapt_epochs: int = 1
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        if self.tapt_epochs < 1:
-            raise UsageError(f"tapt_epochs must be >= 1, got {self.tapt_epochs}")
-        if self.tapt and self.init_adapter is not None:
-            raise UsageError("give either tapt or init_adapter, not both")
-
-
-def run_supervised(config: SupervisedConfig, *, progress: bool = False) -> tuple[dict, list[RoundRecord]]:
-    """One supervised run without an output folder: ``(summary, [record])`` for a study's driver."""
-    if isinstance(config, StudySupervisedConfig) and config.tapt:
-        return _run_after_tapt(config, progress=progress)
-    prepared = prepare(config)
-    summary, _model, record, _meta = fit_prepared(config, prepared, progress)
-    return summary, [record]
-
-
-def _run_after_tapt(config: StudySupervisedConfig, *, progress: bool) -> tuple[dict, list[dict]]:
-    import tempfile
-
-    from peftal.experiments.pretrain import PretrainConfig, execute_pretrain
-
-    with tempfile.TemporaryDirectory(prefix="peftal-tapt-") as folder:
-        pretrained = Path(folder) / "tapt"
-        tapt = execute_pretrain(
-            PretrainConfig(dataset=config.dataset, model=config.model, method=config.method,
-                           epochs=config.tapt_epochs, seed=config.seed,
-                           max_length=config.max_length or 128, text_column=config.text_column,
-                           text_pair_column=config.text_pair_column),
-            pretrained, progress=progress)
-        base = {field.name: getattr(config, field.name) for field in dataclasses.fields(SupervisedConfig)}
-        if parse_method(config.method).name == "full":
-            base["model"] = str(pretrained)
-        else:
-            base["init_adapter"] = str(pretrained)
-        summary, records = run_supervised(SupervisedConfig(**base), progress=progress)
-    summary["tapt"] = True
-    summary["tapt_converged"] = tapt.get("converged")  # the pretraining's; the cell's is its own
-    summary["config"] = {**summary["config"], "model": config.model, "init_adapter": None,
-                         "tapt": True, "tapt_epochs": config.tapt_epochs}
-    return summary, records
-
-
-def _validate_supervised(configs: list[Any]) -> list[str]:
-    """The checks ``peftal train`` makes (:func:`prepare`): :func:`check_cell` on every distinct cell,
-    :func:`check_data` on every distinct cell with its dataset loaded once; presets that do not parse
-    are reported once."""
-    problems: list[str] = []
-    methods = {preset: parsed_preset(problems, parse_method, preset)
-               for preset in dict.fromkeys(config.method for config in configs)}
-    by_dataset: dict[tuple, list[Any]] = {}
-    for config in (c for c in dict.fromkeys(configs) if methods[c.method] is not None):
-        try:
-            check_cell(config, methods[config.method])
-        except UsageError as error:
-            problems.append(f"{config.method} on {config.dataset!r}: {error}")
-        by_dataset.setdefault((config.dataset, *config.load_options().values()), []).append(config)
-    for group in by_dataset.values():
-        try:
-            task = load_train_task(group[0])
-        except UsageError as error:
-            problems.append(str(error))
-            continue
-        for config in group:
-            try:
-                check_data(config, methods[config.method], task)
-            except UsageError as error:
-                problems.append(f"{config.method} on {config.dataset!r}: {error}")
-    return list(dict.fromkeys(problems))
-
-
-KIND = StudyKind(
-    name="supervised",
-    config_cls=StudySupervisedConfig,
-    run=run_supervised,
-    validate=_validate_supervised,
-    description="one supervised training per cell (the options of `peftal train`, plus tapt)",
-)

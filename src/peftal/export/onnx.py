@@ -1,11 +1,11 @@
 """``peftal export --format onnx``: one ONNX graph from token ids to class probabilities.
 
 The graph holds the whole model, encoder, the method's parameters, the pooling and the head, ending
-in a softmax (the regression value for regression), so a consumer feeds token ids and reads
-probabilities; nothing of peftal's Python is needed to run it. peft's methods that can be folded into
-the backbone's weights (LoRA and its relatives, IA3) are merged first, so the graph is a plain
-encoder with no adapter overhead; the others, and peftal's own modules (Houlsby and Pfeiffer
-adapters, prefix tuning, ...), are traced as they run.
+in a softmax (one sigmoid per label for multi-label; the regression value for regression), so a
+consumer feeds token ids and reads probabilities; nothing of peftal's Python is needed to run it.
+peft's methods that can be folded into the backbone's weights (LoRA and its relatives, IA3) are
+merged first, so the graph is a plain encoder with no adapter overhead; the others, and peftal's
+own modules (Houlsby and Pfeiffer adapters, prefix tuning, ...), are traced as they run.
 
 ``torch.onnx.export`` is used because optimum's exporters do not install beside transformers 5;
 ``--int8`` adds ``model.int8.onnx``, quantised with ONNX Runtime's dynamic quantisation
@@ -36,16 +36,20 @@ _STANDALONE = Path(__file__).with_name("standalone.py")
 
 
 class ProbabilityModel(nn.Module):
-    """``model`` followed by a softmax over classes (classification) or nothing (regression)."""
+    """``model`` followed by a softmax over classes (classification), a sigmoid per label
+    (multi-label: each label is its own yes/no, cut at its threshold outside the graph) or nothing
+    (regression)."""
 
-    def __init__(self, model: nn.Module, classification: bool) -> None:
+    def __init__(self, model: nn.Module, task: str) -> None:
         super().__init__()
-        self.model, self.classification = model, classification
+        self.model, self.task = model, task
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor,
                 token_type_ids: torch.Tensor | None = None) -> torch.Tensor:
         outputs = self.model(input_ids, attention_mask, token_type_ids)  # (batch, classes)
-        return torch.softmax(outputs, dim=-1) if self.classification else outputs
+        if self.task == "multilabel":
+            return torch.sigmoid(outputs)
+        return torch.softmax(outputs, dim=-1) if self.task == "classification" else outputs
 
 
 def merged(model: nn.Module) -> bool:
@@ -67,7 +71,7 @@ def export_graph(model: nn.Module, task: str, inputs: dict[str, torch.Tensor], p
     on ``inputs`` with free batch and sequence axes, and check it against the model; returns whether
     the adapter was merged."""
     was_merged = merged(model)
-    wrapper = ProbabilityModel(model.eval(), task != "regression").eval()
+    wrapper = ProbabilityModel(model.eval(), task).eval()
     names = list(inputs)
     with warnings.catch_warnings(), torch.inference_mode():
         warnings.simplefilter("ignore")  # tracer warnings about Python values in the graph
@@ -89,7 +93,7 @@ def export_onnx(source: Path, out: Path, *, int8: bool = False) -> dict[str, Any
     model, tokenizer, meta = load_model(folder)
     if meta.get("task") == "qa":
         raise UsageError(f"{source}: question-answering models are not exported (span outputs); "
-                         "classification and regression models are")
+                         "classification, multi-label and regression models are")
     out.mkdir(parents=True, exist_ok=True)
     with_types = "token_type_ids" in tokenizer.model_input_names
     inputs = _example_inputs(tokenizer, with_types)
@@ -108,13 +112,22 @@ def export_onnx(source: Path, out: Path, *, int8: bool = False) -> dict[str, Any
             "text_column": meta.get("text_column"), "text_pair_column": meta.get("text_pair_column"),
             "pad_id": tokenizer.pad_token_id or 0, "inputs": names, "opset": OPSET,
             "models": ["model.onnx"] + (["model.int8.onnx"] if int8 else []),
-            "metrics": run_metrics(source)}
+            "metrics": run_metrics(source), **_thresholds(meta)}
     (out / EXPORT_META).write_text(json.dumps(info, indent=2))
     shutil.copyfile(_STANDALONE, out / "predict.py")
     (out / "requirements.txt").write_text("onnxruntime\ntokenizers\nnumpy\n")
     card = (folder / "README.md").read_text(encoding="utf-8") if (folder / "README.md").exists() else ""
     (out / "README.md").write_text(card + _export_section(info), encoding="utf-8")
     return info
+
+
+def _thresholds(meta: dict[str, Any]) -> dict[str, Any]:
+    """A multi-label model's per-label thresholds in ``labels.json``'s order (0.5 each where the run
+    recorded none), which the standalone predictor cuts the sigmoid probabilities at."""
+    if meta["task"] != "multilabel":
+        return {}
+    recorded = meta.get("thresholds") or [0.5] * len(meta["label_names"])
+    return {"thresholds": [float(t) for t in recorded]}
 
 
 def quantize(source: Path, target: Path, layout: arch.LayerMap | None) -> None:
@@ -179,9 +192,13 @@ def _keep_tokenizer_files(out: Path) -> None:
 
 def _export_section(info: dict[str, Any]) -> str:
     models = ", ".join(f"`{m}`" for m in info["models"])
+    output = ("`(batch, labels)`, one sigmoid probability per label, in the order of `labels.json`; a "
+              "text has each label whose probability reaches its threshold (`thresholds` in "
+              "`export.json`)" if info["task"] == "multilabel" else
+              "`(batch, classes)` in the order of `labels.json`")
     return (f"\n## This export\n\nONNX opset {info['opset']}: {models}, inputs "
             f"{', '.join(info['inputs'])} (int64, `(batch, sequence)`), output `probabilities` "
-            f"`(batch, classes)` in the order of `labels.json`. The adapter was "
+            f"{output}. The adapter was "
             f"{'merged into the encoder' if info['merged'] else 'traced as it runs'}.\n\n"
             "Runs with `pip install onnxruntime tokenizers numpy` (requirements.txt):\n\n"
             "```\npython predict.py 'some text'\n```\n\n```python\nfrom predict import Predictor\n"

@@ -14,6 +14,9 @@ or from Python::
 
     from predict import Predictor
     Predictor("exported/").predict(["some text"])   # [{"label": ..., "probabilities": {...}}]
+
+A multi-label export answers ``{"labels": [...], "probabilities": {...}}`` per text: every label whose
+sigmoid probability reaches its threshold (``thresholds`` in ``export.json``, chosen by the run).
 """
 
 from __future__ import annotations
@@ -55,10 +58,14 @@ class Predictor:
         self.tokenizer.no_padding()
         self.tokenizer.enable_truncation(self.info["max_length"])
         self.pad_id = int(self.info.get("pad_id", 0))
+        self.multilabel = self.info.get("task") == "multilabel"
+        self.thresholds = (np.asarray(self.info.get("thresholds") or [0.5] * len(self.labels),
+                                      dtype=np.float64) if self.multilabel else None)
 
     def probabilities(self, texts: list[str], pairs: list[str] | None = None,
                       batch_size: int = 64) -> np.ndarray:
-        """Class probabilities ``(len(texts), classes)`` (regression: the value, ``(n, 1)``)."""
+        """Class probabilities ``(len(texts), classes)`` (multi-label: one sigmoid per label;
+        regression: the value, ``(n, 1)``)."""
         inputs = list(zip(texts, pairs)) if pairs is not None else list(texts)
         encodings = self.tokenizer.encode_batch(inputs) if inputs else []
         order = np.argsort([len(e.ids) for e in encodings], kind="stable")  # similar lengths together
@@ -82,11 +89,20 @@ class Predictor:
         feed = {"input_ids": ids, "attention_mask": mask, "token_type_ids": types}
         return {name: feed[name] for name in self.input_names}
 
+    def chosen(self, probabilities: np.ndarray) -> np.ndarray:
+        """Multi-label: the ``(n, labels)`` booleans ``probability >= threshold`` of each label."""
+        return np.asarray(probabilities, dtype=np.float64) >= self.thresholds
+
     def predict(self, texts: list[str], pairs: list[str] | None = None) -> list[dict]:
-        """``[{"label", "probabilities": {label: p}}]`` per text (regression: ``{"value"}``)."""
+        """``[{"label", "probabilities": {label: p}}]`` per text (multi-label: ``{"labels": [...],
+        "probabilities"}``; regression: ``{"value"}``)."""
         outputs = self.probabilities(texts, pairs)
         if not self.labels:
             return [{"value": float(row[0])} for row in outputs]
+        if self.multilabel:
+            return [{"labels": [name for name, yes in zip(self.labels, chosen) if yes],
+                     "probabilities": {name: float(p) for name, p in zip(self.labels, row)}}
+                    for row, chosen in zip(outputs, self.chosen(outputs))]
         return [{"label": self.labels[int(row.argmax())],
                  "probabilities": {name: float(p) for name, p in zip(self.labels, row)}}
                 for row in outputs]

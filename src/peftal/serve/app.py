@@ -1,5 +1,9 @@
 """The WSGI application: ``POST /predict``, ``GET /health``, ``GET /info``.
 
+A prediction is ``{"label", "probabilities"}`` per text, or for a multi-label model ``{"labels": [...],
+"probabilities"}`` (each label whose sigmoid probability reaches its threshold; ``/info`` gives the
+task and the thresholds).
+
 Every malformed request gets a 4xx status and a JSON body ``{"error": "..."}`` that says what to
 change; the checks run before anything reaches the model, so a bad request never costs a forward pass.
 """
@@ -102,7 +106,11 @@ class PredictionApp:
         return 200, {"status": "draining" if self.draining else "ok"}
 
     def _info(self, environ: Environ) -> tuple[int, Any]:
-        return 200, {"labels": self.backend.labels, "pairs": self.backend.is_pair, **self.backend.info,
+        backend = self.backend
+        thresholds = ({"thresholds": {name: float(t) for name, t in zip(backend.labels, backend.thresholds)}}
+                      if backend.multilabel else {})
+        return 200, {"labels": backend.labels, "pairs": backend.is_pair, "task": "classification",
+                     **backend.info, **thresholds,
                      "limits": {"max_body_bytes": self.limits.max_body_bytes,
                                 "max_texts": self.limits.max_texts, "max_chars": self.limits.max_chars}}
 
@@ -114,7 +122,11 @@ class PredictionApp:
         except FutureTimeout:
             raise BadRequest(503, f"no answer within {self.limits.timeout:g} s; the server is "
                                   "overloaded") from None
-        labels = self.backend.labels
+        labels, thresholds = self.backend.labels, self.backend.thresholds
+        if self.backend.multilabel:  # every label whose probability reaches its threshold
+            return 200, {"predictions": [
+                {"labels": [name for name, p, t in zip(labels, row, thresholds) if p >= t],
+                 "probabilities": {name: float(p) for name, p in zip(labels, row)}} for row in probabilities]}
         return 200, {"predictions": [
             {"label": labels[int(row.argmax())],
              "probabilities": {name: float(p) for name, p in zip(labels, row)}} for row in probabilities]}

@@ -1,7 +1,8 @@
 """What the server predicts with: an exported folder (onnxruntime) or a run's model (PyTorch).
 
-Both give class probabilities for a list of texts (and text pairs) and describe themselves for
-``GET /info``; only the batching thread calls :meth:`Backend.probabilities`, so neither needs locks.
+Both give class probabilities for a list of texts (and text pairs) — one sigmoid probability per
+label for a multi-label model, with the thresholds that choose its labels — and describe themselves
+for ``GET /info``; only the batching thread calls :meth:`Backend.probabilities`, so neither needs locks.
 """
 
 from __future__ import annotations
@@ -18,12 +19,18 @@ from peftal.errors import UsageError
 
 @dataclass
 class Backend:
-    """A loaded model: ``probabilities(texts, pairs) -> (n, classes)`` and what ``/info`` says."""
+    """A loaded model: ``probabilities(texts, pairs) -> (n, classes)`` and what ``/info`` says;
+    ``thresholds`` ``(labels,)`` for a multi-label model (``None``: one label per text, the argmax)."""
 
     probabilities: Callable[[list[str], list[str] | None], np.ndarray]
     labels: list[str]
     is_pair: bool
     info: dict[str, Any] = field(default_factory=dict)
+    thresholds: np.ndarray | None = None
+
+    @property
+    def multilabel(self) -> bool:
+        return self.thresholds is not None
 
 
 def load_backend(path: Path, *, int8: bool | None = None) -> Backend:
@@ -46,11 +53,14 @@ def _export_backend(path: Path, int8: bool | None) -> Backend:
 
     predictor = Predictor(path, int8=int8)
     info = predictor.info
+    if info.get("task") not in ("classification", "multilabel"):
+        raise UsageError(f"{path}: `peftal serve` serves classification and multi-label models; "
+                         f"this one is {info.get('task')}")
     return Backend(lambda texts, pairs: predictor.probabilities(texts, pairs), predictor.labels,
                    bool(info.get("is_pair")),
                    {"method": info.get("method"), "task": info.get("task"),
                     "base_model": info.get("base_model"), "metrics": info.get("metrics", {}),
-                    "runtime": f"onnxruntime ({predictor.model_file})"})
+                    "runtime": f"onnxruntime ({predictor.model_file})"}, predictor.thresholds)
 
 
 def _torch_backend(path: Path, folder: Path) -> Backend:
@@ -59,18 +69,23 @@ def _torch_backend(path: Path, folder: Path) -> Backend:
     from peftal.export.folder import run_metrics
     from peftal.peft.checkpoint import load_model
     from peftal.training import predict, softmax
+    from peftal.training.metrics import sigmoid
 
     model, tokenizer, meta = load_model(folder)
-    if meta.get("task") != "classification":
-        raise UsageError(f"{path}: `peftal serve` serves classification models; "
-                         f"this one is {meta.get('task')}")
+    task = meta.get("task")
+    if task not in ("classification", "multilabel"):
+        raise UsageError(f"{path}: `peftal serve` serves classification and multi-label models; "
+                         f"this one is {task}")
 
     def probabilities(texts: list[str], pairs: list[str] | None) -> np.ndarray:
         split = Split(texts=texts, labels=np.zeros(len(texts)), text_pairs=pairs)
         encoded = encode(tokenizer, split, meta["max_length"])
         outputs = predict(model, encoded, np.arange(len(texts)), precision=meta.get("precision", "fp32"))
-        return softmax(outputs)
+        return sigmoid(outputs) if task == "multilabel" else softmax(outputs)
 
+    thresholds = None
+    if task == "multilabel":  # as `peftal predict` cuts them: 0.5 where the run recorded none
+        thresholds = np.asarray(meta.get("thresholds") or [0.5] * len(meta["label_names"]), dtype=np.float64)
     return Backend(probabilities, list(meta["label_names"]), bool(meta.get("is_pair")),
-                   {"method": meta["method"], "task": meta["task"], "metrics": run_metrics(path),
-                    "runtime": "pytorch"})
+                   {"method": meta["method"], "task": task, "metrics": run_metrics(path),
+                    "runtime": "pytorch"}, thresholds)

@@ -18,9 +18,8 @@ from peftal.experiments.supervised import SupervisedConfig, prepare
     ({"max_eval": 0}, "--max-eval must be >= 1"),
     ({"lr": -1e-3}, "--lr must be a finite number > 0"),
     ({"task": "ner"}, "unknown task 'ner'; valid tasks: classification, regression, multilabel, qa"),
-    ({"task": "multilabel"}, "peftal train does not train multi-label models yet"),
-    ({"dataset": "goemotions"}, "peftal train does not train multi-label models yet"),
-    ({"dataset": "x.csv", "label_separator": ","}, "use peftal run for multi-label data"),
+    ({"task": "multilabel", "threshold": 1.0}, "--threshold must be between 0 and 1, got 1.0"),
+    ({"dataset": "goemotions", "threshold": 0.0}, "--threshold must be between 0 and 1"),
 ])
 def test_bad_settings(kwargs, message):
     with pytest.raises(UsageError, match=message):
@@ -34,5 +33,8 @@ def test_prepare_checks_sizes_and_windows(data_dir):
         prepare(SupervisedConfig(dataset="squad", max_length=32))
     with pytest.raises(UsageError, match="unknown method 'nope'"):
         prepare(SupervisedConfig(method="nope"))
+    with pytest.raises(UsageError, match="--threshold applies to the multilabel task only"):
+        prepare(SupervisedConfig(dataset="trec", threshold=0.5))
+    assert prepare(SupervisedConfig(dataset="goemotions", num_train=50)).max_length == 128
     prepared = prepare(SupervisedConfig(dataset="squad", fraction=0.1))
     assert prepared.max_length == 384 and prepared.num_train == round(0.1 * len(prepared.task.train))
