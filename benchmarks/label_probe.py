@@ -18,9 +18,7 @@ probe refitted on that label (polled every 20 ms), retrains included.
 from __future__ import annotations
 
 import argparse
-import csv
 import json
-import os
 import statistics
 import subprocess
 import sys
@@ -30,25 +28,9 @@ import urllib.request
 from pathlib import Path
 
 import numpy as np
+from label_latency import write_questions  # the same TREC slice as the latency benchmark
 
 LABELS = ("ABBR", "DESC", "ENTY", "HUM", "LOC", "NUM")
-
-
-def write_questions(path: Path, n: int) -> dict[str, str]:
-    data = Path(os.environ.get("PEFTAL_DATA_DIR", "../shared/data")) / "trec" / "train.jsonl"
-    gold: dict[str, str] = {}
-    with open(data, encoding="utf-8") as source:
-        for line in source:
-            record = json.loads(line)
-            gold.setdefault(record["text"], record["label"])
-            if len(gold) == n:
-                break
-    with open(path, "w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(["text"])
-        writer.writerows([text] for text in gold)
-    return gold
-
 
 def call(base: str, path: str, body: dict | None = None) -> dict | None:
     data = None if body is None else json.dumps(body).encode()

@@ -33,26 +33,38 @@ def test_every_public_name_imports():
         peftal.not_a_public_name  # noqa: B018
 
 
-def test_the_python_blocks_of_the_docs_run(tmp_path, data_dir):
-    blocks = _blocks("python")
-    assert len(blocks) == 5
-    script = tmp_path / "notebook.py"
-    script.write_text("\n".join(blocks))
-    result = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
-                            cwd=tmp_path, timeout=1200)
-    assert result.returncode == 0, result.stderr[-3000:]
-    lines = result.stdout.splitlines()
+def test_the_docs_have_five_python_blocks():
+    assert len(_blocks("python")) == 5
+
+
+def _check_curve(lines: list[str], output: str, tmp_path, data_dir) -> None:
     # the first block's curve: three rounds, accuracies of a model that learned something
     curve = [line for line in lines if line.endswith(tuple("0123456789")) and "labels: accuracy" in line]
     assert [int(line.split()[0]) for line in curve] == [30, 60, 90]
     assert all(0.2 < float(line.split()[-1]) <= 1 for line in curve)  # 6 classes: chance is ~0.17
     assert any(line.startswith("AUC 0.") for line in lines)
+
+
+def _check_folder(lines: list[str], output: str, tmp_path, data_dir) -> None:
     # the folder written in the second block holds a run the CLI reads too
     assert (tmp_path / "trec-random" / "summary.json").is_file()
-    assert "[30, 60] accuracy" in result.stdout
+    assert "[30, 60] accuracy" in output
+
+
+def _check_custom(lines: list[str], output: str, tmp_path, data_dir) -> None:
     # the custom strategy's run: a learning curve of three rounds
     custom = [line for line in lines if line.startswith("[(30, ")]
     assert len(custom) == 1 and custom[0].count("(") == 3
+
+
+def _check_train(lines: list[str], output: str, tmp_path, data_dir) -> None:
+    # the supervised run's metrics and its step count
+    accuracy = re.search(r"'accuracy': (?:np\.float64\()?([0-9.]+)", lines[-1])
+    assert accuracy and 0 < float(accuracy.group(1)) <= 1, lines[-1]
+    assert int(lines[-1].rsplit(" ", 1)[1]) > 0
+
+
+def _check_multilabel(lines: list[str], output: str, tmp_path, data_dir) -> None:
     # the multi-label run: a micro-F1 curve of two rounds, then a list of labels per text
     [curve] = [line for line in lines if line.startswith("f1_micro [(50, ")]
     assert [n for n, _ in ast.literal_eval(curve.split(" ", 1)[1])] == [50, 100]
@@ -62,6 +74,19 @@ def test_the_python_blocks_of_the_docs_run(tmp_path, data_dir):
     predicted = [ast.literal_eval(line.split(" ", 1)[1].rsplit(" p(gratitude) ", 1)[0])
                  for line in lines if line.startswith("labels [")]
     assert len(predicted) == 2 and all(set(p) <= names for p in predicted)
+
+
+# One test per block (each block imports what it needs), so that the workers share them out.
+@pytest.mark.parametrize("index, check", list(enumerate([_check_curve, _check_folder, _check_custom,
+                                                          _check_train, _check_multilabel])),
+                         ids=["curve", "folder", "custom-strategy", "train", "multilabel"])
+def test_the_python_blocks_of_the_docs_run(tmp_path, data_dir, index, check):
+    script = tmp_path / "notebook.py"
+    script.write_text(_blocks("python")[index])
+    result = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
+                            cwd=tmp_path, timeout=1200)
+    assert result.returncode == 0, result.stderr[-3000:]
+    check(result.stdout.splitlines(), result.stdout, tmp_path, data_dir)
 
 
 def test_the_docs_plug_in_strategy_runs_from_the_cli(tmp_path, data_dir, monkeypatch):
