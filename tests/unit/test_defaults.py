@@ -42,7 +42,7 @@ def test_the_label_app_stores_the_default_for_its_data(tmp_path):
                                   query_size=None, budget=None, epochs=None, batch_size=None, lr=None,
                                   head_lr=None, max_length=None, pooling=None, seed=None,
                                   cold_start=None, cv_folds=None, pool_subsample=None,
-                                  lease_seconds=None)
+                                  lease_seconds=None, overlap=None)
         _, settings, created = open_or_create(args)
         methods.append((created, settings.method))
     assert methods == [(True, "ia3"), (True, "lora")]
