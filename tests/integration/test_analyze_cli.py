@@ -12,6 +12,7 @@ from tests.conftest import run_cli
 pytestmark = pytest.mark.integration
 
 
+@pytest.mark.slow  # minutes on two cores: not in the default run
 def test_run_then_analyze(data_dir, tmp_path):
     """The issue's contract command (at --max-length 32, plus --cka-every-round) then analyze."""
     out = tmp_path / "run"

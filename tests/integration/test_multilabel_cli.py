@@ -22,7 +22,8 @@ def _matrix(label_lists, names):
     return np.array([[int(name in labels) for name in names] for labels in label_lists])
 
 
-@pytest.mark.parametrize("options", [(), ("--method", "head", "--threshold", "0.5")],
+@pytest.mark.parametrize("options", [pytest.param((), marks=pytest.mark.slow),  # minutes: slow tier
+                                     ("--method", "head", "--threshold", "0.5")],
                          ids=["default-method-cv-thresholds", "head-fixed-threshold"])
 def test_run_then_predict_reproduces_micro_f1(data_dir, tmp_path, options):
     out = tmp_path / "run"

@@ -118,6 +118,7 @@ def test_kill_9_then_resume_then_report(tmp_path, tiny_trec):
     assert len(ripl) == 2 and ",entropy," in ripl[1]
 
 
+@pytest.mark.slow  # minutes on two cores: not in the default run
 def test_ray_executor(tmp_path, tiny_trec, one_ray_at_a_time):
     pytest.importorskip("ray")
     spec = tmp_path / "example.yaml"

@@ -64,6 +64,7 @@ def test_train_stsb_within_a_time_budget(tmp_path, data_dir):
     assert summary["stopped_by_budget"] or summary["epochs_completed"] == 3
 
 
+@pytest.mark.slow  # minutes on two cores: not in the default run
 def test_train_squad_then_answer_questions(tmp_path, data_dir):
     out = tmp_path / "squad"
     run_cli("train", "--dataset", "squad", "--method", "lora", "--num-train", "200", "--epochs", "1",
@@ -81,6 +82,7 @@ def test_train_squad_then_answer_questions(tmp_path, data_dir):
     assert answer in "The Broncos won the game."
 
 
+@pytest.mark.slow  # minutes on two cores: not in the default run
 def test_tapt_adapter_feeds_training(tmp_path, data_dir):
     pre = tmp_path / "pre"
     result = run_cli("pretrain", "--dataset", "trec", "--method", "lora", "--epochs", "1",
