@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 from threadpoolctl import threadpool_limits
 
+from peftal.al.strategies.uncertainty import entropy
 from peftal.label.store import utc_now
 
 # L2-normalised vectors (the scale of pooled vectors differs between encoders) and a weak
@@ -152,8 +153,3 @@ class Probe:
                                    else fit_probe(vectors[train], targets[train]).predict(
                                        normalise(vectors[test])))
         return float(np.mean(predicted == targets))
-
-
-def entropy(probs: np.ndarray) -> np.ndarray:
-    """Predictive entropy (nats) of each row of ``(n, classes)`` probabilities."""
-    return -(probs * np.log(np.clip(probs, 1e-12, 1.0))).sum(axis=1)
