@@ -68,6 +68,10 @@ class RoundRecord:
             (:func:`peftal.training.convergence.converged`); ``None`` = unknown (not judged, or a
             store written before it was recorded).
         convergence: The criterion's reason, in words (the value it was judged on).
+        learned: Whether the evaluated model beats chance on the evaluation split
+            (:func:`peftal.training.metrics.above_chance`); ``None`` = unknown (QA, or a store
+            written before it was recorded).
+        chance: The chance check's reason, in words.
     """
 
     round: int
@@ -89,6 +93,8 @@ class RoundRecord:
     artifacts: Mapping[str, Any] = field(default_factory=dict)
     converged: bool | None = None
     convergence: str | None = None
+    learned: bool | None = None
+    chance: str | None = None
 
     def __post_init__(self) -> None:
         # Plain Python values throughout (ids arrive as numpy arrays), so records compare and
@@ -114,8 +120,9 @@ class RoundRecord:
                                  f"{len(self.correct_ids)}) for the correct_ids")
             set_(self, "correct", correct)
         set_(self, "artifacts", dict(self.artifacts))
-        if self.converged is not None:
-            set_(self, "converged", bool(self.converged))
+        for name in ("converged", "learned"):
+            if getattr(self, name) is not None:
+                set_(self, name, bool(getattr(self, name)))
 
     def public(self) -> dict[str, Any]:
         """The fields ``summary.json`` lists per round."""
@@ -123,7 +130,8 @@ class RoundRecord:
                 "train_seconds": self.train_seconds, "query_seconds": self.query_seconds,
                 "indices_queried": list(self.indices_queried),
                 "scores_queried": None if self.scores_queried is None else list(self.scores_queried),
-                "converged": self.converged, "convergence": self.convergence}
+                "converged": self.converged, "convergence": self.convergence,
+                "learned": self.learned, "chance": self.chance}
 
     def same_as(self, other: RoundRecord) -> bool:
         """Equal in every field, ``correct`` included (``==`` leaves the matrix out)."""

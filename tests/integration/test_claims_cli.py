@@ -48,7 +48,7 @@ def test_claims_are_validated_judged_printed_and_written(tmp_path, tiny_trec):  
     assert table["claim"].tolist() == [1, 2, 3, 4]
     assert (table["n"] == 2).all()  # two seeds, paired
     assert set(table["verdict"]) <= {"holds", "does not hold", "within noise",
-                                     "withheld: under-trained cells"}
+                                     "withheld: under-trained cells", "withheld: cells at chance"}
     assert table["test"].iloc[1] == "paired Wilcoxon signed-rank, one-sided, n=2 seeds"
     assert (table["p_holm"] >= table["p"]).all() and (table["paper_value"] == "not known").all()
     # a claim row is converged when every cell entering it is: here every row takes all cells
@@ -57,6 +57,10 @@ def test_claims_are_validated_judged_printed_and_written(tmp_path, tiny_trec):  
     assert (table["converged"] == runs["converged"].all()).all()
     withheld = table["verdict"] == "withheld: under-trained cells"
     assert (withheld == ~table["converged"].astype(bool)).all()
+    # every cell's last model is judged against chance; a converged row at chance is withheld
+    assert runs["learned"].notna().all()
+    at_chance = table["verdict"] == "withheld: cells at chance"
+    assert (at_chance == (table["converged"].astype(bool) & ~table["learned"].astype(bool))).all()
     for line, row in zip(printed.splitlines()[3:7], table.itertuples(), strict=True):
         assert row.verdict in line and row.comparison in line
     assert "<h2>Claims</h2>" in (out / "report.html").read_text()

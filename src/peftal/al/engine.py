@@ -26,6 +26,7 @@ from peftal.peft import count_parameters
 from peftal.records import RoundRecord, epochs_of
 from peftal.seeding import stream_seed
 from peftal.training import TrainConfig, TrainResult, compute_metrics, predict
+from peftal.training.metrics import above_chance
 
 
 @dataclass
@@ -106,6 +107,8 @@ def _round(setup: RunSetup, state: RunState, round_index: int, added: np.ndarray
     evaluated = state.model if main_round else picker
     metrics = compute_metrics(task.metrics, task.test.labels, outputs, task.task,
                               getattr(evaluated, "thresholds", None))
+    learned, chance = above_chance(task.test.labels, outputs, task.task,
+                                   getattr(evaluated, "thresholds", None))
     eval_seconds = time.perf_counter() - eval_start
     queried, scores, query_seconds = np.zeros(0, dtype=np.int64), None, 0.0
     remaining = config.budget - len(labeled)
@@ -133,6 +136,7 @@ def _round(setup: RunSetup, state: RunState, round_index: int, added: np.ndarray
         metrics_model=None if setup.acquirer is None else (
             setup.method.preset if main_round else setup.acquirer.spec.preset),
         steps=result.steps, converged=result.converged, convergence=result.convergence,
+        learned=learned, chance=chance,
         artifacts={"cka": setup.probe.measure(state.model)} if measure_cka else {},
     )
 

@@ -110,15 +110,16 @@ def claims_table(records: StudyRecords) -> pd.DataFrame:
         return pd.DataFrame()
     configs, values = _configs(records), _Values(records)
     runs = records.completed
-    converged = (dict(zip(runs["run_id"], runs["converged"], strict=True))
-                 if "converged" in runs else {})
+    flags = {column: dict(zip(runs["run_id"], runs[column], strict=True)) if column in runs else {}
+             for column in ("converged", "learned")}
+    converged, learned = flags["converged"], flags["learned"]
     rows = []
     for index, item in enumerate(raw, start=1):
         claim = parse_claim(item, index)
         if claim.not_judged:
-            rows.extend(judge_claim(claim, configs, {}, {}, converged))
+            rows.extend(judge_claim(claim, configs, {}, {}, converged, learned))
             continue
         left = values.of(claim.left)
         right = left if claim.right is None else values.of(claim.right)
-        rows.extend(judge_claim(claim, configs, left, right, converged))
+        rows.extend(judge_claim(claim, configs, left, right, converged, learned))
     return claims_frame(rows)

@@ -34,7 +34,9 @@ class StudyRecords:
             ``trainable_params``, ``total_params``, ``wall_seconds``, ``peak_memory_mb``, ``code``
             (short git commit of the code that ran it, ``+dirty`` for a changed tree; ``None``
             outside a git checkout), ``converged`` (every round's training converged; ``None``
-            where unknown, e.g. a store written before convergence was recorded).
+            where unknown, e.g. a store written before convergence was recorded), ``learned``
+            (the last round's model beat chance on the evaluation split,
+            :func:`peftal.training.metrics.above_chance`; ``None`` where unknown).
         rounds: One row per finished AL round (of any run, stopped ones included): ``run_id``,
             ``round``, ``num_labeled``, ``value`` (the primary metric), ``converged``,
             ``train_seconds`` and one column per recorded metric.
@@ -161,6 +163,8 @@ def _run_row(store: ResultsStore, run: dict[str, Any]) -> tuple[dict[str, Any], 
                            "train_seconds": record["train_seconds"],
                            **record["metrics"]})
     row["converged"] = all_converged([record["converged"] for record in stored])
+    # the last model's chance check (the model whose number is the run's final one)
+    row["learned"] = stored[-1].get("learned") if stored else None
     final_metrics = summary.get("metrics") or (rounds[-1] if rounds else {})
     row["final"] = final_metrics.get(metric) if metric else None
     return row, rounds

@@ -15,6 +15,9 @@ Holm-corrected together, and the verdict reads the corrected p:
 - **within noise**: neither;
 - **withheld: under-trained cells**: a run entering the row did not converge (its p is still
   shown; a comparison with a side that did not train is no finding);
+- **withheld: cells at chance**: every run converged, but one entering the row ends at chance on
+  the evaluation split (:func:`peftal.training.metrics.above_chance`: a model that predicts the
+  majority class fits its training loss and still learned nothing the claim could be about);
 - **not judged**: fewer than 2 seeds, or the claim says why the study cannot test it.
 """
 
@@ -34,11 +37,12 @@ from peftal.records import all_converged
 
 HOLDS, FAILS, NOISE, NOT_JUDGED = "holds", "does not hold", "within noise", "not judged"
 WITHHELD = "withheld: under-trained cells"
+AT_CHANCE = "withheld: cells at chance"
 NOT_KNOWN = "not known"
 TEST_NAMES = {"t": "t-test", "wilcoxon": "Wilcoxon signed-rank"}
 COLUMNS = ["claim", "says", "group", "comparison", "left_mean", "left_std", "right_mean",
            "right_std", "diff_mean", "diff_std", "n", "pairs", "test", "p", "p_holm", "verdict",
-           "converged", "paper_value", "paper_source", "paper"]
+           "converged", "learned", "paper_value", "paper_source", "paper"]
 
 RunConfigs = Mapping[str, Mapping[str, Any]]
 
@@ -52,7 +56,9 @@ METHOD_TEXT = (
     "equivalent. <i>p</i> is the claim's p-value, <i>p_holm</i> the same Holm-corrected over every "
     "row of this table; verdicts read p_holm at the claim's alpha (default 0.05): <b>holds</b>, "
     "<b>does not hold</b> (the opposite is significant), <b>within noise</b>. A row with a cell "
-    "whose training did not converge is <b>withheld</b>; fewer than 2 seeds are not judged. "
+    "whose training did not converge, or whose model ends at chance on the evaluation split "
+    "(Matthews' correlation or Pearson's r within 2 / &radic;n of 0), is <b>withheld</b>; fewer "
+    "than 2 seeds are not judged. "
     "<i>paper_value</i> is the paper's number for the left side, with its source, or "
     "\"not known\".</p>")
 
@@ -74,8 +80,11 @@ def _spread(values: list[float]) -> tuple[float, float]:
 
 
 def judge_claim(claim: Claim, configs: RunConfigs, left_values: Mapping[str, float],
-                right_values: Mapping[str, float], converged: Mapping[str, bool | None]) -> list[dict]:
-    """The rows of one claim (before the study-wide Holm correction of :func:`claims_frame`)."""
+                right_values: Mapping[str, float], converged: Mapping[str, bool | None],
+                learned: Mapping[str, bool | None] | None = None) -> list[dict]:
+    """The rows of one claim (before the study-wide Holm correction of :func:`claims_frame`);
+    ``converged`` and ``learned`` (run id → flag, ``None`` unknown) decide the withheld rows."""
+    learned = learned or {}
     if claim.not_judged:
         return [_base(claim, claim.left, {}, 0) | {"verdict": f"{NOT_JUDGED}: {claim.not_judged}",
                                                    "pairs": 0, "test": ""}]
@@ -114,7 +123,9 @@ def judge_claim(claim: Claim, configs: RunConfigs, left_values: Mapping[str, flo
                 seed = configs[run_id].get("seed", run_id)
                 units.setdefault(str(seed), []).append((left_values[run_id], right))
             rows.append(_row(claim, select, dict(zip(claim.per, group, strict=False)), units,
-                             all_converged([converged.get(run_id) for run_id in used])))
+                             all_converged([converged.get(run_id) for run_id in used]),
+                             # the same rule for the chance check: False if any run is at chance
+                             all_converged([learned.get(run_id) for run_id in used])))
     return rows
 
 
@@ -135,10 +146,11 @@ def _base(claim: Claim, side: Side, group: dict, n: int) -> dict[str, Any]:
 
 
 def _row(claim: Claim, select: dict, group: dict, units: dict[str, list[tuple[float, float]]],
-         converged: bool | None) -> dict:
+         converged: bool | None, learned: bool | None = None) -> dict:
     side = Side(claim.left.quantity, claim.left.options, select)
     row = _base(claim, side, group, len(units))
-    row.update(pairs=sum(len(pairs) for pairs in units.values()), converged=converged)
+    row.update(pairs=sum(len(pairs) for pairs in units.values()), converged=converged,
+               learned=learned)
     if not units:
         return {**row, "verdict": "no runs", "test": ""}
     # one pair per seed: the means of the seed's runs on each side
@@ -179,6 +191,8 @@ def claims_frame(rows: list[dict]) -> pd.DataFrame:
         alpha = row["_alpha"]
         if row["converged"] is False:
             row["verdict"] = WITHHELD
+        elif row.get("learned") is False:
+            row["verdict"] = AT_CHANCE
         elif adjusted < alpha:
             row["verdict"] = HOLDS
         elif adjusted_against < alpha:

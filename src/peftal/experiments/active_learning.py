@@ -301,6 +301,8 @@ def _summary(setup: RunSetup, state: RunState, rounds: list[RoundRecord], metric
         "config": {**dataclasses.asdict(config), "strategy": config.strategy_preset},
         "rounds": [record.public() for record in rounds],
         "converged": all_converged([record.converged for record in rounds]),
+        # the last model's: an early round may sit at chance on 100 labels and the run still learn
+        "learned": rounds[-1].learned if rounds else None,
         "stopped_by": state.stopped_by,
         "stopped_at_round": state.stopped_at_round,
         "auc": learning_curve_auc([record.metrics[metric] for record in rounds]),

@@ -50,6 +50,7 @@ from peftal.peft.recipes import train_config as make_train_config
 from peftal.records import RoundRecord, epochs_of
 from peftal.seeding import stream_rng
 from peftal.training import compute_metrics, predict
+from peftal.training.metrics import above_chance
 from peftal.validation import check_seed
 
 DEFAULT_MAX_LENGTH = {"classification": 128, "multilabel": 128, "regression": 128, "qa": 384}
@@ -218,8 +219,11 @@ def _fit_text(config: SupervisedConfig, prepared: Prepared, progress: bool):
     # multi-label: cut at the thresholds chosen on the training subset, as `peftal predict` cuts
     metrics = compute_metrics(task.metrics, test.labels, outputs, task.task,
                               getattr(model, "thresholds", None))
-    record = _record(ids, metrics, result, time.perf_counter() - eval_start)
+    learned, chance = above_chance(test.labels, outputs, task.task, getattr(model, "thresholds", None))
+    record = _record(ids, metrics, result, time.perf_counter() - eval_start, learned=learned,
+                     chance=chance)
     summary = _summary(config, prepared, model, result, metrics, len(test))
+    summary.update(learned=learned, chance=chance)
     return summary, model, record, thresholds_meta(model)
 
 

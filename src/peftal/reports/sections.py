@@ -102,16 +102,25 @@ def overview(records: StudyRecords) -> Section:
     return Section(title=title, text="".join(_p(line) for line in lines))
 
 
+def _flag_counts(completed: pd.DataFrame, column: str) -> tuple[int, int, int]:
+    """``(yes, no, unknown)`` counts of a per-cell flag column (object: True / False / None)."""
+    flags = completed[column].map(lambda v: None if v is None or v != v else bool(v))
+    yes, no = int((flags == True).sum()), int((flags == False).sum())  # noqa: E712 (object column)
+    return yes, no, len(flags) - yes - no
+
+
 def _convergence_line(completed: pd.DataFrame) -> str:
-    """How many completed cells converged (docs/methods.md, "Convergence")."""
+    """How many completed cells converged and learned (docs/methods.md, "Convergence")."""
     if completed.empty or "converged" not in completed:
         return "convergence: no completed cells"
-    flags = completed["converged"].map(lambda v: None if v is None or v != v else bool(v))
-    yes, no = int((flags == True).sum()), int((flags == False).sum())  # noqa: E712 (object column)
-    unknown = len(flags) - yes - no
-    return (f"convergence: {yes} of {len(flags)} completed cells converged in every training, "
-            f"{no} did not" + (f", {unknown} not recorded" if unknown else "")
-            + "; a claim resting on a cell that did not is withheld")
+    yes, no, unknown = _flag_counts(completed, "converged")
+    line = (f"convergence: {yes} of {len(completed)} completed cells converged in every training, "
+            f"{no} did not" + (f", {unknown} not recorded" if unknown else ""))
+    if "learned" in completed:
+        yes, no, unknown = _flag_counts(completed, "learned")
+        line += (f"; {yes} ended above chance on the evaluation split, {no} at chance"
+                 + (f", {unknown} not recorded" if unknown else ""))
+    return line + "; a claim resting on a cell that did not converge or sits at chance is withheld"
 
 
 @register_section("learning_curves", order=10)
@@ -204,11 +213,12 @@ def runs_table(records: StudyRecords) -> Section | None:
     if records.runs.empty:
         return None
     columns = ["run_id", "status", *[a for a in records.axes if a in records.runs], "metric",
-               "final", "auc", "converged", "wall_seconds", "peak_memory_mb", "code"]
+               "final", "auc", "converged", "learned", "wall_seconds", "peak_memory_mb", "code"]
     table = records.runs[[c for c in columns if c in records.runs.columns]]
     return Section(title="Runs", tables={"runs": table},
                    text=_p("One row per cell: final value of the primary metric, AUC, whether "
-                           "every training of the cell converged (empty: not recorded), the "
+                           "every training of the cell converged and whether its last model beat "
+                           "chance on the evaluation split (empty: not recorded), the "
                            "cell's wall time (s), the peak resident memory of its worker (MiB) "
                            "and the code version (git commit) that ran it."))
 

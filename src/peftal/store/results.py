@@ -209,13 +209,14 @@ class ResultsStore:
 
     def rounds(self, run_id: str) -> list[dict[str, Any]]:
         """The summary fields of each round (:meth:`RoundRecord.public` without the queries and
-        the convergence reason); ``converged`` is ``None`` where unknown."""
+        the convergence reason); ``converged`` and ``learned`` are ``None`` where unknown."""
         rows = self._db.execute(
-            "SELECT round, num_labeled, metrics, train_seconds, query_seconds, converged FROM rounds "
-            "WHERE run_id = ? ORDER BY round", (run_id,)).fetchall()
+            "SELECT round, num_labeled, metrics, train_seconds, query_seconds, converged, extra "
+            "FROM rounds WHERE run_id = ? ORDER BY round", (run_id,)).fetchall()
         return [{"round": r, "num_labeled": n, "metrics": json.loads(m), "train_seconds": t,
-                 "query_seconds": q, "converged": None if c is None else bool(c)}
-                for r, n, m, t, q, c in rows]
+                 "query_seconds": q, "converged": None if c is None else bool(c),
+                 "learned": json.loads(extra or "{}").get("learned")}
+                for r, n, m, t, q, c, extra in rows]
 
     def round_records(self, run_id: str) -> list[RoundRecord]:
         """Every round of ``run_id`` as it was added: the records :meth:`add_round` stored."""
@@ -285,7 +286,7 @@ class ResultsStore:
 
 # Fields of a RoundRecord with no column of their own: the rounds table's JSON ``extra`` column.
 _EXTRA_FIELDS = ("eval_seconds", "metrics_model", "steps", "stopped_by_budget", "num_train_items",
-                 "convergence")
+                 "convergence", "learned", "chance")
 # Keys that stores written before the typed record hold in ``extra``, and where they belong now.
 _OLD_COUNTS = ("num_sequences", "num_train_features")
 

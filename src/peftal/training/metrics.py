@@ -128,6 +128,36 @@ def compute_metrics(names: tuple[str, ...], y_true: np.ndarray, outputs: np.ndar
     return {name: METRICS.get(name)(y_true, y_pred) for name in names}
 
 
+# How far from chance a model must be to count as having learned: a correlation between predictions
+# and targets (MCC, Pearson's r) whose null spread is about 1 / sqrt(n) (exact for the binary MCC,
+# where n * MCC^2 is chi-squared with one degree of freedom), so 2 / sqrt(n) is about a one-sided
+# 2.3 % test. A rule, not a per-claim test: it asks only whether a side trained at all.
+CHANCE_Z = 2.0
+
+
+def above_chance(y_true: np.ndarray, outputs: np.ndarray, task: str,
+                 thresholds: np.ndarray | None = None) -> tuple[bool | None, str | None]:
+    """``(learned, reason)``: whether predictions from ``outputs`` beat chance on these targets.
+
+    Classification: Matthews' correlation (a constant or a random predictor scores 0 whatever the
+    class balance, so a model that predicts the majority class has not learned); multi-label: MCC of
+    all (text, label) decisions; regression: Pearson's r. Learned when the correlation exceeds
+    ``CHANCE_Z / sqrt(n)``. ``(None, None)`` for tasks without such a measure (QA) and for fewer than
+    ten examples.
+    """
+    if task not in ("classification", "multilabel", "regression") or len(y_true) < 10:
+        return None, None
+    y_pred = decisions(outputs, task, thresholds)
+    if task == "regression":
+        value, name = pearson(np.asarray(y_true, dtype=np.float64), y_pred), "Pearson r"
+    else:
+        value, name = mcc(np.ravel(y_true), np.ravel(y_pred)), "MCC"
+    band = CHANCE_Z / float(np.sqrt(len(y_true)))
+    learned = bool(value > band)
+    return learned, (f"{name} {value:.3f} on {len(y_true)} evaluation examples "
+                     f"{'above' if learned else 'within'} chance (> {band:.3f} needed)")
+
+
 def primary_metric(names: tuple[str, ...]) -> str:
     """The metric a learning curve is drawn with: accuracy, else the first listed."""
     return "accuracy" if "accuracy" in names else names[0]

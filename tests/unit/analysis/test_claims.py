@@ -16,7 +16,7 @@ import pytest
 
 from peftal.analysis.claims import claims_table
 from peftal.analysis.study_records import STUDY_FILE, load_records
-from peftal.claims.judge import FAILS, NOISE, NOT_JUDGED, NOT_KNOWN, WITHHELD
+from peftal.claims.judge import AT_CHANCE, FAILS, NOISE, NOT_JUDGED, NOT_KNOWN, WITHHELD
 from peftal.records import RoundRecord
 from peftal.reports.html import write_report
 from peftal.store.results import STORE_NAME, ResultsStore
@@ -40,7 +40,8 @@ CLAIMS = [
 ]
 
 
-def write_study(folder, claims=CLAIMS, finals=FINALS, strategies=(None,), unconverged=()):
+def write_study(folder, claims=CLAIMS, finals=FINALS, strategies=(None,), unconverged=(),
+                at_chance=()):
     """A supervised-looking study of ``finals``; with several ``strategies`` every (dataset, method,
     seed) cell is stored once per strategy, its value shifted by ``STRATEGY_SHIFT``."""
     folder.mkdir()
@@ -59,7 +60,8 @@ def write_study(folder, claims=CLAIMS, finals=FINALS, strategies=(None,), unconv
                         store.begin_run(run_id, "supervised", config, {"seed": seed})
                         store.add_round(run_id, RoundRecord(
                             round=0, num_labeled=100, metrics=metrics, train_seconds=1.0 + seed,
-                            converged=(dataset, method, seed) not in unconverged))
+                            converged=(dataset, method, seed) not in unconverged,
+                            learned=(dataset, method, seed) not in at_chance))
                         store.finish_run(run_id, {"metric": "accuracy", "metrics": metrics,
                                                   "dataset": dataset, "method": method, "seed": seed,
                                                   "trainable_params": 10 if method == "a" else 20,
@@ -124,6 +126,16 @@ def test_a_row_with_an_unconverged_cell_is_withheld(tmp_path):
     table = table_of(write_study(tmp_path / "study", claims=claims, unconverged={("d2", "b", 1)}))
     assert table["verdict"].tolist()[1] == WITHHELD and table["converged"].tolist() == [True, False]
     assert table["p"].iloc[1] == pytest.approx(1 - P_EDGE)  # the test is still shown
+
+
+def test_a_row_with_a_cell_at_chance_is_withheld(tmp_path):
+    """A converged cell whose model ends at chance withholds its row; convergence is named first."""
+    claims = [{"check": "final(method=a) > final(method=b)", "per": ["dataset"]}]
+    table = table_of(write_study(tmp_path / "study", claims=claims, at_chance={("d1", "b", 2)},
+                                 unconverged={("d2", "a", 0)}))
+    assert table["verdict"].tolist() == [AT_CHANCE, WITHHELD]
+    assert table["learned"].tolist() == [False, True]
+    assert table["p"].iloc[0] == pytest.approx(P_EDGE)  # the test is still run and shown
 
 
 def test_paper_values_stand_beside_ours_with_their_source(tmp_path):
