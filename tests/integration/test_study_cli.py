@@ -18,6 +18,7 @@ import time
 import pandas as pd
 import pytest
 
+from peftal.store.results import STORE_NAME, ResultsStore
 from tests.conftest import run_cli
 
 pytestmark = pytest.mark.integration
@@ -154,3 +155,25 @@ def test_validate_checks_every_method_of_a_supervised_grid(tmp_path):
     assert result.returncode == 2, result.stdout
     assert "1 problem" in result.stderr and "prompt_tuning" in result.stderr
     assert "too long for the model's 512 positions" in result.stderr and "-88" not in result.stderr
+
+
+def test_a_full_cell_after_dapt_and_tapt_records_both_pretrainings(tmp_path, data_dir):
+    """DAPT on the CS domain corpus (a sample), then TAPT on ACL-ARC, then training: one study cell."""
+    spec = tmp_path / "dapt.yaml"
+    spec.write_text("name: dapt\nkind: supervised\ndatasets: [acl_arc]\nmethods: [full]\nseeds: [0]\n"
+                    "num_train: 40\nepochs: 1\nmax_length: 32\nmax_eval: 50\ntapt: true\n"
+                    "tapt_max_texts: 48\ndapt: true\ndapt_max_texts: 48\n")
+    out = tmp_path / "study"
+    run_cli("study", "run", str(spec), "--out", str(out), "--threads", "1", "--no-progress")
+    with ResultsStore(out / STORE_NAME) as store:
+        (run,) = store.runs()
+    summary = run["summary"]
+    assert summary["dapt"] is True and summary["tapt"] is True
+    assert summary["dapt_corpus"].startswith("cs domain: acl_arc (train, validation); sciie")
+    assert summary["tapt_corpus"] == "acl_arc (training split)"
+    # each pretraining's own flag: one masked-LM epoch is "unknown" by the criterion (docs/methods.md)
+    assert "dapt_converged" in summary and summary["dapt_converged"] is None
+    assert "tapt_converged" in summary and summary["tapt_converged"] is None
+    assert summary["config"]["dapt_max_texts"] == summary["config"]["tapt_max_texts"] == 48
+    assert summary["config"]["model"] is None and summary["dapt_num_texts"] == summary["tapt_num_texts"] == 48
+    assert summary["num_train"] == 40 and set(summary["metrics"]) == {"accuracy", "f1_macro", "f1_micro"}

@@ -2,8 +2,10 @@
 Pretraining"): a task's own training texts (TAPT) or any text corpus (DAPT).
 
 TAPT reads only the training split of a dataset (for QA: its distinct contexts), never its test
-split. Long texts are not truncated here: :func:`encode_corpus` cuts them into ``max_length`` windows
-so that every token of a long document (imdb, hyperpartisan) is seen.
+split. DAPT on a built-in domain (``domain:NAME``) reads the texts of every built-in dataset of
+NAME's domain except NAME's own evaluation split (:func:`domain_corpus`). Long texts are not
+truncated here: :func:`encode_corpus` cuts them into ``max_length`` windows so that every token of
+a long document (imdb, hyperpartisan) is seen.
 """
 
 from __future__ import annotations
@@ -45,7 +47,9 @@ def load_corpus(name_or_path: str, *, text_column: str = "text", text_pair_colum
     from peftal.data import DATASETS, load_task
     from peftal.data.loading import _read_folder, read_records
 
-    if name_or_path in DATASETS:
+    if name_or_path.startswith(DOMAIN_PREFIX):
+        corpus = domain_corpus(name_or_path[len(DOMAIN_PREFIX):])
+    elif name_or_path in DATASETS:
         spec = DATASETS.get(name_or_path)
         if spec.task == "qa":
             from peftal.data.qa import load_qa
@@ -71,6 +75,50 @@ def load_corpus(name_or_path: str, *, text_column: str = "text", text_pair_colum
                         None if corpus.text_pairs is None else [corpus.text_pairs[i] for i in keep],
                         corpus.source, corpus.kind)
     return corpus
+
+
+DOMAIN_PREFIX = "domain:"
+
+
+def domain_corpus(target: str) -> Corpus:
+    """The domain-adaptive pretraining corpus of built-in dataset ``target``: the distinct texts of
+    every built-in dataset of its domain (``DatasetSpec.domain``) — all splits of the others, the
+    training and validation splits of ``target`` — less every text of ``target``'s evaluation split.
+
+    This stands in for the large unlabelled domain corpora of Gururangan et al. (2020) (2-8 B tokens
+    from S2ORC, RealNews, Amazon reviews), which are not available here: it is thousands of
+    sentences, not billions of tokens, and labelled data of the domain's other tasks serves as its
+    unlabelled text.
+    """
+    from peftal.data import DATASETS, load_task
+
+    spec = DATASETS.get(target) if target in DATASETS else None
+    if spec is None or spec.domain is None:
+        domains = {}
+        for name in DATASETS.names():
+            if DATASETS.get(name).domain:
+                domains.setdefault(DATASETS.get(name).domain, []).append(name)
+        listed = "; ".join(f"{domain}: {', '.join(names)}" for domain, names in sorted(domains.items()))
+        raise UsageError(f"{DOMAIN_PREFIX}{target}: {target!r} is not a built-in dataset of a domain "
+                         f"(the domains: {listed})")
+    members = [name for name in DATASETS.names() if DATASETS.get(name).domain == spec.domain]
+    own = load_task(target)
+    held_out = set(own.test.texts)
+    texts: dict[str, None] = {}
+    parts = []
+    for name in members:
+        task = load_task(name)
+        splits = {"train": task.train}
+        if task.validation is not None and task.eval_split != "validation":
+            splits["validation"] = task.validation
+        if name != target:
+            splits[task.eval_split] = task.test
+        for split in splits.values():
+            texts.update(dict.fromkeys(text for text in split.texts if text not in held_out))
+        parts.append(f"{name} ({', '.join(splits)})")
+    source = (f"{spec.domain} domain: {'; '.join(parts)}, less {target}'s {own.eval_split} "
+              f"texts")
+    return Corpus(list(texts), None, source, "corpus")
 
 
 def _read_lines(path: Path) -> list[str]:

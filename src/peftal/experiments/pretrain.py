@@ -47,8 +47,9 @@ class PretrainConfig(RecipeOptions):
     here), is ``--field-name``, with this text as its help).
 
     Attributes:
-        dataset: Built-in name (TAPT on its training texts), a .txt file (one document per line),
-            or a CSV/TSV/JSONL/Parquet file or folder (DAPT).
+        dataset: Built-in name (TAPT on its training texts), ``domain:NAME`` (DAPT on the texts of
+            built-in NAME's domain less NAME's evaluation split, e.g. ``domain:acl_arc``), a .txt
+            file (one document per line), or a CSV/TSV/JSONL/Parquet file or folder (DAPT).
         model: Model to continue from (default: the packaged all-MiniLM-L6-v2).
         method: ``full`` or a PEFT method preset; only its parameters and the MLM head train.
         epochs: Passes over the texts.

@@ -38,3 +38,24 @@ def test_prepare_checks_sizes_and_windows(data_dir):
     assert prepare(SupervisedConfig(dataset="goemotions", num_train=50)).max_length == 128
     prepared = prepare(SupervisedConfig(dataset="squad", fraction=0.1))
     assert prepared.max_length == 384 and prepared.num_train == round(0.1 * len(prepared.task.train))
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"dataset": "trec", "dapt": True}, "dapt: 'trec' is not a built-in dataset of a text domain"),
+    ({"dataset": "acl_arc", "method": "lora", "dapt": True, "tapt": True},
+     "dapt and tapt together chain full fine-tuning only"),
+    ({"dataset": "acl_arc", "dapt": True, "init_adapter": "x"}, "either tapt / dapt or init_adapter"),
+    ({"dataset": "acl_arc", "dapt": True, "dapt_max_texts": 0}, "dapt_max_texts must be >= 1"),
+])
+def test_bad_pretraining_settings_of_a_study_cell(kwargs, message):
+    from peftal.experiments.supervised_study import StudySupervisedConfig
+
+    with pytest.raises(UsageError, match=message):
+        StudySupervisedConfig(**kwargs)
+
+
+def test_dapt_then_tapt_is_a_cell_of_full_fine_tuning():
+    from peftal.experiments.supervised_study import StudySupervisedConfig
+
+    cell = StudySupervisedConfig(dataset="acl_arc", method="full", dapt=True, tapt=True)
+    assert cell.dapt and cell.tapt and cell.dapt_epochs == 1
