@@ -18,6 +18,7 @@ from peftal.analysis.study_records import load_records
 from peftal.reports import analysis_sections as _analysis_sections  # noqa: F401  (registers them)
 from peftal.reports import claims_section as _claims_section  # noqa: F401  (registers it)
 from peftal.reports import sections as _builtin_sections  # noqa: F401  (registers the sections)
+from peftal.reports.findings import findings_markdown
 from peftal.reports.sections import Section, ordered_sections
 from peftal.store.atomic import write_text_atomic
 
@@ -103,6 +104,8 @@ def write_report(path: str | Path, out: str | Path | None = None, name: str | No
                 continue
             for table_name, table in section.tables.items():
                 table.to_csv(table_dir / f"{table_name}.csv", index=False)
+                if table_name == "claims":  # the same rows for a reader: findings.md
+                    write_text_atomic(table_dir / "findings.md", findings_markdown(table, records.name))
             body.append(_render(section, name, figure_dir))
     finally:
         records.close()

@@ -178,6 +178,21 @@ def test_report_prints_and_writes_the_claims_table(tmp_path):
     assert np.isnan(csv["right_mean"].iloc[2])  # a constant has no spread
 
 
+def test_findings_md_quotes_each_finding_once_beside_its_rows(tmp_path):
+    claims = [{**CLAIMS[0], "paper_value": {"d1": 0.9}, "paper_source": "Table 1, base"}, *CLAIMS[1:]]
+    folder = write_study(tmp_path / "study", claims=claims)
+    write_report(folder)
+    csv = pd.read_csv(folder / "tables" / "claims.csv")
+    lines = (folder / "tables" / "findings.md").read_text().splitlines()
+    rows = [line.split(" | ") for line in lines if line.startswith("| ") and not line.startswith("| #")]
+    assert len(rows) == len(csv) == 5
+    assert rows[0][1] == "“a beats b”" and rows[1][1] == ""  # claim 1's two groups, quoted once
+    assert [row[-1].rstrip(" |") for row in rows] == csv["verdict"].tolist()
+    assert rows[0][4] == "0.820 ± 0.020 vs 0.620 ± 0.080"  # d1: a over seeds vs b over seeds
+    assert rows[0][5] == "0.9 (Table 1, base)" and rows[1][5] == "not known"
+    assert rows[0][6] == f"{csv['p_holm'].iloc[0]:.3g}"
+
+
 def test_a_study_without_claims_has_no_claims_section(tmp_path):
     folder = write_study(tmp_path / "study", claims=[])
     assert "<h2>Claims</h2>" not in write_report(folder).read_text()
