@@ -133,8 +133,12 @@ def _base(claim: Claim, side: Side, group: dict, n: int) -> dict[str, Any]:
     left = Side(side.quantity, side.options, side.select)
     group_text = ", ".join(f"{k}={v}" for k, v in group.items())
     value = claim.paper_value
-    if isinstance(value, Mapping):  # keyed by the group as written, or by one of its values
-        keys = [group_text, *map(str, group.values()), *(str(v[0]) for v in side.select.values())]
+    if isinstance(value, Mapping):
+        # keyed by the row as written (its group, then the left side's selector: "dataset=trec,
+        # method=lora"), by the group, or by one of their values; the most specific key first
+        row_text = ", ".join([*(f"{k}={v}" for k, v in group.items()),
+                              *(f"{k}={v[0]}" for k, v in side.select.items())])
+        keys = [row_text, group_text, *map(str, group.values()), *(str(v[0]) for v in side.select.values())]
         value = next((value[k] for k in keys if k in value), None)
     return {"claim": claim.index, "says": claim.says, "group": group_text,
             "comparison": f"{left.label} {claim.op} "

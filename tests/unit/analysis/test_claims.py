@@ -152,6 +152,18 @@ def test_paper_values_stand_beside_ours_with_their_source(tmp_path):
     assert table["verdict"].iloc[3] == f"{NOT_JUDGED}: the study has no DAPT cells"
 
 
+def test_a_paper_value_can_key_a_row_by_its_group_and_its_left_selector(tmp_path):
+    """One claim over two methods and two datasets: each of its four rows has its own paper number."""
+    finals = {d: {**FINALS[d], "c": FINALS[d]["a"]} for d in FINALS}
+    claims = [{"check": "final(method=a|c) > final(method=b)", "per": ["dataset"],
+               "paper_value": {"dataset=d1, method=a": 0.91, "dataset=d2, method=c": 0.52, "d1": 0.8},
+               "paper_source": "Table 2"}]
+    table = table_of(write_study(tmp_path / "study", claims=claims, finals=finals))
+    assert table["group"].tolist() == ["dataset=d1", "dataset=d2"] * 2
+    assert table["comparison"].str.startswith("final(method=a)").tolist() == [True, True, False, False]
+    assert table["paper_value"].tolist() == [0.91, NOT_KNOWN, 0.8, 0.52]  # row keys first, then the group
+
+
 def test_the_first_recorded_of_several_metrics_is_compared(tmp_path):
     finals = {"d1": FINALS["d1"]}
     claims = [{"check": "final[metric=mcc|f1](method=a) < final[metric=mcc|f1](method=b)"}]
