@@ -121,3 +121,83 @@ def test_label_forty_trec_questions_with_the_keyboard(tmp_path, data_dir):
     assert {a["annotator"] for row in rows for a in row["annotations"]} == {"Alice"}
     assert all(row["text"] in gold and (gold[row["text"]] == row["label"] or row["id"] in accepted)
                for row in rows)
+
+
+def test_two_annotators_disagree_and_a_reviewer_resolves_every_disagreement(tmp_path, data_dir):
+    """Alice and Bob (two browser contexts) label the same six questions with --overlap 1; Bob gives
+    another label on three; the kappa the page shows is scikit-learn's; a reviewer resolves the
+    three in /review; the export holds both annotations and the final label of each text."""
+    chromium = find_chromium()
+    if chromium is None:
+        pytest.skip("no Chromium found (run .ci/install-browser.sh, or set PEFTAL_CHROMIUM)")
+    from playwright.sync_api import sync_playwright
+    from sklearn.metrics import cohen_kappa_score
+
+    gold = trec_csv(data_dir, tmp_path / "questions.csv", 12)
+    key_of = {label: str(n + 1) for n, label in enumerate(TREC_LABELS)}
+    other = {label: TREC_LABELS[(n + 1) % len(TREC_LABELS)] for n, label in enumerate(TREC_LABELS)}
+    project = tmp_path / "project"
+    server = Server(project, "--data", str(tmp_path / "questions.csv"), "--labels", ",".join(TREC_LABELS),
+                    "--overlap", "1.0", "--no-trainer")
+    given: dict[str, dict[int, str]] = {"Alice": {}, "Bob": {}}
+    missing: list[str] = []
+    try:
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+            pages = {}
+            for name in ("Alice", "Bob", "Rita"):
+                page = browser.new_context(viewport={"width": 1000, "height": 700}).new_page()
+                page.on("response", lambda a: missing.append(a.url) if a.status == 404 else None)
+                page.set_default_timeout(60_000)
+                pages[name] = page
+            for name in ("Alice", "Bob"):
+                page = pages[name]
+                page.goto(server.url + "/")
+                page.fill("#annotator", name)
+                page.press("#annotator", "Enter")
+                for k in range(6):
+                    example_id, text = shown(page)
+                    label = other[gold[text]] if name == "Bob" and k % 2 else gold[text]
+                    press(page, key_of[label], leaving=example_id)
+                    given[name][example_id] = label
+            assert set(given["Alice"]) == set(given["Bob"])  # Bob got Alice's texts, blind
+            page = pages["Bob"]
+            page.wait_for_function("document.getElementById('kappa-rows').textContent"
+                                   ".includes('Alice / Bob')")
+            cells = page.locator("#kappa-rows td").all_text_contents()
+            shared = sorted(given["Alice"])
+            kappa = cohen_kappa_score([given["Alice"][i] for i in shared], [given["Bob"][i] for i in shared])
+            assert cells[:2] == ["Alice / Bob", "6"] and cells[3] == f"{kappa:.3f}"
+
+            review = pages["Rita"]
+            review.goto(server.url + "/review")
+            review.fill("#reviewer", "Rita")
+            review.press("#reviewer", "Enter")
+            review.wait_for_function("document.getElementById('disagreements-count').textContent === '(3)'")
+            assert "no embeddings yet" in review.inner_text("#contradictions-note")
+            for left in (2, 1, 0):
+                item = review.locator("#disagreement-items article").first
+                example_id = int(item.get_attribute("data-id"))
+                history = item.locator(".history").inner_text()
+                assert f"Alice: {given['Alice'][example_id]}" in history
+                assert f"Bob: {given['Bob'][example_id]}" in history
+                item.locator(f"button[data-label='{given['Alice'][example_id]}']").click()
+                review.wait_for_function(
+                    f"document.getElementById('disagreements-count').textContent === '({left})'")
+            assert review.inner_text("#disagreement-items") == "No disagreements left."
+            browser.close()
+        run_cli("label", "export", str(project), "--output", str(tmp_path / "labels.jsonl"))
+    finally:
+        assert server.stop() == 0
+    assert not missing, f"requests answered 404: {missing}"
+    rows = {row["id"]: row for row in map(json.loads, (tmp_path / "labels.jsonl").read_text().splitlines())}
+    assert set(given["Alice"]) <= set(rows)
+    for example_id, alice in given["Alice"].items():
+        row = rows[example_id]
+        bob = given["Bob"][example_id]
+        assert {(a["annotator"], a["label"]) for a in row["annotations"]} == {("Alice", alice), ("Bob", bob)}
+        assert row["label"] == alice == gold[row["text"]]
+        if alice == bob:
+            assert row["resolution"] == "unanimous"
+        else:
+            assert row["resolution"] == "review" and row["reviewed"]["by"] == "Rita"

@@ -14,7 +14,6 @@ full disk a 503, and no page of another site may frame this one.
 
 from __future__ import annotations
 
-import json
 import sqlite3
 from importlib import resources
 from pathlib import Path
@@ -24,11 +23,12 @@ from flask import Flask, Response, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from peftal.integrity import cannot_store, is_disk_full
-from peftal.label.errors import LabelError, NotFound, UnsupportedMediaType
+from peftal.label.errors import LabelError
 from peftal.label.project import LabelSettings
+from peftal.label.requests import id_of, in_range, json_body, person
+from peftal.label.review import register_review
 from peftal.label.store import LabelStore
 
-MAX_ANNOTATOR_LENGTH = 80
 MAX_REQUEST_BYTES = 64 * 1024  # a label request is a few hundred bytes
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
 STATIC = Path(str(resources.files("peftal.label") / "static"))
@@ -84,6 +84,7 @@ def create_app(store: LabelStore, settings: LabelSettings, *, name: str = "proje
 
     _read_routes(app, store, settings, name, trainer)
     _write_routes(app, store, settings)
+    register_review(app, store, settings, store.path.parent)
     return app
 
 
@@ -107,7 +108,7 @@ def _read_routes(app: Flask, store: LabelStore, settings: LabelSettings, name: s
 
     @app.get("/api/example/<int:example_id>")
     def example(example_id: int) -> Response:
-        return jsonify(store.example(_in_range(example_id)))
+        return jsonify(store.example(in_range(example_id)))
 
     @app.get("/api/stats")
     def stats() -> Response:
@@ -144,7 +145,7 @@ def _write_routes(app: Flask, store: LabelStore, settings: LabelSettings) -> Non
     # fire a GET (<img src=...>) but cannot send JSON here without a preflight this server refuses.
     @app.post("/api/next")
     def next_example() -> Response | tuple[str, int]:
-        annotator = _annotator(_json_body().get("annotator"))
+        annotator = person(json_body().get("annotator"))
         item = store.next_for(annotator, lease_seconds=settings.lease_seconds, budget=settings.budget,
                               overlap=settings.overlap)
         if item is None:
@@ -153,9 +154,9 @@ def _write_routes(app: Flask, store: LabelStore, settings: LabelSettings) -> Non
 
     @app.post("/api/label")
     def label() -> Response:
-        body = _json_body()
-        example_id = _example_id(body)
-        annotator = _annotator(body.get("annotator"))
+        body = json_body()
+        example_id = id_of(body)
+        annotator = person(body.get("annotator"))
         value = body.get("label")
         if value not in labels:
             raise LabelError(f"unknown label {value!r}; valid labels: {', '.join(labels)}")
@@ -164,7 +165,7 @@ def _write_routes(app: Flask, store: LabelStore, settings: LabelSettings) -> Non
 
     @app.post("/api/undo")
     def undo() -> Response:
-        annotator = _annotator(_json_body().get("annotator"))
+        annotator = person(json_body().get("annotator"))
         item = store.undo(annotator, lease_seconds=settings.lease_seconds)
         if item is None:
             raise LabelError(f"annotator {annotator!r} has no label to undo")
@@ -172,52 +173,7 @@ def _write_routes(app: Flask, store: LabelStore, settings: LabelSettings) -> Non
 
     @app.post("/api/skip")
     def skip() -> Response:
-        body = _json_body()
-        example_id = _example_id(body)
-        store.skip(example_id, _annotator(body.get("annotator")))
+        body = json_body()
+        example_id = id_of(body)
+        store.skip(example_id, person(body.get("annotator")))
         return jsonify(ok=True)
-
-
-def _json_body() -> dict[str, Any]:
-    if not request.is_json:
-        raise UnsupportedMediaType("send a JSON object with Content-Type: application/json")
-    try:
-        text = request.get_data().decode("utf-8")  # strict: no replacement characters stored
-    except UnicodeDecodeError:
-        raise LabelError("the request body is not valid UTF-8") from None
-    try:
-        body = json.loads(text)
-    except json.JSONDecodeError as error:
-        raise LabelError(f"the request body is not valid JSON ({error})") from None
-    except RecursionError:
-        raise LabelError("the request body is nested too deeply") from None
-    if not isinstance(body, dict):
-        raise LabelError("the request body must be a JSON object")
-    return body
-
-
-def _example_id(body: dict[str, Any]) -> int:
-    value = body.get("id")
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise LabelError(f"\"id\" must be an integer example id, got {value!r}")
-    return _in_range(value)
-
-
-def _in_range(example_id: int) -> int:
-    """Ids are non-negative and fit SQLite's 64-bit integers; anything else names no example."""
-    if not 0 <= example_id < 2**63:
-        raise NotFound(f"no example with id {example_id}")
-    return example_id
-
-
-def _annotator(value: Any) -> str:
-    if not isinstance(value, str) or not value.strip():
-        raise LabelError("\"annotator\" (the name of the person labelling) is required")
-    value = value.strip()
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:  # a lone surrogate from a \\ud800 escape
-        raise LabelError("\"annotator\" is not valid Unicode text") from None
-    if len(value) > MAX_ANNOTATOR_LENGTH:
-        raise LabelError(f"\"annotator\" is longer than {MAX_ANNOTATOR_LENGTH} characters")
-    return value
