@@ -176,3 +176,49 @@ def test_two_annotators_with_overlap_agree_as_scikit_learn_says(tmp_path, data_d
         assert names == {name: given[name][row["id"]] for name in given if row["id"] in given[name]}
         agreed = len(set(names.values())) == 1
         assert row["label"] == (next(iter(names.values())) if agreed else None)
+
+
+def test_a_server_on_0_0_0_0_answers_401_without_its_token_on_every_route(tmp_path, data_dir):
+    """The real server on every address: each route of the app, without the token 401, with it 2xx."""
+    from peftal.label.project import open_project
+    from peftal.label.server import create_app
+
+    trec_csv(data_dir, tmp_path / "questions.csv", 20)
+    project = tmp_path / "project"
+    server = Server(project, "--data", str(tmp_path / "questions.csv"), "--labels", ",".join(TREC_LABELS),
+                    "--host", "0.0.0.0", "--no-trainer")
+    try:
+        (line,) = [line for line in server.output if "access token" in line]
+        token = line.split("access token ")[1].split(":")[0]
+        assert len(token) >= 40 and f"?token={token}" in line
+        bearer = {"Authorization": f"Bearer {token}"}
+        status, item = server.request("POST", "/api/next", {"annotator": "ann"}, headers=bearer)
+        assert status == 200
+        i = item["id"]
+        # In the order a session would send them (a label before its review and its undo).
+        calls = [("GET", "/", "/", None), ("GET", "/review", "/review", None),
+                 ("GET", "/static/<path:filename>", "/static/app.js", None),
+                 ("GET", "/api/project", "/api/project", None), ("GET", "/api/stats", "/api/stats", None),
+                 ("GET", "/api/agreement", "/api/agreement", None),
+                 ("GET", "/api/example/<int:example_id>", f"/api/example/{i}", None),
+                 ("POST", "/api/next", "/api/next", {"annotator": "ann"}),
+                 ("POST", "/api/label", "/api/label", {"id": i, "label": "HUM", "annotator": "ann"}),
+                 ("GET", "/api/review", "/api/review", None),
+                 ("POST", "/api/resolve", "/api/resolve", {"id": i, "label": "LOC", "reviewer": "r"}),
+                 ("POST", "/api/undo", "/api/undo", {"annotator": "ann"}),
+                 ("POST", "/api/skip", "/api/skip", {"id": i, "annotator": "ann"})]
+        store, settings = open_project(project)
+        app = create_app(store, settings, token=token)
+        routes = {(method, rule.rule) for rule in app.url_map.iter_rules()
+                  for method in rule.methods - {"HEAD", "OPTIONS"}}
+        assert routes == {(method, rule) for method, rule, _, _ in calls}  # a new route joins this test
+        for method, _, path, body in calls:
+            for headers in ({}, {"Authorization": "Bearer " + "x" * len(token)}):
+                status, answer = server.request(method, path, body, headers=headers)
+                assert status == 401, (method, path, status)
+                assert "access token" in (answer.get("error") or answer.get("text"))
+            status, _ = server.request(method, path, body, headers=bearer)
+            assert 200 <= status < 300, (method, path, status)
+    finally:
+        assert server.stop() == 0
+    assert store.history([item["id"]])[item["id"]]["review"]["label"] == "LOC"

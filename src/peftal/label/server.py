@@ -23,6 +23,7 @@ from flask import Flask, Response, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from peftal.integrity import cannot_store, is_disk_full
+from peftal.label.access import require_token
 from peftal.label.errors import LabelError
 from peftal.label.project import LabelSettings
 from peftal.label.requests import id_of, in_range, json_body, person
@@ -35,7 +36,8 @@ STATIC = Path(str(resources.files("peftal.label") / "static"))
 
 
 def create_app(store: LabelStore, settings: LabelSettings, *, name: str = "project",
-               trainer: Any = None, trusted_hosts: list[str] | None = None) -> Flask:
+               trainer: Any = None, trusted_hosts: list[str] | None = None,
+               token: str | None = None) -> Flask:
     """The Flask app of one project.
 
     Args:
@@ -44,11 +46,14 @@ def create_app(store: LabelStore, settings: LabelSettings, *, name: str = "proje
         name: Shown in the page title.
         trainer: A handle with ``status() -> dict`` on the background trainer, if one runs.
         trusted_hosts: Host names the server answers to (``None``: any).
+        token: If given, every request must carry it (:mod:`peftal.label.access`), else 401.
     """
     app = Flask(__name__, static_folder=str(STATIC), static_url_path="/static")
     app.config["TRUSTED_HOSTS"] = trusted_hosts
     app.config["MAX_CONTENT_LENGTH"] = MAX_REQUEST_BYTES  # larger bodies get a 413
     app.json.sort_keys = False
+    if token is not None:
+        require_token(app, token)  # first: nothing below runs for a request without the token
 
     @app.after_request
     def _no_framing(response: Response) -> Response:

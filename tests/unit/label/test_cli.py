@@ -31,6 +31,7 @@ def fails(capsys, *argv: str) -> str:
     (("--data", "DATA", "--labels", "a,b", "--budget", "9"), "--budget (9) is larger than the 8"),
     (("--data", "DATA", "--labels", "a,b", "--cv-folds", "1"), "--cv-folds must be 0"),
     (("--data", "nowhere.csv", "--labels", "a,b"), "no such file"),
+    (("--data", "DATA", "--labels", "a,b", "--token", "short"), "--token must be at least 16"),
 ])
 def test_start_refuses_bad_input_and_creates_nothing(tmp_path, capsys, data, extra, message):
     argv = [str(data) if a == "DATA" else str(tmp_path / a) if a == "nowhere.csv" else a for a in extra]
@@ -166,3 +167,15 @@ def test_export_keeps_every_annotation_and_writes_the_agreement(tmp_path, capsys
     err = fails(capsys, "label", "export", str(folder), "--output", str(out),
                 "--agreement", str(folder / "project.sqlite"))
     assert "--agreement" in err and "refusing to overwrite" in err
+
+
+def test_every_start_option_is_in_the_docs():
+    from peftal.cli import build_parser
+    from tests.conftest import REPO
+
+    (commands,) = [a for a in build_parser()._actions if a.__class__.__name__ == "_SubParsersAction"]
+    (label,) = [a for a in commands.choices["label"]._actions if a.__class__.__name__ == "_SubParsersAction"]
+    docs = (REPO / "docs" / "labelling.md").read_text()
+    options = [o for a in label.choices["start"]._actions for o in a.option_strings if o.startswith("--")]
+    assert "--token" in options
+    assert [o for o in options if o != "--help" and f"`{o}" not in docs] == []
