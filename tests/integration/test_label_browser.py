@@ -162,8 +162,9 @@ def test_two_annotators_disagree_and_a_reviewer_resolves_every_disagreement(tmp_
                     given[name][example_id] = label
             assert set(given["Alice"]) == set(given["Bob"])  # Bob got Alice's texts, blind
             page = pages["Bob"]
-            page.wait_for_function("document.getElementById('kappa-rows').textContent"
-                                   ".includes('Alice / Bob')")
+            # The table follows the labels within a second (the page reads the stats every second).
+            page.wait_for_function("(document.querySelector('#kappa-rows td:nth-child(2)') || {})"
+                                   ".textContent === '6'")
             cells = page.locator("#kappa-rows td").all_text_contents()
             shared = sorted(given["Alice"])
             kappa = cohen_kappa_score([given["Alice"][i] for i in shared], [given["Bob"][i] for i in shared])
@@ -201,3 +202,71 @@ def test_two_annotators_disagree_and_a_reviewer_resolves_every_disagreement(tmp_
             assert row["resolution"] == "unanimous"
         else:
             assert row["resolution"] == "review" and row["reviewed"]["by"] == "Rita"
+
+
+GUIDELINES = """# How to label
+
+- **HUM**: the answer is a person or a group of people.
+- **LOC**: the answer is a place.
+
+<script>window.injected = 1</script>
+
+[More on TREC](https://cogcomp.seas.upenn.edu/Data/QA/QC/)
+"""
+
+
+def test_guidelines_beside_the_text_on_a_page_behind_a_token(tmp_path, data_dir):
+    """The page link with ?token= sets the cookie the page's requests need; the guidelines show
+    beside the text (below it on a narrow screen), their HTML as text; they stay in the project."""
+    chromium = find_chromium()
+    if chromium is None:
+        pytest.skip("no Chromium found (run .ci/install-browser.sh, or set PEFTAL_CHROMIUM)")
+    from playwright.sync_api import sync_playwright
+
+    token = "guidelines-test-token-0123456789"
+    trec_csv(data_dir, tmp_path / "questions.csv", 12)
+    rules = tmp_path / "rules.md"
+    rules.write_text(GUIDELINES, encoding="utf-8")
+    project = tmp_path / "project"
+    server = Server(project, "--data", str(tmp_path / "questions.csv"), "--labels", ",".join(TREC_LABELS),
+                    "--guidelines", str(rules), "--token", token, "--no-trainer")
+    try:
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+            context = browser.new_context(viewport={"width": 1200, "height": 800})
+            page = context.new_page()
+            page.set_default_timeout(60_000)
+            assert page.goto(server.url + "/").status == 401
+            assert "access token" in page.inner_text("body")
+            assert page.goto(f"{server.url}/?token={token}").status == 200
+            assert page.url == server.url + "/"  # the token left the address bar
+            (cookie,) = context.cookies()
+            assert cookie["value"] == token and cookie["httpOnly"] is True
+            page.fill("#annotator", "Alice")
+            page.press("#annotator", "Enter")
+            example_id, _ = shown(page)
+            press(page, "4", leaving=example_id)  # the page's requests carry the cookie
+            page.wait_for_selector("#guidelines:not([hidden])")
+            body = page.locator("#guidelines-body")
+            assert body.locator("h1").inner_text() == "How to label"
+            assert body.locator("strong").all_inner_texts() == ["HUM", "LOC"]
+            assert "<script>window.injected = 1</script>" in body.inner_text()  # shown, not run
+            assert body.locator("script").count() == 0 and page.evaluate("window.injected") is None
+            assert body.locator("a").get_attribute("target") == "_blank"
+            card, aside = page.locator("#card").bounding_box(), page.locator("#guidelines").bounding_box()
+            assert aside["x"] >= card["x"] + card["width"] and aside["y"] < card["y"] + card["height"]
+            page.set_viewport_size({"width": 600, "height": 800})
+            card, aside = page.locator("#card").bounding_box(), page.locator("#guidelines").bounding_box()
+            assert aside["y"] >= card["y"] + card["height"] and aside["width"] > 0.8 * card["width"]
+            browser.close()
+    finally:
+        assert server.stop() == 0
+    # A resume without the option, the original file gone: the project's copy is served.
+    rules.unlink()
+    again = Server(project, "--token", token, "--no-trainer")
+    try:
+        status, answer = again.request("GET", "/api/guidelines", headers={"Authorization": f"Bearer {token}"})
+    finally:
+        assert again.stop() == 0
+    assert status == 200 and answer["markdown"] == GUIDELINES
+    assert (project / "guidelines.md").read_text(encoding="utf-8") == GUIDELINES

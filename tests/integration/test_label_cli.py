@@ -200,6 +200,7 @@ def test_a_server_on_0_0_0_0_answers_401_without_its_token_on_every_route(tmp_pa
                  ("GET", "/static/<path:filename>", "/static/app.js", None),
                  ("GET", "/api/project", "/api/project", None), ("GET", "/api/stats", "/api/stats", None),
                  ("GET", "/api/agreement", "/api/agreement", None),
+                 ("GET", "/api/guidelines", "/api/guidelines", None),
                  ("GET", "/api/example/<int:example_id>", f"/api/example/{i}", None),
                  ("POST", "/api/next", "/api/next", {"annotator": "ann"}),
                  ("POST", "/api/label", "/api/label", {"id": i, "label": "HUM", "annotator": "ann"}),

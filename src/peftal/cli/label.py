@@ -98,6 +98,9 @@ def _register_start(commands: argparse._SubParsersAction) -> None:
     start.add_argument("--overlap", type=float, metavar="F",
                        help=f"fraction of the texts (0 to 1, a seeded choice) that two different "
                             f"annotators label each, to measure agreement (default: {d.overlap:g})")
+    start.add_argument("--guidelines", type=Path, metavar="FILE.md",
+                       help="annotation guidelines (Markdown) shown beside the text; copied into the "
+                            "project, so they stay (default: the project's copy, if any)")
     start.add_argument("--host", default="127.0.0.1",
                        help="address to serve on; on anything but loopback every request must carry "
                             "the access token (--token)")
@@ -150,6 +153,8 @@ def start_main(args: argparse.Namespace) -> int:
 
     from peftal.errors import UsageError
     from peftal.label.access import check_token, new_token
+    from peftal.label.guidelines import read as read_guidelines
+    from peftal.label.guidelines import save as save_guidelines
     from peftal.label.server import LOOPBACK_HOSTS, create_app
     from peftal.label.worker import TrainerProcess
 
@@ -157,7 +162,10 @@ def start_main(args: argparse.Namespace) -> int:
     loopback = args.host in LOOPBACK_HOSTS or args.host.startswith("127.")
     # A token on any address others can reach; on loopback only when asked for.
     token = check_token(args.token) if args.token is not None else (None if loopback else new_token())
+    guidelines = read_guidelines(args.guidelines) if args.guidelines is not None else None
     store, settings, created = open_or_create(args)
+    if guidelines is not None:
+        save_guidelines(args.project, guidelines)
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no line per request in the terminal
     counts = store.counts()
     trainer = None if args.no_trainer else TrainerProcess(args.project)

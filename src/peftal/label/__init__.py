@@ -11,6 +11,7 @@ a PEFT model retrains in a background process after every ``query_size`` new lab
 - :mod:`peftal.label.project`: creating, checking and resuming a project folder.
 - :mod:`peftal.label.server`: the Flask app (page + JSON API); :mod:`peftal.label.requests`
   reads its requests.
+- :mod:`peftal.label.guidelines`: ``--guidelines FILE.md``, kept in the project, rendered safely.
 - :mod:`peftal.label.access`: the access token asked of every request off loopback.
 - :mod:`peftal.label.review`: the reviewer's view: disagreements, the labels the probe contradicts
   (out-of-fold), resolving a text's final label.

@@ -134,6 +134,13 @@ def _read_routes(app: Flask, store: LabelStore, settings: LabelSettings, name: s
                        embedding=store.get_meta("embedding"),
                        trainer=trainer.status() if trainer is not None else None)
 
+    @app.get("/api/guidelines")
+    def guidelines() -> Response:
+        from peftal.label import guidelines as annotation_guidelines
+
+        text = annotation_guidelines.load(store.path.parent)
+        return jsonify(markdown=text, html=None if text is None else annotation_guidelines.render(text))
+
     @app.get("/api/agreement")
     def agreement() -> Response:
         from peftal.label.agreement import measure

@@ -32,9 +32,10 @@ def fails(capsys, *argv: str) -> str:
     (("--data", "DATA", "--labels", "a,b", "--cv-folds", "1"), "--cv-folds must be 0"),
     (("--data", "nowhere.csv", "--labels", "a,b"), "no such file"),
     (("--data", "DATA", "--labels", "a,b", "--token", "short"), "--token must be at least 16"),
+    (("--data", "DATA", "--labels", "a,b", "--guidelines", "nowhere.md"), "--guidelines"),
 ])
 def test_start_refuses_bad_input_and_creates_nothing(tmp_path, capsys, data, extra, message):
-    argv = [str(data) if a == "DATA" else str(tmp_path / a) if a == "nowhere.csv" else a for a in extra]
+    argv = [str(data) if a == "DATA" else str(tmp_path / a) if a.startswith("nowhere.") else a for a in extra]
     err = fails(capsys, "label", "start", str(tmp_path / "p"), *argv)
     assert message in err and err.startswith("peftal: error:")
     assert not (tmp_path / "p" / "project.sqlite").exists()

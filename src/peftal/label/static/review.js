@@ -4,7 +4,7 @@
 "use strict";
 
 const $ = (id) => document.getElementById(id);
-const state = { project: null, reviewer: "", busy: false };
+const state = { project: null, reviewer: "", busy: false, refreshes: 0 };
 
 function say(text, kind = "") {
   $("message").textContent = text;
@@ -70,7 +70,10 @@ function card(item, extra) {
 function percent(p) { return `${Math.round(100 * p)}%`; }
 
 async function refresh() {
+  // Only the latest refresh draws: an older one answered late would bring back a resolved text.
+  const ticket = ++state.refreshes;
   const answer = await api("GET", "/api/review");
+  if (ticket !== state.refreshes) return;
   if (!answer.ok) { say(answer.data.error, "bad"); return; }
   const { disagreements, contradictions } = answer.data;
   $("disagreements-count").textContent = `(${disagreements.total})`;
