@@ -223,3 +223,62 @@ def test_a_server_on_0_0_0_0_answers_401_without_its_token_on_every_route(tmp_pa
     finally:
         assert server.stop() == 0
     assert store.history([item["id"]])[item["id"]]["review"]["label"] == "LOC"
+
+
+def test_review_lists_the_labels_the_probe_contradicts_on_real_embeddings(tmp_path, data_dir):
+    """MiniLM embeddings of 80 TREC questions from the background trainer; 60 labelled, 4 of them
+    wrongly: the review's out-of-fold contradictions are scikit-learn's on the cached vectors."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import KFold, StratifiedKFold
+    from sklearn.preprocessing import normalize
+
+    from peftal.label.embeddings import read_committed
+    from peftal.seeding import stream_seed
+
+    gold = trec_csv(data_dir, tmp_path / "questions.csv", 80)
+    project = tmp_path / "project"
+    server = Server(project, "--data", str(tmp_path / "questions.csv"), "--labels", ",".join(TREC_LABELS),
+                    "--query-size", "1000", "--cv-folds", "0", "--max-length", "32")
+    given, mistakes = {}, set()
+    try:
+        for k in range(60):
+            status, item = server.request("POST", "/api/next", {"annotator": "ann"})
+            label = gold[item["text"]]
+            if k % 15 == 7:  # four mistakes
+                label = TREC_LABELS[(TREC_LABELS.index(label) + 1) % len(TREC_LABELS)]
+                mistakes.add(item["id"])
+            assert server.request("POST", "/api/label", {"id": item["id"], "label": label,
+                                                         "annotator": "ann"})[0] == 200
+            given[item["id"]] = label
+        deadline = time.monotonic() + 240
+        while (server.request("GET", "/api/stats")[1].get("embedding") or {}).get("embedded", 0) < 80:
+            assert time.monotonic() < deadline, "the pool was not embedded in 4 minutes"
+            time.sleep(1)
+        status, lists = server.request("GET", "/api/review?limit=1000")
+    finally:
+        assert server.stop() == 0
+    found = lists["contradictions"]
+    assert status == 200 and found["folds"] == 5 and found["embedded_labels"] == 60
+    cached = read_committed(project, {"pool": 80})
+    row = {int(i): k for k, i in enumerate(cached[0])}
+    ids = list(given)  # in the order labelled, as the store lists them
+    vectors = normalize(np.asarray(cached[1])[[row[i] for i in ids]])
+    targets = np.array([TREC_LABELS.index(given[i]) for i in ids])
+    present = np.unique(targets)
+    probs = np.zeros((len(ids), len(TREC_LABELS)))
+    # Stratified when every class given has 5 labels (one per fold), else plain shuffled folds.
+    kind = StratifiedKFold if np.bincount(targets)[present].min() >= 5 else KFold
+    folds = kind(5, shuffle=True, random_state=stream_seed(0, "review"))
+    for train, test in folds.split(vectors, targets):
+        model = LogisticRegression(C=100, max_iter=1000).fit(vectors[train], targets[train])
+        probs[np.ix_(test, model.classes_)] = model.predict_proba(vectors[test])
+    expected = []
+    for k, i in enumerate(ids):
+        alternative = max((p, c) for c, p in enumerate(probs[k]) if c != targets[k])
+        if alternative[0] > probs[k, targets[k]]:
+            expected.append((-alternative[0], i))
+    assert [item["id"] for item in found["items"]] == [i for _, i in sorted(expected)]
+    listed = [item["id"] for item in found["items"]]
+    print(f"mistakes listed: {len(mistakes & set(listed))} of {len(mistakes)}; places: "
+          f"{sorted(listed.index(i) for i in mistakes & set(listed))} of {len(listed)}")
+    assert len(mistakes & set(listed)) >= 3

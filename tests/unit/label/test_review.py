@@ -175,3 +175,29 @@ def test_contradictions_are_sklearns_out_of_fold_probabilities_most_confident_fi
     post(client, "/api/resolve", {"id": top["id"], "label": top["alternative"]["label"], "reviewer": "R"})
     again = client.get("/api/review?limit=1").get_json()["contradictions"]
     assert top["id"] not in [item["id"] for item in again["items"]] and len(again["items"]) <= 1
+
+
+def test_contradictions_are_recomputed_at_most_once_per_ten_times_their_cost(make_project, monkeypatch):
+    from peftal.label import review as review_module
+    from peftal.label.embeddings import EmbeddingCache
+
+    store, settings, folder = make_project(n=20, max_length=16)
+    rng = np.random.default_rng(0)
+    EmbeddingCache(folder, {"pool": 20, "pooling": "mean", "max_length": 16}).append(
+        np.arange(20), rng.normal(size=(20, 8)).astype(np.float32))
+    for i in range(12):
+        store.add_label(i, LABELS[i % 3], "ann")
+    clock = [100.0]
+    monkeypatch.setattr(review_module.time, "monotonic", lambda: clock[0])
+    review = review_module.Review(store, settings, folder)
+    assert review.contradictions(50)["labels"] == 12
+    clock[0] += 1e-3
+    store.add_label(12, "positive", "ann")
+    # The fake clock stood still while computing: the next label is served at once, not before.
+    assert review.contradictions(50)["labels"] == 13
+    monkeypatch.setattr(review_module, "RECOMPUTE_AFTER_COSTS", 1e9)
+    review._next_at = clock[0] + 5
+    store.add_label(13, "positive", "ann")
+    assert review.contradictions(50)["labels"] == 13  # within the window: the last result
+    clock[0] += 6
+    assert review.contradictions(50)["labels"] == 14
