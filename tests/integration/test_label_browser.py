@@ -270,3 +270,65 @@ def test_guidelines_beside_the_text_on_a_page_behind_a_token(tmp_path, data_dir)
         assert again.stop() == 0
     assert status == 200 and answer["markdown"] == GUIDELINES
     assert (project / "guidelines.md").read_text(encoding="utf-8") == GUIDELINES
+
+
+def test_the_review_page_lists_contradictions_and_resolves_one(tmp_path, data_dir):
+    """With the background trainer embedding the pool: the labels the probe contradicts show most
+    confident first, each with its history, and a click sets the final label."""
+    chromium = find_chromium()
+    if chromium is None:
+        pytest.skip("no Chromium found (run .ci/install-browser.sh, or set PEFTAL_CHROMIUM)")
+    import re
+    import time
+
+    from playwright.sync_api import sync_playwright
+
+    gold = trec_csv(data_dir, tmp_path / "questions.csv", 60)
+    project = tmp_path / "project"
+    server = Server(project, "--data", str(tmp_path / "questions.csv"), "--labels", ",".join(TREC_LABELS),
+                    "--query-size", "1000", "--cv-folds", "0", "--max-length", "32")
+    given = {}
+    try:
+        for k in range(40):
+            _, item = server.request("POST", "/api/next", {"annotator": "ann"})
+            label = gold[item["text"]]
+            if k % 10 == 3:
+                label = TREC_LABELS[(TREC_LABELS.index(label) + 1) % len(TREC_LABELS)]
+            server.request("POST", "/api/label", {"id": item["id"], "label": label, "annotator": "ann"})
+            given[item["id"]] = label
+        deadline = time.monotonic() + 240
+        while (server.request("GET", "/api/stats")[1].get("embedding") or {}).get("embedded", 0) < 60:
+            assert time.monotonic() < deadline, "the pool was not embedded in 4 minutes"
+            time.sleep(1)
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+            page = browser.new_page(viewport={"width": 1000, "height": 800})
+            page.set_default_timeout(60_000)
+            page.goto(server.url + "/review")
+            page.fill("#reviewer", "Rita")
+            page.press("#reviewer", "Enter")
+            page.wait_for_selector("#contradiction-items article")
+            assert "linear probe" in page.inner_text("#contradictions-note")
+            assert "5-fold cross-validation on 40 labels" in page.inner_text("#contradictions-note")
+            disputes = page.locator("#contradiction-items .dispute").all_inner_texts()
+            shape = r"Labelled (\w+) \((\d+)%\); the model says (\w+) \((\d+)%\)"
+            parsed = [re.fullmatch(shape, text).groups() for text in disputes]
+            alternatives = [int(p[3]) for p in parsed]
+            assert alternatives == sorted(alternatives, reverse=True)  # most confident first
+            assert all(p[0] != p[2] and int(p[3]) >= int(p[1]) for p in parsed)  # (rounded)
+            first = page.locator("#contradiction-items article").first
+            example_id = int(first.get_attribute("data-id"))
+            assert parsed[0][0] == given[example_id]
+            assert first.locator(".history").inner_text().startswith(f"ann: {given[example_id]} ")
+            first.locator(f"button[data-label='{parsed[0][2]}']").click()
+            page.wait_for_selector(f"#contradiction-items article[data-id='{example_id}']", state="detached")
+            assert f"Text {example_id} resolved: {parsed[0][2]}." in page.inner_text("#message")
+            browser.close()
+        status, lists = server.request("GET", "/api/review")
+    finally:
+        assert server.stop() == 0
+    assert example_id not in [item["id"] for item in lists["contradictions"]["items"]]
+    run_cli("label", "export", str(project), "--output", str(tmp_path / "labels.jsonl"))
+    rows = {row["id"]: row for row in map(json.loads, (tmp_path / "labels.jsonl").read_text().splitlines())}
+    assert (rows[example_id]["label"], rows[example_id]["resolution"]) == (parsed[0][2], "review")
+    assert [a["label"] for a in rows[example_id]["annotations"]] == [given[example_id]]
