@@ -9,7 +9,7 @@ a PEFT model retrains in a background process after every ``query_size`` new lab
 - :mod:`peftal.label.schema`: the store's schema and the upgrade of older projects.
 - :mod:`peftal.label.agreement`: Cohen's kappa per pair, Krippendorff's alpha overall and per label.
 - :mod:`peftal.label.project`: creating, checking and resuming a project folder.
-- :mod:`peftal.label.server`: the Flask app (page + JSON API); :mod:`peftal.label.requests`
+- :mod:`peftal.label.server`: the Flask app (page + JSON API); :mod:`peftal.label.api_input`
   reads its requests.
 - :mod:`peftal.label.guidelines`: ``--guidelines FILE.md``, kept in the project, rendered safely.
 - :mod:`peftal.label.access`: the access token asked of every request off loopback.

@@ -31,8 +31,8 @@ from typing import Any
 import numpy as np
 from flask import Flask, Response, jsonify, request
 
+from peftal.label.api_input import id_of, json_body, person
 from peftal.label.errors import Conflict, LabelError, NotFound
-from peftal.label.requests import id_of, json_body, person
 
 FOLDS = 5
 DEFAULT_LIMIT = 50

@@ -24,9 +24,9 @@ from werkzeug.exceptions import HTTPException
 
 from peftal.integrity import cannot_store, is_disk_full
 from peftal.label.access import require_token
+from peftal.label.api_input import id_of, in_range, json_body, person
 from peftal.label.errors import LabelError
 from peftal.label.project import LabelSettings
-from peftal.label.requests import id_of, in_range, json_body, person
 from peftal.label.review import register_review
 from peftal.label.store import LabelStore
 
