@@ -64,9 +64,8 @@ def require_token(app: Flask, token: str) -> None:
     def _check_token() -> Response | tuple[Response, int] | None:
         header = request.headers.get("Authorization", "")
         bearer = header[7:].strip() if header[:7].lower() == "bearer " else None
-        if matches(bearer) or matches(request.cookies.get(cookie_name())):
-            return None
         query = request.args.get("token")
+        # A page link with the token: always moved into the cookie, out of the address bar.
         if request.method == "GET" and not request.path.startswith("/api/") and matches(query):
             rest = [(key, value) for key, value in request.args.items(multi=True) if key != "token"]
             answer = redirect(request.path + (f"?{urlencode(rest)}" if rest else ""), code=303)
@@ -74,6 +73,8 @@ def require_token(app: Flask, token: str) -> None:
             answer.headers["Cache-Control"] = "no-store"
             answer.headers["Referrer-Policy"] = "no-referrer"
             return answer
+        if matches(bearer) or matches(request.cookies.get(cookie_name())):
+            return None
         message = ("this labelling server asks for its access token: open the link with ?token= that "
                    "`peftal label start` printed, or send 'Authorization: Bearer TOKEN'")
         if request.path.startswith("/api/"):

@@ -51,6 +51,7 @@ def test_the_page_link_sets_an_http_only_cookie_and_leaves_the_address(client):
     # The test client keeps the cookie, as a browser does: the page and its requests work.
     assert client.get("/review").status_code == 200
     assert client.get("/api/stats").status_code == 200
+    assert client.get(f"/?token={TOKEN}").status_code == 303  # with the cookie too: out of the address
     assert client.post("/api/next", data=json.dumps({"annotator": "Ann"}),
                        content_type="application/json").status_code == 200
 
