@@ -201,3 +201,33 @@ def test_contradictions_are_recomputed_at_most_once_per_ten_times_their_cost(mak
     assert review.contradictions(50)["labels"] == 13  # within the window: the last result
     clock[0] += 6
     assert review.contradictions(50)["labels"] == 14
+
+
+def test_every_retrain_and_the_final_model_train_on_the_reviewed_label(make_project, backbone, monkeypatch,
+                                                                         tmp_path):
+    from peftal.label.final import train_final
+    from peftal.label.model import LabelModel
+
+    store, settings, folder = make_project(n=6, epochs=1, max_length=16)
+    x, y = store.cold_order()[:2]
+    labelled_by_two(store, [(x, {"a": "neutral"}), (y, {"a": "positive", "b": "negative"})])
+    trained = []
+
+    class Stop(Exception):
+        pass
+
+    def fit(self, ids, targets, seed, on_step=None):
+        trained.append(dict(zip(ids.tolist(), (settings.labels[t] for t in targets))))
+        raise Stop
+
+    monkeypatch.setattr(LabelModel, "fit", fit)
+    model = LabelModel(store, settings, backbone=backbone)
+    with pytest.raises(Stop):
+        model.retrain(1)
+    store.set_final(y, "negative", "rita")
+    with pytest.raises(Stop):
+        model.retrain(2)
+    monkeypatch.setattr("peftal.label.model.load_backbone", lambda name: backbone)
+    with pytest.raises(Stop):
+        train_final(folder, tmp_path / "run", progress=False)
+    assert trained == [{x: "neutral"}, {x: "neutral", y: "negative"}, {x: "neutral", y: "negative"}]
