@@ -283,7 +283,8 @@ def stats_main(args: argparse.Namespace) -> int:
     counts = store.counts()
     found = _agreement(store, settings)
     if args.json:
-        print(json.dumps({**counts, "overlap": settings.overlap, "agreement": found.to_dict()},
+        print(json.dumps({**counts, "overlap": settings.overlap, "disagreements": len(store.disagreements()),
+                          "reviewed": len(store.reviewed()), "agreement": found.to_dict()},
                          ensure_ascii=False, indent=2))
         return 0
     print(f"{args.project}: {counts['labelled']} of {counts['pool']} texts labelled, "
@@ -291,6 +292,8 @@ def stats_main(args: argparse.Namespace) -> int:
           f"(--overlap {settings.overlap:g})")
     print(f"texts labelled more than once: {counts['multiple']}; unresolved ties: "
           f"{counts['unresolved']} (left out of training until a review sets their label)")
+    print(f"disagreements to review (the page /review): {len(store.disagreements())}; texts reviewed: "
+          f"{len(store.reviewed())}")
     width = max([len("annotator"), *map(len, counts["by_annotator"])])
     print(f"\n{'annotator':<{width}}  annotations")
     for name, number in sorted(counts["by_annotator"].items()):

@@ -142,10 +142,12 @@ def test_stats_prints_kappa_and_alpha_per_pair_and_label(capsys, make_project):
     assert "a / c           2      50.0%  0.333" in out
     assert "8 of 8 texts labelled, 16 annotations by 3 annotators (--overlap 1)" in out
     assert "texts labelled more than once: 8; unresolved ties: 3" in out
+    assert "disagreements to review (the page /review): 3; texts reviewed: 0" in out
     assert "Krippendorff's alpha (nominal), on the 8 texts labelled more than once" in out
     assert main(["label", "stats", str(folder), "--json"]) == 0
     numbers = json.loads(capsys.readouterr().out)
     assert numbers["annotations"] == 16 and numbers["by_annotator"] == {"a": 8, "b": 6, "c": 2}
+    assert (numbers["disagreements"], numbers["reviewed"]) == (3, 0)
     pair = next(p for p in numbers["agreement"]["pairs"] if p["annotators"] == ["a", "b"])
     assert pair["kappa"] == pytest.approx(kappa)
     assert f"(all labels)  {numbers['agreement']['alpha']:.3f}" in out
