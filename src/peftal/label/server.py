@@ -9,7 +9,9 @@ and POSTs must carry ``Content-Type: application/json``: a web page on another s
 that to 127.0.0.1 without a CORS preflight, which this server never grants, so such a page cannot
 label, or lease every text, on the user's behalf. On a loopback address the server also answers
 only requests whose Host is a loopback name (no DNS rebinding). Bodies over 64 KiB get a 413, a
-full disk a 503, and no page of another site may frame this one.
+full disk a 503, and no page of another site may frame this one. With a token (``--token``, and
+always off loopback) every request without it gets a 401 first (:mod:`peftal.label.access`).
+The reviewer's page and routes are :mod:`peftal.label.review`'s.
 """
 
 from __future__ import annotations
