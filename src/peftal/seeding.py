@@ -23,6 +23,8 @@ threshold_fold   8        per round model seed: the folds of the multi-label thr
                           cross-validation, and (per fold ``f``) the seed of that fold's model
 overlap          9        the labelling app's order of texts given to several annotators
                           (``--overlap``: the first fraction of this order)
+review           10       the folds of the labelling app's review: the probe's out-of-fold
+                          probabilities of the labels given
 cka_probe        0xC4A    the test examples of the CKA probe
 stop_set         0x5709   the stop set of the stopping criteria
 ===============  =======  ==================================================================
@@ -40,10 +42,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import numpy as np
-import torch
 
 STREAMS: dict[str, int] = {"eval_sample": 1, "batches": 2, "round": 3, "dropout": 4, "generation": 6,
-                           "fold": 7, "threshold_fold": 8, "overlap": 9, "cka_probe": 0xC4A,
+                           "fold": 7, "threshold_fold": 8, "overlap": 9, "review": 10, "cka_probe": 0xC4A,
                            "stop_set": 0x5709}
 """Stream name -> its key in the seed sequence (the table above). Keys are fixed: changing one
 changes every number drawn from that stream."""
@@ -70,6 +71,8 @@ def stream_seed(seed: int, stream: str, *index: int) -> int:
 def torch_seeded(seed: int) -> Iterator[None]:
     """Run the block with torch's generators (CPU and every visible CUDA device) seeded from
     ``seed``; the caller's generator states are restored afterwards."""
+    import torch  # here, not above: the labelling server draws seeds and never imports torch
+
     devices = list(range(torch.cuda.device_count())) if torch.cuda.is_available() else []
     with torch.random.fork_rng(devices=devices):
         torch.random.default_generator.manual_seed(seed)

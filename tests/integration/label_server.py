@@ -79,23 +79,29 @@ class Server:
             found += [int(pid) for pid in text.split()]
         return found
 
-    def request(self, method: str, path: str, body: dict | None = None,
-                timeout: float = 30) -> tuple[int, dict | None]:
+    def request(self, method: str, path: str, body: dict | None = None, timeout: float = 30,
+                headers: dict[str, str] | None = None) -> tuple[int, dict | None]:
+        """One request; ``(status, JSON answer)`` (the answer is ``{"text": ...}`` when not JSON)."""
         data = None if body is None else json.dumps(body).encode()
-        headers = {"Content-Type": "application/json"} if body is not None else {}
+        headers = {**({"Content-Type": "application/json"} if body is not None else {}), **(headers or {})}
         req = urllib.request.Request(self.url + path, data=data, method=method, headers=headers)
         try:
             with urllib.request.urlopen(req, timeout=timeout) as answer:
-                raw = answer.read()
-                return answer.status, json.loads(raw) if raw else None
+                return answer.status, _parsed(answer.read(), answer.headers.get_content_type())
         except urllib.error.HTTPError as error:
-            return error.code, json.loads(error.read() or b"null")
+            return error.code, _parsed(error.read(), error.headers.get_content_type())
 
     def stop(self) -> int:
         """SIGTERM, as Ctrl-C would: a clean shutdown; returns the exit status."""
         if self.process.poll() is None:
             self.process.terminate()
         return self.process.wait(timeout=60)
+
+
+def _parsed(raw: bytes, content_type: str) -> dict | None:
+    if not raw:
+        return None
+    return json.loads(raw) if content_type == "application/json" else {"text": raw.decode()}
 
 
 def pid_alive(pid: int) -> bool:

@@ -121,3 +121,214 @@ def test_label_forty_trec_questions_with_the_keyboard(tmp_path, data_dir):
     assert {a["annotator"] for row in rows for a in row["annotations"]} == {"Alice"}
     assert all(row["text"] in gold and (gold[row["text"]] == row["label"] or row["id"] in accepted)
                for row in rows)
+
+
+def test_two_annotators_disagree_and_a_reviewer_resolves_every_disagreement(tmp_path, data_dir):
+    """Alice and Bob (two browser contexts) label the same six questions with --overlap 1; Bob gives
+    another label on three; the kappa the page shows is scikit-learn's; a reviewer resolves the
+    three in /review; the export holds both annotations and the final label of each text."""
+    chromium = find_chromium()
+    if chromium is None:
+        pytest.skip("no Chromium found (run .ci/install-browser.sh, or set PEFTAL_CHROMIUM)")
+    from playwright.sync_api import sync_playwright
+    from sklearn.metrics import cohen_kappa_score
+
+    gold = trec_csv(data_dir, tmp_path / "questions.csv", 12)
+    key_of = {label: str(n + 1) for n, label in enumerate(TREC_LABELS)}
+    other = {label: TREC_LABELS[(n + 1) % len(TREC_LABELS)] for n, label in enumerate(TREC_LABELS)}
+    project = tmp_path / "project"
+    server = Server(project, "--data", str(tmp_path / "questions.csv"), "--labels", ",".join(TREC_LABELS),
+                    "--overlap", "1.0", "--no-trainer")
+    given: dict[str, dict[int, str]] = {"Alice": {}, "Bob": {}}
+    missing: list[str] = []
+    try:
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+            pages = {}
+            for name in ("Alice", "Bob", "Rita"):
+                page = browser.new_context(viewport={"width": 1000, "height": 700}).new_page()
+                page.on("response", lambda a: missing.append(a.url) if a.status == 404 else None)
+                page.set_default_timeout(60_000)
+                pages[name] = page
+            for name in ("Alice", "Bob"):
+                page = pages[name]
+                page.goto(server.url + "/")
+                page.fill("#annotator", name)
+                page.press("#annotator", "Enter")
+                for k in range(6):
+                    example_id, text = shown(page)
+                    label = other[gold[text]] if name == "Bob" and k % 2 else gold[text]
+                    press(page, key_of[label], leaving=example_id)
+                    given[name][example_id] = label
+            assert set(given["Alice"]) == set(given["Bob"])  # Bob got Alice's texts, blind
+            page = pages["Bob"]
+            # The table follows the labels within a second (the page reads the stats every second).
+            page.wait_for_function("(document.querySelector('#kappa-rows td:nth-child(2)') || {})"
+                                   ".textContent === '6'")
+            cells = page.locator("#kappa-rows td").all_text_contents()
+            shared = sorted(given["Alice"])
+            kappa = cohen_kappa_score([given["Alice"][i] for i in shared], [given["Bob"][i] for i in shared])
+            assert cells[:2] == ["Alice / Bob", "6"] and cells[3] == f"{kappa:.3f}"
+
+            review = pages["Rita"]
+            review.goto(server.url + "/review")
+            review.fill("#reviewer", "Rita")
+            review.press("#reviewer", "Enter")
+            review.wait_for_function("document.getElementById('disagreements-count').textContent === '(3)'")
+            assert "no embeddings yet" in review.inner_text("#contradictions-note")
+            for left in (2, 1, 0):
+                item = review.locator("#disagreement-items article").first
+                example_id = int(item.get_attribute("data-id"))
+                history = item.locator(".history").inner_text()
+                assert f"Alice: {given['Alice'][example_id]}" in history
+                assert f"Bob: {given['Bob'][example_id]}" in history
+                item.locator(f"button[data-label='{given['Alice'][example_id]}']").click()
+                review.wait_for_function(
+                    f"document.getElementById('disagreements-count').textContent === '({left})'")
+            assert review.inner_text("#disagreement-items") == "No disagreements left."
+            browser.close()
+        run_cli("label", "export", str(project), "--output", str(tmp_path / "labels.jsonl"))
+    finally:
+        assert server.stop() == 0
+    assert not missing, f"requests answered 404: {missing}"
+    rows = {row["id"]: row for row in map(json.loads, (tmp_path / "labels.jsonl").read_text().splitlines())}
+    assert set(given["Alice"]) <= set(rows)
+    for example_id, alice in given["Alice"].items():
+        row = rows[example_id]
+        bob = given["Bob"][example_id]
+        assert {(a["annotator"], a["label"]) for a in row["annotations"]} == {("Alice", alice), ("Bob", bob)}
+        assert row["label"] == alice == gold[row["text"]]
+        if alice == bob:
+            assert row["resolution"] == "unanimous"
+        else:
+            assert row["resolution"] == "review" and row["reviewed"]["by"] == "Rita"
+
+
+GUIDELINES = """# How to label
+
+- **HUM**: the answer is a person or a group of people.
+- **LOC**: the answer is a place.
+
+<script>window.injected = 1</script>
+
+[More on TREC](https://cogcomp.seas.upenn.edu/Data/QA/QC/)
+"""
+
+
+def test_guidelines_beside_the_text_on_a_page_behind_a_token(tmp_path, data_dir):
+    """The page link with ?token= sets the cookie the page's requests need; the guidelines show
+    beside the text (below it on a narrow screen), their HTML as text; they stay in the project."""
+    chromium = find_chromium()
+    if chromium is None:
+        pytest.skip("no Chromium found (run .ci/install-browser.sh, or set PEFTAL_CHROMIUM)")
+    from playwright.sync_api import sync_playwright
+
+    token = "guidelines-test-token-0123456789"
+    trec_csv(data_dir, tmp_path / "questions.csv", 12)
+    rules = tmp_path / "rules.md"
+    rules.write_text(GUIDELINES, encoding="utf-8")
+    project = tmp_path / "project"
+    server = Server(project, "--data", str(tmp_path / "questions.csv"), "--labels", ",".join(TREC_LABELS),
+                    "--guidelines", str(rules), "--token", token, "--no-trainer")
+    try:
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+            context = browser.new_context(viewport={"width": 1200, "height": 800})
+            page = context.new_page()
+            page.set_default_timeout(60_000)
+            assert page.goto(server.url + "/").status == 401
+            assert "access token" in page.inner_text("body")
+            assert page.goto(f"{server.url}/?token={token}").status == 200
+            assert page.url == server.url + "/"  # the token left the address bar
+            (cookie,) = context.cookies()
+            assert cookie["value"] == token and cookie["httpOnly"] is True
+            page.fill("#annotator", "Alice")
+            page.press("#annotator", "Enter")
+            example_id, _ = shown(page)
+            press(page, "4", leaving=example_id)  # the page's requests carry the cookie
+            page.wait_for_selector("#guidelines:not([hidden])")
+            body = page.locator("#guidelines-body")
+            assert body.locator("h1").inner_text() == "How to label"
+            assert body.locator("strong").all_inner_texts() == ["HUM", "LOC"]
+            assert "<script>window.injected = 1</script>" in body.inner_text()  # shown, not run
+            assert body.locator("script").count() == 0 and page.evaluate("window.injected") is None
+            assert body.locator("a").get_attribute("target") == "_blank"
+            card, aside = page.locator("#card").bounding_box(), page.locator("#guidelines").bounding_box()
+            assert aside["x"] >= card["x"] + card["width"] and aside["y"] < card["y"] + card["height"]
+            page.set_viewport_size({"width": 600, "height": 800})
+            card, aside = page.locator("#card").bounding_box(), page.locator("#guidelines").bounding_box()
+            assert aside["y"] >= card["y"] + card["height"] and aside["width"] > 0.8 * card["width"]
+            browser.close()
+    finally:
+        assert server.stop() == 0
+    # A resume without the option, the original file gone: the project's copy is served.
+    rules.unlink()
+    again = Server(project, "--token", token, "--no-trainer")
+    try:
+        status, answer = again.request("GET", "/api/guidelines", headers={"Authorization": f"Bearer {token}"})
+    finally:
+        assert again.stop() == 0
+    assert status == 200 and answer["markdown"] == GUIDELINES
+    assert (project / "guidelines.md").read_text(encoding="utf-8") == GUIDELINES
+
+
+def test_the_review_page_lists_contradictions_and_resolves_one(tmp_path, data_dir):
+    """With the background trainer embedding the pool: the labels the probe contradicts show most
+    confident first, each with its history, and a click sets the final label."""
+    chromium = find_chromium()
+    if chromium is None:
+        pytest.skip("no Chromium found (run .ci/install-browser.sh, or set PEFTAL_CHROMIUM)")
+    import re
+    import time
+
+    from playwright.sync_api import sync_playwright
+
+    gold = trec_csv(data_dir, tmp_path / "questions.csv", 60)
+    project = tmp_path / "project"
+    server = Server(project, "--data", str(tmp_path / "questions.csv"), "--labels", ",".join(TREC_LABELS),
+                    "--query-size", "1000", "--cv-folds", "0", "--max-length", "32")
+    given = {}
+    try:
+        for k in range(40):
+            _, item = server.request("POST", "/api/next", {"annotator": "ann"})
+            label = gold[item["text"]]
+            if k % 10 == 3:
+                label = TREC_LABELS[(TREC_LABELS.index(label) + 1) % len(TREC_LABELS)]
+            server.request("POST", "/api/label", {"id": item["id"], "label": label, "annotator": "ann"})
+            given[item["id"]] = label
+        deadline = time.monotonic() + 240
+        while (server.request("GET", "/api/stats")[1].get("embedding") or {}).get("embedded", 0) < 60:
+            assert time.monotonic() < deadline, "the pool was not embedded in 4 minutes"
+            time.sleep(1)
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+            page = browser.new_page(viewport={"width": 1000, "height": 800})
+            page.set_default_timeout(60_000)
+            page.goto(server.url + "/review")
+            page.fill("#reviewer", "Rita")
+            page.press("#reviewer", "Enter")
+            page.wait_for_selector("#contradiction-items article")
+            assert "linear probe" in page.inner_text("#contradictions-note")
+            assert "5-fold cross-validation on 40 labels" in page.inner_text("#contradictions-note")
+            disputes = page.locator("#contradiction-items .dispute").all_inner_texts()
+            shape = r"Labelled (\w+) \((\d+)%\); the model says (\w+) \((\d+)%\)"
+            parsed = [re.fullmatch(shape, text).groups() for text in disputes]
+            alternatives = [int(p[3]) for p in parsed]
+            assert alternatives == sorted(alternatives, reverse=True)  # most confident first
+            assert all(p[0] != p[2] and int(p[3]) >= int(p[1]) for p in parsed)  # (rounded)
+            first = page.locator("#contradiction-items article").first
+            example_id = int(first.get_attribute("data-id"))
+            assert parsed[0][0] == given[example_id]
+            assert first.locator(".history").inner_text().startswith(f"ann: {given[example_id]} ")
+            first.locator(f"button[data-label='{parsed[0][2]}']").click()
+            page.wait_for_selector(f"#contradiction-items article[data-id='{example_id}']", state="detached")
+            assert f"Text {example_id} resolved: {parsed[0][2]}." in page.inner_text("#message")
+            browser.close()
+        status, lists = server.request("GET", "/api/review")
+    finally:
+        assert server.stop() == 0
+    assert example_id not in [item["id"] for item in lists["contradictions"]["items"]]
+    run_cli("label", "export", str(project), "--output", str(tmp_path / "labels.jsonl"))
+    rows = {row["id"]: row for row in map(json.loads, (tmp_path / "labels.jsonl").read_text().splitlines())}
+    assert (rows[example_id]["label"], rows[example_id]["resolution"]) == (parsed[0][2], "review")
+    assert [a["label"] for a in rows[example_id]["annotations"]] == [given[example_id]]

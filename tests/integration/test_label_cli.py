@@ -176,3 +176,109 @@ def test_two_annotators_with_overlap_agree_as_scikit_learn_says(tmp_path, data_d
         assert names == {name: given[name][row["id"]] for name in given if row["id"] in given[name]}
         agreed = len(set(names.values())) == 1
         assert row["label"] == (next(iter(names.values())) if agreed else None)
+
+
+def test_a_server_on_0_0_0_0_answers_401_without_its_token_on_every_route(tmp_path, data_dir):
+    """The real server on every address: each route of the app, without the token 401, with it 2xx."""
+    from peftal.label.project import open_project
+    from peftal.label.server import create_app
+
+    trec_csv(data_dir, tmp_path / "questions.csv", 20)
+    project = tmp_path / "project"
+    server = Server(project, "--data", str(tmp_path / "questions.csv"), "--labels", ",".join(TREC_LABELS),
+                    "--host", "0.0.0.0", "--no-trainer")
+    try:
+        (line,) = [line for line in server.output if "access token" in line]
+        token = line.split("access token ")[1].split(":")[0]
+        assert len(token) >= 40 and f"?token={token}" in line
+        bearer = {"Authorization": f"Bearer {token}"}
+        status, item = server.request("POST", "/api/next", {"annotator": "ann"}, headers=bearer)
+        assert status == 200
+        i = item["id"]
+        # In the order a session would send them (a label before its review and its undo).
+        calls = [("GET", "/", "/", None), ("GET", "/review", "/review", None),
+                 ("GET", "/static/<path:filename>", "/static/app.js", None),
+                 ("GET", "/api/project", "/api/project", None), ("GET", "/api/stats", "/api/stats", None),
+                 ("GET", "/api/agreement", "/api/agreement", None),
+                 ("GET", "/api/guidelines", "/api/guidelines", None),
+                 ("GET", "/api/example/<int:example_id>", f"/api/example/{i}", None),
+                 ("POST", "/api/next", "/api/next", {"annotator": "ann"}),
+                 ("POST", "/api/label", "/api/label", {"id": i, "label": "HUM", "annotator": "ann"}),
+                 ("GET", "/api/review", "/api/review", None),
+                 ("POST", "/api/resolve", "/api/resolve", {"id": i, "label": "LOC", "reviewer": "r"}),
+                 ("POST", "/api/undo", "/api/undo", {"annotator": "ann"}),
+                 ("POST", "/api/skip", "/api/skip", {"id": i, "annotator": "ann"})]
+        store, settings = open_project(project)
+        app = create_app(store, settings, token=token)
+        routes = {(method, rule.rule) for rule in app.url_map.iter_rules()
+                  for method in rule.methods - {"HEAD", "OPTIONS"}}
+        assert routes == {(method, rule) for method, rule, _, _ in calls}  # a new route joins this test
+        for method, _, path, body in calls:
+            for headers in ({}, {"Authorization": "Bearer " + "x" * len(token)}):
+                status, answer = server.request(method, path, body, headers=headers)
+                assert status == 401, (method, path, status)
+                assert "access token" in (answer.get("error") or answer.get("text"))
+            status, _ = server.request(method, path, body, headers=bearer)
+            assert 200 <= status < 300, (method, path, status)
+    finally:
+        assert server.stop() == 0
+    assert store.history([item["id"]])[item["id"]]["review"]["label"] == "LOC"
+
+
+def test_review_lists_the_labels_the_probe_contradicts_on_real_embeddings(tmp_path, data_dir):
+    """MiniLM embeddings of 80 TREC questions from the background trainer; 60 labelled, 4 of them
+    wrongly: the review's out-of-fold contradictions are scikit-learn's on the cached vectors."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import KFold, StratifiedKFold
+    from sklearn.preprocessing import normalize
+
+    from peftal.label.embeddings import read_committed
+    from peftal.seeding import stream_seed
+
+    gold = trec_csv(data_dir, tmp_path / "questions.csv", 80)
+    project = tmp_path / "project"
+    server = Server(project, "--data", str(tmp_path / "questions.csv"), "--labels", ",".join(TREC_LABELS),
+                    "--query-size", "1000", "--cv-folds", "0", "--max-length", "32")
+    given, mistakes = {}, set()
+    try:
+        for k in range(60):
+            status, item = server.request("POST", "/api/next", {"annotator": "ann"})
+            label = gold[item["text"]]
+            if k % 15 == 7:  # four mistakes
+                label = TREC_LABELS[(TREC_LABELS.index(label) + 1) % len(TREC_LABELS)]
+                mistakes.add(item["id"])
+            assert server.request("POST", "/api/label", {"id": item["id"], "label": label,
+                                                         "annotator": "ann"})[0] == 200
+            given[item["id"]] = label
+        deadline = time.monotonic() + 240
+        while (server.request("GET", "/api/stats")[1].get("embedding") or {}).get("embedded", 0) < 80:
+            assert time.monotonic() < deadline, "the pool was not embedded in 4 minutes"
+            time.sleep(1)
+        status, lists = server.request("GET", "/api/review?limit=1000")
+    finally:
+        assert server.stop() == 0
+    found = lists["contradictions"]
+    assert status == 200 and found["folds"] == 5 and found["embedded_labels"] == 60
+    cached = read_committed(project, {"pool": 80})
+    row = {int(i): k for k, i in enumerate(cached[0])}
+    ids = list(given)  # in the order labelled, as the store lists them
+    vectors = normalize(np.asarray(cached[1])[[row[i] for i in ids]])
+    targets = np.array([TREC_LABELS.index(given[i]) for i in ids])
+    present = np.unique(targets)
+    probs = np.zeros((len(ids), len(TREC_LABELS)))
+    # Stratified when every class given has 5 labels (one per fold), else plain shuffled folds.
+    kind = StratifiedKFold if np.bincount(targets)[present].min() >= 5 else KFold
+    folds = kind(5, shuffle=True, random_state=stream_seed(0, "review"))
+    for train, test in folds.split(vectors, targets):
+        model = LogisticRegression(C=100, max_iter=1000).fit(vectors[train], targets[train])
+        probs[np.ix_(test, model.classes_)] = model.predict_proba(vectors[test])
+    expected = []
+    for k, i in enumerate(ids):
+        alternative = max((p, c) for c, p in enumerate(probs[k]) if c != targets[k])
+        if alternative[0] > probs[k, targets[k]]:
+            expected.append((-alternative[0], i))
+    assert [item["id"] for item in found["items"]] == [i for _, i in sorted(expected)]
+    listed = [item["id"] for item in found["items"]]
+    print(f"mistakes listed: {len(mistakes & set(listed))} of {len(mistakes)}; places: "
+          f"{sorted(listed.index(i) for i in mistakes & set(listed))} of {len(listed)}")
+    assert len(mistakes & set(listed)) >= 3

@@ -98,9 +98,14 @@ def _register_start(commands: argparse._SubParsersAction) -> None:
     start.add_argument("--overlap", type=float, metavar="F",
                        help=f"fraction of the texts (0 to 1, a seeded choice) that two different "
                             f"annotators label each, to measure agreement (default: {d.overlap:g})")
+    start.add_argument("--guidelines", type=Path, metavar="FILE.md",
+                       help="annotation guidelines (Markdown) shown beside the text; copied into the "
+                            "project, so they stay (default: the project's copy, if any)")
     start.add_argument("--host", default="127.0.0.1",
-                       help="address to serve on; anything but loopback exposes the page (no login) "
-                            "to your network")
+                       help="address to serve on; on anything but loopback every request must carry "
+                            "the access token (--token)")
+    start.add_argument("--token", help="access token every request must carry (default: none on "
+                                       "loopback, a random one printed at start on any other --host)")
     start.add_argument("--port", type=int, default=8765, help="port (0 = any free port)")
     start.add_argument("--no-trainer", action="store_true",
                        help="serve without the background trainer (labels keep the cold-start order)")
@@ -147,17 +152,25 @@ def start_main(args: argparse.Namespace) -> int:
     from werkzeug.serving import make_server
 
     from peftal.errors import UsageError
+    from peftal.label.access import check_token, new_token
+    from peftal.label.guidelines import read as read_guidelines
+    from peftal.label.guidelines import save as save_guidelines
     from peftal.label.server import LOOPBACK_HOSTS, create_app
     from peftal.label.worker import TrainerProcess
 
     check_can_serve(args.host, args.port)  # before the project folder is created
+    loopback = args.host in LOOPBACK_HOSTS or args.host.startswith("127.")
+    # A token on any address others can reach; on loopback only when asked for.
+    token = check_token(args.token) if args.token is not None else (None if loopback else new_token())
+    guidelines = read_guidelines(args.guidelines) if args.guidelines is not None else None
     store, settings, created = open_or_create(args)
+    if guidelines is not None:
+        save_guidelines(args.project, guidelines)
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no line per request in the terminal
     counts = store.counts()
-    loopback = args.host in LOOPBACK_HOSTS or args.host.startswith("127.")
     trainer = None if args.no_trainer else TrainerProcess(args.project)
     app = create_app(store, settings, name=args.project.resolve().name, trainer=trainer,
-                     trusted_hosts=[*LOOPBACK_HOSTS, args.host] if loopback else None)
+                     trusted_hosts=[*LOOPBACK_HOSTS, args.host] if loopback else None, token=token)
     try:
         server = make_server(args.host, args.port, app, threaded=True)
     except OSError as error:
@@ -173,9 +186,13 @@ def start_main(args: argparse.Namespace) -> int:
           f"{', '.join(settings.labels)}"
           + (f" · {settings.overlap:.0%} of the texts go to two annotators" if settings.overlap else ""),
           flush=True)
+    if token is not None:
+        print(f"peftal label: every request needs the access token {token}: open "
+              f"http://{host}:{server.server_port}/?token={token} once in each browser (scripts send "
+              f"'Authorization: Bearer {token}')", flush=True)
     if not loopback:
-        print(f"peftal: warning: serving on {args.host}: anyone who can reach this address can "
-              "read the texts and add labels (there is no login)", flush=True)
+        print(f"peftal: warning: serving on {args.host} over plain HTTP: the token and the texts "
+              "cross the network unencrypted (use a network you trust, or an HTTPS proxy)", flush=True)
     print(f"peftal label: serving on http://{host}:{server.server_port}/ (Ctrl-C to stop)", flush=True)
     # SIGTERM ends the server the same way as Ctrl-C: the trainer is stopped on the way out.
     signal.signal(signal.SIGTERM, _interrupt)
@@ -266,7 +283,8 @@ def stats_main(args: argparse.Namespace) -> int:
     counts = store.counts()
     found = _agreement(store, settings)
     if args.json:
-        print(json.dumps({**counts, "overlap": settings.overlap, "agreement": found.to_dict()},
+        print(json.dumps({**counts, "overlap": settings.overlap, "disagreements": len(store.disagreements()),
+                          "reviewed": len(store.reviewed()), "agreement": found.to_dict()},
                          ensure_ascii=False, indent=2))
         return 0
     print(f"{args.project}: {counts['labelled']} of {counts['pool']} texts labelled, "
@@ -274,6 +292,8 @@ def stats_main(args: argparse.Namespace) -> int:
           f"(--overlap {settings.overlap:g})")
     print(f"texts labelled more than once: {counts['multiple']}; unresolved ties: "
           f"{counts['unresolved']} (left out of training until a review sets their label)")
+    print(f"disagreements to review (the page /review): {len(store.disagreements())}; texts reviewed: "
+          f"{len(store.reviewed())}")
     width = max([len("annotator"), *map(len, counts["by_annotator"])])
     print(f"\n{'annotator':<{width}}  annotations")
     for name, number in sorted(counts["by_annotator"].items()):

@@ -9,7 +9,12 @@ a PEFT model retrains in a background process after every ``query_size`` new lab
 - :mod:`peftal.label.schema`: the store's schema and the upgrade of older projects.
 - :mod:`peftal.label.agreement`: Cohen's kappa per pair, Krippendorff's alpha overall and per label.
 - :mod:`peftal.label.project`: creating, checking and resuming a project folder.
-- :mod:`peftal.label.server`: the Flask app (page + JSON API).
+- :mod:`peftal.label.server`: the Flask app (page + JSON API); :mod:`peftal.label.api_input`
+  reads its requests.
+- :mod:`peftal.label.guidelines`: ``--guidelines FILE.md``, kept in the project, rendered safely.
+- :mod:`peftal.label.access`: the access token asked of every request off loopback.
+- :mod:`peftal.label.review`: the reviewer's view: disagreements, the labels the probe contradicts
+  (out-of-fold), resolving a text's final label.
 - :mod:`peftal.label.worker`: the background process: embedding, probe, retrains.
 - :mod:`peftal.label.embeddings`: the frozen encoder's embeddings of the pool, cached, resumable.
 - :mod:`peftal.label.probe`: the linear probe refitted after every label; who suggests.

@@ -242,6 +242,54 @@ class Annotations:
                 record["reviewed"] = {"by": final["resolved_by"], "at": final["resolved_at"]}
         return list(texts.values())
 
+    def disagreements(self) -> list[int]:
+        """Texts whose live annotations differ and that no review has resolved, in the order
+        first labelled (what the reviewer's first list shows)."""
+        with self.read() as db:
+            return [row[0] for row in db.execute(
+                "SELECT l.example_id FROM labels l WHERE l.undone_at IS NULL AND NOT EXISTS "
+                "(SELECT 1 FROM final_labels f WHERE f.example_id = l.example_id) "
+                "GROUP BY l.example_id HAVING COUNT(DISTINCT l.label) > 1 ORDER BY MIN(l.seq)")]
+
+    def reviewed(self) -> set[int]:
+        """Texts with a final label set by a review."""
+        with self.read() as db:
+            return {row[0] for row in db.execute("SELECT example_id FROM final_labels")}
+
+    def history(self, ids: list[int]) -> dict[int, dict[str, Any]]:
+        """Each text of ``ids`` with everything said about it, from one snapshot: ``{"id", "text",
+        ["text_pair",] "label", "resolution", "annotations": [{"annotator", "label", "labelled_at",
+        "undone_at"}] (withdrawn ones too, in the order given), "review": {"label", "by", "at"} or
+        None}``. Unknown ids are left out."""
+        if not ids:
+            return {}
+        marks = ",".join("?" * len(ids))
+        with self.read() as db:
+            texts = db.execute(f"SELECT id, text, text_pair FROM examples WHERE id IN ({marks})",
+                               ids).fetchall()
+            rows = db.execute(f"SELECT example_id, annotator, label, labelled_at, undone_at FROM labels "
+                              f"WHERE example_id IN ({marks}) ORDER BY seq", ids).fetchall()
+            finals = {row["example_id"]: row for row in db.execute(
+                f"SELECT example_id, label, resolved_by, resolved_at FROM final_labels "
+                f"WHERE example_id IN ({marks})", ids)}
+        found: dict[int, dict[str, Any]] = {}
+        for row in texts:
+            item = found[row["id"]] = {"id": row["id"], "text": row["text"]}
+            if row["text_pair"] is not None:
+                item["text_pair"] = row["text_pair"]
+            item["annotations"] = []
+        for row in rows:
+            found[row["example_id"]]["annotations"].append(
+                {key: row[key] for key in ("annotator", "label", "labelled_at", "undone_at")})
+        for example_id, item in found.items():
+            final = finals.get(example_id)
+            live = [a["label"] for a in item["annotations"] if a["undone_at"] is None]
+            item["label"], item["resolution"] = (resolve(live, final and final["label"])
+                                                 if live or final else (None, "unlabelled"))
+            item["review"] = final and {"label": final["label"], "by": final["resolved_by"],
+                                        "at": final["resolved_at"]}
+        return found
+
     def label_snapshot(self) -> tuple[list[int], list[str], int]:
         """``(ids, labels, last_seq)`` of the texts that train, each with its :func:`resolve`
         label, in the order first labelled, from one snapshot (the trainer's input). A tie is

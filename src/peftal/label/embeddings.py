@@ -106,6 +106,31 @@ class EmbeddingCache:
         return self.vectors[[self.row[int(i)] for i in ids]]
 
 
+def read_committed(folder: Path, expected: dict[str, Any]) -> tuple[np.ndarray, np.ndarray] | None:
+    """``(ids, vectors)`` of the cache's committed rows, for a reader in another process (the
+    server's review): memory-mapped, nothing written or cut, only rows that ``state.json`` counts.
+
+    Args:
+        folder: The project folder.
+        expected: Entries of the cache's key that must match (e.g. ``pool``, ``pooling``,
+            ``max_length``); ``None`` when they do not, or when there is no cache yet.
+    """
+    cache = Path(folder) / CACHE_DIR
+    try:
+        state = json.loads((cache / "state.json").read_text())
+        count, dim = int(state["count"]), int(state["dim"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    if count == 0 or any(state.get("key", {}).get(k) != v for k, v in expected.items()):
+        return None
+    try:
+        ids = np.memmap(cache / "ids.i64", dtype="<i8", mode="r", shape=(count,))
+        vectors = np.memmap(cache / "vectors.f32", dtype="<f4", mode="r", shape=(count, dim))
+    except (OSError, ValueError):  # shorter than committed: being rebuilt
+        return None
+    return np.asarray(ids, dtype=np.int64), vectors
+
+
 class PoolEmbedder:
     """Embeds the project's pool with the frozen encoder into an :class:`EmbeddingCache`.
 

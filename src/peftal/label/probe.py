@@ -37,12 +37,17 @@ def normalise(vectors: np.ndarray) -> np.ndarray:
     return vectors / np.maximum(norms, 1e-12)
 
 
-def fit_probe(vectors: np.ndarray, targets: np.ndarray) -> Any:
-    """A fitted scikit-learn :class:`~sklearn.linear_model.LogisticRegression` (``targets``: class
-    ids, at least two distinct)."""
+def make_probe() -> Any:
+    """The probe unfitted: a scikit-learn :class:`~sklearn.linear_model.LogisticRegression` to fit
+    on vectors scaled by :func:`normalise`."""
     from sklearn.linear_model import LogisticRegression
 
-    return LogisticRegression(C=PROBE_C, max_iter=1000).fit(normalise(vectors), targets)
+    return LogisticRegression(C=PROBE_C, max_iter=1000)
+
+
+def fit_probe(vectors: np.ndarray, targets: np.ndarray) -> Any:
+    """The probe fitted on ``vectors`` (``targets``: class ids, at least two distinct)."""
+    return make_probe().fit(normalise(vectors), targets)
 
 
 def cv_splitter(targets: np.ndarray, folds: int, num_classes: int, seed: int) -> Any:

@@ -9,12 +9,13 @@ and POSTs must carry ``Content-Type: application/json``: a web page on another s
 that to 127.0.0.1 without a CORS preflight, which this server never grants, so such a page cannot
 label, or lease every text, on the user's behalf. On a loopback address the server also answers
 only requests whose Host is a loopback name (no DNS rebinding). Bodies over 64 KiB get a 413, a
-full disk a 503, and no page of another site may frame this one.
+full disk a 503, and no page of another site may frame this one. With a token (``--token``, and
+always off loopback) every request without it gets a 401 first (:mod:`peftal.label.access`).
+The reviewer's page and routes are :mod:`peftal.label.review`'s.
 """
 
 from __future__ import annotations
 
-import json
 import sqlite3
 from importlib import resources
 from pathlib import Path
@@ -24,18 +25,21 @@ from flask import Flask, Response, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from peftal.integrity import cannot_store, is_disk_full
-from peftal.label.errors import LabelError, NotFound, UnsupportedMediaType
+from peftal.label.access import require_token
+from peftal.label.api_input import id_of, in_range, json_body, person
+from peftal.label.errors import LabelError
 from peftal.label.project import LabelSettings
+from peftal.label.review import register_review
 from peftal.label.store import LabelStore
 
-MAX_ANNOTATOR_LENGTH = 80
 MAX_REQUEST_BYTES = 64 * 1024  # a label request is a few hundred bytes
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
 STATIC = Path(str(resources.files("peftal.label") / "static"))
 
 
 def create_app(store: LabelStore, settings: LabelSettings, *, name: str = "project",
-               trainer: Any = None, trusted_hosts: list[str] | None = None) -> Flask:
+               trainer: Any = None, trusted_hosts: list[str] | None = None,
+               token: str | None = None) -> Flask:
     """The Flask app of one project.
 
     Args:
@@ -44,11 +48,14 @@ def create_app(store: LabelStore, settings: LabelSettings, *, name: str = "proje
         name: Shown in the page title.
         trainer: A handle with ``status() -> dict`` on the background trainer, if one runs.
         trusted_hosts: Host names the server answers to (``None``: any).
+        token: If given, every request must carry it (:mod:`peftal.label.access`), else 401.
     """
     app = Flask(__name__, static_folder=str(STATIC), static_url_path="/static")
     app.config["TRUSTED_HOSTS"] = trusted_hosts
     app.config["MAX_CONTENT_LENGTH"] = MAX_REQUEST_BYTES  # larger bodies get a 413
     app.json.sort_keys = False
+    if token is not None:
+        require_token(app, token)  # first: nothing below runs for a request without the token
 
     @app.after_request
     def _no_framing(response: Response) -> Response:
@@ -84,6 +91,7 @@ def create_app(store: LabelStore, settings: LabelSettings, *, name: str = "proje
 
     _read_routes(app, store, settings, name, trainer)
     _write_routes(app, store, settings)
+    register_review(app, store, settings, store.path.parent)
     return app
 
 
@@ -107,7 +115,7 @@ def _read_routes(app: Flask, store: LabelStore, settings: LabelSettings, name: s
 
     @app.get("/api/example/<int:example_id>")
     def example(example_id: int) -> Response:
-        return jsonify(store.example(_in_range(example_id)))
+        return jsonify(store.example(in_range(example_id)))
 
     @app.get("/api/stats")
     def stats() -> Response:
@@ -128,6 +136,13 @@ def _read_routes(app: Flask, store: LabelStore, settings: LabelSettings, name: s
                        embedding=store.get_meta("embedding"),
                        trainer=trainer.status() if trainer is not None else None)
 
+    @app.get("/api/guidelines")
+    def guidelines() -> Response:
+        from peftal.label import guidelines as annotation_guidelines
+
+        text = annotation_guidelines.load(store.path.parent)
+        return jsonify(markdown=text, html=None if text is None else annotation_guidelines.render(text))
+
     @app.get("/api/agreement")
     def agreement() -> Response:
         from peftal.label.agreement import measure
@@ -144,7 +159,7 @@ def _write_routes(app: Flask, store: LabelStore, settings: LabelSettings) -> Non
     # fire a GET (<img src=...>) but cannot send JSON here without a preflight this server refuses.
     @app.post("/api/next")
     def next_example() -> Response | tuple[str, int]:
-        annotator = _annotator(_json_body().get("annotator"))
+        annotator = person(json_body().get("annotator"))
         item = store.next_for(annotator, lease_seconds=settings.lease_seconds, budget=settings.budget,
                               overlap=settings.overlap)
         if item is None:
@@ -153,9 +168,9 @@ def _write_routes(app: Flask, store: LabelStore, settings: LabelSettings) -> Non
 
     @app.post("/api/label")
     def label() -> Response:
-        body = _json_body()
-        example_id = _example_id(body)
-        annotator = _annotator(body.get("annotator"))
+        body = json_body()
+        example_id = id_of(body)
+        annotator = person(body.get("annotator"))
         value = body.get("label")
         if value not in labels:
             raise LabelError(f"unknown label {value!r}; valid labels: {', '.join(labels)}")
@@ -164,7 +179,7 @@ def _write_routes(app: Flask, store: LabelStore, settings: LabelSettings) -> Non
 
     @app.post("/api/undo")
     def undo() -> Response:
-        annotator = _annotator(_json_body().get("annotator"))
+        annotator = person(json_body().get("annotator"))
         item = store.undo(annotator, lease_seconds=settings.lease_seconds)
         if item is None:
             raise LabelError(f"annotator {annotator!r} has no label to undo")
@@ -172,52 +187,7 @@ def _write_routes(app: Flask, store: LabelStore, settings: LabelSettings) -> Non
 
     @app.post("/api/skip")
     def skip() -> Response:
-        body = _json_body()
-        example_id = _example_id(body)
-        store.skip(example_id, _annotator(body.get("annotator")))
+        body = json_body()
+        example_id = id_of(body)
+        store.skip(example_id, person(body.get("annotator")))
         return jsonify(ok=True)
-
-
-def _json_body() -> dict[str, Any]:
-    if not request.is_json:
-        raise UnsupportedMediaType("send a JSON object with Content-Type: application/json")
-    try:
-        text = request.get_data().decode("utf-8")  # strict: no replacement characters stored
-    except UnicodeDecodeError:
-        raise LabelError("the request body is not valid UTF-8") from None
-    try:
-        body = json.loads(text)
-    except json.JSONDecodeError as error:
-        raise LabelError(f"the request body is not valid JSON ({error})") from None
-    except RecursionError:
-        raise LabelError("the request body is nested too deeply") from None
-    if not isinstance(body, dict):
-        raise LabelError("the request body must be a JSON object")
-    return body
-
-
-def _example_id(body: dict[str, Any]) -> int:
-    value = body.get("id")
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise LabelError(f"\"id\" must be an integer example id, got {value!r}")
-    return _in_range(value)
-
-
-def _in_range(example_id: int) -> int:
-    """Ids are non-negative and fit SQLite's 64-bit integers; anything else names no example."""
-    if not 0 <= example_id < 2**63:
-        raise NotFound(f"no example with id {example_id}")
-    return example_id
-
-
-def _annotator(value: Any) -> str:
-    if not isinstance(value, str) or not value.strip():
-        raise LabelError("\"annotator\" (the name of the person labelling) is required")
-    value = value.strip()
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:  # a lone surrogate from a \\ud800 escape
-        raise LabelError("\"annotator\" is not valid Unicode text") from None
-    if len(value) > MAX_ANNOTATOR_LENGTH:
-        raise LabelError(f"\"annotator\" is longer than {MAX_ANNOTATOR_LENGTH} characters")
-    return value

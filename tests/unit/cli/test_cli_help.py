@@ -30,6 +30,18 @@ def test_every_option_has_help_with_its_default_once(command):
     assert not re.search(r"\(default: (True|False|None)\)", text)
 
 
+def test_every_label_start_option_has_help_with_its_default_once():
+    (commands,) = [a for a in _subparser("label")._actions if a.__class__.__name__ == "_SubParsersAction"]
+    parser = commands.choices["start"]
+    for action in parser._actions:
+        if action.option_strings and action.dest != "help":
+            assert action.help, f"label start {action.option_strings[0]} has no help"
+    text = parser.format_help()
+    for entry in re.split(r"\n  (?=-)", text):
+        assert entry.count("(default:") <= 1, entry
+    assert not re.search(r"\(default: (True|False|None)\)", text)
+
+
 def test_off_flags_read_naturally():
     text = " ".join(_subparser("run").format_help().split())
     assert "--no-group-by-length plain shuffled training batches (default: batches of examples" in text

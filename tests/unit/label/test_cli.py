@@ -31,9 +31,11 @@ def fails(capsys, *argv: str) -> str:
     (("--data", "DATA", "--labels", "a,b", "--budget", "9"), "--budget (9) is larger than the 8"),
     (("--data", "DATA", "--labels", "a,b", "--cv-folds", "1"), "--cv-folds must be 0"),
     (("--data", "nowhere.csv", "--labels", "a,b"), "no such file"),
+    (("--data", "DATA", "--labels", "a,b", "--token", "short"), "--token must be at least 16"),
+    (("--data", "DATA", "--labels", "a,b", "--guidelines", "nowhere.md"), "--guidelines"),
 ])
 def test_start_refuses_bad_input_and_creates_nothing(tmp_path, capsys, data, extra, message):
-    argv = [str(data) if a == "DATA" else str(tmp_path / a) if a == "nowhere.csv" else a for a in extra]
+    argv = [str(data) if a == "DATA" else str(tmp_path / a) if a.startswith("nowhere.") else a for a in extra]
     err = fails(capsys, "label", "start", str(tmp_path / "p"), *argv)
     assert message in err and err.startswith("peftal: error:")
     assert not (tmp_path / "p" / "project.sqlite").exists()
@@ -140,10 +142,12 @@ def test_stats_prints_kappa_and_alpha_per_pair_and_label(capsys, make_project):
     assert "a / c           2      50.0%  0.333" in out
     assert "8 of 8 texts labelled, 16 annotations by 3 annotators (--overlap 1)" in out
     assert "texts labelled more than once: 8; unresolved ties: 3" in out
+    assert "disagreements to review (the page /review): 3; texts reviewed: 0" in out
     assert "Krippendorff's alpha (nominal), on the 8 texts labelled more than once" in out
     assert main(["label", "stats", str(folder), "--json"]) == 0
     numbers = json.loads(capsys.readouterr().out)
     assert numbers["annotations"] == 16 and numbers["by_annotator"] == {"a": 8, "b": 6, "c": 2}
+    assert (numbers["disagreements"], numbers["reviewed"]) == (3, 0)
     pair = next(p for p in numbers["agreement"]["pairs"] if p["annotators"] == ["a", "b"])
     assert pair["kappa"] == pytest.approx(kappa)
     assert f"(all labels)  {numbers['agreement']['alpha']:.3f}" in out
@@ -166,3 +170,15 @@ def test_export_keeps_every_annotation_and_writes_the_agreement(tmp_path, capsys
     err = fails(capsys, "label", "export", str(folder), "--output", str(out),
                 "--agreement", str(folder / "project.sqlite"))
     assert "--agreement" in err and "refusing to overwrite" in err
+
+
+def test_every_start_option_is_in_the_docs():
+    from peftal.cli import build_parser
+    from tests.conftest import REPO
+
+    (commands,) = [a for a in build_parser()._actions if a.__class__.__name__ == "_SubParsersAction"]
+    (label,) = [a for a in commands.choices["label"]._actions if a.__class__.__name__ == "_SubParsersAction"]
+    docs = (REPO / "docs" / "labelling.md").read_text()
+    options = [o for a in label.choices["start"]._actions for o in a.option_strings if o.startswith("--")]
+    assert "--token" in options
+    assert [o for o in options if o != "--help" and f"`{o}" not in docs] == []

@@ -1,6 +1,7 @@
 // The labelling page: one text at a time, one button per label, shortcuts 1-9 / Enter / u / s.
 // It talks only to the JSON API (docs/labelling.md). Texts are inserted with textContent, never
-// as HTML, so a text in the data cannot run script in the page.
+// as HTML, so a text in the data cannot run script in the page (the guidelines are the one
+// exception: HTML the server renders safely from the project's Markdown).
 "use strict";
 
 const $ = (id) => document.getElementById(id);
@@ -266,7 +267,18 @@ function begin(name) {
   guarded(loadNext);
 }
 
+async function showGuidelines() {
+  // Rendered by the server from Markdown with raw HTML off (peftal/label/guidelines.py): the one
+  // place where the page inserts HTML, and none of it comes from the data or the annotators.
+  const answer = await api("GET", "/api/guidelines");
+  if (!answer.ok || answer.data.html === null) return;
+  $("guidelines-body").innerHTML = answer.data.html;
+  $("guidelines").hidden = false;
+  document.body.classList.add("has-guidelines");
+}
+
 async function init() {
+  showGuidelines();
   const answer = await api("GET", "/api/project");
   state.project = answer.data;
   document.title = `peftal label · ${state.project.name}`;

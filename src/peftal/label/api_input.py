@@ -1,0 +1,66 @@
+"""Reading a request of the labelling API: its JSON body, an example id, a person's name.
+
+Shared by the labelling routes (:mod:`peftal.label.server`) and the review routes
+(:mod:`peftal.label.review`); each refusal is a :class:`~peftal.label.errors.LabelError` that the
+app answers with a 4xx and ``{"error": "..."}``.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from flask import request
+
+from peftal.label.errors import LabelError, NotFound, UnsupportedMediaType
+
+MAX_NAME_LENGTH = 80
+
+
+def json_body() -> dict[str, Any]:
+    """The request's JSON object; refused unless sent as ``application/json`` (no CSRF by form)."""
+    if not request.is_json:
+        raise UnsupportedMediaType("send a JSON object with Content-Type: application/json")
+    try:
+        text = request.get_data().decode("utf-8")  # strict: no replacement characters stored
+    except UnicodeDecodeError:
+        raise LabelError("the request body is not valid UTF-8") from None
+    try:
+        body = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise LabelError(f"the request body is not valid JSON ({error})") from None
+    except RecursionError:
+        raise LabelError("the request body is nested too deeply") from None
+    if not isinstance(body, dict):
+        raise LabelError("the request body must be a JSON object")
+    return body
+
+
+def id_of(body: dict[str, Any]) -> int:
+    """The body's ``"id"``: an integer naming an example."""
+    value = body.get("id")
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise LabelError(f"\"id\" must be an integer example id, got {value!r}")
+    return in_range(value)
+
+
+def in_range(value: int) -> int:
+    """Ids are non-negative and fit SQLite's 64-bit integers; anything else names no example."""
+    if not 0 <= value < 2**63:
+        raise NotFound(f"no example with id {value}")
+    return value
+
+
+def person(value: Any, field: str = "annotator", role: str = "the person labelling") -> str:
+    """A person's name from the body's ``field``: non-blank Unicode text of at most
+    :data:`MAX_NAME_LENGTH` characters, stripped."""
+    if not isinstance(value, str) or not value.strip():
+        raise LabelError(f"\"{field}\" (the name of {role}) is required")
+    value = value.strip()
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate from a \\ud800 escape
+        raise LabelError(f"\"{field}\" is not valid Unicode text") from None
+    if len(value) > MAX_NAME_LENGTH:
+        raise LabelError(f"\"{field}\" is longer than {MAX_NAME_LENGTH} characters")
+    return value
