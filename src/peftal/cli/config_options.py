@@ -89,6 +89,17 @@ def add_config_options(parser: argparse.ArgumentParser, cls: type, *, example: s
     parser.add_argument("--config", type=Path, default=None, metavar="FILE",
                         help=f"YAML file of these options (e.g. {example}), as in a study cell; "
                              "options given on the command line win")
+    add_field_options(parser, cls, extra=extra, positive=positive, skip=skip)
+
+
+def add_field_options(parser: argparse.ArgumentParser, cls: type, *,
+                      extra: dict[str, dict[str, Any]] | None = None,
+                      positive: tuple[str, ...] = (), skip: tuple[str, ...] = ()) -> None:
+    """One option per field of dataclass ``cls`` (a config, or a shared option block such as
+    :class:`~peftal.peft.recipes.RecipeOptions`): name, type and help from the field, the shared
+    blocks' keywords from :func:`shared_option_extras`; an option not given is absent from the
+    parsed namespace (``argparse.SUPPRESS``), so the config's own default applies. Arguments as
+    :func:`add_config_options`."""
     docs, hints, extra = field_docs(cls), typing.get_type_hints(cls), extra or {}
     shared = shared_option_extras()
     for field in dataclasses.fields(cls):

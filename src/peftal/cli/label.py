@@ -11,8 +11,9 @@ from typing import Any
 from peftal.cli.options import positive_float, positive_int
 
 # Options that map one-to-one onto LabelSettings fields (dest → settings key).
+# The recipe options (lr, head_lr, min_steps) are the shared block every training command has.
 _SETTINGS = ("text_column", "text_pair_column", "model", "method", "strategy", "query_size", "budget",
-             "epochs", "batch_size", "lr", "head_lr", "max_length", "pooling", "seed", "cold_start",
+             "epochs", "batch_size", "max_length", "pooling", "seed", "cold_start",
              "cv_folds", "pool_subsample", "lease_seconds", "overlap")
 
 
@@ -51,8 +52,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def _register_start(commands: argparse._SubParsersAction) -> None:
     from peftal.al.strategies import STRATEGIES
+    from peftal.cli.config_options import add_field_options
     from peftal.label.project import COLD_STARTS, LabelSettings
     from peftal.peft import METHODS
+    from peftal.peft.recipes import RecipeOptions
 
     d = LabelSettings(labels=("a", "b"))
     start = commands.add_parser(
@@ -79,8 +82,7 @@ def _register_start(commands: argparse._SubParsersAction) -> None:
                        help="labels wanted in all (default: the whole pool)")
     start.add_argument("--epochs", type=positive_int, help=f"epochs per retrain (default: {d.epochs})")
     start.add_argument("--batch-size", type=positive_int, help=f"(default: {d.batch_size})")
-    start.add_argument("--lr", type=positive_float, help="learning rate (default: the method's own)")
-    start.add_argument("--head-lr", type=positive_float, help="head learning rate (default: the method's)")
+    add_field_options(start, RecipeOptions)  # --lr, --head-lr, --min-steps: as every training command
     start.add_argument("--max-length", type=positive_int,
                        help=f"texts are truncated to this many tokens (default: {d.max_length})")
     start.add_argument("--pooling", choices=("mean", "cls"), help=f"(default: {d.pooling})")
@@ -113,9 +115,12 @@ def _register_start(commands: argparse._SubParsersAction) -> None:
 
 
 def _overrides(args: argparse.Namespace) -> dict[str, Any]:
+    from peftal.cli.config_options import config_values
     from peftal.label.project import parse_labels
+    from peftal.peft.recipes import RecipeOptions
 
     values = {key: getattr(args, key) for key in _SETTINGS if getattr(args, key) is not None}
+    values.update(config_values(args, RecipeOptions))  # only the ones given (argparse.SUPPRESS)
     if args.labels is not None:
         values["labels"] = list(parse_labels(args.labels))
     if args.data is not None:

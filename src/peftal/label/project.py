@@ -19,6 +19,7 @@ from peftal.defaults import DEFAULT_METHOD
 from peftal.errors import UsageError
 from peftal.integrity import check_sqlite
 from peftal.label.store import STORE_NAME, LabelStore
+from peftal.peft.recipes import RecipeOptions
 from peftal.store.atomic import atomic_path
 from peftal.validation import check_rate, check_seed
 
@@ -30,8 +31,11 @@ FIXED = ("labels", "text_column", "text_pair_column", "data", "seed")
 
 
 @dataclass(frozen=True)
-class LabelSettings:
-    """Everything ``peftal label start`` is configured with (stored in the project).
+class LabelSettings(RecipeOptions):
+    """Everything ``peftal label start`` is configured with (stored in the project). The learning
+    rates and the step floor of every retrain are the shared recipe options of every command that
+    trains (:class:`~peftal.peft.recipes.RecipeOptions`: ``lr``, ``head_lr``, ``min_steps``; default:
+    the method's own).
 
     Attributes:
         labels: The label names, in button / shortcut order.
@@ -43,7 +47,7 @@ class LabelSettings:
         strategy: Query strategy preset that ranks the pool after each retrain.
         query_size: Retrain after this many new labels.
         budget: Labels wanted in all; ``None`` = the whole pool. Nothing is handed out beyond it.
-        epochs, batch_size, lr, head_lr, max_length, pooling: Training settings (as ``peftal run``).
+        epochs, batch_size, max_length, pooling: Training settings (as ``peftal run``).
         seed: Seed of the cold-start order, every training run and every query.
         cold_start: ``random`` (seeded order) or ``kmeans`` (the examples nearest to k-means
             centres of the base model's embeddings come first) until a first model exists.
@@ -55,7 +59,7 @@ class LabelSettings:
             annotators label each, to measure their agreement (:mod:`peftal.label.agreement`).
     """
 
-    labels: tuple[str, ...]
+    labels: tuple[str, ...] = ()  # a default only because the recipe options before it have one
     text_column: str = "text"
     text_pair_column: str | None = None
     data: str = ""
@@ -66,8 +70,6 @@ class LabelSettings:
     budget: int | None = None
     epochs: int = 10
     batch_size: int = 16
-    lr: float | None = None
-    head_lr: float | None = None
     max_length: int = 128
     pooling: str = "mean"
     seed: int = 0
@@ -78,6 +80,7 @@ class LabelSettings:
     overlap: float = 0.0
 
     def __post_init__(self) -> None:
+        super().__post_init__()  # the recipe options' checks
         check_labels(self.labels)
         for name in ("query_size", "epochs", "batch_size", "max_length"):
             if getattr(self, name) < 1:
@@ -91,8 +94,7 @@ class LabelSettings:
                              f"got {self.cold_start!r}")
         if self.cv_folds == 1 or self.cv_folds < 0:
             raise UsageError(f"--cv-folds must be 0 (none) or >= 2, got {self.cv_folds}")
-        for name in ("lr", "head_lr", "lease_seconds"):
-            check_rate(getattr(self, name), f"--{name.replace('_', '-')}")
+        check_rate(self.lease_seconds, "--lease-seconds")
         check_seed(self.seed)
         if isinstance(self.overlap, bool) or not isinstance(self.overlap, int | float) or not (
                 0 <= self.overlap <= 1):

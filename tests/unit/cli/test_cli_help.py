@@ -12,9 +12,12 @@ from peftal.training.progress import ProgressLog, format_seconds
 
 
 def _subparser(name: str):
+    """The parser of a command, e.g. ``run`` or ``label start``."""
     parser = build_parser()
-    (subparsers,) = [a for a in parser._actions if a.__class__.__name__ == "_SubParsersAction"]
-    return subparsers.choices[name]
+    for word in name.split():
+        (subparsers,) = [a for a in parser._actions if a.__class__.__name__ == "_SubParsersAction"]
+        parser = subparsers.choices[word]
+    return parser
 
 
 @pytest.mark.parametrize("command", ["run", "predict", "report", "analyze"])
@@ -111,7 +114,7 @@ def _shared_option(parser, dest):
 
 @pytest.mark.parametrize("block, commands", [
     ("peftal.data.options:DataOptions", ("run", "train")),
-    ("peftal.peft.recipes:RecipeOptions", ("run", "train", "pretrain")),
+    ("peftal.peft.recipes:RecipeOptions", ("run", "train", "pretrain", "label start")),
 ])
 def test_shared_option_blocks_parse_alike_in_every_command(block, commands):
     import dataclasses
