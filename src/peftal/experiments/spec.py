@@ -33,7 +33,9 @@ from peftal.config import build_config
 from peftal.errors import UsageError
 from peftal.experiments.worker import config_dict
 
-META_KEYS = ("name", "kind", "description", "grids", "claims")  # claims: peftal.claims.grammar
+META_KEYS = ("name", "kind", "description", "grids", "claims", "recipes")  # claims: peftal.claims.grammar
+# What a spec's ``recipes:`` may set per method (the fields of peftal.peft.recipes.RecipeOptions)
+RECIPE_KEYS = ("lr", "head_lr", "min_steps")
 DEFAULT_KIND = "active_learning"
 # Plural spellings that do not follow "option + s".
 _IRREGULAR_PLURALS = {"strategies": "strategy"}
@@ -84,6 +86,9 @@ class Spec:
         description: Free text.
         options: Top-level option keys → values (lists for axes), keys normalised to lower_snake.
         grids: Sub-grids, each a mapping merged over ``options``; ``[{}]`` when the spec has none.
+        recipes: Method (as written in ``methods``) → its recipe in this study (``lr``,
+            ``head_lr``, ``min_steps``), replacing the method's own; an option the spec sets for
+            the cells (top level or sub-grid) wins over it.
         source: Where it was read from (for messages).
         raw: The parsed YAML mapping, as written.
     """
@@ -95,6 +100,7 @@ class Spec:
     grids: list[dict[str, Any]]
     source: str
     raw: dict[str, Any]
+    recipes: dict[str, dict[str, Any]] = dataclasses.field(default_factory=dict)
 
 
 def load_spec(path: str | Path) -> Spec:
@@ -132,6 +138,15 @@ def parse_spec(text: str, *, source: str = "<spec>", default_name: str = "study"
         raise UsageError(f"{source}: 'grids' must be a list of mappings (each a sub-grid)")
     elif not grids:
         raise UsageError(f"{source}: 'grids' is an empty list: the study has no cells")
+    recipes = raw.get("recipes") or {}
+    if not isinstance(recipes, dict) or not all(isinstance(r, dict) for r in recipes.values()):
+        raise UsageError(f"{source}: 'recipes' must map a method to its settings, e.g. "
+                         "'recipes: {bitfit: {lr: 1.0e-3}}'")
+    for method, recipe in recipes.items():
+        unknown = sorted(set(map(_normalise, recipe)) - set(RECIPE_KEYS))
+        if unknown:
+            raise UsageError(f"{source}: recipes: {method}: unknown key {unknown[0]!r}; a recipe sets "
+                             f"{', '.join(RECIPE_KEYS)}")
     return Spec(
         name=str(raw.get("name") or default_name),
         kind=str(raw.get("kind") or DEFAULT_KIND),
@@ -140,6 +155,8 @@ def parse_spec(text: str, *, source: str = "<spec>", default_name: str = "study"
         grids=[{_normalise(str(key)): value for key, value in grid.items()} for grid in grids],
         source=source,
         raw=raw,
+        recipes={str(method): {_normalise(k): v for k, v in recipe.items()}
+                 for method, recipe in recipes.items()},
     )
 
 
@@ -224,11 +241,15 @@ def expand(spec: Spec, config_cls: type, *, problems: list[str] | None = None) -
     seen: dict[str, int] = {}  # cell id → the sub-grid that first produced it
     bad_values: dict[str, list[str]] = {}
     top = _axes_of(spec.options, fields, problems)
+    methods: set[str] = set()
     for grid_index, grid in enumerate(spec.grids):
         axes = {**top, **_axes_of(grid, fields, problems)}
         varying = [name for name, values in axes.items() if len(values) > 1 or name == "seed"]
         for combination in itertools.product(*axes.values()):
             values = dict(zip(axes, combination, strict=True))
+            # the study's recipe of the cell's method under what the spec sets for the cells
+            values = {**spec.recipes.get(str(values.get("method")), {}), **values}
+            methods.add(str(values.get("method")))
             try:
                 config = build_config(config_cls, values, owner="cell")
             except UsageError as error:
@@ -247,6 +268,9 @@ def expand(spec: Spec, config_cls: type, *, problems: list[str] | None = None) -
             cells.append(Cell(cell_id, spec.kind, config, label))
     for message, where in bad_values.items():
         problems.append(_with_cells(message, where))
+    for method in sorted(set(spec.recipes) - methods):
+        problems.append(f"recipes: {method!r} is not a method of the study's cells "
+                        f"({', '.join(sorted(methods))})")
     if not cells and not problems:
         problems.append("the grid has no cells")
     if own and problems:

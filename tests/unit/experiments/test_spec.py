@@ -194,3 +194,33 @@ def test_a_cell_leaving_the_method_to_the_default_stores_the_method_it_trains():
     stored = {(c.config.dataset, c.config_dict["method"]) for c in cells}
     assert stored == {("trec", "ia3"), ("mrpc", "lora")}
     assert all(c.config.method is None for c in cells)
+
+
+def test_a_studys_recipes_set_each_methods_rates_under_what_the_spec_sets():
+    spec = spec_of("""
+        datasets: [trec]
+        methods: [lora, full, "houlsby[reduction_factor=8]"]
+        seeds: [0]
+        recipes:
+          full: {lr: 3.0e-5, min-steps: 100}
+          "houlsby[reduction_factor=8]": {lr: 1.0e-3}
+          lora: {lr: 1.0e-2}
+        grids:
+          - {}
+          - {methods: [lora], lr: 5.0e-4, seeds: [1]}
+    """)
+    by_cell = {(c.config.method, c.config.seed): c.config for c in expand(spec, RunConfig)}
+    assert (by_cell["full", 0].lr, by_cell["full", 0].min_steps) == (3e-5, 100)
+    assert (by_cell["houlsby[reduction_factor=8]", 0].lr, by_cell["lora", 0].lr) == (1e-3, 1e-2)
+    assert by_cell["lora", 1].lr == 5e-4  # a sub-grid's lr wins over the study's recipe
+    assert by_cell["lora", 0].min_steps is None  # the method's own step floor
+
+
+@pytest.mark.parametrize("recipes, message", [
+    ("{bitfit: {lr: 1.0e-3}}", "recipes: 'bitfit' is not a method of the study's cells (full, lora)"),
+    ("{lora: {epochs: 3}}", "recipes: lora: unknown key 'epochs'; a recipe sets lr, head_lr, min_steps"),
+    ("[lora]", "'recipes' must map a method to its settings"),
+])
+def test_bad_recipes_are_refused(recipes, message):
+    with pytest.raises(UsageError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        expand(spec_of(f"datasets: [trec]\nmethods: [lora, full]\nrecipes: {recipes}\n"), RunConfig)
