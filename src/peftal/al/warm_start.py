@@ -40,7 +40,12 @@ def stratified_warm_start(labels: np.ndarray, size: int, rng: np.random.Generato
 def draw_warm_start(labels: np.ndarray, size: int, rng: np.random.Generator, *,
                     stratified: bool = False) -> np.ndarray:
     """The labelled ids before the first round of a pool whose labels are ``labels``: uniform, or
-    class-balanced when ``stratified``."""
+    when ``stratified`` class-balanced (a multi-label ``(pool, labels)`` matrix: every label at its
+    share of the pool, by iterative stratification)."""
+    if stratified and np.ndim(labels) == 2:
+        from peftal.data.sampling import multilabel_stratified_sample
+
+        return multilabel_stratified_sample(labels, size, rng)
     if stratified:
         return stratified_warm_start(labels, size, rng)
     return random_warm_start(len(labels), size, rng)

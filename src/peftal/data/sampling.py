@@ -33,6 +33,33 @@ def subset_size(num_available: int, *, fraction: float | None, num_train: int | 
     return num_available
 
 
+def multilabel_stratified_sample(labels: np.ndarray, size: int, rng: np.random.Generator) -> np.ndarray:
+    """``size`` ids whose label shares follow those of the multi-label matrix ``labels``.
+
+    Iterative stratification (Sechidis et al. 2011, with Szymański & Kajdanowicz's 2017 extension
+    to label pairs) from the ``iterative-stratification`` package: it assigns the examples of the
+    rarest labels first, so a rare label is neither missing from a small subset nor over-drawn, as
+    happens with uniform draws. Seeded from ``rng`` (the package takes an integer seed).
+
+    Args:
+        labels: ``(n, labels)`` 0/1 matrix of the whole training split.
+        size: Number of ids to return, ``1 <= size < n``.
+        rng: The only source of randomness.
+
+    Returns:
+        Sorted ``(size,)`` int64 ids into ``labels``.
+    """
+    from iterstrat.ml_stratifiers import MultilabelStratifiedShuffleSplit
+
+    labels = np.asarray(labels)
+    if not 1 <= size < len(labels):
+        raise ValueError(f"size must lie in [1, {len(labels) - 1}], got {size}")
+    split = MultilabelStratifiedShuffleSplit(n_splits=1, train_size=size, test_size=len(labels) - size,
+                                             random_state=int(rng.integers(2**31 - 1)))
+    chosen, _rest = next(split.split(np.zeros((len(labels), 1)), labels))
+    return np.sort(chosen).astype(np.int64)
+
+
 def stratified_sample(labels: np.ndarray, size: int, rng: np.random.Generator) -> np.ndarray:
     """``size`` ids drawn without replacement so that each class keeps its share of ``labels``.
 
@@ -65,12 +92,15 @@ def stratified_sample(labels: np.ndarray, size: int, rng: np.random.Generator) -
 
 def sample_training_ids(num_available: int, size: int, rng: np.random.Generator,
                         labels: np.ndarray | None = None) -> np.ndarray:
-    """Sorted ids of a seeded training subset: stratified by ``labels`` when given, else uniform.
+    """Sorted ids of a seeded training subset: stratified by ``labels`` when given (class ids, or a
+    multi-label ``(n, labels)`` 0/1 matrix: :func:`multilabel_stratified_sample`), else uniform.
 
     Regression targets and QA questions have no classes, so they are sampled uniformly.
     """
     if size >= num_available:
         return np.arange(num_available, dtype=np.int64)
+    if labels is not None and np.ndim(labels) == 2:
+        return multilabel_stratified_sample(labels, size, rng)
     if labels is not None:
         return stratified_sample(labels, size, rng)
     return np.sort(rng.choice(num_available, size=size, replace=False)).astype(np.int64)

@@ -87,7 +87,8 @@ class RunConfig(DataOptions, RecipeOptions):
             encoder (0 = no CKA; stored as the ``cka`` artifact, see ``peftal analyze``; not measured
             for a method that keeps the encoder frozen, whose CKA is 1 by construction).
         cka_every_round: Measure CKA after every round, not only the last.
-        stratified_warm_start: Draw a class-balanced warm start.
+        stratified_warm_start: Draw a class-balanced warm start (multi-label: every label at
+            its share of the pool, by iterative stratification).
         warm_restart: Continue each round from the previous round's model (a fresh optimiser and
             schedule) instead of retraining from the pretrained weights.
         stop: End the run early when this stopping criterion fires (repeatable), e.g.

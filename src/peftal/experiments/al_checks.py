@@ -53,9 +53,9 @@ def check_data(config: Any, task: TaskData, method: Any, strategy: Any) -> None:
     method.check_task(task.task)
     if config.acquisition_method is not None:
         parse_method(config.acquisition_method).check_task(task.task)
-    if config.stratified_warm_start and task.task in ("regression", "multilabel"):
-        raise UsageError("--stratified-warm-start needs one class per text; it does not apply to the "
-                         f"{task.task} task {task.name!r}")
+    if config.stratified_warm_start and task.task == "regression":
+        raise UsageError("--stratified-warm-start needs classes or labels; it does not apply to the "
+                         f"regression task {task.name!r}")
     if config.threshold is not None and task.task != "multilabel":
         raise UsageError("--threshold applies to the multilabel task only")
     if config.budget > len(task.train):

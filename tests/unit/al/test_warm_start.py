@@ -26,3 +26,14 @@ def test_a_small_class_gives_all_it_has():
 def test_random_warm_start():
     picked = random_warm_start(100, 10, np.random.default_rng(0))
     assert len(np.unique(picked)) == 10 and np.all(np.diff(picked) > 0)
+
+
+def test_a_stratified_multilabel_warm_start_keeps_every_labels_share():
+    from peftal.al.warm_start import draw_warm_start
+
+    rng = np.random.default_rng(0)
+    labels = (rng.random((2000, 10)) < np.geomspace(0.4, 0.01, 10)).astype(np.int64)
+    ids = draw_warm_start(labels, 100, np.random.default_rng(5), stratified=True)
+    assert len(ids) == len(set(ids)) == 100
+    expected = labels.mean(axis=0) * 100  # label counts a share-keeping sample of 100 holds
+    assert np.all(np.abs(labels[ids].sum(axis=0) - expected) <= 1.5)

@@ -67,3 +67,30 @@ def test_subset_size():
 def test_subset_size_rejects_bad_input(fraction, num_train, message):
     with pytest.raises(UsageError, match=message.replace("(", r"\(").replace("]", r"\]")):
         subset_size(100, fraction=fraction, num_train=num_train)
+
+
+def _goemotions_like(rng: np.random.Generator) -> np.ndarray:
+    """4,000 texts, 28 labels, a few common and many rare ones (about 1.2 labels a text)."""
+    rates = np.geomspace(0.3, 0.002, 28)
+    return (rng.random((4000, 28)) < rates).astype(np.int64)
+
+
+def test_a_multilabel_subset_keeps_each_labels_share_closer_than_uniform_draws():
+    labels = _goemotions_like(np.random.default_rng(7))
+    shares = labels.mean(axis=0)
+    stratified, uniform = [], []
+    for seed in range(5):
+        ids = sample_training_ids(len(labels), 200, np.random.default_rng(seed), labels)
+        assert len(ids) == len(set(ids)) == 200 and np.all(np.diff(ids) > 0)
+        stratified.append(np.abs(labels[ids].mean(axis=0) - shares).sum())
+        drawn = np.random.default_rng(seed).choice(len(labels), 200, replace=False)
+        uniform.append(np.abs(labels[drawn].mean(axis=0) - shares).sum())
+    assert np.mean(stratified) < 0.5 * np.mean(uniform)  # summed absolute share error per subset
+
+
+def test_a_multilabel_subset_is_seeded_by_the_generator():
+    labels = _goemotions_like(np.random.default_rng(1))
+    first = sample_training_ids(len(labels), 300, np.random.default_rng(3), labels)
+    again = sample_training_ids(len(labels), 300, np.random.default_rng(3), labels)
+    other = sample_training_ids(len(labels), 300, np.random.default_rng(4), labels)
+    assert np.array_equal(first, again) and not np.array_equal(first, other)
