@@ -154,7 +154,7 @@ def open_or_create(args: argparse.Namespace):
 def start_main(args: argparse.Namespace) -> int:
     import logging
 
-    from werkzeug.serving import make_server
+    from waitress import create_server
 
     from peftal.errors import UsageError
     from peftal.label.access import check_token, new_token
@@ -171,13 +171,17 @@ def start_main(args: argparse.Namespace) -> int:
     store, settings, created = open_or_create(args)
     if guidelines is not None:
         save_guidelines(args.project, guidelines)
-    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no line per request in the terminal
+    # "Task queue depth is N": requests wait for one of the threads, which is what they are for
+    logging.getLogger("waitress.queue").setLevel(logging.ERROR)
     counts = store.counts()
     trainer = None if args.no_trainer else TrainerProcess(args.project)
     app = create_app(store, settings, name=args.project.resolve().name, trainer=trainer,
                      trusted_hosts=[*LOOPBACK_HOSTS, args.host] if loopback else None, token=token)
     try:
-        server = make_server(args.host, args.port, app, threaded=True)
+        # the production server `peftal serve` runs on (why waitress: peftal/serve/server.py);
+        # requests are small JSON bodies, so 1 MiB bounds them with room to spare
+        server = create_server(app, host=args.host, port=args.port, threads=8, ident="peftal-label",
+                               max_request_body_size=1 << 20, channel_timeout=120)
     except OSError as error:
         raise UsageError(f"cannot serve on {args.host}:{args.port} ({error.strerror or error}); "
                          "choose another --port or --host") from None
@@ -193,20 +197,20 @@ def start_main(args: argparse.Namespace) -> int:
           flush=True)
     if token is not None:
         print(f"peftal label: every request needs the access token {token}: open "
-              f"http://{host}:{server.server_port}/?token={token} once in each browser (scripts send "
+              f"http://{host}:{server.effective_port}/?token={token} once in each browser (scripts send "
               f"'Authorization: Bearer {token}')", flush=True)
     if not loopback:
         print(f"peftal: warning: serving on {args.host} over plain HTTP: the token and the texts "
               "cross the network unencrypted (use a network you trust, or an HTTPS proxy)", flush=True)
-    print(f"peftal label: serving on http://{host}:{server.server_port}/ (Ctrl-C to stop)", flush=True)
+    print(f"peftal label: serving on http://{host}:{server.effective_port}/ (Ctrl-C to stop)", flush=True)
     # SIGTERM ends the server the same way as Ctrl-C: the trainer is stopped on the way out.
     signal.signal(signal.SIGTERM, _interrupt)
     try:
-        server.serve_forever()  # returns on Ctrl-C (Werkzeug catches the KeyboardInterrupt)
+        server.run()  # until Ctrl-C or SIGTERM; a label is committed before its answer is sent
     except KeyboardInterrupt:
         pass
     finally:
-        server.server_close()
+        server.close()
         if trainer is not None:
             trainer.stop()
     print("peftal label: stopped; every acknowledged label is saved", flush=True)
