@@ -305,9 +305,17 @@ def matches(config: Mapping[str, Any], select: Mapping[str, Iterable[Any]]) -> b
     return all(any(same_value(config.get(key), v) for v in values) for key, values in select.items())
 
 
+# A method's recipe goes with it: two cells compared by method may differ in these (a spec's
+# ``recipes:`` sets them per method) and are still a pair.
+RECIPE_KEYS = ("lr", "head_lr", "min_steps")
+
+
 def identity(config: Mapping[str, Any], leave_out: Iterable[str]) -> str:
-    """A run's config without ``leave_out``: equal for the two runs of a pair."""
+    """A run's config without ``leave_out``: equal for the two runs of a pair. Leaving out the
+    method leaves out its recipe (:data:`RECIPE_KEYS`) too."""
     leave_out = set(leave_out)
+    if "method" in leave_out:
+        leave_out |= set(RECIPE_KEYS)
     return json.dumps({k: v for k, v in config.items() if k not in leave_out}, sort_keys=True,
                       default=str)
 

@@ -1,8 +1,9 @@
 """The labelling web server: the page and the JSON API it uses (docs/labelling.md lists both).
 
 Flask, served by waitress (the production WSGI server `peftal serve` runs on) with a pool of
-threads, each request with its own SQLite connection. Every answer to a write is sent only after the store has committed it. Bad requests
-(malformed JSON, an unknown label or id) get a 4xx with ``{"error": "..."}`` and store nothing.
+threads, each request with its own SQLite connection. Every answer to a write is sent only after
+the store has committed it. Bad requests (malformed JSON, an unknown label or id) get a 4xx
+with ``{"error": "..."}`` and store nothing.
 
 Every request that changes state is a POST (leasing the next example included; GETs only read),
 and POSTs must carry ``Content-Type: application/json``: a web page on another site cannot send

@@ -130,3 +130,13 @@ def test_a_metric_no_dataset_of_the_claim_records_is_refused(tmp_path):
     spec.write_text(body + "  - final[metric=mcc](method=bitfit) > final[metric=mcc](method=full)\n")
     with pytest.raises(SpecError, match="dataset 'mrpc' records none of mcc"):
         plan_study(spec)
+
+
+def test_a_pair_by_method_ignores_the_methods_recipes_and_nothing_else():
+    from peftal.claims.grammar import identity
+
+    bitfit = {"dataset": "cola", "method": "bitfit", "lr": 1e-3, "min_steps": None, "seed": 0}
+    full = {"dataset": "cola", "method": "full", "lr": None, "min_steps": None, "seed": 0}
+    assert identity(bitfit, ["method"]) == identity(full, ["method"])
+    assert identity(bitfit, ["seed"]) != identity({**bitfit, "lr": 1e-2}, ["seed"])  # a real change
+    assert identity(bitfit, ["method"]) != identity({**full, "seed": 1}, ["method"])
