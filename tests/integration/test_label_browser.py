@@ -332,3 +332,63 @@ def test_the_review_page_lists_contradictions_and_resolves_one(tmp_path, data_di
     rows = {row["id"]: row for row in map(json.loads, (tmp_path / "labels.jsonl").read_text().splitlines())}
     assert (rows[example_id]["label"], rows[example_id]["resolution"]) == (parsed[0][2], "review")
     assert [a["label"] for a in rows[example_id]["annotations"]] == [given[example_id]]
+
+
+def test_search_for_a_rare_word_and_label_the_text_found(tmp_path, data_dir):
+    """A word that occurs in one question of 80: the search finds it (the count is the one Python
+    finds), a click puts it on screen leased to Alice, a key labels it, the text she was on comes
+    back, and the export holds the label."""
+    chromium = find_chromium()
+    if chromium is None:
+        pytest.skip("no Chromium found (run .ci/install-browser.sh, or set PEFTAL_CHROMIUM)")
+    import re
+
+    from playwright.sync_api import sync_playwright
+
+    gold = trec_csv(data_dir, tmp_path / "questions.csv", 80)
+    texts = list(gold)
+    words = sorted({w for t in texts for w in re.findall(r"[A-Za-z]{6,}", t)})
+    rare = next(w for w in words if sum(w.casefold() in t.casefold() for t in texts) == 1)
+    (target,) = [t for t in texts if rare.casefold() in t.casefold()]
+    project = tmp_path / "project"
+    server = Server(project, "--data", str(tmp_path / "questions.csv"), "--labels", ",".join(TREC_LABELS),
+                    "--no-trainer")
+    missing: list[str] = []
+    try:
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+            page = browser.new_page(viewport={"width": 1000, "height": 800})
+            page.on("response", lambda a: missing.append(a.url) if a.status == 404 else None)
+            page.set_default_timeout(60_000)
+            page.goto(server.url + "/")
+            page.fill("#annotator", "Alice")
+            page.press("#annotator", "Enter")
+            first_id, first_text = shown(page)
+            page.click("#find summary")
+            page.fill("#search-q", rare.upper())
+            page.click("#search-go")
+            page.wait_for_selector("#search-results button.found")
+            assert page.get_attribute("#search-summary", "data-total") == "1"
+            result = page.locator("#search-results button.found")
+            assert result.inner_text() == target
+            found_id = int(result.get_attribute("data-id"))
+            result.click()
+            page.wait_for_function(f"document.body.dataset.state === 'ready' && "
+                                   f"document.getElementById('text').dataset.id === '{found_id}'")
+            assert page.inner_text("#text") == target
+            # Leased to Alice: another annotator is not handed it, and cannot take it.
+            status, other = server.request("POST", "/api/take", {"id": found_id, "annotator": "Bob"})
+            assert status == 409 and "Alice" in other["error"]
+            press(page, str(TREC_LABELS.index(gold[target]) + 1), leaving=found_id)
+            assert shown(page) == (first_id, first_text)  # back to the text she was on
+            page.fill("#search-q", rare)
+            page.click("#search-go")
+            page.wait_for_function("document.getElementById('search-summary').dataset.total === '0'")
+            browser.close()
+        run_cli("label", "export", str(project), "--output", str(tmp_path / "labels.jsonl"))
+    finally:
+        assert server.stop() == 0
+    assert not missing, f"requests answered 404: {missing}"
+    (row,) = map(json.loads, (tmp_path / "labels.jsonl").read_text().splitlines())
+    assert (row["id"], row["text"], row["label"]) == (found_id, target, gold[target])
+    assert [a["annotator"] for a in row["annotations"]] == ["Alice"]

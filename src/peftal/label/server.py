@@ -11,7 +11,8 @@ label, or lease every text, on the user's behalf. On a loopback address the serv
 only requests whose Host is a loopback name (no DNS rebinding). Bodies over 64 KiB get a 413, a
 full disk a 503, and no page of another site may frame this one. With a token (``--token``, and
 always off loopback) every request without it gets a 401 first (:mod:`peftal.label.access`).
-The reviewer's page and routes are :mod:`peftal.label.review`'s.
+The reviewer's page and routes are :mod:`peftal.label.review`'s; search and the pick of a text
+found, :mod:`peftal.label.search`'s.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from peftal.label.api_input import id_of, in_range, json_body, person
 from peftal.label.errors import LabelError
 from peftal.label.project import LabelSettings
 from peftal.label.review import register_review
+from peftal.label.search import register_search
 from peftal.label.store import LabelStore
 
 MAX_REQUEST_BYTES = 64 * 1024  # a label request is a few hundred bytes
@@ -92,6 +94,7 @@ def create_app(store: LabelStore, settings: LabelSettings, *, name: str = "proje
     _read_routes(app, store, settings, name, trainer)
     _write_routes(app, store, settings)
     register_review(app, store, settings, store.path.parent)
+    register_search(app, store, settings)
     return app
 
 
