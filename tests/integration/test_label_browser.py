@@ -392,3 +392,65 @@ def test_search_for_a_rare_word_and_label_the_text_found(tmp_path, data_dir):
     (row,) = map(json.loads, (tmp_path / "labels.jsonl").read_text().splitlines())
     assert (row["id"], row["text"], row["label"]) == (found_id, target, gold[target])
     assert [a["annotator"] for a in row["annotations"]] == ["Alice"]
+
+
+def test_the_model_page_shows_per_label_scores_and_the_confusion_matrix(tmp_path, data_dir):
+    """40 TREC questions labelled with their gold label, the pool embedded by the background
+    trainer: /model shows the probe's per-label table and confusion matrix, equal to the API's
+    (which the unit tests check against scikit-learn), its point on the accuracy curve and the
+    labels per annotator."""
+    chromium = find_chromium()
+    if chromium is None:
+        pytest.skip("no Chromium found (run .ci/install-browser.sh, or set PEFTAL_CHROMIUM)")
+    import time
+
+    from playwright.sync_api import sync_playwright
+
+    gold = trec_csv(data_dir, tmp_path / "questions.csv", 60)
+    project = tmp_path / "project"
+    server = Server(project, "--data", str(tmp_path / "questions.csv"), "--labels", ",".join(TREC_LABELS),
+                    "--query-size", "1000", "--cv-folds", "0", "--max-length", "32")
+    missing: list[str] = []
+    try:
+        for k in range(40):
+            annotator = "ann" if k % 4 else "bob"
+            _, item = server.request("POST", "/api/next", {"annotator": annotator})
+            server.request("POST", "/api/label", {"id": item["id"], "label": gold[item["text"]],
+                                                  "annotator": annotator})
+        deadline = time.monotonic() + 240
+        while (server.request("GET", "/api/stats")[1].get("embedding") or {}).get("embedded", 0) < 60:
+            assert time.monotonic() < deadline, "the pool was not embedded in 4 minutes"
+            time.sleep(1)
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+            page = browser.new_page(viewport={"width": 1000, "height": 900})
+            page.on("response", lambda a: missing.append(a.url) if a.status == 404 else None)
+            page.set_default_timeout(60_000)
+            page.goto(server.url + "/model")
+            page.wait_for_selector("section[data-model='probe'] table.confusion")
+            status, view = server.request("GET", "/api/model-view")
+            assert status == 200
+            (probe,) = view["evaluations"]
+            assert probe["labels"] == 40 and probe["folds"] == 5
+            section = page.locator("section[data-model='probe']")
+            rows = section.locator("table.scores tr").all()
+            assert len(rows) == 1 + len(TREC_LABELS)
+            for row, entry in zip(rows[1:], probe["per_label"], strict=True):
+                cells = row.locator("td").all_inner_texts()
+                assert cells == [entry["label"], f"{entry['precision']:.3f}", f"{entry['recall']:.3f}",
+                                 f"{entry['f1']:.3f}", str(entry["support"])]
+            # The most frequent confusion of the API, and a diagonal cell, as the page shows them.
+            matrix = probe["confusion"]
+            off = [(a, b) for a in range(6) for b in range(6) if a != b]
+            i, j = max(off, key=lambda ab: matrix[ab[0]][ab[1]])
+            for a, b in ((i, j), (i, i)):
+                where = f"td[data-given='{TREC_LABELS[a]}'][data-predicted='{TREC_LABELS[b]}']"
+                assert section.locator(where).inner_text() == str(matrix[a][b])
+            assert page.locator("#history polyline[data-model='probe']").count() == 1
+            annotators = page.locator("#annotators-rows tr").all()
+            assert [r.locator("th").inner_text() for r in annotators] == ["ann", "bob"]
+            assert [r.locator("td").last.inner_text() for r in annotators] == ["30", "10"]
+            browser.close()
+    finally:
+        assert server.stop() == 0
+    assert not missing, f"requests answered 404: {missing}"

@@ -144,6 +144,22 @@ class LabelStore(Annotations):
             self._set_meta(db, "model", status)
         return status
 
+    def add_accuracy_point(self, point: dict[str, Any], keep: int = 5000) -> bool:
+        """Append ``point`` (``{"model": "probe" | "model", "labels", "accuracy", ...}``) to the
+        cross-validated accuracy history (meta ``accuracy_history``, the model view's curve), unless
+        the last point of that model was made on as many labels; at most ``keep`` points, the
+        oldest dropped. Returns whether it was added."""
+        with self.write() as db:
+            row = db.execute("SELECT value FROM meta WHERE key = 'accuracy_history'").fetchone()
+            history = json.loads(row["value"]) if row else []
+            last = next((p for p in reversed(history) if p.get("model") == point.get("model")), None)
+            if last is not None and last.get("labels") == point.get("labels") and (
+                    last.get("generation") == point.get("generation")):
+                return False
+            history.append({**point, "at": point.get("at") or utc_now()})
+            self._set_meta(db, "accuracy_history", history[-keep:])
+            return True
+
     # -- examples --------------------------------------------------------------------------
 
     def num_examples(self) -> int:

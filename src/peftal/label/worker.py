@@ -256,14 +256,28 @@ class Worker:
             traceback.print_exc()
             return
         if result:
+            oof = result.pop("oof")
             result.update(self.compare_with_probe(generation, snapshot, result["accuracy_folds"],
                                                   result["accuracy"]))
+            self.record_evaluation(generation, result, oof)
         self.store.update_model(activity="idle", **(result or {}))
         if result:
             print(f"{utc_now()} generation {generation}: {result['accuracy_folds']}-fold CV accuracy "
                   f"{result['accuracy']:.3f} on {result['accuracy_on']} labels (linear probe: "
                   f"{result.get('probe_accuracy')})", flush=True)
             self.hand_over(generation)
+
+    def record_evaluation(self, generation: int, result: dict[str, Any], oof: dict[str, list[int]]) -> None:
+        """Keep the model's out-of-fold predictions (the model view's scores and confusion matrix)
+        and add its accuracy, and the probe's on the same folds, to the accuracy history."""
+        self.store.set_meta("model_cv", {"generation": generation, "method": self.model.method.preset,
+                                         "folds": result["accuracy_folds"], "at": utc_now(), **oof})
+        point = {"labels": result["accuracy_on"], "folds": result["accuracy_folds"]}
+        self.store.add_accuracy_point({**point, "model": "model", "generation": generation,
+                                       "accuracy": result["accuracy"], "f1_macro": result["f1_macro"]})
+        if result.get("probe_accuracy") is not None:
+            self.store.add_accuracy_point({**point, "model": "probe", "generation": generation,
+                                           "accuracy": result["probe_accuracy"], "folds_of": "model"})
 
     def compare_with_probe(self, generation: int, snapshot: tuple, folds: int,
                            accuracy: float) -> dict[str, Any]:

@@ -39,7 +39,7 @@ def test_every_route_of_the_app_asks_for_the_token(make_project):
     app = create_app(store, settings, name="demo", token=TOKEN)
     client = app.test_client()
     rules = list(app.url_map.iter_rules())
-    assert {"/api/search", "/api/take"} <= {rule.rule for rule in rules}
+    assert {"/api/search", "/api/take", "/api/model-view", "/model"} <= {rule.rule for rule in rules}
     for rule in rules:
         path = rule.rule.replace("<int:example_id>", "0").replace("<path:filename>", "app.js")
         for method in rule.methods - {"HEAD", "OPTIONS"}:
