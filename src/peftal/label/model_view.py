@@ -15,8 +15,9 @@
     given by then.
 
 - the cross-validated accuracy against the number of labels: a point each time the probe is
-  evaluated here on a new number of labels, and each time the trainer cross-validates a PEFT model
-  (with the probe on the same folds): the store's ``accuracy_history``.
+  scored (by the trainer, when the labels grew by 10 or a tenth since its last point; and here,
+  on a new number of labels), and each time the trainer cross-validates a PEFT model (with the
+  probe on the same folds): the store's ``accuracy_history``.
 - each annotator's live labels, per label.
 """
 
@@ -51,6 +52,29 @@ def scores(targets: np.ndarray, predicted: np.ndarray, labels: list[str]) -> dic
                       for label, p, r, f, n in zip(labels, precision, recall, f1, support, strict=True)],
         "confusion": confusion_matrix(targets, predicted, labels=every).tolist(),
     }
+
+
+def evaluate_probe(vectors: np.ndarray, targets: np.ndarray, labels: list[str],
+                   seed: int) -> dict[str, Any] | None:
+    """The probe's :func:`scores` and ``"folds"`` from the review's out-of-fold probabilities
+    (:func:`peftal.label.review.out_of_fold`) on ``vectors``; ``None`` with too few labels."""
+    from peftal.label.review import out_of_fold
+
+    result = out_of_fold(vectors, targets, len(labels), seed)
+    if result is None:
+        return None
+    probs, folds = result
+    return {**scores(targets, probs.argmax(1), labels), "folds": folds}
+
+
+def probe_point_due(store: Any, labels: int) -> bool:
+    """Whether the trainer scores the probe for the accuracy curve: when the labels (embedded)
+    grew by 10, or by a tenth, since its last point (a curve of a few dozen points, each costing
+    at most a second or so on a thousand labels)."""
+    history = store.get_meta("accuracy_history", [])
+    last = next((p["labels"] for p in reversed(history)
+                 if p.get("model") == "probe" and "folds_of" not in p), 0)
+    return labels - last >= max(10, last // 10)
 
 
 def probe_view(review: Any, store: Any, labels: list[str]) -> dict[str, Any]:

@@ -130,3 +130,29 @@ def test_without_embeddings_the_view_says_why(make_project):
     assert "accuracy" not in probe and "no embeddings yet" in probe["reason"]
     assert view["history"] == [] and view["suggester"] is None
     assert view["annotators"] == {"ann": {"positive": 1, "negative": 0, "neutral": 0, "total": 1}}
+
+
+def test_the_trainer_adds_a_probe_point_every_ten_labels(make_project, backbone):
+    """The worker scores the probe at 10 and 20 labels (not in between), each point what the model
+    view computes on the same labels (the same folds: the review's seed stream)."""
+    from peftal.label.model_view import probe_view
+    from peftal.label.review import Review
+    from peftal.label.worker import Worker
+
+    store, settings, folder = make_project(n=40, epochs=1, max_length=16, query_size=100, cv_folds=0)
+    worker = Worker(store, settings, backbone=backbone)
+    worker.run(max_jobs=0)
+    while worker.step():
+        pass  # the pool embedded
+    points = []
+    for k in range(25):
+        item = store.next_for("ann", lease_seconds=60, budget=None)
+        store.add_label(item["id"], LABELS[k % 3], "ann")
+        while worker.step():
+            pass
+        history = store.get_meta("accuracy_history", [])
+        if len(history) > len(points):
+            points = history
+            view = probe_view(Review(store, settings, folder), store, list(LABELS))
+            assert view["accuracy"] == history[-1]["accuracy"]
+    assert [(p["model"], p["labels"], p["folds"]) for p in points] == [("probe", 10, 5), ("probe", 20, 5)]
