@@ -32,7 +32,8 @@ function evaluation(view, labels, suggester) {
     return section;
   }
   const on = view.model === "probe"
-    ? `${view.labels} labels (of ${view.labels_given} given; the others are not embedded yet)`
+    ? `${view.labels} labels` + (view.labels_given > view.labels
+      ? ` (of ${view.labels_given} given; the others are not embedded yet)` : "")
     : `the ${view.labels} labels given by then`;
   section.append(cell("p", `${view.folds}-fold cross-validation on ${on}: accuracy ` +
     `${(100 * view.accuracy).toFixed(1)}%, macro F1 ${fixed(view.f1_macro)}.`, { class: "note" }));
@@ -85,6 +86,24 @@ function drawHistory(points) {
     line.setAttribute("stroke-width", "2");
     line.dataset.model = model;
     svg.append(line);
+    series.forEach((p) => {  // a dot per point: a single point draws no line
+      const dot = document.createElementNS(ns, "circle");
+      dot.setAttribute("cx", String(x(p.labels)));
+      dot.setAttribute("cy", String(y(p.accuracy)));
+      dot.setAttribute("r", "3");
+      dot.setAttribute("fill", COLOURS[model]);
+      const title = document.createElementNS(ns, "title");
+      title.textContent = `${model}: ${(100 * p.accuracy).toFixed(1)}% on ${p.labels} labels`;
+      dot.append(title);
+      svg.append(dot);
+    });
+  });
+  ["probe", "model"].filter((model) => points.some((p) => p.model === model)).forEach((model, k) => {
+    const key = document.createElementNS(ns, "text");
+    key.setAttribute("x", String(60 + 160 * k)); key.setAttribute("y", "14");
+    key.setAttribute("fill", COLOURS[model]);
+    key.textContent = model === "probe" ? "— linear probe" : "— PEFT model";
+    svg.append(key);
   });
   const end = document.createElementNS(ns, "text");
   end.setAttribute("x", "560"); end.setAttribute("y", "238");
