@@ -122,6 +122,7 @@ function submit(label) {
     }
     await loadNext();
     refreshStats();
+    if ($("search-results").childElementCount) runSearch();  // the text labelled leaves the results
   });
 }
 
