@@ -156,3 +156,17 @@ def test_the_trainer_adds_a_probe_point_every_ten_labels(make_project, backbone)
             view = probe_view(Review(store, settings, folder), store, list(LABELS))
             assert view["accuracy"] == history[-1]["accuracy"]
     assert [(p["model"], p["labels"], p["folds"]) for p in points] == [("probe", 10, 5), ("probe", 20, 5)]
+
+
+def test_the_history_keeps_one_point_per_model_and_label_count_and_the_newest(make_project):
+    store, _, _ = make_project(n=4)
+    assert store.add_accuracy_point({"model": "probe", "labels": 10, "accuracy": 0.5}) is True
+    assert store.add_accuracy_point({"model": "probe", "labels": 10, "accuracy": 0.6}) is False
+    assert store.add_accuracy_point({"model": "model", "labels": 10, "generation": 1, "accuracy": 0.4})
+    assert store.add_accuracy_point({"model": "model", "labels": 10, "generation": 2, "accuracy": 0.7})
+    for labels in (20, 30, 40):
+        store.add_accuracy_point({"model": "probe", "labels": labels, "accuracy": labels / 100}, keep=4)
+    history = store.get_meta("accuracy_history")
+    assert [(p["model"], p["labels"], p["accuracy"]) for p in history] == [
+        ("model", 10, 0.7), ("probe", 20, 0.2), ("probe", 30, 0.3), ("probe", 40, 0.4)]
+    assert all(p["at"].endswith("Z") for p in history)
