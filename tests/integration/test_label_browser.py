@@ -332,3 +332,125 @@ def test_the_review_page_lists_contradictions_and_resolves_one(tmp_path, data_di
     rows = {row["id"]: row for row in map(json.loads, (tmp_path / "labels.jsonl").read_text().splitlines())}
     assert (rows[example_id]["label"], rows[example_id]["resolution"]) == (parsed[0][2], "review")
     assert [a["label"] for a in rows[example_id]["annotations"]] == [given[example_id]]
+
+
+def test_search_for_a_rare_word_and_label_the_text_found(tmp_path, data_dir):
+    """A word that occurs in one question of 80: the search finds it (the count is the one Python
+    finds), a click puts it on screen leased to Alice, a key labels it, the text she was on comes
+    back, and the export holds the label."""
+    chromium = find_chromium()
+    if chromium is None:
+        pytest.skip("no Chromium found (run .ci/install-browser.sh, or set PEFTAL_CHROMIUM)")
+    import re
+
+    from playwright.sync_api import sync_playwright
+
+    gold = trec_csv(data_dir, tmp_path / "questions.csv", 80)
+    texts = list(gold)
+    words = sorted({w for t in texts for w in re.findall(r"[A-Za-z]{6,}", t)})
+    rare = next(w for w in words if sum(w.casefold() in t.casefold() for t in texts) == 1)
+    (target,) = [t for t in texts if rare.casefold() in t.casefold()]
+    project = tmp_path / "project"
+    server = Server(project, "--data", str(tmp_path / "questions.csv"), "--labels", ",".join(TREC_LABELS),
+                    "--no-trainer")
+    missing: list[str] = []
+    try:
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+            page = browser.new_page(viewport={"width": 1000, "height": 800})
+            page.on("response", lambda a: missing.append(a.url) if a.status == 404 else None)
+            page.set_default_timeout(60_000)
+            page.goto(server.url + "/")
+            page.fill("#annotator", "Alice")
+            page.press("#annotator", "Enter")
+            first_id, first_text = shown(page)
+            page.click("#find summary")
+            page.fill("#search-q", rare.upper())
+            page.click("#search-go")
+            page.wait_for_selector("#search-results button.found")
+            assert page.get_attribute("#search-summary", "data-total") == "1"
+            result = page.locator("#search-results button.found")
+            assert result.inner_text() == target
+            found_id = int(result.get_attribute("data-id"))
+            result.click()
+            page.wait_for_function(f"document.body.dataset.state === 'ready' && "
+                                   f"document.getElementById('text').dataset.id === '{found_id}'")
+            assert page.inner_text("#text") == target
+            # Leased to Alice: another annotator is not handed it, and cannot take it.
+            status, other = server.request("POST", "/api/take", {"id": found_id, "annotator": "Bob"})
+            assert status == 409 and "Alice" in other["error"]
+            press(page, str(TREC_LABELS.index(gold[target]) + 1), leaving=found_id)
+            assert shown(page) == (first_id, first_text)  # back to the text she was on
+            page.fill("#search-q", rare)
+            page.click("#search-go")
+            page.wait_for_function("document.getElementById('search-summary').dataset.total === '0'")
+            browser.close()
+        run_cli("label", "export", str(project), "--output", str(tmp_path / "labels.jsonl"))
+    finally:
+        assert server.stop() == 0
+    assert not missing, f"requests answered 404: {missing}"
+    (row,) = map(json.loads, (tmp_path / "labels.jsonl").read_text().splitlines())
+    assert (row["id"], row["text"], row["label"]) == (found_id, target, gold[target])
+    assert [a["annotator"] for a in row["annotations"]] == ["Alice"]
+
+
+def test_the_model_page_shows_per_label_scores_and_the_confusion_matrix(tmp_path, data_dir):
+    """40 TREC questions labelled with their gold label, the pool embedded by the background
+    trainer: /model shows the probe's per-label table and confusion matrix, equal to the API's
+    (which the unit tests check against scikit-learn), its point on the accuracy curve and the
+    labels per annotator."""
+    chromium = find_chromium()
+    if chromium is None:
+        pytest.skip("no Chromium found (run .ci/install-browser.sh, or set PEFTAL_CHROMIUM)")
+    import time
+
+    from playwright.sync_api import sync_playwright
+
+    gold = trec_csv(data_dir, tmp_path / "questions.csv", 60)
+    project = tmp_path / "project"
+    server = Server(project, "--data", str(tmp_path / "questions.csv"), "--labels", ",".join(TREC_LABELS),
+                    "--query-size", "1000", "--cv-folds", "0", "--max-length", "32")
+    missing: list[str] = []
+    try:
+        for k in range(40):
+            annotator = "ann" if k % 4 else "bob"
+            _, item = server.request("POST", "/api/next", {"annotator": annotator})
+            server.request("POST", "/api/label", {"id": item["id"], "label": gold[item["text"]],
+                                                  "annotator": annotator})
+        deadline = time.monotonic() + 240
+        while (server.request("GET", "/api/stats")[1].get("embedding") or {}).get("embedded", 0) < 60:
+            assert time.monotonic() < deadline, "the pool was not embedded in 4 minutes"
+            time.sleep(1)
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+            page = browser.new_page(viewport={"width": 1000, "height": 900})
+            page.on("response", lambda a: missing.append(a.url) if a.status == 404 else None)
+            page.set_default_timeout(60_000)
+            page.goto(server.url + "/model")
+            page.wait_for_selector("section[data-model='probe'] table.confusion")
+            status, view = server.request("GET", "/api/model-view")
+            assert status == 200
+            (probe,) = view["evaluations"]
+            assert probe["labels"] == 40 and probe["folds"] == 5
+            section = page.locator("section[data-model='probe']")
+            rows = section.locator("table.scores tr").all()
+            assert len(rows) == 1 + len(TREC_LABELS)
+            for row, entry in zip(rows[1:], probe["per_label"], strict=True):
+                cells = row.locator("td").all_inner_texts()
+                assert cells == [entry["label"], f"{entry['precision']:.3f}", f"{entry['recall']:.3f}",
+                                 f"{entry['f1']:.3f}", str(entry["support"])]
+            # The most frequent confusion of the API, and a diagonal cell, as the page shows them.
+            matrix = probe["confusion"]
+            off = [(a, b) for a in range(6) for b in range(6) if a != b]
+            i, j = max(off, key=lambda ab: matrix[ab[0]][ab[1]])
+            for a, b in ((i, j), (i, i)):
+                where = f"td[data-given='{TREC_LABELS[a]}'][data-predicted='{TREC_LABELS[b]}']"
+                assert section.locator(where).inner_text() == str(matrix[a][b])
+            assert page.locator("#history polyline[data-model='probe']").count() == 1
+            annotators = page.locator("#annotators-rows tr").all()
+            assert [r.locator("th").inner_text() for r in annotators] == ["ann", "bob"]
+            assert [r.locator("td").last.inner_text() for r in annotators] == ["30", "10"]
+            browser.close()
+    finally:
+        assert server.stop() == 0
+    assert not missing, f"requests answered 404: {missing}"

@@ -106,15 +106,58 @@ class Annotations:
         return None if row is None else row[0]
 
     @staticmethod
-    def _first_unlabelled(db: sqlite3.Connection, annotator: str, budget: int | None) -> int | None:
-        if budget is not None:
-            labelled = db.execute("SELECT COUNT(DISTINCT example_id) FROM labels "
-                                  "WHERE undone_at IS NULL").fetchone()[0]
-            leased = db.execute(
-                "SELECT COUNT(*) FROM leases s WHERE NOT EXISTS (SELECT 1 FROM labels l WHERE "
-                "l.example_id = s.example_id AND l.undone_at IS NULL)").fetchone()[0]
-            if labelled + leased >= budget:
-                return None
+    def _budget_spent(db: sqlite3.Connection, budget: int | None) -> bool:
+        """Whether the texts labelled, and those leased for a first label, fill ``budget``."""
+        if budget is None:
+            return False
+        labelled = db.execute("SELECT COUNT(DISTINCT example_id) FROM labels "
+                              "WHERE undone_at IS NULL").fetchone()[0]
+        leased = db.execute(
+            "SELECT COUNT(*) FROM leases s WHERE NOT EXISTS (SELECT 1 FROM labels l WHERE "
+            "l.example_id = s.example_id AND l.undone_at IS NULL)").fetchone()[0]
+        return labelled + leased >= budget
+
+    def take(self, example_id: int, annotator: str, *, lease_seconds: float, budget: int | None,
+             overlap: float = 0.0) -> dict:
+        """Lease the text ``annotator`` picked (a search result) to them, as :meth:`next_for` leases
+        the next one: the same checks, in one write transaction, so nobody else is handed it.
+        A lease they hold on another text is kept: that text comes back after this one.
+
+        Raises:
+            NotFound: ``example_id`` is not in the project.
+            Conflict: they labelled it already; someone else labelled it and it wants no other
+                annotator; another annotator holds it; or the budget is spent.
+        """
+        now, limit = time.time(), self.overlap_limit(overlap)
+        with self.write() as db:
+            db.execute("DELETE FROM leases WHERE expires_at <= ?", (now,))
+            row = db.execute("SELECT overlap_rank FROM examples WHERE id = ?", (example_id,)).fetchone()
+            if row is None:
+                raise NotFound(f"no example with id {example_id} in this project")
+            live = db.execute("SELECT annotator FROM labels WHERE example_id = ? AND undone_at IS NULL",
+                              (example_id,)).fetchall()
+            final = db.execute("SELECT 1 FROM final_labels WHERE example_id = ?", (example_id,)).fetchone()
+            if any(r["annotator"] == annotator for r in live):
+                raise Conflict(f"you labelled example {example_id} already; undo that label to change it")
+            wants_another = (row["overlap_rank"] is not None and row["overlap_rank"] < limit
+                             and 0 < len(live) < OVERLAP_ANNOTATORS and final is None)
+            if (live or final) and not wants_another:
+                raise Conflict(f"example {example_id} is labelled already")
+            lease = db.execute("SELECT annotator FROM leases WHERE example_id = ?",
+                               (example_id,)).fetchone()
+            if lease is not None and lease["annotator"] != annotator:
+                raise Conflict(f"example {example_id} is being labelled by {lease['annotator']!r}")
+            if lease is None and not live and self._budget_spent(db, budget):
+                raise Conflict(f"the budget of {budget} labels is spent (labelled or being labelled)")
+            db.execute("INSERT INTO leases (example_id, annotator, expires_at) VALUES (?, ?, ?) "
+                       "ON CONFLICT(example_id) DO UPDATE SET expires_at = excluded.expires_at",
+                       (example_id, annotator, now + lease_seconds))
+            return self._example(db, example_id)
+
+    @classmethod
+    def _first_unlabelled(cls, db: sqlite3.Connection, annotator: str, budget: int | None) -> int | None:
+        if cls._budget_spent(db, budget):
+            return None
         row = db.execute(
             "SELECT r.example_id FROM ranking r WHERE "
             "NOT EXISTS (SELECT 1 FROM labels l WHERE l.example_id = r.example_id "

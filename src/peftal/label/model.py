@@ -188,8 +188,10 @@ class LabelModel:
         """k-fold cross-validation on the labels so far (or those of ``snapshot``, a
         :meth:`LabelStore.label_snapshot`), folds seeded by ``generation``.
 
-        Returns ``{"accuracy", "f1_macro", "accuracy_folds", "accuracy_on"}`` or ``None`` when
-        there are too few labels (fewer than two per fold) or folds are switched off.
+        Returns ``{"accuracy", "f1_macro", "accuracy_folds", "accuracy_on", "accuracy_generation",
+        "accuracy_seq", "oof"}`` (``oof``: ``{"ids", "targets", "predicted"}``, the out-of-fold
+        predictions as class ids, for the model view) or ``None`` when there are too few labels
+        (fewer than two per fold) or folds are switched off.
         """
         from peftal.label.probe import cv_splitter
 
@@ -209,7 +211,9 @@ class LabelModel:
         return {"accuracy": round(METRICS.get("accuracy")(targets, predicted), 4),
                 "f1_macro": round(METRICS.get("f1_macro")(targets, predicted), 4),
                 "accuracy_folds": folds, "accuracy_on": len(ids), "accuracy_generation": generation,
-                "accuracy_seq": last_seq}
+                "accuracy_seq": last_seq,
+                "oof": {"ids": ids_arr.tolist(), "targets": targets.tolist(),
+                        "predicted": predicted.tolist()}}
 
     # -- diverse cold start ----------------------------------------------------------------
 

@@ -123,8 +123,14 @@ class Review:
             item["alternative"] = {"label": self.settings.labels[alternative],
                                    "probability": round(probability, 4)}
             items.append(item)
-        summary = {key: value for key, value in found.items() if key not in ("order", "given")}
+        summary = {key: value for key, value in found.items() if key not in ("order", "given", "oof")}
         return {**summary, "total": len(listed), "items": items}
+
+    def out_of_fold(self) -> dict[str, Any]:
+        """The probe's evaluation on the labels so far, computed (or reused) as for the
+        contradictions: ``{"model", "folds", "labels", "embedded_labels", ["reason",] ["oof":
+        (ids, targets, predicted class ids)]}`` (what the model view scores)."""
+        return self._contradictions()
 
     def _contradictions(self) -> dict[str, Any]:
         from peftal.label.embeddings import read_committed
@@ -168,12 +174,14 @@ class Review:
         probs, folds = result
         given = probs[np.arange(len(targets)), targets]
         return {**found, "folds": folds, "order": contradicted(keep_ids, targets, probs),
+                "oof": (keep_ids, targets, probs.argmax(1)),
                 "given": {int(i): (self.settings.labels[t], round(float(p), 4))
                           for i, t, p in zip(keep_ids, targets, given, strict=True)}}
 
 
-def register_review(app: Flask, store: Any, settings: Any, folder: Path) -> None:
-    """The reviewer's page and API: ``GET /review``, ``GET /api/review``, ``POST /api/resolve``."""
+def register_review(app: Flask, store: Any, settings: Any, folder: Path) -> Review:
+    """The reviewer's page and API: ``GET /review``, ``GET /api/review``, ``POST /api/resolve``;
+    returns the :class:`Review`, whose out-of-fold predictions the model view reuses."""
     review = Review(store, settings, folder)
     labels = list(settings.labels)
 
@@ -204,6 +212,8 @@ def register_review(app: Flask, store: Any, settings: Any, folder: Path) -> None
             raise Conflict(f"example {example_id} has no annotation to review; label it first")
         store.set_final(example_id, label, reviewer)
         return jsonify(ok=True, item=store.history([example_id])[example_id])
+
+    return review
 
 
 def _limit(value: str | None) -> int:

@@ -12,7 +12,8 @@ label, or lease every text, on the user's behalf. On a loopback address the serv
 only requests whose Host is a loopback name (no DNS rebinding). Bodies over 64 KiB get a 413, a
 full disk a 503, and no page of another site may frame this one. With a token (``--token``, and
 always off loopback) every request without it gets a 401 first (:mod:`peftal.label.access`).
-The reviewer's page and routes are :mod:`peftal.label.review`'s.
+The reviewer's page and routes are :mod:`peftal.label.review`'s; search and the pick of a text
+found, :mod:`peftal.label.search`'s; the model view, :mod:`peftal.label.model_view`'s.
 """
 
 from __future__ import annotations
@@ -29,8 +30,10 @@ from peftal.integrity import cannot_store, is_disk_full
 from peftal.label.access import require_token
 from peftal.label.api_input import id_of, in_range, json_body, person
 from peftal.label.errors import LabelError
+from peftal.label.model_view import register_model_view
 from peftal.label.project import LabelSettings
 from peftal.label.review import register_review
+from peftal.label.search import register_search
 from peftal.label.store import LabelStore
 
 MAX_REQUEST_BYTES = 64 * 1024  # a label request is a few hundred bytes
@@ -92,7 +95,9 @@ def create_app(store: LabelStore, settings: LabelSettings, *, name: str = "proje
 
     _read_routes(app, store, settings, name, trainer)
     _write_routes(app, store, settings)
-    register_review(app, store, settings, store.path.parent)
+    review = register_review(app, store, settings, store.path.parent)
+    register_model_view(app, store, settings, review)
+    register_search(app, store, settings)
     return app
 
 

@@ -144,6 +144,28 @@ class LabelStore(Annotations):
             self._set_meta(db, "model", status)
         return status
 
+    def add_accuracy_point(self, point: dict[str, Any], keep: int = 5000) -> bool:
+        """Append ``point`` (``{"model": "probe" | "model", "labels", "accuracy", ...}``) to the
+        cross-validated accuracy history (meta ``accuracy_history``, the model view's curve), unless
+        the last point of that model was made on as many labels; at most ``keep`` points, the
+        oldest dropped. Returns whether it was added."""
+
+        def known(history: list[dict[str, Any]]) -> bool:
+            last = next((p for p in reversed(history) if p.get("model") == point.get("model")), None)
+            return last is not None and (last.get("labels"), last.get("generation")) == (
+                point.get("labels"), point.get("generation"))
+
+        if known(self.get_meta("accuracy_history", [])):
+            return False  # the usual case of a page read again: no write lock taken
+        with self.write() as db:
+            row = db.execute("SELECT value FROM meta WHERE key = 'accuracy_history'").fetchone()
+            history = json.loads(row["value"]) if row else []
+            if known(history):
+                return False
+            history.append({**point, "at": point.get("at") or utc_now()})
+            self._set_meta(db, "accuracy_history", history[-keep:])
+            return True
+
     # -- examples --------------------------------------------------------------------------
 
     def num_examples(self) -> int:

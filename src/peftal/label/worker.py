@@ -11,9 +11,10 @@ The worker dies with the server: Linux delivers SIGKILL to it when its parent ex
 PR_SET_PDEATHSIG), and it also checks its parent between and within jobs.
 
 One loop, in order of urgency: refit the probe when labels changed (milliseconds), a due retrain,
-the cross-validation of the newest model, then one chunk of the pool's embedding (a second or
-two). Training steps and forward passes call back between them, and the callback refits the
-probe too, so its suggestions follow every label even while a model trains.
+the cross-validation of the newest model, a point of the probe's accuracy curve when due, then one
+chunk of the pool's embedding (a second or two). Training steps and forward passes call back
+between them, and the callback refits the probe too, so its suggestions follow every label even
+while a model trains.
 """
 
 from __future__ import annotations
@@ -110,6 +111,7 @@ class Worker:
         self._failed_at_seq = -1
         self._cv_done_for = -1
         self._last_check = 0.0
+        self._probe_point_skipped = -1
 
     def parent_alive(self) -> bool:
         return self.parent_pid is None or os.getppid() == self.parent_pid
@@ -163,10 +165,34 @@ class Worker:
                 and status.get("accuracy_generation") != generation and self._cv_done_for != generation):
             self.cross_validate(generation, status)
             return True
+        if self.probe is not None and self.probe_point():
+            return True
         if self.embedder is not None and self.embedder.pending() and not self._embedding_failed:
             self.embed_chunk()
             return True
         return refitted
+
+    def probe_point(self) -> bool:
+        """Score the probe out of fold for the model view's accuracy curve when due
+        (:func:`peftal.label.model_view.probe_point_due`); returns whether it did."""
+        from peftal.label.model_view import evaluate_probe, probe_point_due
+        from peftal.seeding import stream_seed
+
+        ids, targets, _, _ = self.probe.labelled()
+        if len(ids) == self._probe_point_skipped or not probe_point_due(self.store, len(ids)):
+            return False
+        try:
+            view = evaluate_probe(self.probe.cache.get(ids), targets, list(self.settings.labels),
+                                  stream_seed(self.settings.seed, "review"))
+        except Exception:
+            view = None
+            traceback.print_exc()
+        if view is None:  # too few labels (or a failure): tried again after the next label
+            self._probe_point_skipped = len(ids)
+            return False
+        return self.store.add_accuracy_point({"model": "probe", "labels": view["labels"],
+                                              "folds": view["folds"], "accuracy": view["accuracy"],
+                                              "f1_macro": view["f1_macro"]})
 
     def embed_chunk(self) -> None:
         """Embed and commit the next chunk of the pool (labelled texts first: the probe needs
@@ -256,14 +282,28 @@ class Worker:
             traceback.print_exc()
             return
         if result:
+            oof = result.pop("oof")
             result.update(self.compare_with_probe(generation, snapshot, result["accuracy_folds"],
                                                   result["accuracy"]))
+            self.record_evaluation(generation, result, oof)
         self.store.update_model(activity="idle", **(result or {}))
         if result:
             print(f"{utc_now()} generation {generation}: {result['accuracy_folds']}-fold CV accuracy "
                   f"{result['accuracy']:.3f} on {result['accuracy_on']} labels (linear probe: "
                   f"{result.get('probe_accuracy')})", flush=True)
             self.hand_over(generation)
+
+    def record_evaluation(self, generation: int, result: dict[str, Any], oof: dict[str, list[int]]) -> None:
+        """Keep the model's out-of-fold predictions (the model view's scores and confusion matrix)
+        and add its accuracy, and the probe's on the same folds, to the accuracy history."""
+        self.store.set_meta("model_cv", {"generation": generation, "method": self.model.method.preset,
+                                         "folds": result["accuracy_folds"], "at": utc_now(), **oof})
+        point = {"labels": result["accuracy_on"], "folds": result["accuracy_folds"]}
+        self.store.add_accuracy_point({**point, "model": "model", "generation": generation,
+                                       "accuracy": result["accuracy"], "f1_macro": result["f1_macro"]})
+        if result.get("probe_accuracy") is not None:
+            self.store.add_accuracy_point({**point, "model": "probe", "generation": generation,
+                                           "accuracy": result["probe_accuracy"], "folds_of": "model"})
 
     def compare_with_probe(self, generation: int, snapshot: tuple, folds: int,
                            accuracy: float) -> dict[str, Any]:

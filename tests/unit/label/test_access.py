@@ -33,6 +33,21 @@ def test_no_token_no_entry(client, method, path):
             assert answer.mimetype == "text/plain" and "access token" in answer.get_data(as_text=True)
 
 
+def test_every_route_of_the_app_asks_for_the_token(make_project):
+    """Read from the app's URL map, so a route added later is covered without naming it here."""
+    store, settings, _ = make_project(n=5)
+    app = create_app(store, settings, name="demo", token=TOKEN)
+    client = app.test_client()
+    rules = list(app.url_map.iter_rules())
+    assert {"/api/search", "/api/take", "/api/model-view", "/model"} <= {rule.rule for rule in rules}
+    for rule in rules:
+        path = rule.rule.replace("<int:example_id>", "0").replace("<path:filename>", "app.js")
+        for method in rule.methods - {"HEAD", "OPTIONS"}:
+            answer = client.open(path, method=method, data=json.dumps({"annotator": "Ann", "id": 0}),
+                                 content_type="application/json")
+            assert answer.status_code == 401, (method, path)
+
+
 def test_a_bearer_header_opens_every_route(client):
     headers = {"Authorization": f"Bearer {TOKEN}"}
     assert client.get("/api/stats", headers=headers).status_code == 200

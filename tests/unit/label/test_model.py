@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 
 def label_some(store, n, annotator="ann"):
@@ -61,6 +62,16 @@ def test_the_worker_retrains_after_query_size_labels_then_cross_validates(make_p
     assert status["beats_probe"] == (status["accuracy"] > status["probe_accuracy"])
     expected = "model" if status["beats_probe"] else "probe"
     assert store.get_meta("ranking")["suggester"] == expected
+    # Its out-of-fold predictions (the model view's) agree with the accuracy, and the history
+    # holds the model's point and the probe's on the same folds.
+    cv = store.get_meta("model_cv")
+    assert (cv["generation"], cv["folds"], len(cv["ids"])) == (1, 2, 6) and "oof" not in status
+    ids, labels, _ = store.label_snapshot()
+    assert cv["ids"] == ids and cv["targets"] == [settings.labels.index(label) for label in labels]
+    assert np.mean(np.equal(cv["targets"], cv["predicted"])) == pytest.approx(status["accuracy"], abs=1e-4)
+    assert [(p["model"], p["labels"], p["generation"], p["accuracy"])
+            for p in store.get_meta("accuracy_history")] == [
+        ("model", 6, 1, status["accuracy"]), ("probe", 6, 1, status["probe_accuracy"])]
     assert worker.step() is False  # nothing due
 
 

@@ -1,4 +1,5 @@
-// The labelling page: one text at a time, one button per label, shortcuts 1-9 / Enter / u / s.
+// The labelling page: one text at a time, one button per label, shortcuts 1-9 / Enter / u / s;
+// a search whose results can be picked to label.
 // It talks only to the JSON API (docs/labelling.md). Texts are inserted with textContent, never
 // as HTML, so a text in the data cannot run script in the page (the guidelines are the one
 // exception: HTML the server renders safely from the project's Markdown).
@@ -121,6 +122,7 @@ function submit(label) {
     }
     await loadNext();
     refreshStats();
+    if ($("search-results").childElementCount) runSearch();  // the text labelled leaves the results
   });
 }
 
@@ -242,8 +244,71 @@ async function refreshSuggestion() {
   }
 }
 
+// -- find and filter: the results are texts to pick; a pick is leased like /api/next's text ----
+
+function searchArgs() {
+  const args = new URLSearchParams({ q: $("search-q").value, regex: $("search-regex").checked ? "1" : "0",
+                                     status: $("search-status").value });
+  if ($("search-suggested").value) args.set("suggested", $("search-suggested").value);
+  if ($("search-min").value !== "") args.set("min_confidence", String(Number($("search-min").value) / 100));
+  if ($("search-max").value !== "") args.set("max_confidence", String(Number($("search-max").value) / 100));
+  return args;
+}
+
+async function runSearch() {
+  const answer = await api("GET", `/api/search?${searchArgs()}`);
+  const results = $("search-results");
+  if (!answer.ok) { $("search-summary").textContent = answer.data.error; results.replaceChildren(); return; }
+  const data = answer.data;
+  $("search-summary").textContent = `${data.total} text${data.total === 1 ? "" : "s"} match` +
+    (data.total > data.items.length ? `; the first ${data.items.length} in the order they would come:` : ":");
+  $("search-summary").dataset.total = String(data.total);
+  results.replaceChildren(...data.items.map((item) => {
+    const entry = document.createElement("li");
+    const button = document.createElement("button");
+    button.type = "button";
+    button.className = "found";
+    button.dataset.id = String(item.id);
+    button.textContent = item.text_pair === undefined ? item.text : `${item.text} / ${item.text_pair}`;
+    const notes = [];
+    if (item.suggestion) notes.push(`suggested ${item.suggestion} (${Math.round(100 * item.confidence)}%)`);
+    if (item.labelled) notes.push("labelled");
+    if (item.leased_by && item.leased_by !== state.annotator) notes.push(`being labelled by ${item.leased_by}`);
+    const note = document.createElement("small");
+    note.textContent = notes.join(" · ");
+    button.disabled = Boolean(item.leased_by && item.leased_by !== state.annotator);
+    button.addEventListener("click", () => pick(item.id));
+    entry.append(button, " ", note);
+    return entry;
+  }));
+}
+
+function pick(exampleId) {
+  // The same lease as /api/next's: nobody else is handed this text while it is on screen.
+  guarded(async () => {
+    setState("busy");
+    const answer = await api("POST", "/api/take", { id: exampleId, annotator: state.annotator });
+    if (!answer.ok) { say(answer.data.error, "bad"); setState(state.current ? "ready" : "done"); return; }
+    if (document.activeElement instanceof HTMLElement) document.activeElement.blur();
+    show(answer.data);
+    say(`Text ${exampleId} found: label it (the text you were on comes back after).`);
+  });
+}
+
+function setUpSearch(labels) {
+  labels.forEach((label) => {
+    const option = document.createElement("option");
+    option.value = label;
+    option.textContent = label;
+    $("search-suggested").append(option);
+  });
+  $("search").addEventListener("submit", (event) => { event.preventDefault(); runSearch(); });
+}
+
 function onKey(event) {
-  if (event.target instanceof HTMLInputElement || event.ctrlKey || event.metaKey || event.altKey) return;
+  if (event.target instanceof HTMLInputElement || event.target instanceof HTMLSelectElement) return;
+  if (event.target instanceof Element && event.target.closest("#find")) return;  // keys of the search
+  if (event.ctrlKey || event.metaKey || event.altKey) return;
   if (!state.project) return;
   if (/^[1-9]$/.test(event.key)) {
     const label = state.project.labels[Number(event.key) - 1];
@@ -284,6 +349,7 @@ async function init() {
   document.title = `peftal label · ${state.project.name}`;
   $("project-name").textContent = state.project.name;
   buildButtons(state.project.labels);
+  setUpSearch(state.project.labels);
   $("undo").addEventListener("click", undo);
   $("skip").addEventListener("click", skip);
   document.addEventListener("keydown", onKey);
