@@ -127,7 +127,7 @@ def test_lora_model_folder_loads_with_peft_from_pretrained(tmp_path, data_dir):
 
 
 def test_methods_json_counts_are_exact():
-    two = {row["name"]: row for row in json.loads(run_cli("methods", "--json").stdout)}
+    two = {row["name"]: row for row in json.loads(run_cli("methods", "--json", "--counts").stdout)}
     six = {row["name"]: row for row in json.loads(run_cli("methods", "--json", "--num-labels", "6").stdout)}
     assert list(two) == METHODS.names()  # every registered method, in registry order
     hidden, layers = 384, 6  # all-MiniLM-L6-v2
