@@ -71,11 +71,11 @@ def data_dir() -> Path:
     return Path(value)
 
 
-def trec_slice(folder: Path, per_class: int, test_rows: int) -> Path:
+def trec_slice(folder: Path, per_class: int | None, test_rows: int) -> Path:
     """Write into ``folder`` a slice of real TREC: the first ``per_class`` training questions of each
-    class and the first ``test_rows`` test questions (JSON lines, as in PEFTAL_DATA_DIR); skips the
-    test when the data is absent. For CLI tests of plumbing, where 5,452 + 500 questions add only
-    encoding and evaluation time."""
+    class (``None``: all 5,452, in their order, so ids are TREC's) and the first ``test_rows`` test
+    questions (JSON lines, as in PEFTAL_DATA_DIR); skips the test when the data is absent. For CLI
+    tests of plumbing, where the 500 test questions evaluated every round add only time."""
     value = os.environ.get("PEFTAL_DATA_DIR")
     source = Path(value or "") / "trec"
     if not value or not source.is_dir():
@@ -84,8 +84,8 @@ def trec_slice(folder: Path, per_class: int, test_rows: int) -> Path:
     train = []
     for line in (source / "train.jsonl").read_text(encoding="utf-8").splitlines():
         record = json.loads(line)
-        if seen.setdefault(record["label"], 0) < per_class:
-            seen[record["label"]] += 1
+        if per_class is None or seen.setdefault(record["label"], 0) < per_class:
+            seen[record["label"]] = seen.get(record["label"], 0) + 1
             train.append(line + "\n")
     (folder / "train.jsonl").write_text("".join(train), encoding="utf-8")
     test = (source / "test.jsonl").read_text(encoding="utf-8").splitlines(keepends=True)[:test_rows]
