@@ -1,7 +1,12 @@
 """Every registered PEFT method through the real CLI on the packaged MiniLM and real TREC data,
 with a tiny budget; ``peftal predict`` reproduces a run's final test accuracy from its saved
 adapter-only checkpoint (and the ``lora`` run's folder loads with ``PeftModel.from_pretrained``);
-``peftal methods --json --counts`` gives exact parameter counts."""
+``peftal methods --json --counts`` gives exact parameter counts.
+
+The every-method runs call the CLI entry point in this process (``peftal.cli.main``), as
+test_strategies_cli.py does: an interpreter start, a torch import and a model-class import saved per
+run and per prediction (most of each test's time on this slice); everything after argument parsing
+is the real command, and the other tests here start ``python -m peftal``."""
 
 from __future__ import annotations
 
@@ -12,6 +17,7 @@ import pytest
 from safetensors.torch import load_file
 from sklearn.metrics import accuracy_score
 
+from peftal.cli import main
 from peftal.peft import METHODS, LibraryMethod
 from tests.conftest import run_cli
 from tests.conftest import trec_slice as write_trec_slice
@@ -52,7 +58,8 @@ def trec_slice(tmp_path_factory) -> Path:
 def test_every_method_runs_and_saves_its_trainable_weights(name, tmp_path, trec_slice):
     out = tmp_path / "run"
     run = [str(trec_slice) if value == "trec" else value for value in METHOD_RUN]
-    run_cli("run", *run, *EXTRA.get(name, ()), "--method", TINY_PRESETS.get(name, name), "--out", str(out))
+    assert main(["run", *run, *EXTRA.get(name, ()), "--method", TINY_PRESETS.get(name, name),
+                 "--out", str(out)]) == 0
     summary = json.loads((out / "summary.json").read_text())
     assert summary["method"] == TINY_PRESETS.get(name, name)
     assert [r["num_labeled"] for r in summary["rounds"]] == [10, 16]
@@ -80,7 +87,7 @@ def test_every_method_runs_and_saves_its_trainable_weights(name, tmp_path, trec_
     source = _records(trec_slice / "test.jsonl")
     test_file.write_text("".join(json.dumps({"text": r["text"]}) + "\n" for r in source))
     predictions = tmp_path / "predictions.jsonl"
-    run_cli("predict", "--run", str(out), "--input", str(test_file), "--output", str(predictions))
+    assert main(["predict", "--run", str(out), "--input", str(test_file), "--output", str(predictions)]) == 0
     rows = _records(predictions)
     assert len(rows) == len(source)
     assert all(sum(key.startswith("prob_") for key in row) == 6 for row in rows)
