@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -68,6 +69,28 @@ def data_dir() -> Path:
     if not value or not Path(value).is_dir():
         pytest.skip("PEFTAL_DATA_DIR (../shared/data) is not available")
     return Path(value)
+
+
+def trec_slice(folder: Path, per_class: int | None, test_rows: int) -> Path:
+    """Write into ``folder`` a slice of real TREC: the first ``per_class`` training questions of each
+    class (``None``: all 5,452, in their order, so ids are TREC's) and the first ``test_rows`` test
+    questions (JSON lines, as in PEFTAL_DATA_DIR); skips the test when the data is absent. For CLI
+    tests of plumbing, where the 500 test questions evaluated every round add only time."""
+    value = os.environ.get("PEFTAL_DATA_DIR")
+    source = Path(value or "") / "trec"
+    if not value or not source.is_dir():
+        pytest.skip("PEFTAL_DATA_DIR (../shared/data) is not available")
+    seen: dict[str, int] = {}
+    train = []
+    for line in (source / "train.jsonl").read_text(encoding="utf-8").splitlines():
+        record = json.loads(line)
+        if per_class is None or seen.setdefault(record["label"], 0) < per_class:
+            seen[record["label"]] = seen.get(record["label"], 0) + 1
+            train.append(line + "\n")
+    (folder / "train.jsonl").write_text("".join(train), encoding="utf-8")
+    test = (source / "test.jsonl").read_text(encoding="utf-8").splitlines(keepends=True)[:test_rows]
+    (folder / "test.jsonl").write_text("".join(test), encoding="utf-8")
+    return folder
 
 
 def run_cli(*args: str, cwd: Path | None = None, check: bool = True,

@@ -9,21 +9,29 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
+import re
 import subprocess
 import sys
 
 import pytest
 
-from tests.conftest import REPO
+from tests.conftest import REPO, run_cli
 
 pytestmark = pytest.mark.integration
 
 
-def bench(script: str, *args: str) -> list[dict]:
+def run_bench(script: str, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
     # 1200 s: on a loaded two-core machine (the other worker training) the scoring benchmark ran past 600 s
-    result = subprocess.run([sys.executable, str(REPO / "benchmarks" / script), *args, "--threads", "1"],
-                            capture_output=True, text=True, timeout=1200, cwd=REPO / "benchmarks")
+    result = subprocess.run([sys.executable, str(REPO / "benchmarks" / script), *args],
+                            capture_output=True, text=True, timeout=1200, cwd=REPO / "benchmarks",
+                            env={**os.environ, **(env or {})})
     assert result.returncode == 0, result.stderr[-3000:]
+    return result
+
+
+def bench(script: str, *args: str) -> list[dict]:
+    result = run_bench(script, *args, "--threads", "1")
     return [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
 
 
@@ -144,6 +152,31 @@ def test_choose_recipe_scores_on_validation_data_only(tmp_path):
     assert again.returncode == 0, again.stderr[-3000:]
     assert not any(line.startswith("{") for line in again.stdout.splitlines())  # stored cells skipped
     assert "| dataset | lora | head |" in again.stdout
+
+
+@pytest.mark.slow
+def test_serve_benchmark(tmp_path, data_dir):
+    """Both servers answer every request of two clients for two seconds; the printed ratio is the
+    ratio of the two sides' printed throughputs. (The benchmark has no --threads: each server is
+    its own process.)"""
+    run = tmp_path / "run"
+    run_cli("train", "--dataset", "trec", "--method", "lora", "--num-train", "40", "--epochs", "1",
+            "--max-length", "32", "--max-eval", "40", "--seed", "0", "--no-progress", "--out", str(run))
+    texts = tmp_path / "texts.jsonl"
+    texts.write_text("".join((data_dir / "trec" / "test.jsonl").read_text().splitlines(keepends=True)[:20]))
+    # the benchmark exports the run (int8) into a temporary folder: under tmp_path here
+    result = run_bench("bench_serve.py", str(run), "--clients", "2", "--seconds", "2", "--data", str(texts),
+                       env={"TMPDIR": str(tmp_path)})
+    records = [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
+    assert [r["side"] for r in records] == ["peftal serve", "baseline"]
+    assert len(list(tmp_path.glob("tmp*/export/model.int8.onnx"))) == 1  # exported with --int8
+    for r in records:
+        assert r["answered"] > 0 and r["errors"] == 0 and r["dropped"] == 0
+        assert 0 < r["p50_ms"] <= r["p99_ms"]
+        assert r["answered"] / r["throughput_rps"] >= 2.0  # answered over at least the two seconds
+    ratio = re.search(r"throughput ratio peftal serve / baseline: ([0-9.]+)x", result.stdout)
+    assert ratio and float(ratio.group(1)) == pytest.approx(
+        records[0]["throughput_rps"] / records[1]["throughput_rps"], abs=0.006)
 
 
 def test_label_efficiency_checks_compare_the_seeds_both_sides_ran():

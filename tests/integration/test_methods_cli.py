@@ -1,6 +1,12 @@
 """Every registered PEFT method through the real CLI on the packaged MiniLM and real TREC data,
 with a tiny budget; ``peftal predict`` reproduces a run's final test accuracy from its saved
-adapter-only checkpoint; ``peftal methods --json`` gives exact parameter counts."""
+adapter-only checkpoint (and the ``lora`` run's folder loads with ``PeftModel.from_pretrained``);
+``peftal methods --json --counts`` gives exact parameter counts.
+
+The every-method runs call the CLI entry point in this process (``peftal.cli.main``), as
+test_strategies_cli.py does: an interpreter start, a torch import and a model-class import saved per
+run and per prediction (most of each test's time on this slice); everything after argument parsing
+is the real command, and the other tests here start ``python -m peftal``."""
 
 from __future__ import annotations
 
@@ -11,18 +17,27 @@ import pytest
 from safetensors.torch import load_file
 from sklearn.metrics import accuracy_score
 
+from peftal.cli import main
 from peftal.peft import METHODS, LibraryMethod
 from tests.conftest import run_cli
+from tests.conftest import trec_slice as write_trec_slice
 
 pytestmark = pytest.mark.integration
 
-TINY_RUN = ("--dataset", "trec", "--strategy", "random", "--warm-start", "20", "--query-size", "10",
-            "--budget", "30", "--epochs", "1", "--pool-subsample", "100", "--max-length", "32",
-            "--seed", "0", "--no-progress")
-PER_CLASS, TEST_ROWS = 30, 120  # the every-method run: a slice of real TREC, all six classes
+PER_CLASS, TEST_ROWS = 30, 60  # the every-method run: a slice of real TREC, all six classes
+# The every-method run checks plumbing (two rounds, the saved weights, predict's reproduction), not
+# learning (tests/integration/test_run_cli.py does): 10 then 16 labels, a 16-text CKA probe and 60
+# test texts run the same code as 20/30 labels, a 120-text probe and 120 test texts, with about 40 %
+# of the forward passes.
+METHOD_RUN = ("--dataset", "trec", "--strategy", "random", "--warm-start", "10", "--query-size", "6",
+              "--budget", "16", "--epochs", "1", "--pool-subsample", "100", "--max-length", "32",
+              "--cka-probe-size", "16", "--seed", "0", "--no-progress")
 # SetFit's default 20 pair passes over the labelled set train the whole encoder for minutes here;
 # two passes exercise the same code.
 TINY_PRESETS = {"setfit": "setfit[num_iterations=2]"}
+# The lora run is also loaded with peft's PeftModel.from_pretrained and compared with `peftal
+# predict`: in fp32 both sides compute alike (`auto` is bf16 on CPUs with AMX).
+EXTRA = {"lora": ("--precision", "fp32")}
 WHOLE_ENCODER = {"full", "setfit"}  # methods that train (and save) every weight of the encoder
 PEFT_BUILT = {name for name in METHODS.names() if issubclass(METHODS.get(name), LibraryMethod)}
 
@@ -34,34 +49,20 @@ def _records(path: Path) -> list[dict]:
 @pytest.fixture(scope="module")
 def trec_slice(tmp_path_factory) -> Path:
     """A local copy of a slice of real TREC: the first 30 training questions of each class and the
-    first 120 test questions. Every method runs on the real model and CLI; the slice keeps the
+    first 60 test questions. Every method runs on the real model and CLI; the slice keeps the
     encoding and evaluation, which do not differ between methods, from dominating the time."""
-    import os
-
-    source = Path(os.environ.get("PEFTAL_DATA_DIR", "")) / "trec"
-    if not source.is_dir():
-        pytest.skip("PEFTAL_DATA_DIR (../shared/data) is not available")
-    folder = tmp_path_factory.mktemp("trec-slice")
-    seen: dict[str, int] = {}
-    train = []
-    for record in _records(source / "train.jsonl"):
-        if seen.setdefault(record["label"], 0) < PER_CLASS:
-            seen[record["label"]] += 1
-            train.append(record)
-    (folder / "train.jsonl").write_text("".join(json.dumps(r) + "\n" for r in train))
-    test = _records(source / "test.jsonl")[:TEST_ROWS]
-    (folder / "test.jsonl").write_text("".join(json.dumps(r) + "\n" for r in test))
-    return folder
+    return write_trec_slice(tmp_path_factory.mktemp("trec-slice"), PER_CLASS, TEST_ROWS)
 
 
 @pytest.mark.parametrize("name", METHODS.names())
 def test_every_method_runs_and_saves_its_trainable_weights(name, tmp_path, trec_slice):
     out = tmp_path / "run"
-    run = [trec_slice if value == "trec" else value for value in TINY_RUN]
-    run_cli("run", *map(str, run), "--method", TINY_PRESETS.get(name, name), "--out", str(out))
+    run = [str(trec_slice) if value == "trec" else value for value in METHOD_RUN]
+    assert main(["run", *run, *EXTRA.get(name, ()), "--method", TINY_PRESETS.get(name, name),
+                 "--out", str(out)]) == 0
     summary = json.loads((out / "summary.json").read_text())
     assert summary["method"] == TINY_PRESETS.get(name, name)
-    assert [r["num_labeled"] for r in summary["rounds"]] == [20, 30]
+    assert [r["num_labeled"] for r in summary["rounds"]] == [10, 16]
     assert 0 < summary["trainable_params"] <= summary["total_params"]
     if name in WHOLE_ENCODER:
         assert summary["trainable_params"] == summary["total_params"]
@@ -86,15 +87,17 @@ def test_every_method_runs_and_saves_its_trainable_weights(name, tmp_path, trec_
     source = _records(trec_slice / "test.jsonl")
     test_file.write_text("".join(json.dumps({"text": r["text"]}) + "\n" for r in source))
     predictions = tmp_path / "predictions.jsonl"
-    run_cli("predict", "--run", str(out), "--input", str(test_file), "--output", str(predictions))
+    assert main(["predict", "--run", str(out), "--input", str(test_file), "--output", str(predictions)]) == 0
     rows = _records(predictions)
     assert len(rows) == len(source)
     assert all(sum(key.startswith("prob_") for key in row) == 6 for row in rows)
     accuracy = accuracy_score([r["label"] for r in source], [row["label"] for row in rows])
     assert accuracy == summary["rounds"][-1]["metrics"]["accuracy"]
+    if name == "lora":
+        _loads_with_peft_from_pretrained(out, [r["text"] for r in source], [row["label"] for row in rows])
 
 
-def test_lora_model_folder_loads_with_peft_from_pretrained(tmp_path, data_dir):
+def _loads_with_peft_from_pretrained(out: Path, texts: list[str], expected: list[str]) -> None:
     """The docs' recipe: the base model + PeftModel.from_pretrained + the saved head give the
     predictions of `peftal predict` (the run's precision is fp32 so both sides compute alike)."""
     import torch
@@ -103,14 +106,6 @@ def test_lora_model_folder_loads_with_peft_from_pretrained(tmp_path, data_dir):
     from transformers import AutoModel, AutoTokenizer
 
     from peftal.models.backbone import resolve_model
-
-    out = tmp_path / "run"
-    run_cli("run", *TINY_RUN, "--method", "lora", "--precision", "fp32", "--out", str(out))
-    texts = [r["text"] for r in _records(data_dir / "trec" / "test.jsonl")[:64]]
-    inputs = tmp_path / "in.jsonl"
-    inputs.write_text("".join(json.dumps({"text": t}) + "\n" for t in texts))
-    run_cli("predict", "--run", str(out), "--input", str(inputs), "--output", str(tmp_path / "p.jsonl"))
-    expected = [row["label"] for row in _records(tmp_path / "p.jsonl")]
 
     base = AutoModel.from_pretrained(resolve_model(None))
     encoder = PeftModel.from_pretrained(base, out / "model").eval()
@@ -127,7 +122,7 @@ def test_lora_model_folder_loads_with_peft_from_pretrained(tmp_path, data_dir):
 
 
 def test_methods_json_counts_are_exact():
-    two = {row["name"]: row for row in json.loads(run_cli("methods", "--json").stdout)}
+    two = {row["name"]: row for row in json.loads(run_cli("methods", "--json", "--counts").stdout)}
     six = {row["name"]: row for row in json.loads(run_cli("methods", "--json", "--num-labels", "6").stdout)}
     assert list(two) == METHODS.names()  # every registered method, in registry order
     hidden, layers = 384, 6  # all-MiniLM-L6-v2
@@ -164,7 +159,7 @@ def test_method_that_cannot_apply_fails_before_training(tmp_path, data_dir):
     AutoModel.from_config(config).save_pretrained(model_dir)
     tokenizer.save_pretrained(model_dir)
     out = tmp_path / "run"
-    result = run_cli("run", *TINY_RUN, "--model", str(model_dir), "--method", "bitfit",
+    result = run_cli("run", *METHOD_RUN, "--model", str(model_dir), "--method", "bitfit",
                      "--out", str(out), check=False)
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == [

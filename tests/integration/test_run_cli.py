@@ -11,9 +11,17 @@ import time
 
 import pytest
 
-from tests.conftest import run_cli
+from tests.conftest import run_cli, trec_slice
 
 pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+def small_trec(tmp_path_factory):
+    """Real TREC cut to the first 100 training questions of each class (586) and the first 100
+    test questions: the repeat and kill tests check records, not learning, and on the whole of
+    TREC most of their time went to evaluating 500 test questions a round."""
+    return trec_slice(tmp_path_factory.mktemp("small-trec"), 100, 100)
 
 
 def test_contract_cell_learns_trec(data_dir, tmp_path):
@@ -44,16 +52,17 @@ def test_contract_cell_learns_trec(data_dir, tmp_path):
     assert {i for i, r in acquired.items() if r > 0} == set(queried)
 
 
-def _small_cell(out, seed="0"):
-    return ("run", "--dataset", "trec", "--method", "lora", "--strategy", "entropy", "--warm-start", "40",
+def _small_cell(data, out, seed="0"):
+    return ("run", "--dataset", str(data), "--method", "lora", "--strategy", "entropy", "--warm-start", "40",
             "--query-size", "20", "--budget", "60", "--epochs", "2", "--max-length", "32",
-            "--pool-subsample", "300", "--seed", seed, "--out", str(out), "--no-progress")
+            "--pool-subsample", "300", "--cka-probe-size", "16", "--seed", seed, "--out", str(out),
+            "--no-progress")
 
 
-def test_same_command_same_results(data_dir, tmp_path):
+def test_same_command_same_results(small_trec, tmp_path):
     a, b = tmp_path / "a", tmp_path / "b"
-    run_cli(*_small_cell(a))
-    run_cli(*_small_cell(b))
+    run_cli(*_small_cell(small_trec, a))
+    run_cli(*_small_cell(small_trec, b))
     first, second = (json.loads((d / "summary.json").read_text()) for d in (a, b))
     assert [r["indices_queried"] for r in first["rounds"]] == [r["indices_queried"] for r in second["rounds"]]
     assert [r["metrics"] for r in first["rounds"]] == [r["metrics"] for r in second["rounds"]]
@@ -97,9 +106,9 @@ def test_bad_files_exit_2(tmp_path, content, extra, message):
     assert len(result.stderr.strip().splitlines()) == 1
 
 
-def test_killed_run_leaves_no_complete_summary(data_dir, tmp_path):
+def test_killed_run_leaves_no_complete_summary(small_trec, tmp_path):
     out = tmp_path / "run"
-    args = list(_small_cell(out))
+    args = list(_small_cell(small_trec, out))
     args[args.index("--budget") + 1] = "100"
     process = subprocess.Popen([sys.executable, "-m", "peftal", *args], stdout=subprocess.DEVNULL,
                                stderr=subprocess.DEVNULL)

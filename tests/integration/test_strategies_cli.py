@@ -1,7 +1,9 @@
 """Every registered strategy, and the stopping/warm-start options, through ``peftal run``.
 
 The CLI entry point runs in this process (``peftal.cli.main``), which saves an interpreter start
-and a torch import per strategy; everything after argument parsing is the real run.
+and a torch import per strategy; everything after argument parsing is the real run. The pool is the
+whole of TREC's training split (the ids are TREC's); each round evaluates on its first 100 test
+questions, not all 500 (the tests check what is queried, not how well the model does).
 """
 
 from __future__ import annotations
@@ -14,12 +16,19 @@ import pytest
 
 from peftal.al.strategies import strategies_for
 from peftal.cli import main
+from tests.conftest import trec_slice
 
 pytestmark = pytest.mark.integration
 
-TINY = ["--dataset", "trec", "--method", "lora", "--warm-start", "20", "--query-size", "10",
+TINY = ["--method", "lora", "--warm-start", "20", "--query-size", "10",
         "--epochs", "1", "--pool-subsample", "200", "--max-length", "32", "--seed", "0",
         "--cka-probe-size", "0", "--no-progress"]  # CKA: tests/integration/test_analyze_cli.py
+
+
+@pytest.fixture(scope="module")
+def trec(tmp_path_factory) -> list[str]:
+    """``--dataset``: TREC's training split and 100 of its test questions."""
+    return ["--dataset", str(trec_slice(tmp_path_factory.mktemp("trec-100-test"), None, 100))]
 
 
 def _labeled_by_round(out) -> dict[int, set[int]]:
@@ -33,9 +42,9 @@ def _labeled_by_round(out) -> dict[int, set[int]]:
 
 # the multi-label strategies run on GoEmotions in test_multilabel_cli
 @pytest.mark.parametrize("strategy", strategies_for("classification"))
-def test_every_strategy_queries_unique_unlabelled_ids(strategy, tmp_path, data_dir):
+def test_every_strategy_queries_unique_unlabelled_ids(strategy, tmp_path, trec):
     out = tmp_path / strategy
-    assert main(["run", *TINY, "--strategy", strategy, "--budget", "30", "--out", str(out)]) == 0
+    assert main(["run", *trec, *TINY, "--strategy", strategy, "--budget", "30", "--out", str(out)]) == 0
     summary = json.loads((out / "summary.json").read_text())
     assert summary["strategy"] == strategy and len(summary["rounds"]) == 2
     queried = summary["rounds"][0]["indices_queried"]
@@ -50,7 +59,7 @@ def test_every_strategy_queries_unique_unlabelled_ids(strategy, tmp_path, data_d
     assert summary["stopped_by"] is None and summary["stopped_at_round"] is None
 
 
-def test_stop_with_stratified_warm_start_and_warm_restart(tmp_path, data_dir, monkeypatch):
+def test_stop_with_stratified_warm_start_and_warm_restart(tmp_path, trec, data_dir, monkeypatch):
     from peftal.al import rounds
     from peftal.data import load_task
 
@@ -62,7 +71,7 @@ def test_stop_with_stratified_warm_start_and_warm_restart(tmp_path, data_dir, mo
 
     monkeypatch.setattr(rounds, "build_model", counting_build_model)
     out = tmp_path / "stop"
-    assert main(["run", *TINY, "--strategy", "entropy", "--budget", "60", "--out", str(out),
+    assert main(["run", *trec, *TINY, "--strategy", "entropy", "--budget", "60", "--out", str(out),
                  "--stratified-warm-start", "--warm-restart",
                  "--stop", "kappa_average", "--stop", "max_rounds[rounds=2]"]) == 0
     summary = json.loads((out / "summary.json").read_text())
