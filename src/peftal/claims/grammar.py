@@ -305,17 +305,13 @@ def matches(config: Mapping[str, Any], select: Mapping[str, Iterable[Any]]) -> b
     return all(any(same_value(config.get(key), v) for v in values) for key, values in select.items())
 
 
-# A method's recipe goes with it: two cells compared by method may differ in these (a spec's
-# ``recipes:`` sets them per method) and are still a pair.
-RECIPE_KEYS = ("lr", "head_lr", "min_steps")
+RECIPE_KEYS = ("lr", "head_lr", "min_steps")  # a method's recipe (a spec's `recipes:`) goes with it
 
 
 def identity(config: Mapping[str, Any], leave_out: Iterable[str]) -> str:
-    """A run's config without ``leave_out``: equal for the two runs of a pair. Leaving out the
-    method leaves out its recipe (:data:`RECIPE_KEYS`) too."""
-    leave_out = set(leave_out)
-    if "method" in leave_out:
-        leave_out |= set(RECIPE_KEYS)
+    """A run's config without ``leave_out`` (the method with its :data:`RECIPE_KEYS`): equal for
+    the two runs of a pair."""
+    leave_out = set(leave_out) | (set(RECIPE_KEYS) if "method" in leave_out else set())
     return json.dumps({k: v for k, v in config.items() if k not in leave_out}, sort_keys=True,
                       default=str)
 

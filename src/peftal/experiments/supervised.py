@@ -205,11 +205,11 @@ def _fit_text(config: SupervisedConfig, prepared: Prepared, progress: bool):
     from peftal.data.encoding import encode
 
     task: TaskData = prepared.task
-    # classes or label sets keep their shares (multi-label: iterative stratification)
-    stratify = task.task in ("classification", "multilabel")
+    # the training subset keeps every class's or label's share (multi-label: iterative stratification)
     ids = sample_training_ids(len(task.train), prepared.num_train, np.random.default_rng(config.seed),
-                              task.train.labels if stratify else None)
-    eval_ids = _eval_ids(config, len(task.test), task.test.labels if stratify else None)
+                              task.train.labels if task.task in ("classification", "multilabel") else None)
+    # the evaluation sample: stratified by class; multi-label and regression samples are uniform
+    eval_ids = _eval_ids(config, len(task.test), task.test.labels if task.task == "classification" else None)
     encoder, tokenizer = load_backbone(config.model)
     train_encoded = encode(tokenizer, task.train.subset(ids), prepared.max_length)
     test = task.test.subset(eval_ids)

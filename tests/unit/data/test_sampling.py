@@ -94,3 +94,12 @@ def test_a_multilabel_subset_is_seeded_by_the_generator():
     again = sample_training_ids(len(labels), 300, np.random.default_rng(3), labels)
     other = sample_training_ids(len(labels), 300, np.random.default_rng(4), labels)
     assert np.array_equal(first, again) and not np.array_equal(first, other)
+
+
+def test_a_multilabel_subset_of_goemotions_has_exactly_the_size_asked(data_dir):
+    from peftal.data import load_task
+
+    labels = load_task("goemotions").test.labels  # the splitter alone gives 198 of 200 here
+    for size in (50, 200, 999):
+        ids = sample_training_ids(len(labels), size, np.random.default_rng(0), labels)
+        assert len(ids) == len(set(ids)) == size
