@@ -64,3 +64,16 @@ def person(value: Any, field: str = "annotator", role: str = "the person labelli
     if len(value) > MAX_NAME_LENGTH:
         raise LabelError(f"\"{field}\" is longer than {MAX_NAME_LENGTH} characters")
     return value
+
+
+def read_limit(value: str | None, *, default: int, maximum: int) -> int:
+    """A ``?limit=`` query value: ``default`` when absent, else an integer from 1 to ``maximum``."""
+    if value is None:
+        return default
+    try:
+        limit = int(value)
+    except ValueError:
+        limit = 0
+    if not 1 <= limit <= maximum:
+        raise LabelError(f"\"limit\" must be an integer from 1 to {maximum}, got {value!r}")
+    return limit

@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 from flask import Flask, Response, jsonify, request
 
-from peftal.label.api_input import id_of, json_body, person
+from peftal.label.api_input import id_of, json_body, person, read_limit
 from peftal.label.errors import Conflict, LabelError, NotFound
 
 FOLDS = 5
@@ -193,7 +193,7 @@ def register_review(app: Flask, store: Any, settings: Any, folder: Path) -> Revi
 
     @app.get("/api/review")
     def review_lists() -> Response:
-        limit = _limit(request.args.get("limit"))
+        limit = read_limit(request.args.get("limit"), default=DEFAULT_LIMIT, maximum=MAX_LIMIT)
         return jsonify(disagreements=review.disagreements(limit),
                        contradictions=review.contradictions(limit))
 
@@ -215,14 +215,3 @@ def register_review(app: Flask, store: Any, settings: Any, folder: Path) -> Revi
 
     return review
 
-
-def _limit(value: str | None) -> int:
-    if value is None:
-        return DEFAULT_LIMIT
-    try:
-        limit = int(value)
-    except ValueError:
-        limit = 0
-    if not 1 <= limit <= MAX_LIMIT:
-        raise LabelError(f"\"limit\" must be an integer from 1 to {MAX_LIMIT}, got {value!r}")
-    return limit

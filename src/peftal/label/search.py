@@ -31,7 +31,7 @@ from typing import Any
 
 from flask import Flask, Response, jsonify, request
 
-from peftal.label.api_input import id_of, json_body, person
+from peftal.label.api_input import id_of, json_body, person, read_limit
 from peftal.label.errors import LabelError
 
 MAX_QUERY_LENGTH = 500
@@ -78,7 +78,8 @@ class Query:
         low, high = (_fraction(args.get(key), key) for key in ("min_confidence", "max_confidence"))
         if low is not None and high is not None and low > high:
             raise LabelError(f"\"min_confidence\" ({low}) is above \"max_confidence\" ({high})")
-        return cls(text, regex == "1", status, suggested, low, high, _limit(args.get("limit")))
+        limit = read_limit(args.get("limit"), default=DEFAULT_LIMIT, maximum=MAX_LIMIT)
+        return cls(text, regex == "1", status, suggested, low, high, limit)
 
 
 def search(store: Any, query: Query) -> dict[str, Any]:
@@ -184,17 +185,6 @@ def _fraction(value: str | None, name: str) -> float | None:
         raise LabelError(f"\"{name}\" must be a number from 0 to 1, got {value!r}")
     return number
 
-
-def _limit(value: str | None) -> int:
-    if value is None:
-        return DEFAULT_LIMIT
-    try:
-        limit = int(value)
-    except ValueError:
-        limit = 0
-    if not 1 <= limit <= MAX_LIMIT:
-        raise LabelError(f"\"limit\" must be an integer from 1 to {MAX_LIMIT}, got {value!r}")
-    return limit
 
 
 def register_search(app: Flask, store: Any, settings: Any) -> None:
