@@ -31,6 +31,7 @@ from peftal.data import TaskData, load_task
 from peftal.data.builtin import has_pairs, is_multilabel
 from peftal.data.encoding import encode
 from peftal.data.options import DataOptions
+from peftal.data.sampling import sample_training_ids
 from peftal.defaults import default_method, default_strategy
 from peftal.errors import UsageError
 from peftal.experiments.al_checks import check_cell, check_data, validate_active_learning
@@ -52,6 +53,7 @@ from peftal.peft.checkpoint import save_checkpoint
 from peftal.peft.recipes import RecipeOptions, task_type
 from peftal.peft.recipes import train_config as make_train_config
 from peftal.records import RoundRecord, all_converged
+from peftal.seeding import stream_rng
 from peftal.training import primary_metric
 from peftal.training.device import resolve_device
 from peftal.training.precision import resolve_precision
@@ -105,6 +107,9 @@ class RunConfig(DataOptions, RecipeOptions):
             model; :mod:`peftal.al.acquisition`).
         acquisition_every: With ``acquisition_method``, also train the main method every this
             many rounds.
+        max_eval: Evaluate every round on a seeded sample of this many test examples (stratified
+            by class; default: the whole test split). Large test splits cost every round a full
+            pass; the pool is not affected.
         threshold: Multi-label: predict a label where its probability is at least this (e.g.
             0.5); default: per-label thresholds chosen by 3-fold cross-validation on the labelled
             set each round (3 extra fits per round).
@@ -134,6 +139,7 @@ class RunConfig(DataOptions, RecipeOptions):
     device: str = "auto"
     acquisition_method: str | None = None
     acquisition_every: int | None = None
+    max_eval: int | None = None
     threshold: float | None = None
 
     @property
@@ -156,6 +162,8 @@ class RunConfig(DataOptions, RecipeOptions):
             raise UsageError("--task qa: active learning does not apply to question answering")
         resolve_precision(self.precision)  # checks the names before any compute
         resolve_device(self.device)
+        if self.max_eval is not None and self.max_eval < 1:
+            raise UsageError(f"--max-eval must be >= 1, got {self.max_eval}")
         for name in ("warm_start", "query_size", "budget", "epochs", "batch_size", "max_length"):
             if getattr(self, name) < 1:
                 raise UsageError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(self, name)}")
@@ -258,6 +266,10 @@ def run_active_learning(
 def set_up(config: RunConfig, prepared: tuple[TaskData, Any, Any]) -> RunSetup:
     """Load the backbone, encode the splits and build what every round reuses."""
     task, method, strategy = prepared
+    if config.max_eval is not None and config.max_eval < len(task.test):
+        ids = sample_training_ids(len(task.test), config.max_eval, stream_rng(config.seed, "eval_sample"),
+                                  task.test.labels if task.task == "classification" else None)
+        task = dataclasses.replace(task, test=task.test.subset(ids))
     device = resolve_device(config.device)
     encoder, tokenizer = load_backbone(config.model)
     encoder = encoder.to(device)  # kept there; every round's model is copied from it
@@ -298,6 +310,7 @@ def _summary(setup: RunSetup, state: RunState, rounds: list[RoundRecord], metric
         "total_params": state.total,
         "task": task.task,
         "eval_split": task.eval_split,
+        "num_eval": len(task.test),
         "metric": metric,
         "config": {**dataclasses.asdict(config), "strategy": config.strategy_preset},
         "rounds": [record.public() for record in rounds],

@@ -58,6 +58,17 @@ def test_pool_subsample_returns_global_ids(toy_csv, tiny_model_dir):
     assert max(queried) >= 15  # ids of the whole pool, not positions 0..14 of the subsample
 
 
+def test_max_eval_scores_a_sample_and_changes_nothing_else(toy_csv, tiny_model_dir):
+    sampled, _ = run_active_learning(_config(toy_csv, tiny_model_dir, max_eval=12, budget=17),
+                                     progress=False)
+    whole, _ = run_active_learning(_config(toy_csv, tiny_model_dir, budget=17), progress=False)
+    assert (sampled["num_eval"], whole["num_eval"]) == (12, 30)  # the toy file's 20 % test split
+    for record in sampled["rounds"]:  # an accuracy over 12 examples
+        assert abs(record["metrics"]["accuracy"] * 12 - round(record["metrics"]["accuracy"] * 12)) < 1e-9
+    # the sample has its own random stream: training and queries are those of the whole-split run
+    assert [r["indices_queried"] for r in sampled["rounds"]] == [r["indices_queried"] for r in whole["rounds"]]
+
+
 def test_execute_run_writes_outputs(toy_csv, tiny_model_dir, tmp_path):
     out = tmp_path / "run"
     summary = execute_run(_config(toy_csv, tiny_model_dir), out, progress=False)
