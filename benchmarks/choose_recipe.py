@@ -3,7 +3,8 @@
 For each dataset: its validation split where it has one, else a seeded slice carved from its
 training split (never the test split); labelled sets of each size drawn (seeded, uniformly) from
 the rest of the training split; every recipe trains on the same labelled ids and is scored on the
-same validation examples. Prints, per recipe, the mean validation accuracy per size and the mean
+same validation examples. Prints, per recipe, the mean validation score (accuracy; Pearson's r for
+a regression dataset such as stsb) per size and the mean
 rank over the (dataset, size, seed) cells — the recipe with the best mean rank is the candidate
 default, not the one with the best number on any single dataset.
 
@@ -22,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from scipy.stats import pearsonr, spearmanr
 from sklearn.metrics import f1_score, matthews_corrcoef
 
 from peftal.al.rounds import fit_round
@@ -166,23 +168,35 @@ def _cell(name, encoder, pool, labels, labeled, validation, task, args, seed) ->
                               task=task.task, num_outputs=task.num_labels, pooling="mean", seed=seed,
                               device=torch.device("cpu"))
     outputs = predict(model, inputs, validation)
-    guess, gold = outputs.argmax(1), labels[validation]
-    return {"recipe": name, "accuracy": round(float((guess == gold).mean()), 4),
-            "f1_macro": round(float(f1_score(gold, guess, average="macro")), 4),
-            "mcc": round(float(matthews_corrcoef(gold, guess)), 4),
+    if task.task == "regression":  # STS-B: Pearson's r is the score recipes are ranked by
+        guess, gold = outputs[:, 0], labels[validation].astype(np.float64)
+        scores = {"pearson": round(float(pearsonr(gold, guess).statistic), 4) if np.std(guess) else 0.0,
+                  "spearman": round(float(spearmanr(gold, guess).statistic), 4) if np.std(guess) else 0.0}
+        scores["score"] = scores["pearson"]
+    else:
+        guess, gold = outputs.argmax(1), labels[validation]
+        scores = {"accuracy": round(float((guess == gold).mean()), 4),
+                  "f1_macro": round(float(f1_score(gold, guess, average="macro")), 4),
+                  "mcc": round(float(matthews_corrcoef(gold, guess)), 4)}
+        scores["score"] = scores["accuracy"]
+    return {"recipe": name, **scores,
             "converged": result.converged,
             "steps": result.steps, "seconds": round(time.perf_counter() - start, 1),
             # the last epoch's training loss and accuracy on its own labelled set: did it converge?
             "train_loss": round(float(result.epochs[-1]["loss"]), 4) if result.epochs else None,
-            "train_accuracy": (round(float(result.epochs[-1].get("train_accuracy", float("nan"))), 4)
-                               if result.epochs else None)}
+            # (none for regression: JSON has no NaN)
+            "train_accuracy": (round(float(result.epochs[-1]["train_accuracy"]), 4)
+                               if result.epochs and result.epochs[-1].get("train_accuracy") is not None
+                               and np.isfinite(result.epochs[-1]["train_accuracy"]) else None)}
 
 
 def summarise(rows: list[dict]) -> None:
     """Mean validation accuracy per recipe and size, and the mean rank over cells (1 = best)."""
     cells: dict[tuple, dict[str, float]] = {}
     for row in rows:
-        cells.setdefault((row["dataset"], row["size"], row["seed"]), {})[row["recipe"]] = row["accuracy"]
+        # the score recipes are ranked by: accuracy, or Pearson's r for regression (older rows: accuracy)
+        score = row.get("score", row.get("accuracy"))
+        cells.setdefault((row["dataset"], row["size"], row["seed"]), {})[row["recipe"]] = score
     recipes = sorted({row["recipe"] for row in rows})
     complete = {key: scores for key, scores in cells.items() if set(scores) == set(recipes)}
     ranks: dict[str, list[float]] = {name: [] for name in recipes}
@@ -193,7 +207,7 @@ def summarise(rows: list[dict]) -> None:
             ranks[name].append(float(np.mean(positions)))
     sizes = sorted({key[1] for key in complete})
     print(f"\n{len(complete)} complete cells ({len({k[0] for k in complete})} datasets)")
-    print("recipe".ljust(18) + "".join(f"acc@{s}".rjust(10) for s in sizes) + "mean rank".rjust(12))
+    print("recipe".ljust(18) + "".join(f"score@{s}".rjust(10) for s in sizes) + "mean rank".rjust(12))
     for name in sorted(recipes, key=lambda n: np.mean(ranks[n]) if ranks[n] else 99):
         accs = [np.mean([c[name] for k, c in complete.items() if k[1] == s]) for s in sizes]
         print(name.ljust(18) + "".join(f"{a:10.3f}" for a in accs)
@@ -204,7 +218,7 @@ def markdown(rows: list[dict]) -> None:
     """One Markdown table per (size, seed): validation accuracy per dataset and recipe (best bold)."""
     recipes = list(dict.fromkeys(row["recipe"] for row in rows))
     for size, seed in sorted({(row["size"], row["seed"]) for row in rows}):
-        cells = {(row["dataset"], row["recipe"]): row["accuracy"] for row in rows
+        cells = {(row["dataset"], row["recipe"]): row.get("score", row.get("accuracy")) for row in rows
                  if row["size"] == size and row["seed"] == seed}
         datasets = [d for d in dict.fromkeys(row["dataset"] for row in rows)
                     if all((d, r) in cells for r in recipes)]
