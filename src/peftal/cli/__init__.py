@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import sqlite3
 import sys
@@ -101,6 +102,11 @@ def main(argv: list[str] | None = None) -> int:
     except Terminated:
         print("peftal: terminated", file=sys.stderr)
         return 143
+    except BrokenPipeError:
+        # the reader went away (`peftal methods | head`): no traceback; stdout goes to devnull so
+        # that Python's flush at exit does not raise again (the recipe of Python's signal docs)
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
     except (OSError, sqlite3.Error) as error:
         message = os_error_message(error)  # a full disk, a read-only folder: the user can fix these
         if message is None:

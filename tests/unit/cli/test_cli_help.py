@@ -140,3 +140,17 @@ def test_the_parser_comparison_can_fail():
     a.add_argument("--lr", type=float, help="learning rate")
     b.add_argument("--lr", type=float, help="learning rate (default: 1e-3)")
     assert _shared_option(a, "lr") != _shared_option(b, "lr")
+
+
+def test_a_reader_that_goes_away_ends_the_command_quietly():
+    """`peftal methods | head -1`: exit 141 (SIGPIPE's status), no traceback. The reading end is
+    closed before the command writes, so its first write meets a broken pipe every time."""
+    import subprocess
+    import sys
+
+    process = subprocess.Popen([sys.executable, "-m", "peftal", "methods"], stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE)
+    process.stdout.close()
+    stderr = process.stderr.read().decode()
+    assert process.wait(timeout=60) == 141, stderr
+    assert "Traceback" not in stderr

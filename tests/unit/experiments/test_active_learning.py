@@ -66,7 +66,8 @@ def test_max_eval_scores_a_sample_and_changes_nothing_else(toy_csv, tiny_model_d
     for record in sampled["rounds"]:  # an accuracy over 12 examples
         assert abs(record["metrics"]["accuracy"] * 12 - round(record["metrics"]["accuracy"] * 12)) < 1e-9
     # the sample has its own random stream: training and queries are those of the whole-split run
-    assert [r["indices_queried"] for r in sampled["rounds"]] == [r["indices_queried"] for r in whole["rounds"]]
+    queried = [[r["indices_queried"] for r in run["rounds"]] for run in (sampled, whole)]
+    assert queried[0] == queried[1]
 
 
 def test_execute_run_writes_outputs(toy_csv, tiny_model_dir, tmp_path):
