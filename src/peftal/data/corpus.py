@@ -94,20 +94,15 @@ def domain_corpus(target: str) -> Corpus:
 
     spec = DATASETS.get(target) if target in DATASETS else None
     if spec is None or spec.domain is None:
-        domains = {}
-        for name in DATASETS.names():
-            if DATASETS.get(name).domain:
-                domains.setdefault(DATASETS.get(name).domain, []).append(name)
-        listed = "; ".join(f"{domain}: {', '.join(names)}" for domain, names in sorted(domains.items()))
         raise UsageError(f"{DOMAIN_PREFIX}{target}: {target!r} is not a built-in dataset of a domain "
-                         f"(the domains: {listed})")
+                         f"(the domains: {domains_text()})")
     members = [name for name in DATASETS.names() if DATASETS.get(name).domain == spec.domain]
     own = load_task(target)
     held_out = set(own.test.texts)
     texts: dict[str, None] = {}
     parts = []
     for name in members:
-        task = load_task(name)
+        task = own if name == target else load_task(name)
         splits = {"train": task.train}
         if task.validation is not None and task.eval_split != "validation":
             splits["validation"] = task.validation
@@ -119,6 +114,17 @@ def domain_corpus(target: str) -> Corpus:
     source = (f"{spec.domain} domain: {'; '.join(parts)}, less {target}'s {own.eval_split} "
               f"texts")
     return Corpus(list(texts), None, source, "corpus")
+
+
+def domains_text() -> str:
+    """The built-in domains and their datasets, e.g. ``biomed: chemprot; cs: acl_arc, sciie; ...``."""
+    from peftal.data import DATASETS
+
+    domains: dict[str, list[str]] = {}
+    for name in DATASETS.names():
+        if DATASETS.get(name).domain:
+            domains.setdefault(DATASETS.get(name).domain, []).append(name)
+    return "; ".join(f"{domain}: {', '.join(names)}" for domain, names in sorted(domains.items()))
 
 
 def _read_lines(path: Path) -> list[str]:

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from peftal.data.corpus import DOMAIN_PREFIX
+from peftal.data.corpus import DOMAIN_PREFIX, domains_text
 from peftal.errors import UsageError
 from peftal.experiments.kinds import StudyKind, parsed_preset
 from peftal.experiments.supervised import (
@@ -62,7 +62,7 @@ class StudySupervisedConfig(SupervisedConfig):
 
             if self.dataset not in DATASETS or DATASETS.get(self.dataset).domain is None:
                 raise UsageError(f"dapt: {self.dataset!r} is not a built-in dataset of a text domain "
-                                 f"(chemprot, acl_arc, sciie, hyperpartisan, ag_news, imdb)")
+                                 f"({domains_text()})")
             if self.tapt and self.method != "full":
                 raise UsageError(f"dapt and tapt together chain full fine-tuning only (TAPT continues "
                                  f"the DAPT model); {self.method!r} pretrains an adapter from the "
