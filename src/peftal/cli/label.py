@@ -14,7 +14,7 @@ from peftal.cli.options import positive_float, positive_int
 # The recipe options (lr, head_lr, min_steps) are the shared block every training command has.
 _SETTINGS = ("text_column", "text_pair_column", "model", "method", "strategy", "query_size", "budget",
              "epochs", "batch_size", "max_length", "pooling", "seed", "cold_start",
-             "cv_folds", "pool_subsample", "lease_seconds", "overlap")
+             "cv_folds", "pool_subsample", "lease_seconds", "overlap", "multi_label")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -100,6 +100,9 @@ def _register_start(commands: argparse._SubParsersAction) -> None:
     start.add_argument("--overlap", type=float, metavar="F",
                        help=f"fraction of the texts (0 to 1, a seeded choice) that two different "
                             f"annotators label each, to measure agreement (default: {d.overlap:g})")
+    start.add_argument("--multi-label", action="store_const", const=True, default=None,
+                       help="each text takes any number of the labels (check boxes; the default "
+                            "strategy becomes br_entropy_mean); fixed when the project is created")
     start.add_argument("--guidelines", type=Path, metavar="FILE.md",
                        help="annotation guidelines (Markdown) shown beside the text; copied into the "
                             "project, so they stay (default: the project's copy, if any)")
@@ -147,6 +150,10 @@ def open_or_create(args: argparse.Namespace):
         from peftal.defaults import default_method
 
         overrides["method"] = default_method(overrides.get("text_pair_column") is not None)
+    if "strategy" not in overrides:
+        from peftal.defaults import default_strategy
+
+        overrides["strategy"] = default_strategy(bool(overrides.get("multi_label")))
     settings = project.LabelSettings(**overrides)
     return project.create(args.project, args.data, settings), settings, True
 
@@ -244,6 +251,7 @@ def _interrupt(signum: int, frame: Any) -> None:
 
 
 def export_main(args: argparse.Namespace) -> int:
+    from peftal.label.label_sets import decode
     from peftal.label.project import open_project
     from peftal.store.atomic import atomic_path, write_json_atomic
 
@@ -257,8 +265,14 @@ def export_main(args: argparse.Namespace) -> int:
             record = {"id": text["id"], "text": text["text"]}
             if text["text_pair"] is not None:
                 record["text_pair"] = text["text_pair"]
-            record.update(label=text["label"], resolution=text["resolution"],
-                          annotations=text["annotations"])
+            if settings.multi_label:  # label sets as lists of names, not their stored JSON text
+                record.update(labels=None if text["label"] is None else decode(text["label"]),
+                              resolution=text["resolution"],
+                              annotations=[{"annotator": a["annotator"], "labels": decode(a["label"]),
+                                            "labelled_at": a["labelled_at"]} for a in text["annotations"]])
+            else:
+                record.update(label=text["label"], resolution=text["resolution"],
+                              annotations=text["annotations"])
             if "reviewed" in text:
                 record["reviewed"] = text["reviewed"]
             handle.write(json.dumps(record, ensure_ascii=False) + "\n")
@@ -275,10 +289,10 @@ def export_main(args: argparse.Namespace) -> int:
 
 
 def _agreement(store: Any, settings: Any) -> Any:
-    from peftal.label.agreement import measure
+    from peftal.label.agreement import measure_project
 
     rows = store.live_labels()
-    return measure([(r["example_id"], r["annotator"], r["label"]) for r in rows], settings.labels)
+    return measure_project([(r["example_id"], r["annotator"], r["label"]) for r in rows], settings)
 
 
 def _number(value: float | None) -> str:
@@ -289,7 +303,7 @@ def stats_main(args: argparse.Namespace) -> int:
     from peftal.label.project import open_project
 
     store, settings = open_project(args.project)
-    counts = store.counts()
+    counts = store.counts(settings.multi_label)
     found = _agreement(store, settings)
     if args.json:
         print(json.dumps({**counts, "overlap": settings.overlap, "disagreements": len(store.disagreements()),

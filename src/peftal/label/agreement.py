@@ -73,9 +73,9 @@ class Agreement:
 def measure(annotations: Iterable[tuple[int, str, str]], labels: Sequence[str]) -> Agreement:
     """The agreement of ``annotations``, ``(text id, annotator, label)`` triples with at most one per
     text and annotator, over the project's ``labels``."""
-    given: dict[int, dict[str, str]] = {}
-    for example_id, annotator, label in annotations:
-        given.setdefault(int(example_id), {})[annotator] = label
+    given: dict[Any, dict[str, str]] = {}
+    for unit, annotator, label in annotations:  # a unit: a text id, or (text id, label) of a set
+        given.setdefault(unit if isinstance(unit, tuple) else int(unit), {})[annotator] = label
     per_annotator: dict[str, int] = {}
     for by_annotator in given.values():
         for annotator in by_annotator:
@@ -119,3 +119,31 @@ def _alpha(value_counts: np.ndarray) -> float | None:
         warnings.simplefilter("ignore")
         alpha = float(krippendorff.alpha(value_counts=value_counts, level_of_measurement="nominal"))
     return None if math.isnan(alpha) else alpha
+
+
+def measure_sets(annotations: Iterable[tuple[int, str, str]], labels: Sequence[str]) -> Agreement:
+    """:func:`measure` for a multi-label project, whose annotations are label sets (stored as
+    :mod:`peftal.label.label_sets` says): agreement on the yes/no judgement of each label of each
+    text. Cohen's kappa per pair and overall alpha are over all those judgements; alpha per label
+    over that label's; ``texts`` and ``annotations`` count texts, as in a single-label project."""
+    from peftal.label.label_sets import expand
+
+    annotations = list(annotations)
+    counted = measure(annotations_as_one_label(annotations), ["set"])
+    overall = measure(expand(annotations, labels), ["no", "yes"])
+    per_label = {label: measure(expand(annotations, [label]), ["no", "yes"]).alpha for label in labels}
+    return dataclasses.replace(overall, annotations=counted.annotations, texts=counted.texts,
+                               alpha_per_label=per_label)
+
+
+def annotations_as_one_label(annotations: list[tuple[int, str, str]]) -> list[tuple[int, str, str]]:
+    """The annotations with one label each: what counts texts and annotators alike in any project."""
+    return [(example_id, annotator, "set") for example_id, annotator, _ in annotations]
+
+
+def measure_project(annotations: Iterable[tuple[int, str, str]], settings: Any) -> Agreement:
+    """The agreement of a project's live annotations: :func:`measure_sets` in a multi-label
+    project, else :func:`measure`."""
+    if getattr(settings, "multi_label", False):
+        return measure_sets(annotations, settings.labels)
+    return measure(annotations, settings.labels)

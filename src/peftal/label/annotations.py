@@ -361,8 +361,9 @@ class Annotations:
             return int(db.execute("SELECT COUNT(*) FROM labels WHERE seq > ? AND undone_at IS NULL",
                                   (seq,)).fetchone()[0])
 
-    def counts(self) -> dict[str, Any]:
-        """The stats' counts: texts labelled, annotations, training labels per label, annotations
+    def counts(self, multi_label: bool = False) -> dict[str, Any]:
+        """The stats' counts: texts labelled, annotations, training labels per label (per label
+        name, each text once per label of its set, in a ``multi_label`` project), annotations
         per annotator, texts with several annotations, unresolved ties, skipped, leased."""
         now = time.time()
         with self.read() as db:
@@ -374,7 +375,12 @@ class Annotations:
             leased = db.execute("SELECT COUNT(*) FROM leases WHERE expires_at > ?", (now,)).fetchone()[0]
             pool = db.execute("SELECT COUNT(*) FROM examples").fetchone()[0]
         resolved, _ = self._resolutions()
-        by_label = dict(Counter(label for label, _ in resolved.values() if label is not None))
+        given = [label for label, _ in resolved.values() if label is not None]
+        if multi_label:
+            from peftal.label.label_sets import decode
+
+            given = [name for label in given for name in decode(label)]
+        by_label = dict(Counter(given))
         return {"labelled": len(per_text), "pool": pool, "annotations": sum(by_annotator.values()),
                 "by_label": by_label, "by_annotator": by_annotator,
                 "multiple": sum(1 for (n,) in per_text if n > 1),

@@ -77,3 +77,22 @@ def read_limit(value: str | None, *, default: int, maximum: int) -> int:
     if not 1 <= limit <= maximum:
         raise LabelError(f"\"limit\" must be an integer from 1 to {maximum}, got {value!r}")
     return limit
+
+
+def label_value(body: dict[str, Any], settings: Any, field: str = "label") -> str:
+    """The label a request gives, as the store holds it: the body's ``field`` (one of the project's
+    labels), or in a multi-label project its ``labels`` (a list of them, possibly empty), encoded by
+    :func:`peftal.label.label_sets.encode`."""
+    labels = list(settings.labels)
+    if settings.multi_label:
+        from peftal.label.label_sets import encode
+
+        if "labels" not in body:
+            raise LabelError("this project is multi-label: send \"labels\", a list of label names "
+                             "(an empty list: none applies)")
+        return encode(body["labels"], labels)
+    value = body.get(field)
+    if value not in labels:
+        hint = " (this project takes one label per text)" if isinstance(value, list) else ""
+        raise LabelError(f"unknown label {value!r}{hint}; valid labels: {', '.join(labels)}")
+    return value

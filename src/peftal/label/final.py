@@ -16,7 +16,8 @@ from typing import Any
 import numpy as np
 
 from peftal.errors import UsageError
-from peftal.experiments.run_folder import SUMMARY, check_out_dir
+from peftal.experiments.run_folder import SUMMARY, check_out_dir, thresholds_meta
+from peftal.label.label_sets import decode
 from peftal.label.project import open_project
 from peftal.store.atomic import write_json_atomic
 
@@ -42,7 +43,7 @@ def train_final(project: Path, out: Path, *, epochs: int | None = None, overwrit
     ids, labels, _ = store.label_snapshot()
     if not ids:
         raise UsageError(f"project {project} has no labels yet; label some with `peftal label start`")
-    if len(set(labels)) == 1:
+    if len(set(labels)) == 1 and not settings.multi_label:
         warnings.warn(f"every label given is {labels[0]!r}: the model can only ever predict that",
                       stacklevel=2)
     if epochs is not None:
@@ -54,9 +55,10 @@ def train_final(project: Path, out: Path, *, epochs: int | None = None, overwrit
     with tqdm(total=steps, disable=None if progress else True, unit="step", leave=False,
               desc=f"{settings.method} on {len(ids)} labels") as bar:
         model, result = lm.fit(np.asarray(ids, dtype=np.int64), lm.targets(labels), settings.seed,
-                               on_step=bar.update)
+                               on_step=bar.update, thresholds="cv")
     save_checkpoint(model, out / "model", {
-        "model": settings.model, "method": lm.method.preset, "task": "classification",
+        "model": settings.model, "method": lm.method.preset, "task": settings.task,
+        **thresholds_meta(model),
         "label_names": list(settings.labels), "num_outputs": len(settings.labels),
         "pooling": settings.pooling, "max_length": settings.max_length,
         "text_column": settings.text_column, "text_pair_column": settings.text_pair_column,
@@ -76,13 +78,14 @@ def _summary(project: Path, store: Any, settings: Any, lm: Any, model: Any, resu
 
     trainable, total = count_parameters(model)
     status = store.get_meta("model", {})
-    counts = Counter(labels)
+    counts = Counter(name for label in labels
+                     for name in (decode(label) if settings.multi_label else [label]))
     return {
         "project": str(Path(project).resolve()),
         "dataset": settings.data,
         "model": display_name(settings.model),
         "method": lm.method.preset,
-        "task": "classification",
+        "task": settings.task,
         "label_names": list(settings.labels),
         "num_labeled": len(ids),
         "label_counts": {label: counts.get(label, 0) for label in settings.labels},

@@ -26,6 +26,8 @@ from peftal.al.strategies import ScoringStrategy, parse_strategy
 from peftal.al.strategies.subsampling import subsample_pool
 from peftal.data.dataset import Split
 from peftal.data.encoding import Encoded, encode
+from peftal.label.label_sets import multi_hot
+from peftal.label.probe import decide, exact, f1_macro, suggest
 from peftal.label.project import LabelSettings
 from peftal.label.store import LabelStore, utc_now
 from peftal.models.backbone import load_backbone
@@ -35,7 +37,6 @@ from peftal.peft.recipes import train_config as make_train_config
 from peftal.seeding import stream_seed
 from peftal.training import TrainResult, embed, predict
 from peftal.training.features import PooledFeatures
-from peftal.training.metrics import METRICS
 
 # Batch strategies (not plain scorers) pick this many query batches per retrain; the rest of the
 # pool follows in the cold-start order. Two spare batches cover labels given while the next
@@ -98,22 +99,31 @@ class LabelModel:
         self.pool: Encoded | PooledFeatures = self.method.method.inputs(self.encoder, encoded,
                                                                         pooling=settings.pooling)
         self.label_index = {label: i for i, label in enumerate(settings.labels)}
-        self.train_config = make_train_config(self.method, task_type("classification", pairs is not None),
+        self.task = settings.task  # classification, or multilabel
+        self.train_config = make_train_config(self.method, task_type(self.task, pairs is not None),
                                               settings, epochs=settings.epochs,
                                               batch_size=settings.batch_size)
 
     # -- training --------------------------------------------------------------------------
 
     def fit(self, ids: np.ndarray, targets: np.ndarray, seed: int,
-            on_step: Callable[[], None] | None = None) -> tuple[torch.nn.Module, TrainResult]:
-        """A fresh model trained on ``ids`` (global ids) with class ids ``targets``: a round of
-        ``peftal run`` (:func:`peftal.al.rounds.fit_round`)."""
+            on_step: Callable[[], None] | None = None,
+            thresholds: str = "fixed") -> tuple[torch.nn.Module, TrainResult]:
+        """A fresh model trained on ``ids`` (global ids) with class ids ``targets`` (a 0/1 matrix
+        in a multi-label project): a round of ``peftal run`` (:func:`peftal.al.rounds.fit_round`).
+        A multi-label model decides at 0.5 for every label: the cross-validated per-label thresholds
+        of ``peftal run`` would cost five more fits per retrain, and the probe suggests at 0.5 too
+        (``peftal label train``, the final model, cross-validates them: ``thresholds="cv"``)."""
         return fit_round(self.method, self.encoder, self.pool, ids, targets, self.train_config,
-                         task="classification", num_outputs=len(self.settings.labels),
+                         task=self.task, num_outputs=len(self.settings.labels),
                          pooling=self.settings.pooling, seed=seed,
-                         device=next(self.encoder.parameters()).device, on_step=on_step)
+                         device=next(self.encoder.parameters()).device, on_step=on_step,
+                         threshold=0.5 if self.task == "multilabel" and thresholds == "fixed" else None)
 
     def targets(self, labels: list[str]) -> np.ndarray:
+        """Class ids of stored labels; a ``(texts, labels)`` 0/1 matrix in a multi-label project."""
+        if self.task == "multilabel":
+            return multi_hot(labels, self.settings.labels)
         return np.array([self.label_index[label] for label in labels], dtype=np.int64)
 
     def retrain(self, generation: int, on_step: Callable[[], None] | None = None,
@@ -160,7 +170,7 @@ class LabelModel:
         if len(unlabeled) == 0:
             return [], {}
         unlabeled = subsample_pool(unlabeled, self.settings.pool_subsample, rng)
-        clf = CachedClassifier(ModelClassifier(model, self.pool, "classification"), unlabeled, on_step)
+        clf = CachedClassifier(ModelClassifier(model, self.pool, self.task), unlabeled, on_step)
         if isinstance(self.strategy, ScoringStrategy):
             n = len(unlabeled)  # a full order costs no more than the top batch
         else:
@@ -168,16 +178,16 @@ class LabelModel:
         picked, _ = query_pool(self.strategy, clf, unlabeled, labeled, self._labels_of(labeled), n, rng)
         queried = [int(i) for i in picked]
         probs = clf.predict_proba(unlabeled)  # (len(unlabeled), classes)
-        names = self.settings.labels
-        suggestions = {int(i): (names[int(p.argmax())], round(float(p.max()), 4))
-                       for i, p in zip(unlabeled, probs, strict=True)}
-        return queried, suggestions
+        return queried, suggest(unlabeled, probs, self.settings.labels, self.task == "multilabel")
 
     def _labels_of(self, labeled: np.ndarray) -> np.ndarray:
         """Class ids of the ``labeled`` ids as the project's store holds them now (-1 for an id
         whose label was removed since)."""
         ids, labels, _ = self.store.label_snapshot()
-        known = np.full(len(self.pool), -1, dtype=np.int64)
+        if self.task == "multilabel":  # no label for a removed one
+            known = np.zeros((len(self.pool), len(self.settings.labels)), dtype=np.float32)
+        else:
+            known = np.full(len(self.pool), -1, dtype=np.int64)
         known[np.asarray(ids, dtype=np.int64)] = self.targets(labels)
         return known[np.asarray(labeled, dtype=np.int64)]
 
@@ -203,13 +213,15 @@ class LabelModel:
         targets = self.targets(labels)
         seed = stream_seed(self.settings.seed, "generation", generation)
         splitter = cv_splitter(targets, folds, len(self.settings.labels), seed)
-        predicted = np.empty(len(ids_arr), dtype=np.int64)
+        multi = self.task == "multilabel"
+        predicted = np.zeros_like(targets)
         for fold, (train_pos, test_pos) in enumerate(splitter.split(ids_arr, targets)):
             fold_seed = stream_seed(self.settings.seed, "fold", generation, fold)
             model, _ = self.fit(ids_arr[train_pos], targets[train_pos], fold_seed, on_step)
-            predicted[test_pos] = predict(model, self.pool, ids_arr[test_pos]).argmax(1)
-        return {"accuracy": round(METRICS.get("accuracy")(targets, predicted), 4),
-                "f1_macro": round(METRICS.get("f1_macro")(targets, predicted), 4),
+            logits = predict(model, self.pool, ids_arr[test_pos])
+            predicted[test_pos] = decide(1 / (1 + np.exp(-logits)) if multi else logits, multi)
+        return {"accuracy": round(exact(targets, predicted), 4),
+                "f1_macro": round(f1_macro(targets, predicted), 4),
                 "accuracy_folds": folds, "accuracy_on": len(ids), "accuracy_generation": generation,
                 "accuracy_seq": last_seq,
                 "oof": {"ids": ids_arr.tolist(), "targets": targets.tolist(),

@@ -36,21 +36,28 @@ def scores(targets: np.ndarray, predicted: np.ndarray, labels: list[str]) -> dic
     "f1", "support"}], "confusion": [[count]]}`` of class ids ``predicted`` against ``targets``,
     every label of the project in order (``confusion[i][j]``: given ``labels[i]``, predicted
     ``labels[j]``). Undefined precision or recall (nothing predicted or given) counts as 0, as
-    ``zero_division=0``; ``f1_macro`` averages over the labels given at least once."""
+    ``zero_division=0``; ``f1_macro`` averages over the labels given at least once. In a
+    multi-label project (``(texts, labels)`` 0/1 matrices) each label is scored as a yes/no
+    decision, ``accuracy`` is subset accuracy (the whole set right) and ``confusion`` is ``None``."""
     from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
 
+    from peftal.label.probe import exact
+
     every = list(range(len(labels)))
+    multi = np.ndim(targets) == 2  # a multi-label project's 0/1 matrices: no confusion matrix
+    if multi:
+        targets, predicted = np.asarray(targets, dtype=np.int64), np.asarray(predicted, dtype=np.int64)
     precision, recall, f1, support = precision_recall_fscore_support(
-        targets, predicted, labels=every, zero_division=0)
+        targets, predicted, labels=None if multi else every, zero_division=0)
     given = support > 0
     return {
         "labels": int(len(targets)),
-        "accuracy": round(float(np.mean(targets == predicted)), 4),
+        "accuracy": round(exact(targets, predicted), 4),
         "f1_macro": round(float(f1[given].mean()), 4) if given.any() else None,
         "per_label": [{"label": label, "precision": round(float(p), 4), "recall": round(float(r), 4),
                        "f1": round(float(f), 4), "support": int(n)}
                       for label, p, r, f, n in zip(labels, precision, recall, f1, support, strict=True)],
-        "confusion": confusion_matrix(targets, predicted, labels=every).tolist(),
+        "confusion": None if multi else confusion_matrix(targets, predicted, labels=every).tolist(),
     }
 
 
@@ -105,20 +112,24 @@ def peft_view(store: Any, labels: list[str]) -> dict[str, Any] | None:
     return view
 
 
-def by_annotator(store: Any, labels: list[str]) -> dict[str, dict[str, int]]:
-    """``{annotator: {label: live labels given, ..., "total"}}``, annotators by name."""
+def by_annotator(store: Any, labels: list[str], multi_label: bool = False) -> dict[str, dict[str, int]]:
+    """``{annotator: {label: live labels given, ..., "total"}}``, annotators by name; in a
+    multi-label project a label counts once per text it was given to and ``total`` counts texts."""
+    from peftal.label.label_sets import decode
+
     with store.read() as db:
         rows = db.execute("SELECT annotator, label, COUNT(*) FROM labels WHERE undone_at IS NULL "
                           "GROUP BY annotator, label ORDER BY annotator").fetchall()
     counts: dict[str, dict[str, int]] = {}
     for annotator, label, n in rows:
-        counts.setdefault(annotator, {name: 0 for name in labels})[label] = n
-    for row in counts.values():
-        row["total"] = sum(row.values())
+        row = counts.setdefault(annotator, {name: 0 for name in labels} | {"total": 0})
+        for name in decode(label) if multi_label else [label]:
+            row[name] += n
+        row["total"] += n
     return counts
 
 
-def model_view(review: Any, store: Any, labels: list[str]) -> dict[str, Any]:
+def model_view(review: Any, store: Any, labels: list[str], multi_label: bool = False) -> dict[str, Any]:
     """Everything ``GET /api/model-view`` answers (see the module docstring)."""
     evaluations = [probe_view(review, store, labels)]
     peft = peft_view(store, labels)
@@ -128,7 +139,8 @@ def model_view(review: Any, store: Any, labels: list[str]) -> dict[str, Any]:
             "suggester": store.get_meta("ranking", {}).get("suggester"),
             "evaluations": evaluations,
             "history": store.get_meta("accuracy_history", []),
-            "annotators": by_annotator(store, labels)}
+            "multi_label": multi_label,
+            "annotators": by_annotator(store, labels, multi_label)}
 
 
 def register_model_view(app: Flask, store: Any, settings: Any, review: Any) -> None:
@@ -143,4 +155,4 @@ def register_model_view(app: Flask, store: Any, settings: Any, review: Any) -> N
 
     @app.get("/api/model-view")
     def model_api() -> Response:
-        return jsonify(model_view(review, store, labels))
+        return jsonify(model_view(review, store, labels, settings.multi_label))

@@ -21,7 +21,10 @@ from typing import Any
 import numpy as np
 from threadpoolctl import threadpool_limits
 
+from peftal.al.strategies.multilabel import binary_entropy
 from peftal.al.strategies.uncertainty import entropy
+from peftal.label import label_sets
+from peftal.label.label_sets import multi_hot
 from peftal.label.store import utc_now
 
 # L2-normalised vectors (the scale of pooled vectors differs between encoders) and a weak
@@ -31,30 +34,82 @@ from peftal.label.store import utc_now
 PROBE_C = 100.0
 
 
+def br_entropy(probs: np.ndarray) -> np.ndarray:
+    """Mean binary entropy over labels: what ranks a multi-label pool when the project's strategy
+    needs a model the probe is not."""
+    return binary_entropy(probs).mean(axis=1)
+
+
 def normalise(vectors: np.ndarray) -> np.ndarray:
     """Rows scaled to unit length (mean-pooled vectors differ in length more than in direction)."""
     norms = np.linalg.norm(vectors, axis=1, keepdims=True)
     return vectors / np.maximum(norms, 1e-12)
 
 
-def make_probe() -> Any:
+def make_probe(multi_label: bool = False) -> Any:
     """The probe unfitted: a scikit-learn :class:`~sklearn.linear_model.LogisticRegression` to fit
-    on vectors scaled by :func:`normalise`."""
+    on vectors scaled by :func:`normalise`; for multi-label targets one per label (binary
+    relevance, scikit-learn's :class:`~sklearn.multiclass.OneVsRestClassifier`, which predicts a
+    label given to all or none of the texts as a constant)."""
     from sklearn.linear_model import LogisticRegression
+    from sklearn.multiclass import OneVsRestClassifier
 
-    return LogisticRegression(C=PROBE_C, max_iter=1000)
+    probe = LogisticRegression(C=PROBE_C, max_iter=1000)
+    return OneVsRestClassifier(probe) if multi_label else probe
 
 
 def fit_probe(vectors: np.ndarray, targets: np.ndarray) -> Any:
-    """The probe fitted on ``vectors`` (``targets``: class ids, at least two distinct)."""
-    return make_probe().fit(normalise(vectors), targets)
+    """The probe fitted on ``vectors`` (``targets``: class ids, at least two distinct; or a
+    ``(texts, labels)`` 0/1 matrix of a multi-label project)."""
+    import warnings
+
+    with warnings.catch_warnings():  # "label not present in all training examples": a constant
+        warnings.simplefilter("ignore")
+        return make_probe(np.ndim(targets) == 2).fit(normalise(vectors), targets)
+
+
+def learnable(targets: np.ndarray) -> bool:
+    """Whether a probe can be fitted on ``targets``: two classes given, or in a multi-label project
+    some label given to some texts and not to others."""
+    if np.ndim(targets) == 2:
+        return len(targets) > 1 and bool((targets.min(0) != targets.max(0)).any())
+    return len(np.unique(targets)) > 1
+
+
+def decide(probs: np.ndarray, multi_label: bool) -> np.ndarray:
+    """The decisions of ``(texts, labels)`` probabilities: class ids (the most probable), or in a
+    multi-label project the 0/1 matrix of the labels at 0.5 or more."""
+    return (probs >= 0.5).astype(np.float32) if multi_label else probs.argmax(1)
+
+
+def exact(targets: np.ndarray, decided: np.ndarray) -> float:
+    """Accuracy of decisions; in a multi-label project, subset accuracy (the whole set right)."""
+    if np.ndim(targets) == 2:
+        return float(np.mean(np.all(targets == decided, axis=1)))
+    return float(np.mean(targets == decided))
+
+
+def f1_macro(targets: np.ndarray, decided: np.ndarray) -> float:
+    """Macro-F1 of decisions (as ``peftal run``'s ``f1_macro``); in a multi-label project over the
+    labels given at least once."""
+    from sklearn.metrics import f1_score
+
+    if np.ndim(targets) == 2:
+        given = targets.sum(0) > 0
+        if not given.any():
+            return 0.0
+        return float(f1_score(targets[:, given], decided[:, given], average="macro", zero_division=0))
+    return float(f1_score(targets, decided, average="macro", zero_division=0))
 
 
 def cv_splitter(targets: np.ndarray, folds: int, num_classes: int, seed: int) -> Any:
     """The folds of a cross-validation on ``targets``: stratified when every class present can
-    fill every fold, else plain shuffled folds. The PEFT model and the probe use the same."""
+    fill every fold, else (and for multi-label targets) plain shuffled folds. The PEFT model and
+    the probe use the same."""
     from sklearn.model_selection import KFold, StratifiedKFold
 
+    if np.ndim(targets) == 2:
+        return KFold(folds, shuffle=True, random_state=seed)
     counts = np.bincount(targets, minlength=num_classes)
     if counts[counts > 0].min() >= folds:
         return StratifiedKFold(folds, shuffle=True, random_state=seed)
@@ -84,6 +139,7 @@ class Probe:
         self.settings = settings
         self.cache = cache
         self.label_index = {label: i for i, label in enumerate(settings.labels)}
+        self.multi_label = bool(getattr(settings, "multi_label", False))
         strategy = parse_strategy(settings.strategy)
         # A plain scoring strategy (entropy, margin, ...) scores the probe's probabilities too;
         # random keeps the cold-start (random) order; any other strategy needs a model the probe
@@ -91,7 +147,7 @@ class Probe:
         self.keep_order = strategy.name == "random"
         plain = (isinstance(strategy, ScoringStrategy)
                  and type(strategy).probabilities is ScoringStrategy.probabilities)
-        self.score = strategy.score if plain else entropy
+        self.score = strategy.score if plain else (br_entropy if self.multi_label else entropy)
         self._seen: tuple | None = None
 
     def update(self, force: bool = False) -> bool:
@@ -111,7 +167,13 @@ class Probe:
         ids, labels, last_seq = self.store.label_snapshot()
         keep = [k for k, i in enumerate(ids) if i in self.cache.row]
         return (np.asarray([ids[k] for k in keep], dtype=np.int64),
-                np.asarray([self.label_index[labels[k]] for k in keep], dtype=np.int64), ids, last_seq)
+                self.targets([labels[k] for k in keep]), ids, last_seq)
+
+    def targets(self, labels: list[str]) -> np.ndarray:
+        """Class ids of stored labels; a ``(texts, labels)`` 0/1 matrix in a multi-label project."""
+        if self.multi_label:
+            return multi_hot(labels, self.settings.labels)
+        return np.asarray([self.label_index[label] for label in labels], dtype=np.int64)
 
     def publish(self) -> bool:
         """Fit on the labels so far and publish suggestions and order for the embedded unlabelled
@@ -124,37 +186,64 @@ class Probe:
     def _publish(self) -> bool:
         started = time.perf_counter()
         ids, targets, every_id, last_seq = self.labelled()
-        if len(np.unique(targets)) < 2:
+        if not learnable(targets):
             return False
         probe = fit_probe(self.cache.get(ids), targets)
         unlabelled = ~np.isin(self.cache.ids, np.asarray(every_id, dtype=np.int64))
         candidates = self.cache.ids[unlabelled]
-        probs = probe.predict_proba(normalise(self.cache.vectors[unlabelled]))  # (n, classes seen)
-        names = [self.settings.labels[int(c)] for c in probe.classes_]
-        best = probs.argmax(1) if len(candidates) else np.zeros(0, dtype=np.int64)
-        suggestions = {int(i): (names[int(b)], round(float(p[b]), 4))
-                       for i, p, b in zip(candidates, probs, best, strict=True)}
+        full = self.probabilities(probe, self.cache.vectors[unlabelled])
+        suggestions = suggest(candidates, full, self.settings.labels, self.multi_label)
         if self.keep_order or not len(candidates):
             order: list[int] = []
         else:
-            full = np.zeros((len(candidates), len(self.settings.labels)))
-            full[:, probe.classes_] = probs  # scores see every class, unseen ones at 0
             order = candidates[np.argsort(-self.score(full), kind="stable")].tolist()
         fitted = time.perf_counter() - started
-        record = {"labels": len(ids), "classes": len(names), "embedded": self.cache.count,
+        record = {"labels": len(ids), "classes": int(learnt_classes(targets)), "embedded": self.cache.count,
                   "last_seq": last_seq, "fit_seconds": round(fitted, 4), "fitted_at": utc_now()}
         self.store.publish_ranking(order, suggestions, suggester="probe", probe=record)
         return True
 
+    def probabilities(self, probe: Any, vectors: np.ndarray) -> np.ndarray:
+        """``(texts, labels)`` probabilities of a fitted probe for ``vectors``, every label of the
+        project in order (a class no label has given yet at 0)."""
+        probs = probe.predict_proba(normalise(vectors))  # (n, classes seen) or (n, labels)
+        if self.multi_label:
+            return probs
+        full = np.zeros((len(vectors), len(self.settings.labels)))
+        full[:, probe.classes_] = probs
+        return full
+
     def cross_validate(self, ids: np.ndarray, targets: np.ndarray, splitter: Any) -> float:
         """Pooled out-of-fold accuracy of the probe on ``ids`` (all embedded) with ``splitter``'s
-        folds, as the PEFT model's cross-validation computes its own."""
+        folds, as the PEFT model's cross-validation computes its own (subset accuracy in a
+        multi-label project)."""
         vectors = self.cache.get(ids)
-        predicted = np.empty(len(ids), dtype=np.int64)
+        decided = np.zeros_like(targets)
         with threadpool_limits(1):
             for train, test in splitter.split(ids, targets):
-                classes = np.unique(targets[train])
-                predicted[test] = (classes[0] if len(classes) < 2
-                                   else fit_probe(vectors[train], targets[train]).predict(
-                                       normalise(vectors[test])))
-        return float(np.mean(predicted == targets))
+                if not learnable(targets[train]):  # one class (or constant labels): predicted as given
+                    decided[test] = targets[train][0]
+                    continue
+                probs = self.probabilities(fit_probe(vectors[train], targets[train]), vectors[test])
+                decided[test] = decide(probs, self.multi_label)
+        return exact(targets, decided)
+
+
+def learnt_classes(targets: np.ndarray) -> int:
+    """Classes given (labels given at least once, in a multi-label project)."""
+    if np.ndim(targets) == 2:
+        return int((targets.max(0) > 0).sum()) if len(targets) else 0
+    return len(np.unique(targets))
+
+
+def suggest(ids: np.ndarray, probs: np.ndarray, labels: tuple[str, ...] | list[str],
+            multi_label: bool) -> dict[int, tuple[str, float]]:
+    """``{id: (label as stored, confidence)}`` from ``(texts, labels)`` probabilities: the most
+    probable label and its probability; in a multi-label project the set of labels at 0.5 or more
+    and :func:`peftal.label.label_sets.confidence`."""
+    if multi_label:
+        sure = label_sets.confidence(probs)
+        return {int(i): (label_sets.from_row(row >= 0.5, labels), round(float(c), 4))
+                for i, row, c in zip(ids, probs, sure, strict=True)}
+    best = probs.argmax(1) if len(ids) else np.zeros(0, dtype=np.int64)
+    return {int(i): (labels[int(b)], round(float(p[b]), 4)) for i, p, b in zip(ids, probs, best, strict=True)}

@@ -27,7 +27,7 @@ COLD_STARTS = ("random", "kmeans")
 _MAX_LABEL_LENGTH = 60
 
 # Settings fixed at creation: they define what the stored ids and labels mean.
-FIXED = ("labels", "text_column", "text_pair_column", "data", "seed")
+FIXED = ("labels", "text_column", "text_pair_column", "data", "seed", "multi_label")
 
 
 @dataclass(frozen=True)
@@ -57,6 +57,8 @@ class LabelSettings(RecipeOptions):
         lease_seconds: How long an example handed to one annotator is kept from the others.
         overlap: Fraction of the texts (0 to 1, chosen by a seeded order) that two different
             annotators label each, to measure their agreement (:mod:`peftal.label.agreement`).
+        multi_label: Each text takes any number of the labels (check boxes; a sigmoid head; the
+            label sets stored as :mod:`peftal.label.label_sets` says); else exactly one.
     """
 
     labels: tuple[str, ...] = ()  # a default only because the recipe options before it have one
@@ -78,6 +80,12 @@ class LabelSettings(RecipeOptions):
     pool_subsample: int | None = None
     lease_seconds: float = 600.0
     overlap: float = 0.0
+    multi_label: bool = False
+
+    @property
+    def task(self) -> str:
+        """The engine's task of the project's model: ``multilabel`` or ``classification``."""
+        return "multilabel" if self.multi_label else "classification"
 
     def __post_init__(self) -> None:
         super().__post_init__()  # the recipe options' checks
@@ -134,12 +142,17 @@ def check_labels(labels: tuple[str, ...]) -> None:
 def check_plugins(settings: LabelSettings) -> None:
     """Resolve the method and strategy presets now, so a typo fails before the server starts."""
     from peftal.al.strategies import parse_strategy
+    from peftal.al.strategies.base import STRATEGIES, applies, strategies_for
     from peftal.models.heads import POOLINGS
     from peftal.models.limits import check_max_length
     from peftal.peft import parse_method
 
     method = parse_method(settings.method)
-    parse_strategy(settings.strategy)
+    strategy = parse_strategy(settings.strategy)
+    if not applies(STRATEGIES.get(strategy.name), settings.task):
+        kind = "multi-label" if settings.multi_label else "single-label"
+        raise UsageError(f"--strategy {settings.strategy} does not apply to a {kind} project; one of: "
+                         f"{', '.join(strategies_for(settings.task))}")
     check_max_length(settings.model, settings.max_length, method.config)
     if settings.pooling not in POOLINGS:
         raise UsageError(f"--pooling must be one of {', '.join(POOLINGS)}, got {settings.pooling!r}")

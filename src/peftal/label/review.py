@@ -31,8 +31,8 @@ from typing import Any
 import numpy as np
 from flask import Flask, Response, jsonify, request
 
-from peftal.label.api_input import id_of, json_body, person, read_limit
-from peftal.label.errors import Conflict, LabelError, NotFound
+from peftal.label.api_input import id_of, json_body, label_value, person, read_limit
+from peftal.label.errors import Conflict, NotFound
 
 FOLDS = 5
 DEFAULT_LIMIT = 50
@@ -49,26 +49,29 @@ def out_of_fold(vectors: np.ndarray, targets: np.ndarray, num_classes: int,
                 seed: int) -> tuple[np.ndarray, int] | None:
     """``(probabilities, folds)``: the probe's out-of-fold class probabilities ``(n, num_classes)``
     of each labelled vector, or ``None`` when there are too few labels (fewer than two per fold,
-    or a training fold with a single class)."""
+    or a training fold with a single class). Multi-label ``targets`` (a ``(n, labels)`` 0/1
+    matrix) give each label's probability, from one probe per label."""
     from sklearn.model_selection import cross_val_predict
     from threadpoolctl import threadpool_limits
 
-    from peftal.label.probe import cv_splitter, make_probe, normalise
+    from peftal.label.probe import cv_splitter, learnable, make_probe, normalise
 
+    multi_label = np.ndim(targets) == 2
     folds = min(FOLDS, len(targets) // 2)
-    present = np.unique(targets)
-    if folds < 2 or len(present) < 2:
+    if folds < 2 or not learnable(targets):
         return None
     splitter = cv_splitter(targets, folds, num_classes, seed)
-    if any(len(np.unique(targets[train])) < 2 for train, _ in splitter.split(vectors, targets)):
+    if any(not learnable(targets[train]) for train, _ in splitter.split(vectors, targets)):
         return None
     with threadpool_limits(1), warnings.catch_warnings():
         # A fold without some class: scikit-learn warns and gives that class probability 0.
         warnings.simplefilter("ignore")
-        probs = cross_val_predict(make_probe(), normalise(np.asarray(vectors, dtype=np.float32)),
+        probs = cross_val_predict(make_probe(multi_label), normalise(np.asarray(vectors, dtype=np.float32)),
                                   targets, cv=splitter, method="predict_proba")  # (n, len(present))
+    if multi_label:
+        return probs, folds
     full = np.zeros((len(targets), num_classes))
-    full[:, present] = probs
+    full[:, np.unique(targets)] = probs
     return full, folds
 
 
@@ -82,6 +85,28 @@ def contradicted(ids: np.ndarray, targets: np.ndarray, probs: np.ndarray) -> lis
     disputed = np.flatnonzero(p_alternative > probs[np.arange(len(targets)), targets])
     ordered = sorted(disputed, key=lambda k: (-p_alternative[k], int(ids[k])))
     return [(int(ids[k]), int(alternative[k]), float(p_alternative[k])) for k in ordered]
+
+
+def contradicted_sets(ids: np.ndarray, targets: np.ndarray, probs: np.ndarray,
+                      labels: tuple[str, ...] | list[str]) -> list[tuple[int, str, float]]:
+    """Multi-label :func:`contradicted`: ``(id, the probe's label set as stored, strength)`` of each
+    text whose set at 0.5 differs from its own, by how far the most disputed label's probability
+    is from the decision given (``|y - p|``, highest first), ties by id."""
+    from peftal.label.label_sets import from_row
+
+    decided = probs >= 0.5
+    distance = np.where(decided != (targets > 0), np.abs(targets - probs), 0.0).max(axis=1)
+    disputed = np.flatnonzero(distance > 0)
+    ordered = sorted(disputed, key=lambda k: (-distance[k], int(ids[k])))
+    return [(int(ids[k]), from_row(decided[k], labels), float(distance[k])) for k in ordered]
+
+
+def given_probability(targets: np.ndarray, probs: np.ndarray) -> np.ndarray:
+    """The probe's out-of-fold probability of each text's own label (of its whole label set,
+    labels taken as independent, in a multi-label project)."""
+    if np.ndim(targets) == 2:
+        return np.prod(np.where(targets > 0, probs, 1.0 - probs), axis=1)
+    return probs[np.arange(len(targets)), targets]
 
 
 class Review:
@@ -120,8 +145,8 @@ class Review:
             if item["label"] != given:
                 continue  # relabelled since the probabilities were computed: judged next time
             item["disputed"] = {"label": given, "probability": p_given}
-            item["alternative"] = {"label": self.settings.labels[alternative],
-                                   "probability": round(probability, 4)}
+            item["alternative"] = {"label": alternative if isinstance(alternative, str) else
+                                   self.settings.labels[alternative], "probability": round(probability, 4)}
             items.append(item)
         summary = {key: value for key, value in found.items() if key not in ("order", "given", "oof")}
         return {**summary, "total": len(listed), "items": items}
@@ -158,32 +183,37 @@ class Review:
 
     def _compute(self, cache: tuple[np.ndarray, np.ndarray], ids: list[int], labels: list[str],
                  seed: int) -> dict[str, Any]:
+        from peftal.label.label_sets import multi_hot
+        from peftal.label.probe import decide
+
         cache_ids, vectors = cache
-        index = {label: k for k, label in enumerate(self.settings.labels)}
+        names, multi = self.settings.labels, bool(self.settings.multi_label)
+        index = {label: k for k, label in enumerate(names)}
         row_of = {int(i): k for k, i in enumerate(cache_ids)}
-        kept = [(i, row_of[i], index[label]) for i, label in zip(ids, labels, strict=True) if i in row_of]
+        kept = [(i, row_of[i], label) for i, label in zip(ids, labels, strict=True) if i in row_of]
         keep_ids = np.asarray([i for i, _, _ in kept], dtype=np.int64)
-        targets = np.asarray([t for _, _, t in kept], dtype=np.int64)
+        given_labels = [label for _, _, label in kept]
+        targets = (multi_hot(given_labels, names) if multi else
+                   np.asarray([index[label] for label in given_labels], dtype=np.int64))
         rows = np.asarray([r for _, r, _ in kept], dtype=np.int64)
         result = out_of_fold(np.asarray(vectors[rows]), targets, len(index), seed)
         found: dict[str, Any] = {"embedded_labels": len(keep_ids)}
         if result is None:
-            found["reason"] = ("too few labels: the probe's cross-validation needs two classes and at "
-                               "least 4 embedded labels")
+            found["reason"] = ("too few labels: the probe's cross-validation needs two classes (a label "
+                               "given to some texts and not others) and at least 4 embedded labels")
             return found
         probs, folds = result
-        given = probs[np.arange(len(targets)), targets]
-        return {**found, "folds": folds, "order": contradicted(keep_ids, targets, probs),
-                "oof": (keep_ids, targets, probs.argmax(1)),
-                "given": {int(i): (self.settings.labels[t], round(float(p), 4))
-                          for i, t, p in zip(keep_ids, targets, given, strict=True)}}
+        order = (contradicted_sets(keep_ids, targets, probs, names) if multi else
+                 contradicted(keep_ids, targets, probs))
+        return {**found, "folds": folds, "order": order, "oof": (keep_ids, targets, decide(probs, multi)),
+                "given": {int(i): (label, round(float(p), 4)) for i, label, p in
+                          zip(keep_ids, given_labels, given_probability(targets, probs), strict=True)}}
 
 
 def register_review(app: Flask, store: Any, settings: Any, folder: Path) -> Review:
     """The reviewer's page and API: ``GET /review``, ``GET /api/review``, ``POST /api/resolve``;
     returns the :class:`Review`, whose out-of-fold predictions the model view reuses."""
     review = Review(store, settings, folder)
-    labels = list(settings.labels)
 
     @app.get("/review")
     def review_page() -> Response:
@@ -202,9 +232,7 @@ def register_review(app: Flask, store: Any, settings: Any, folder: Path) -> Revi
         body = json_body()
         example_id = id_of(body)
         reviewer = person(body.get("reviewer"), "reviewer", "the person reviewing")
-        label = body.get("label")
-        if label not in labels:
-            raise LabelError(f"unknown label {label!r}; valid labels: {', '.join(labels)}")
+        label = label_value(body, settings)
         item = store.history([example_id]).get(example_id)
         if item is None:
             raise NotFound(f"no example with id {example_id} in this project")

@@ -56,9 +56,10 @@ class Query:
     min_confidence: float | None = None
     max_confidence: float | None = None
     limit: int = DEFAULT_LIMIT
+    multi_label: bool = False  # ``suggested``: a label among the suggested ones
 
     @classmethod
-    def from_args(cls, args: Any, labels: list[str]) -> Query:
+    def from_args(cls, args: Any, labels: list[str], multi_label: bool = False) -> Query:
         """The query of a request's arguments; a :class:`LabelError` (400) naming a bad one."""
         text = args.get("q", "")
         if len(text) > MAX_QUERY_LENGTH:
@@ -79,7 +80,7 @@ class Query:
         if low is not None and high is not None and low > high:
             raise LabelError(f"\"min_confidence\" ({low}) is above \"max_confidence\" ({high})")
         limit = read_limit(args.get("limit"), default=DEFAULT_LIMIT, maximum=MAX_LIMIT)
-        return cls(text, regex == "1", status, suggested, low, high, limit)
+        return cls(text, regex == "1", status, suggested, low, high, limit, multi_label)
 
 
 def search(store: Any, query: Query) -> dict[str, Any]:
@@ -127,7 +128,10 @@ def _filters(query: Query) -> tuple[str, list[Any]]:
         conditions.append(f"NOT {_LABELLED}")
     elif query.status == "labelled":
         conditions.append(_LABELLED)
-    if query.suggested is not None:
+    if query.suggested is not None and query.multi_label:  # a stored set: a JSON list of names
+        conditions.append("EXISTS (SELECT 1 FROM json_each(r.suggestion) WHERE json_each.value = ?)")
+        values.append(query.suggested)
+    elif query.suggested is not None:
         conditions.append("r.suggestion = ?")
         values.append(query.suggested)
     if query.min_confidence is not None:
@@ -193,7 +197,7 @@ def register_search(app: Flask, store: Any, settings: Any) -> None:
 
     @app.get("/api/search")
     def find() -> Response:
-        return jsonify(search(store, Query.from_args(request.args, labels)))
+        return jsonify(search(store, Query.from_args(request.args, labels, settings.multi_label)))
 
     @app.post("/api/take")
     def take() -> Response:

@@ -28,7 +28,7 @@ from werkzeug.exceptions import HTTPException
 
 from peftal.integrity import cannot_store, is_disk_full
 from peftal.label.access import require_token
-from peftal.label.api_input import id_of, in_range, json_body, person
+from peftal.label.api_input import id_of, in_range, json_body, label_value, person
 from peftal.label.errors import LabelError
 from peftal.label.model_view import register_model_view
 from peftal.label.project import LabelSettings
@@ -117,7 +117,8 @@ def _read_routes(app: Flask, store: LabelStore, settings: LabelSettings, name: s
                                                            enumerate(labels[:9])},
                        is_pair=settings.text_pair_column is not None, budget=settings.budget,
                        query_size=settings.query_size, method=settings.method,
-                       strategy=settings.strategy, cold_start=settings.cold_start)
+                       strategy=settings.strategy, cold_start=settings.cold_start,
+                       multi_label=settings.multi_label)
 
     @app.get("/api/example/<int:example_id>")
     def example(example_id: int) -> Response:
@@ -125,7 +126,7 @@ def _read_routes(app: Flask, store: LabelStore, settings: LabelSettings, name: s
 
     @app.get("/api/stats")
     def stats() -> Response:
-        counts = store.counts()
+        counts = store.counts(settings.multi_label)
         model = store.get_meta("model", {})
         model.setdefault("status", "none")
         if model.get("accuracy") is not None:
@@ -151,16 +152,14 @@ def _read_routes(app: Flask, store: LabelStore, settings: LabelSettings, name: s
 
     @app.get("/api/agreement")
     def agreement() -> Response:
-        from peftal.label.agreement import measure
+        from peftal.label.agreement import measure_project
 
         rows = store.live_labels()
-        found = measure([(r["example_id"], r["annotator"], r["label"]) for r in rows], labels)
+        found = measure_project([(r["example_id"], r["annotator"], r["label"]) for r in rows], settings)
         return jsonify(overlap=settings.overlap, **found.to_dict())
 
 
 def _write_routes(app: Flask, store: LabelStore, settings: LabelSettings) -> None:
-    labels = list(settings.labels)
-
     # A POST with a JSON body, not a GET: handing out an example leases it, and a foreign page can
     # fire a GET (<img src=...>) but cannot send JSON here without a preflight this server refuses.
     @app.post("/api/next")
@@ -177,9 +176,7 @@ def _write_routes(app: Flask, store: LabelStore, settings: LabelSettings) -> Non
         body = json_body()
         example_id = id_of(body)
         annotator = person(body.get("annotator"))
-        value = body.get("label")
-        if value not in labels:
-            raise LabelError(f"unknown label {value!r}; valid labels: {', '.join(labels)}")
+        value = label_value(body, settings)
         created = store.add_label(example_id, value, annotator, overlap=settings.overlap)
         return jsonify(ok=True, id=example_id, duplicate=not created)
 

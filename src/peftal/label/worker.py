@@ -309,12 +309,12 @@ class Worker:
                            accuracy: float) -> dict[str, Any]:
         """The probe's cross-validated accuracy on the labels and folds the model was just
         cross-validated on, and whether the model beats it."""
-        from peftal.label.probe import cv_splitter
+        from peftal.label.probe import cv_splitter, learnable
         from peftal.seeding import stream_seed
 
         ids = np.asarray(snapshot[0], dtype=np.int64)
         targets = self.model.targets(snapshot[1])
-        if self.probe is None or len(np.unique(targets)) < 2:
+        if self.probe is None or not learnable(targets):
             return {"beats_probe": True}  # no probe to compare with: the model suggests
         self.embedder.ensure(ids)
         splitter = cv_splitter(targets, folds, len(self.settings.labels),

@@ -216,7 +216,7 @@ def test_every_retrain_and_the_final_model_train_on_the_reviewed_label(make_proj
     class Stop(Exception):
         pass
 
-    def fit(self, ids, targets, seed, on_step=None):
+    def fit(self, ids, targets, seed, on_step=None, thresholds="fixed"):
         trained.append(dict(zip(ids.tolist(), (settings.labels[t] for t in targets))))
         raise Stop
 

@@ -1,4 +1,5 @@
-// The labelling page: one text at a time, one button per label, shortcuts 1-9 / Enter / u / s;
+// The labelling page: one text at a time, one button per label (a check box per label and Save in a
+// multi-label project), shortcuts 1-9 / Enter / u / s;
 // a search whose results can be picked to label.
 // It talks only to the JSON API (docs/labelling.md). Texts are inserted with textContent, never
 // as HTML, so a text in the data cannot run script in the page (the guidelines are the one
@@ -30,7 +31,64 @@ async function api(method, path, body) {
   return { status: response.status, ok: response.ok, data };
 }
 
+// A multi-label project stores a text's labels as the JSON list of their names (peftal/label/
+// label_sets.py): a suggestion arrives in that form.
+function suggestedSet(item) {
+  return item && item.suggestion ? JSON.parse(item.suggestion) : [];
+}
+
+function describeLabel(value) {
+  if (!state.project.multi_label) return value;
+  const names = JSON.parse(value);
+  return names.length ? names.join(", ") : "none of the labels";
+}
+
+function buildCheckboxes(labels) {
+  // Multi-label: a check box per label (keys 1-9 toggle them), and Save (Enter) sends the set.
+  const box = $("buttons");
+  box.replaceChildren();
+  labels.forEach((label, index) => {
+    const choice = document.createElement("label");
+    choice.className = "label choice";
+    const input = document.createElement("input");
+    input.type = "checkbox";
+    input.className = "choice";
+    input.dataset.label = label;
+    input.tabIndex = -1;  // the keys act on the text on screen, never on a focused box
+    input.addEventListener("change", () => input.blur());  // a click leaves the keys working
+    choice.append(input, " ");
+    if (index < 9) {
+      const key = document.createElement("kbd");
+      key.textContent = String(index + 1);
+      choice.append(key, " ");
+    }
+    choice.append(label);
+    box.append(choice);
+  });
+  const save = document.createElement("button");
+  save.type = "button";
+  save.id = "save";
+  save.append(Object.assign(document.createElement("kbd"), { textContent: "Enter" }), " Save");
+  save.addEventListener("click", () => submit(checkedSet()));
+  box.append(save);
+}
+
+function checkedSet() {
+  return [...document.querySelectorAll("input.choice")].filter((box) => box.checked)
+    .map((box) => box.dataset.label);
+}
+
+function setChecked(names) {
+  document.querySelectorAll("input.choice").forEach((box) => { box.checked = names.includes(box.dataset.label); });
+}
+
+function toggle(label) {
+  const box = document.querySelector(`input.choice[data-label="${CSS.escape(label)}"]`);
+  if (box && state.current) box.checked = !box.checked;
+}
+
 function buildButtons(labels) {
+  if (state.project.multi_label) { buildCheckboxes(labels); return; }
   const box = $("buttons");
   box.replaceChildren();
   labels.forEach((label, index) => {
@@ -49,20 +107,32 @@ function buildButtons(labels) {
   });
 }
 
-function renderSuggestion(item) {
+function renderSuggestion(item, keepChecks = false) {
   const suggestion = $("suggestion");
-  document.querySelectorAll("button.label").forEach((b) => b.classList.remove("suggested"));
-  if (!item.suggestion) {
+  document.querySelectorAll(".label").forEach((b) => b.classList.remove("suggested"));
+  if (state.project.multi_label) {
+    // The boxes start at the suggestion (Enter accepts it, as in a single-label project); a new
+    // suggestion for the text on screen leaves boxes the annotator has changed alone.
+    const names = suggestedSet(item);
+    if (!keepChecks) setChecked(names);
+    names.forEach((name) => {
+      const box = document.querySelector(`input.choice[data-label="${CSS.escape(name)}"]`);
+      if (box) box.closest("label").classList.add("suggested");
+    });
+  }
+  if (item.suggestion === null || item.suggestion === undefined) {
     suggestion.hidden = true;
     suggestion.textContent = "";
     return;
   }
   const strong = document.createElement("strong");
-  strong.textContent = item.suggestion;
+  strong.textContent = describeLabel(item.suggestion);
   const source = item.suggested_by === "probe" ? "linear probe" : `model #${item.generation}`;
   suggestion.replaceChildren("Suggested: ", strong,
-    ` (${Math.round(100 * item.confidence)}% confident, ${source}) · Enter accepts`);
+    ` (${Math.round(100 * item.confidence)}% confident, ${source}) · Enter accepts` +
+    (state.project.multi_label ? " the boxes checked" : ""));
   suggestion.hidden = false;
+  if (state.project.multi_label) return;
   const button = document.querySelector(`button.label[data-label="${CSS.escape(item.suggestion)}"]`);
   if (button) button.classList.add("suggested");
 }
@@ -70,7 +140,7 @@ function renderSuggestion(item) {
 function show(item) {
   state.current = item;
   const card = $("card");
-  document.querySelectorAll("button.label").forEach((b) => b.classList.remove("suggested"));
+  document.querySelectorAll(".label").forEach((b) => b.classList.remove("suggested"));
   if (!item) {
     card.hidden = true;
     $("text").dataset.id = "";
@@ -110,9 +180,11 @@ function submit(label) {
     if (!state.current) return;
     setState("busy");
     const item = state.current;
-    const answer = await api("POST", "/api/label", { id: item.id, label, annotator: state.annotator });
+    const body = state.project.multi_label ? { id: item.id, labels: label, annotator: state.annotator }
+      : { id: item.id, label, annotator: state.annotator };
+    const answer = await api("POST", "/api/label", body);
     if (answer.ok) {
-      say(`Saved “${label}”.`, "good");
+      say(`Saved “${state.project.multi_label ? describeLabel(JSON.stringify(label)) : label}”.`, "good");
     } else if (answer.status === 409) {
       say(answer.data.error, "bad");  // someone else has it: move on
     } else {
@@ -132,7 +204,8 @@ function undo() {
     const answer = await api("POST", "/api/undo", { annotator: state.annotator });
     if (!answer.ok) { say(answer.data.error, "bad"); setState(state.current ? "ready" : "done"); return; }
     show(answer.data.example);
-    say(`Undid “${answer.data.example.undone_label}”: label this text again.`);
+    if (state.project.multi_label) setChecked(JSON.parse(answer.data.example.undone_label));
+    say(`Undid “${describeLabel(answer.data.example.undone_label)}”: label this text again.`);
     refreshStats();
   });
 }
@@ -240,7 +313,7 @@ async function refreshSuggestion() {
     Object.assign(item, { suggestion: answer.data.suggestion, confidence: answer.data.confidence,
                           generation: answer.data.generation, suggested_by: answer.data.suggested_by,
                           ranking_version: answer.data.ranking_version });
-    renderSuggestion(item);
+    renderSuggestion(item, true);
   }
 }
 
@@ -271,7 +344,9 @@ async function runSearch() {
     button.dataset.id = String(item.id);
     button.textContent = item.text_pair === undefined ? item.text : `${item.text} / ${item.text_pair}`;
     const notes = [];
-    if (item.suggestion) notes.push(`suggested ${item.suggestion} (${Math.round(100 * item.confidence)}%)`);
+    if (item.suggestion !== null && item.suggestion !== undefined) {
+      notes.push(`suggested ${describeLabel(item.suggestion)} (${Math.round(100 * item.confidence)}%)`);
+    }
     if (item.labelled) notes.push("labelled");
     if (item.leased_by && item.leased_by !== state.annotator) notes.push(`being labelled by ${item.leased_by}`);
     const note = document.createElement("small");
@@ -312,11 +387,14 @@ function onKey(event) {
   if (!state.project) return;
   if (/^[1-9]$/.test(event.key)) {
     const label = state.project.labels[Number(event.key) - 1];
-    if (label !== undefined) { event.preventDefault(); submit(label); }
-  } else if (event.key === "Enter" || event.key === " ") {
-    // Accept the suggestion shown; never also "click" a focused button.
+    if (label === undefined) return;
     event.preventDefault();
-    if (state.current && state.current.suggestion) submit(state.current.suggestion);
+    if (state.project.multi_label) toggle(label); else submit(label);
+  } else if (event.key === "Enter" || event.key === " ") {
+    // Accept the suggestion shown (multi-label: the boxes checked); never also "click" a focused button.
+    event.preventDefault();
+    if (state.project.multi_label) submit(checkedSet());
+    else if (state.current && state.current.suggestion) submit(state.current.suggestion);
   } else if (event.key === "u") { event.preventDefault(); undo(); }
   else if (event.key === "s") { event.preventDefault(); skip(); }
 }

@@ -35,7 +35,8 @@ function evaluation(view, labels, suggester) {
     ? `${view.labels} labels` + (view.labels_given > view.labels
       ? ` (of ${view.labels_given} given; the others are not embedded yet)` : "")
     : `the ${view.labels} labels given by then`;
-  section.append(cell("p", `${view.folds}-fold cross-validation on ${on}: accuracy ` +
+  const accuracy = view.confusion === null ? "subset accuracy (the whole label set right)" : "accuracy";
+  section.append(cell("p", `${view.folds}-fold cross-validation on ${on}: ${accuracy} ` +
     `${(100 * view.accuracy).toFixed(1)}%, macro F1 ${fixed(view.f1_macro)}.`, { class: "note" }));
   const scores = document.createElement("table");
   scores.className = "scores";
@@ -43,6 +44,8 @@ function evaluation(view, labels, suggester) {
   view.per_label.forEach((entry) => scores.append(row([
     cell("td", entry.label), cell("td", fixed(entry.precision)), cell("td", fixed(entry.recall)),
     cell("td", fixed(entry.f1)), cell("td", String(entry.support))])));
+  section.append(scores);
+  if (view.confusion === null) return section;  // multi-label: each label is its own yes/no
   const matrix = document.createElement("table");
   matrix.className = "confusion";
   matrix.append(cell("caption", "Confusion matrix: rows the label given, columns the label predicted"));
@@ -51,7 +54,7 @@ function evaluation(view, labels, suggester) {
     ...counts.map((count, predicted) => cell("td", String(count), {
       "data-given": labels[given], "data-predicted": labels[predicted],
       class: count === 0 ? "zero" : (given === predicted ? "hit" : "miss") }))])));
-  section.append(scores, matrix);
+  section.append(matrix);
   return section;
 }
 

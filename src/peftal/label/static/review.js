@@ -30,17 +30,24 @@ function element(tag, className, text) {
   return node;
 }
 
+// A multi-label project stores a label set as the JSON list of its names (peftal/label/label_sets.py).
+function shown(value) {
+  if (!state.project.multi_label) return value;
+  const names = JSON.parse(value);
+  return names.length ? names.join(", ") : "none of the labels";
+}
+
 function historyList(item) {
   const list = element("ul", "history");
   item.annotations.forEach((a) => {
     const entry = element("li", a.undone_at ? "undone" : "");
-    entry.append(element("strong", "", a.annotator), `: ${a.label} `, element("time", "", a.labelled_at));
+    entry.append(element("strong", "", a.annotator), `: ${shown(a.label)} `, element("time", "", a.labelled_at));
     if (a.undone_at) entry.append(` (withdrawn ${a.undone_at})`);
     list.append(entry);
   });
   if (item.review) {
     const entry = element("li", "reviewed");
-    entry.append("review by ", element("strong", "", item.review.by), `: ${item.review.label} `,
+    entry.append("review by ", element("strong", "", item.review.by), `: ${shown(item.review.label)} `,
       element("time", "", item.review.at));
     list.append(entry);
   }
@@ -56,8 +63,12 @@ function card(item, extra) {
   box.append(historyList(item));
   const buttons = element("div", "resolve");
   const given = new Set(item.annotations.filter((a) => !a.undone_at).map((a) => a.label));
-  state.project.labels.forEach((label) => {
-    const button = element("button", given.has(label) ? "label given" : "label", label);
+  // Multi-label: the choices are the sets given and the one the model says, each as given.
+  const choices = state.project.multi_label
+    ? [...new Set([...given, ...(item.alternative ? [item.alternative.label] : [])])]
+    : state.project.labels;
+  choices.forEach((label) => {
+    const button = element("button", given.has(label) ? "label given" : "label", shown(label));
     button.type = "button";
     button.dataset.label = label;
     button.addEventListener("click", () => resolve(item.id, label));
@@ -85,8 +96,8 @@ async function refresh() {
     : `Out-of-fold probabilities of the ${contradictions.model}, ${contradictions.folds}-fold ` +
       `cross-validation on ${contradictions.embedded_labels} labels; most confident first.`;
   $("contradiction-items").replaceChildren(...contradictions.items.map((item) => card(item,
-    element("p", "dispute", `Labelled ${item.disputed.label} (${percent(item.disputed.probability)}); ` +
-      `the model says ${item.alternative.label} (${percent(item.alternative.probability)})`))));
+    element("p", "dispute", `Labelled ${shown(item.disputed.label)} (${percent(item.disputed.probability)}); ` +
+      `the model says ${shown(item.alternative.label)} (${percent(item.alternative.probability)})`))));
   document.body.dataset.state = "ready";
 }
 
@@ -95,8 +106,10 @@ async function resolve(id, label) {
   state.busy = true;
   document.body.dataset.state = "busy";
   try {
-    const answer = await api("POST", "/api/resolve", { id, label, reviewer: state.reviewer });
-    if (answer.ok) say(`Text ${id} resolved: ${label}.`, "good");
+    const body = state.project.multi_label ? { id, labels: JSON.parse(label), reviewer: state.reviewer }
+      : { id, label, reviewer: state.reviewer };
+    const answer = await api("POST", "/api/resolve", body);
+    if (answer.ok) say(`Text ${id} resolved: ${shown(label)}.`, "good");
     else say(answer.data.error, "bad");
     await refresh();
   } catch (error) {
