@@ -454,3 +454,100 @@ def test_the_model_page_shows_per_label_scores_and_the_confusion_matrix(tmp_path
     finally:
         assert server.stop() == 0
     assert not missing, f"requests answered 404: {missing}"
+
+
+EMOTIONS = ("admiration", "amusement", "gratitude", "joy", "sadness", "neutral")
+
+
+def goemotions_csv(data_dir, path, n: int) -> dict[str, list[str]]:
+    """The first ``n`` GoEmotions training comments whose labels are all among :data:`EMOTIONS`
+    (columns text, gold); returns text → gold label set, in EMOTIONS' order."""
+    import csv
+
+    gold: dict[str, list[str]] = {}
+    with open(data_dir / "goemotions" / "train.jsonl", encoding="utf-8") as source:
+        for line in source:
+            record = json.loads(line)
+            if set(record["labels"]) <= set(EMOTIONS) and record["text"] not in gold:
+                gold[record["text"]] = [e for e in EMOTIONS if e in record["labels"]]
+            if len(gold) == n:
+                break
+    with open(path, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["text", "gold"])
+        writer.writerows((text, json.dumps(labels)) for text, labels in gold.items())
+    return gold
+
+
+def checked(page) -> list[str]:
+    return page.eval_on_selector_all("input.choice", "boxes => boxes.filter(b => b.checked)"
+                                                     ".map(b => b.dataset.label)")
+
+
+def test_a_multi_label_project_with_check_boxes_and_the_same_keys(tmp_path, data_dir):
+    """GoEmotions comments in a --multi-label project: number keys check and uncheck boxes, Enter
+    saves the set; the boxes start at the probe's suggestion once it suggests; undo brings the
+    set back; the export holds the sets given, and the final model predicts label lists."""
+    chromium = find_chromium()
+    if chromium is None:
+        pytest.skip("no Chromium found (run .ci/install-browser.sh, or set PEFTAL_CHROMIUM)")
+    from playwright.sync_api import sync_playwright
+
+    gold = goemotions_csv(data_dir, tmp_path / "comments.csv", 60)
+    key_of = {label: str(n + 1) for n, label in enumerate(EMOTIONS)}
+    project = tmp_path / "project"
+    server = Server(project, "--data", str(tmp_path / "comments.csv"), "--labels", ",".join(EMOTIONS),
+                    "--multi-label", "--query-size", "1000", "--cv-folds", "0", "--max-length", "32",
+                    "--epochs", "2")
+    given: dict[int, list[str]] = {}
+    prechecked: list[bool] = []  # whether the boxes a text arrived with were its suggestion
+    missing: list[str] = []
+    try:
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+            page = browser.new_page(viewport={"width": 1000, "height": 700})
+            page.on("response", lambda answer: missing.append(answer.url) if answer.status == 404 else None)
+            page.set_default_timeout(90_000)
+            page.goto(server.url + "/")
+            page.fill("#annotator", "Alice")
+            page.press("#annotator", "Enter")
+            assert page.locator("input.choice").count() == len(EMOTIONS)
+            assert page.locator("button.label").count() == 0
+            undone = False
+            while len(given) < 16:
+                example_id, text = shown(page)
+                if len(given) >= 8 and not any(prechecked):
+                    page.wait_for_selector("#suggestion:not([hidden])", timeout=180_000)
+                    assert "linear probe" in page.inner_text("#suggestion")
+                if page.is_visible("#suggestion"):  # read in one go: a new suggestion may come
+                    prechecked.append(page.evaluate(
+                        "() => JSON.stringify([...document.querySelectorAll('input.choice')]"
+                        ".filter(b => b.checked).map(b => b.dataset.label)) === "
+                        "document.getElementById('suggestion').dataset.labels"))
+                for label in EMOTIONS:  # toggle the boxes to the gold set with the number keys
+                    if (label in checked(page)) != (label in gold[text]):
+                        page.keyboard.press(key_of[label])
+                assert checked(page) == gold[text]
+                if len(given) == 3 and not undone:
+                    press(page, "Enter", leaving=example_id)
+                    press(page, "u", leaving=-1)  # undo: the text comes back with its set checked
+                    assert shown(page)[0] == example_id and checked(page) == gold[text]
+                    undone = True
+                press(page, "Enter", leaving=example_id)
+                given[example_id] = gold[text]
+            browser.close()
+        run_cli("label", "export", str(project), "--output", str(tmp_path / "labels.jsonl"))
+    finally:
+        assert server.stop() == 0
+    assert not missing, f"requests answered 404: {missing}"
+    assert prechecked and all(prechecked), "the boxes did not start at the suggestion"
+    rows = [json.loads(line) for line in (tmp_path / "labels.jsonl").read_text().splitlines()]
+    assert {row["id"]: row["labels"] for row in rows} == given
+    run_cli("label", "train", str(project), "--out", str(tmp_path / "run"), "--no-progress")
+    summary = json.loads((tmp_path / "run" / "summary.json").read_text())
+    assert summary["task"] == "multilabel" and summary["num_labeled"] == 16
+    run_cli("predict", "--run", str(tmp_path / "run"), "--input", str(tmp_path / "comments.csv"),
+            "--output", str(tmp_path / "predicted.jsonl"))
+    predicted = [json.loads(line) for line in (tmp_path / "predicted.jsonl").read_text().splitlines()]
+    assert len(predicted) == len(gold)
+    assert all(isinstance(row["labels"], list) and set(row["labels"]) <= set(EMOTIONS) for row in predicted)

@@ -7,7 +7,7 @@
 "use strict";
 
 const $ = (id) => document.getElementById(id);
-const state = { project: null, annotator: "", current: null, busy: false, agreementAt: -1 };
+const state = { project: null, annotator: "", current: null, busy: false, agreementAt: -1, touched: false };
 
 function setState(name) { document.body.dataset.state = name; }
 
@@ -55,7 +55,7 @@ function buildCheckboxes(labels) {
     input.className = "choice";
     input.dataset.label = label;
     input.tabIndex = -1;  // the keys act on the text on screen, never on a focused box
-    input.addEventListener("change", () => input.blur());  // a click leaves the keys working
+    input.addEventListener("change", () => { state.touched = true; input.blur(); });  // keys keep working
     choice.append(input, " ");
     if (index < 9) {
       const key = document.createElement("kbd");
@@ -84,7 +84,7 @@ function setChecked(names) {
 
 function toggle(label) {
   const box = document.querySelector(`input.choice[data-label="${CSS.escape(label)}"]`);
-  if (box && state.current) box.checked = !box.checked;
+  if (box && state.current) { box.checked = !box.checked; state.touched = true; }
 }
 
 function buildButtons(labels) {
@@ -107,14 +107,15 @@ function buildButtons(labels) {
   });
 }
 
-function renderSuggestion(item, keepChecks = false) {
+function renderSuggestion(item) {
   const suggestion = $("suggestion");
   document.querySelectorAll(".label").forEach((b) => b.classList.remove("suggested"));
   if (state.project.multi_label) {
     // The boxes start at the suggestion (Enter accepts it, as in a single-label project); a new
-    // suggestion for the text on screen leaves boxes the annotator has changed alone.
+    // suggestion for the text on screen moves them too, unless the annotator has changed one.
     const names = suggestedSet(item);
-    if (!keepChecks) setChecked(names);
+    if (!state.touched) setChecked(names);
+    suggestion.dataset.labels = JSON.stringify(names);
     names.forEach((name) => {
       const box = document.querySelector(`input.choice[data-label="${CSS.escape(name)}"]`);
       if (box) box.closest("label").classList.add("suggested");
@@ -139,6 +140,7 @@ function renderSuggestion(item, keepChecks = false) {
 
 function show(item) {
   state.current = item;
+  state.touched = false;
   const card = $("card");
   document.querySelectorAll(".label").forEach((b) => b.classList.remove("suggested"));
   if (!item) {
@@ -204,7 +206,10 @@ function undo() {
     const answer = await api("POST", "/api/undo", { annotator: state.annotator });
     if (!answer.ok) { say(answer.data.error, "bad"); setState(state.current ? "ready" : "done"); return; }
     show(answer.data.example);
-    if (state.project.multi_label) setChecked(JSON.parse(answer.data.example.undone_label));
+    if (state.project.multi_label) {  // the set withdrawn, to change rather than redo
+      setChecked(JSON.parse(answer.data.example.undone_label));
+      state.touched = true;
+    }
     say(`Undid “${describeLabel(answer.data.example.undone_label)}”: label this text again.`);
     refreshStats();
   });
@@ -313,7 +318,7 @@ async function refreshSuggestion() {
     Object.assign(item, { suggestion: answer.data.suggestion, confidence: answer.data.confidence,
                           generation: answer.data.generation, suggested_by: answer.data.suggested_by,
                           ranking_version: answer.data.ranking_version });
-    renderSuggestion(item, true);
+    renderSuggestion(item);
   }
 }
 
