@@ -37,12 +37,11 @@ def test_the_label_app_stores_the_default_for_its_data(tmp_path):
     data.write_text("text,pair\n" + "".join(f"t{i},p{i}\n" for i in range(6)))
     methods = []
     for name, pair in (("single", None), ("pairs", "pair")):
-        args = argparse.Namespace(project=tmp_path / name, data=data, labels="a,b", text_column=None,
-                                  text_pair_column=pair, model=None, method=None, strategy=None,
-                                  query_size=None, budget=None, epochs=None, batch_size=None, lr=None,
-                                  head_lr=None, max_length=None, pooling=None, seed=None,
-                                  cold_start=None, cv_folds=None, pool_subsample=None,
-                                  lease_seconds=None, overlap=None)
+        # as the parser leaves it: the shared option blocks' options only when given
+        args = argparse.Namespace(project=tmp_path / name, data=data, labels="a,b", method=None,
+                                  strategy=None, query_size=None, budget=None, cold_start=None,
+                                  cv_folds=None, pool_subsample=None, lease_seconds=None, overlap=None,
+                                  multi_label=None, **({"text_pair_column": pair} if pair else {}))
         _, settings, created = open_or_create(args)
         methods.append((created, settings.method))
     assert methods == [(True, "ia3"), (True, "lora")]

@@ -120,7 +120,9 @@ def add_field_options(parser: argparse.ArgumentParser, cls: type, *,
         else:
             kwargs["type"] = {int: positive_int, float: positive_float}[kind] if (
                 field.name in positive) else kind
-            if default is not None and "default" not in text.lower():
+            if field.metadata.get("default_help"):  # a default that depends on the data
+                text += f" (default: {field.metadata['default_help']})"
+            elif default is not None and "default" not in text.lower():
                 text += f" (default: {default})"
         if len(text) > 1 and text[1].islower():  # "Training batch size" → "training batch size"
             text = text[0].lower() + text[1:]
@@ -129,16 +131,37 @@ def add_field_options(parser: argparse.ArgumentParser, cls: type, *,
         parser.add_argument(flag, **kwargs)
 
 
+def SHARED_BLOCKS() -> tuple[type, ...]:  # noqa: N802 (a constant, computed late: lazy imports)
+    """The shared option blocks: text and data options, training options, recipe options."""
+    from peftal.data.options import DataOptions
+    from peftal.models.options import TrainingOptions
+    from peftal.peft.recipes import RecipeOptions
+
+    return DataOptions, TrainingOptions, RecipeOptions
+
+
+def add_block_options(parser: argparse.ArgumentParser, cls: type, block: type) -> None:
+    """The options of the shared option block ``block`` that config ``cls`` inherits, with
+    ``cls``'s defaults (for a command whose other options are written by hand)."""
+    own = {field.name for field in dataclasses.fields(block)}
+    add_field_options(parser, cls, skip=tuple(f.name for f in dataclasses.fields(cls) if f.name not in own))
+
+
 def shared_option_extras() -> dict[str, dict[str, Any]]:
     """Per field of a shared option block (:class:`~peftal.data.options.DataOptions`,
     :class:`~peftal.peft.recipes.RecipeOptions`), the argparse keywords its option gets in every
     command: written once here, so ``peftal run``, ``train`` and ``pretrain`` parse them alike."""
-    from peftal.data.options import TASKS, DataOptions
-    from peftal.peft.recipes import RecipeOptions
+    from peftal.data.options import TASKS
+    from peftal.models.options import POOLINGS
 
-    extras: dict[str, dict[str, Any]] = {field.name: {} for block in (DataOptions, RecipeOptions)
+    extras: dict[str, dict[str, Any]] = {field.name: {} for block in SHARED_BLOCKS()
                                          for field in dataclasses.fields(block)}
     extras.update({
+        "epochs": {"type": positive_int, "metavar": "N"},
+        "batch_size": {"type": positive_int, "metavar": "N"},
+        "max_length": {"type": positive_int, "metavar": "TOKENS"},
+        "seed": {"type": int, "metavar": "N"}, "pooling": {"choices": POOLINGS},
+        "model": {"metavar": "ID_OR_PATH"},
         "lr": {"type": positive_float}, "head_lr": {"type": positive_float},
         "min_steps": {"metavar": "N"}, "task": {"choices": TASKS},
         "unlabeled_values": {"flag": "--unlabeled-value", "metavar": "VALUE"},

@@ -12,8 +12,8 @@ from peftal.cli.options import positive_float, positive_int
 
 # Options that map one-to-one onto LabelSettings fields (dest → settings key).
 # The recipe options (lr, head_lr, min_steps) are the shared block every training command has.
-_SETTINGS = ("text_column", "text_pair_column", "model", "method", "strategy", "query_size", "budget",
-             "epochs", "batch_size", "max_length", "pooling", "seed", "cold_start",
+# The shared option blocks (text columns, training, recipe) are generated and read as blocks.
+_SETTINGS = ("method", "strategy", "query_size", "budget", "cold_start",
              "cv_folds", "pool_subsample", "lease_seconds", "overlap", "multi_label")
 
 
@@ -52,8 +52,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def _register_start(commands: argparse._SubParsersAction) -> None:
     from peftal.al.strategies import STRATEGIES
-    from peftal.cli.config_options import add_field_options
+    from peftal.cli.config_options import add_block_options
+    from peftal.data.options import TextOptions
+    from peftal.defaults import DEFAULT_MULTILABEL_STRATEGY
     from peftal.label.project import COLD_STARTS, LabelSettings
+    from peftal.models.options import TrainingOptions
     from peftal.peft import METHODS
     from peftal.peft.recipes import RecipeOptions
 
@@ -69,25 +72,19 @@ def _register_start(commands: argparse._SubParsersAction) -> None:
                                                  "(needed to create a project)")
     start.add_argument("--labels", help="comma-separated label names, e.g. positive,negative "
                                         "(needed to create a project)")
-    start.add_argument("--text-column", help=f"column holding the text (default: {d.text_column})")
-    start.add_argument("--text-pair-column", help="column holding the second text of a pair task")
-    start.add_argument("--model", help="HF model id or local path (default: the packaged all-MiniLM-L6-v2)")
+    # The options every command shares, generated from their blocks (help and checks written
+    # once), with this command's defaults: the texts' columns, the training, the recipe.
+    for block in (TextOptions, TrainingOptions, RecipeOptions):
+        add_block_options(start, LabelSettings, block)
     start.add_argument("--method", help=f"PEFT method preset (default: {d.method}; lora for text "
                                         f"pairs); one of: {', '.join(METHODS.names())}")
-    start.add_argument("--strategy", help=f"query strategy preset (default: {d.strategy}); one of: "
+    start.add_argument("--strategy", help=f"query strategy preset (default: {d.strategy}; "
+                                          f"{DEFAULT_MULTILABEL_STRATEGY} with --multi-label); one of: "
                                           f"{', '.join(STRATEGIES.names())}")
     start.add_argument("--query-size", type=positive_int,
                        help=f"retrain after this many new labels (default: {d.query_size})")
     start.add_argument("--budget", type=positive_int,
                        help="labels wanted in all (default: the whole pool)")
-    start.add_argument("--epochs", type=positive_int, help=f"epochs per retrain (default: {d.epochs})")
-    start.add_argument("--batch-size", type=positive_int, help=f"(default: {d.batch_size})")
-    add_field_options(start, RecipeOptions)  # --lr, --head-lr, --min-steps: as every training command
-    start.add_argument("--max-length", type=positive_int,
-                       help=f"texts are truncated to this many tokens (default: {d.max_length})")
-    start.add_argument("--pooling", choices=("mean", "cls"), help=f"(default: {d.pooling})")
-    start.add_argument("--seed", type=int, help=f"seed of the cold-start order and training "
-                                                f"(default: {d.seed})")
     start.add_argument("--cold-start", choices=COLD_STARTS,
                        help=f"order before the first model (default: {d.cold_start})")
     start.add_argument("--cv-folds", type=int,
@@ -119,11 +116,14 @@ def _register_start(commands: argparse._SubParsersAction) -> None:
 
 def _overrides(args: argparse.Namespace) -> dict[str, Any]:
     from peftal.cli.config_options import config_values
+    from peftal.data.options import TextOptions
     from peftal.label.project import parse_labels
+    from peftal.models.options import TrainingOptions
     from peftal.peft.recipes import RecipeOptions
 
     values = {key: getattr(args, key) for key in _SETTINGS if getattr(args, key) is not None}
-    values.update(config_values(args, RecipeOptions))  # only the ones given (argparse.SUPPRESS)
+    for block in (TextOptions, TrainingOptions, RecipeOptions):
+        values.update(config_values(args, block))  # only the ones given (argparse.SUPPRESS)
     if args.labels is not None:
         values["labels"] = list(parse_labels(args.labels))
     if args.data is not None:

@@ -23,8 +23,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                     "options given here win.",
         formatter_class=HelpFormatter,
     )
-    add_config_options(parser, PretrainConfig, example="epochs: 2",
-                       positive=("epochs", "batch_size", "max_length", "max_texts"), extra={
+    add_config_options(parser, PretrainConfig, example="epochs: 2", positive=("max_texts",),
+                       skip=("pooling",), extra={
         "method": {"help_suffix": f"; one of: {', '.join(METHODS.names())}"},
         "time_budget": {"metavar": "SECONDS"},
     })

@@ -32,7 +32,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "strategy": {"help_suffix": f"; one of: {', '.join(STRATEGIES.names())}"},
         "stop": {"metavar": "CRITERION",
                  "help_suffix": f"; one of: {', '.join(STOPPING_CRITERIA.names())}"},
-        "pooling": {"choices": ("mean", "cls")},
         "init_adapter": {"metavar": "DIR"},
         "acquisition_method": {"metavar": "PRESET"},
         "acquisition_every": {"metavar": "K"},

@@ -27,10 +27,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     # Plain types for fraction, num_train, time_budget: SupervisedConfig checks their ranges
     # and reports them on one line.
     add_config_options(parser, SupervisedConfig, example="num_train: 200",
-                       positive=("epochs", "batch_size", "max_length", "max_eval"), extra={
+                       positive=("max_eval",), extra={
         "method": {"help_suffix": f"; one of: {', '.join(METHODS.names())}"},
         "time_budget": {"metavar": "SECONDS"},
-        "pooling": {"choices": ("mean", "cls")},
         "init_adapter": {"metavar": "DIR"},
     })
     parser.add_argument("--out", type=Path, default=None,

@@ -33,7 +33,7 @@ class Corpus:
 
 
 def load_corpus(name_or_path: str, *, text_column: str = "text", text_pair_column: str | None = None,
-                max_texts: int | None = None, seed: int = 0) -> Corpus:
+                max_texts: int | None = None, seed: int = 0, header: bool = True) -> Corpus:
     """Texts of a built-in dataset's training split, or of a local file or folder.
 
     Args:
@@ -43,6 +43,7 @@ def load_corpus(name_or_path: str, *, text_column: str = "text", text_pair_colum
         text_pair_column: Second text column of a data file, if any.
         max_texts: Keep a seeded random sample of this many texts (quick runs).
         seed: Seed of that sample.
+        header: CSV/TSV files have a header row (else columns are named by 0-based positions).
     """
     from peftal.data import DATASETS, load_task
     from peftal.data.loading import _read_folder, read_records
@@ -67,7 +68,8 @@ def load_corpus(name_or_path: str, *, text_column: str = "text", text_pair_colum
         if path.is_file() and path.suffix.lower() == ".txt":
             corpus = Corpus(_read_lines(path), None, str(path.resolve()), "corpus")
         else:
-            records = _read_folder(path)["train"] if path.is_dir() else read_records(path)
+            records = (_read_folder(path, header=header)["train"] if path.is_dir()
+                       else read_records(path, header=header))
             corpus = _from_records(records, text_column, text_pair_column, str(path.resolve()))
     if max_texts is not None and max_texts < len(corpus):
         keep = np.sort(np.random.default_rng(seed).choice(len(corpus), size=max_texts, replace=False))

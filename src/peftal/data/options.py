@@ -1,6 +1,8 @@
-"""The data options every command that reads a labelled dataset shares (``peftal run``, ``train``):
-written once here, with their help and checks; a run kind's config inherits them, so its fields (the
-spec's keys, the ``--options``) stay flat.
+"""The data options shared by the commands that read data, written once here with their help and
+checks: :class:`TextOptions` (which columns hold the texts) by every command that reads texts
+(``peftal run``, ``train``, ``pretrain``, ``label start``), :class:`DataOptions` (the texts and
+their labels) by those that read a labelled dataset (``peftal run``, ``train``). A command's config
+inherits them, so its fields (the spec's keys, the ``--options``) stay flat.
 """
 
 from __future__ import annotations
@@ -13,18 +15,32 @@ TASKS = ("classification", "regression", "multilabel", "qa")  # the tasks a labe
 
 
 @dataclass(frozen=True)
-class DataOptions:
-    """How a dataset's columns and labels are read.
+class TextOptions:
+    """Which columns of a data file hold the texts.
 
     Attributes:
         text_column: Column holding the text: a name, or a 0-based position with ``--no-header``.
         text_pair_column: Column holding the second text of sentence pairs (default: none).
+        no_header: CSV/TSV files have no header row (default: the first row names the columns);
+            give columns as 0-based positions, e.g. ``--text-column 1`` for id,text rows.
+    """
+
+    text_column: str = "text"
+    text_pair_column: str | None = None
+    no_header: bool = False
+
+    def __post_init__(self) -> None:
+        getattr(super(), "__post_init__", lambda: None)()  # the other option blocks' checks
+
+
+@dataclass(frozen=True)
+class DataOptions(TextOptions):
+    """How a dataset's columns and labels are read.
+
+    Attributes:
         label_column: Column holding the label: a name, or a 0-based position with ``--no-header``.
         task: Task of a local file (default: classification); ``multilabel``: several labels per
             text (a list per row, ``--label-separator`` or ``--label-columns``).
-        no_header: CSV/TSV files have no header row (default: the first row names the columns);
-            give columns as 0-based positions, e.g. ``--text-column 1 --label-column 2`` for
-            id,text,label rows.
         unlabeled_values: A label value that means "no label" (repeatable), besides an empty
             label and -1 in an otherwise non-negative integer column; such rows are not a class
             and are left out of a simulated run.
@@ -36,18 +52,15 @@ class DataOptions:
             ``toxic,obscene,insult``); they replace ``--label-column``.
     """
 
-    text_column: str = "text"
-    text_pair_column: str | None = None
     label_column: str = "label"
     task: str | None = None
-    no_header: bool = False
     unlabeled_values: tuple[str, ...] = ()
     min_class_count: int = 0
     label_separator: str | None = None
     label_columns: str | None = None
 
     def __post_init__(self) -> None:
-        getattr(super(), "__post_init__", lambda: None)()  # the other option blocks' checks
+        super().__post_init__()  # the text options' checks, then the other blocks'
         object.__setattr__(self, "unlabeled_values", tuple(str(v) for v in self.unlabeled_values))
         if self.task is not None and self.task not in TASKS:
             raise UsageError(f"unknown task {self.task!r}; valid tasks: {', '.join(TASKS)}")

@@ -47,7 +47,7 @@ from peftal.experiments.run_folder import (
 )
 from peftal.measures.curves import learning_curve_auc
 from peftal.models.backbone import display_name, load_backbone
-from peftal.models.heads import POOLINGS
+from peftal.models.options import TrainingOptions
 from peftal.peft import parse_method
 from peftal.peft.checkpoint import save_checkpoint
 from peftal.peft.recipes import RecipeOptions, task_type
@@ -58,18 +58,17 @@ from peftal.training import primary_metric
 from peftal.training.device import resolve_device
 from peftal.training.precision import resolve_precision
 from peftal.training.progress import ProgressLog, log_lines_wanted
-from peftal.validation import check_seed
 
 
 @dataclass(frozen=True)
-class RunConfig(DataOptions, RecipeOptions):
+class RunConfig(DataOptions, TrainingOptions, RecipeOptions):
     """Everything that defines one AL run: the options of ``peftal run`` (generated from this
     class: each field below, and those of the option blocks it inherits, is ``--field-name``, with
-    this text as its help).
+    this text as its help). The training options (model, epochs, batch size, max length, seed,
+    pooling) are :class:`~peftal.models.options.TrainingOptions`, with its defaults.
 
     Attributes:
         dataset: Built-in name or path to a file/folder.
-        model: HF model id or local path (default: the packaged all-MiniLM-L6-v2).
         method: PEFT method preset, e.g. ``lora`` or ``lora[r=16,alpha=32]`` (default: ``ia3``;
             ``lora`` for text pairs).
         strategy: Query strategy preset, e.g. ``entropy`` or ``mc_dropout[passes=10]`` (default:
@@ -77,12 +76,6 @@ class RunConfig(DataOptions, RecipeOptions):
         warm_start: Labels drawn at random before the first round.
         query_size: Labels the strategy picks per round.
         budget: Total labels, warm start included; the run ends when it is spent.
-        epochs: Training epochs per round.
-        batch_size: Training batch size.
-        max_length: Texts are truncated to this many tokens.
-        seed: Seed of every random choice (warm start, batches, initialisation, dropout).
-        pooling: How the head reads the last layer: ``mean`` of the tokens or the first token
-            (``cls``).
         pool_subsample: Score only this many random unlabelled examples per round (default: the
             whole pool).
         cka_probe_size: Test examples for the layer-wise CKA between the pretrained and the final
@@ -116,17 +109,11 @@ class RunConfig(DataOptions, RecipeOptions):
     """
 
     dataset: str = "trec"
-    model: str | None = None
     method: str | None = None
     strategy: str | None = None
     warm_start: int = 100
     query_size: int = 50
     budget: int = 300
-    epochs: int = 10
-    batch_size: int = 16
-    max_length: int = 128
-    seed: int = 0
-    pooling: str = "mean"
     pool_subsample: int | None = None
     cka_probe_size: int = 500
     cka_every_round: bool = False
@@ -164,15 +151,14 @@ class RunConfig(DataOptions, RecipeOptions):
         resolve_device(self.device)
         if self.max_eval is not None and self.max_eval < 1:
             raise UsageError(f"--max-eval must be >= 1, got {self.max_eval}")
-        for name in ("warm_start", "query_size", "budget", "epochs", "batch_size", "max_length"):
+        if self.max_length is None:  # the block allows none for commands that choose it by task
+            raise UsageError("--max-length must be an integer >= 1, got None")
+        for name in ("warm_start", "query_size", "budget"):
             if getattr(self, name) < 1:
                 raise UsageError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(self, name)}")
         if self.budget <= self.warm_start:
             raise UsageError(f"--budget ({self.budget}) must be larger than --warm-start "
                              f"({self.warm_start})")
-        check_seed(self.seed)
-        if self.pooling not in POOLINGS:
-            raise UsageError(f"--pooling must be one of {', '.join(POOLINGS)}, got {self.pooling!r}")
         if self.pool_subsample is not None and self.pool_subsample < 1:
             raise UsageError(f"--pool-subsample must be >= 1, got {self.pool_subsample}")
         if self.cka_probe_size < 0 or self.cka_probe_size == 1:

@@ -23,12 +23,14 @@ from typing import Any
 import numpy as np
 
 from peftal.data.corpus import Corpus, encode_corpus, load_corpus
+from peftal.data.options import TextOptions
 from peftal.defaults import DEFAULT_METHOD
 from peftal.errors import UsageError
 from peftal.experiments.run_folder import RUN_ID, check_out_dir, complete_run, recorded_run
 from peftal.models.backbone import display_name
 from peftal.models.limits import check_max_length
 from peftal.models.mlm import apply_method, load_masked_lm
+from peftal.models.options import TrainingOptions
 from peftal.peft import MethodSpec, count_parameters, parse_method
 from peftal.peft.pretrained_adapter import save_pretrained_adapter, write_pretrain_meta
 from peftal.peft.recipes import RecipeOptions
@@ -37,53 +39,42 @@ from peftal.records import RoundRecord, epochs_of
 from peftal.seeding import stream_rng, stream_seed, torch_seeded
 from peftal.training import train
 from peftal.training.mlm import MLM_PROBABILITY, masked_lm_loss
-from peftal.validation import check_rate, check_seed
+from peftal.validation import check_rate
 
 
 @dataclass(frozen=True)
-class PretrainConfig(RecipeOptions):
+class PretrainConfig(TextOptions, TrainingOptions, RecipeOptions):
     """Everything that defines one ``peftal pretrain`` run: its options (generated from this
     class; each field below, and those of the option blocks it inherits (the head is the MLM head
-    here), is ``--field-name``, with this text as its help).
+    here), is ``--field-name``, with this text as its help). The texts' columns and the training
+    options are :class:`~peftal.data.options.TextOptions` and
+    :class:`~peftal.models.options.TrainingOptions`; an epoch is a pass over the texts, a text
+    longer than ``max_length`` is cut into several sequences, and ``pooling`` does not apply.
 
     Attributes:
         dataset: Built-in name (TAPT on its training texts), ``domain:NAME`` (DAPT on the texts of
             built-in NAME's domain less NAME's evaluation split, e.g. ``domain:acl_arc``), a .txt
             file (one document per line), or a CSV/TSV/JSONL/Parquet file or folder (DAPT).
-        model: Model to continue from (default: the packaged all-MiniLM-L6-v2).
         method: ``full`` or a PEFT method preset; only its parameters and the MLM head train.
-        epochs: Passes over the texts.
-        batch_size: Sequences per batch.
-        max_length: Tokens per sequence; longer texts are cut into several sequences.
         mlm_probability: Share of tokens masked (BERT's 15%).
-        seed: Seed of the text sample, the new head weights, the masking and the batch order.
         max_texts: Pretrain on a seeded sample of this many texts.
         time_budget: Stop after this many seconds (checked every step).
-        text_column: Column holding the text of a data file.
-        text_pair_column: Column holding a second text of a data file (default: none).
     """
 
     dataset: str = "trec"
-    model: str | None = None
     method: str = DEFAULT_METHOD
     epochs: int = 3
-    batch_size: int = 16
-    max_length: int = 128
     mlm_probability: float = MLM_PROBABILITY
-    seed: int = 0
     max_texts: int | None = None
     time_budget: float | None = None
-    text_column: str = "text"
-    text_pair_column: str | None = None
 
     def __post_init__(self) -> None:
-        for name in ("epochs", "batch_size", "max_length", "max_texts"):
-            value = getattr(self, name)
-            if value is not None and value < 1:
-                raise UsageError(f"--{name.replace('_', '-')} must be >= 1, got {value}")
+        if self.max_texts is not None and self.max_texts < 1:
+            raise UsageError(f"--max-texts must be >= 1, got {self.max_texts}")
         super().__post_init__()
+        if self.pooling != TrainingOptions.pooling:
+            raise UsageError("--pooling does not apply to pretrain (the masked-LM head reads every token)")
         check_rate(self.time_budget, "--time-budget")
-        check_seed(self.seed)
         if not 0 < self.mlm_probability < 1:
             raise UsageError(f"--mlm-probability must lie in (0, 1), got {self.mlm_probability}")
 
@@ -93,7 +84,7 @@ def prepare(config: PretrainConfig) -> tuple[MethodSpec, Corpus]:
     method = parse_method(config.method)
     corpus = load_corpus(config.dataset, text_column=config.text_column,
                          text_pair_column=config.text_pair_column, max_texts=config.max_texts,
-                         seed=config.seed)
+                         seed=config.seed, header=not config.no_header)
     check_max_length(config.model, config.max_length, method.config)
     return method, corpus
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -40,8 +40,8 @@ from peftal.experiments.run_folder import (
     thresholds_meta,
 )
 from peftal.models.backbone import display_name, load_backbone, skeleton
-from peftal.models.heads import POOLINGS
 from peftal.models.limits import check_max_length
+from peftal.models.options import TrainingOptions
 from peftal.peft import MethodSpec, count_parameters, parse_method
 from peftal.peft.checkpoint import save_checkpoint
 from peftal.peft.pretrained_adapter import check_init_adapter
@@ -51,32 +51,23 @@ from peftal.records import RoundRecord, epochs_of
 from peftal.seeding import stream_rng
 from peftal.training import compute_metrics, predict
 from peftal.training.metrics import above_chance
-from peftal.validation import check_seed
 
 DEFAULT_MAX_LENGTH = {"classification": 128, "multilabel": 128, "regression": 128, "qa": 384}
 
 
 @dataclass(frozen=True)
-class SupervisedConfig(DataOptions, RecipeOptions):
+class SupervisedConfig(DataOptions, TrainingOptions, RecipeOptions):
     """Everything that defines one ``peftal train`` run: its options (generated from this class;
     each field below, and those of the option blocks it inherits, is ``--field-name``, with this
-    text as its help).
+    text as its help). The training options (model, epochs, batch size, max length, seed,
+    pooling) are :class:`~peftal.models.options.TrainingOptions`, with other defaults here.
 
     Attributes:
         dataset: Built-in name or path to a file/folder.
-        model: HF model id or local path, e.g. a ``peftal pretrain --method full`` folder
-            (default: the packaged all-MiniLM-L6-v2).
         method: PEFT method preset, e.g. ``lora[r=16]``.
         fraction: Train on this share (0, 1] of the training split, seeded and stratified by class.
         num_train: Or on this many training examples (QA: questions) (default: all).
         time_budget: Stop training after this many seconds (checked every step), then evaluate.
-        epochs: Passes over the training subset (an upper limit with a time budget).
-        batch_size: Training batch size.
-        max_length: Tokens per example; longer texts are truncated (default: 128; QA: 384, with
-            long contexts cut into overlapping windows).
-        seed: Seed of the subset, the initialisation, the batch order and dropout.
-        pooling: How classification and regression heads read the last layer: ``mean`` of the
-            tokens or the first token (``cls``).
         init_adapter: Start the method's weights from a ``peftal pretrain`` adapter folder.
         max_eval: Evaluate on a seeded sample of this many evaluation examples (quick checks).
         threshold: Multi-label: predict a label where its probability is at least this (e.g.
@@ -85,16 +76,14 @@ class SupervisedConfig(DataOptions, RecipeOptions):
     """
 
     dataset: str = "trec"
-    model: str | None = None
     method: str = DEFAULT_METHOD
     fraction: float | None = None
     num_train: int | None = None
     time_budget: float | None = None
     epochs: int = 3
-    batch_size: int = 16
-    max_length: int | None = None
-    seed: int = 0
-    pooling: str = "mean"
+    # the default's help: said here, where the default is decided (per task, by DEFAULT_MAX_LENGTH)
+    max_length: int | None = field(default=None, metadata={
+        "default_help": "128; question answering: 384, long contexts cut into overlapping windows"})
     init_adapter: str | None = None
     max_eval: int | None = None
     threshold: float | None = None
@@ -109,13 +98,10 @@ class SupervisedConfig(DataOptions, RecipeOptions):
             raise UsageError(f"--fraction must lie in (0, 1], got {self.fraction}")
         if self.time_budget is not None and not self.time_budget > 0:
             raise UsageError(f"--time-budget must be a positive number of seconds, got {self.time_budget}")
-        for name in ("num_train", "epochs", "batch_size", "max_length", "max_eval"):
+        for name in ("num_train", "max_eval"):
             value = getattr(self, name)
             if value is not None and value < 1:
                 raise UsageError(f"--{name.replace('_', '-')} must be >= 1, got {value}")
-        check_seed(self.seed)
-        if self.pooling not in POOLINGS:
-            raise UsageError(f"--pooling must be one of {', '.join(POOLINGS)}, got {self.pooling!r}")
 
 
 @dataclass

@@ -15,40 +15,40 @@ from typing import Any
 
 import numpy as np
 
+from peftal.data.options import TextOptions
 from peftal.defaults import DEFAULT_METHOD
 from peftal.errors import UsageError
 from peftal.integrity import check_sqlite
 from peftal.label.store import STORE_NAME, LabelStore
+from peftal.models.options import TrainingOptions
 from peftal.peft.recipes import RecipeOptions
 from peftal.store.atomic import atomic_path
-from peftal.validation import check_rate, check_seed
+from peftal.validation import check_rate
 
 COLD_STARTS = ("random", "kmeans")
 _MAX_LABEL_LENGTH = 60
 
 # Settings fixed at creation: they define what the stored ids and labels mean.
-FIXED = ("labels", "text_column", "text_pair_column", "data", "seed", "multi_label")
+FIXED = ("labels", "text_column", "text_pair_column", "no_header", "data", "seed", "multi_label")
 
 
 @dataclass(frozen=True)
-class LabelSettings(RecipeOptions):
-    """Everything ``peftal label start`` is configured with (stored in the project). The learning
-    rates and the step floor of every retrain are the shared recipe options of every command that
-    trains (:class:`~peftal.peft.recipes.RecipeOptions`: ``lr``, ``head_lr``, ``min_steps``; default:
-    the method's own).
+class LabelSettings(TextOptions, TrainingOptions, RecipeOptions):
+    """Everything ``peftal label start`` is configured with (stored in the project). The options
+    every command shares come from their blocks, with their help and checks: the texts' columns
+    (:class:`~peftal.data.options.TextOptions`), the training of every retrain
+    (:class:`~peftal.models.options.TrainingOptions`: model, epochs, batch size, max length,
+    pooling, and the seed, which also seeds the cold-start order and every query) and the recipe
+    (:class:`~peftal.peft.recipes.RecipeOptions`: ``lr``, ``head_lr``, ``min_steps``; default: the
+    method's own).
 
     Attributes:
         labels: The label names, in button / shortcut order.
-        text_column: Column of the data file holding the text.
-        text_pair_column: Column holding the second text of a pair task, if any.
         data: The file the texts were imported from (kept for the record only).
-        model: Hugging Face model id or path; ``None`` = the packaged all-MiniLM-L6-v2.
         method: PEFT method preset retrained in the background, e.g. ``lora``.
         strategy: Query strategy preset that ranks the pool after each retrain.
         query_size: Retrain after this many new labels.
         budget: Labels wanted in all; ``None`` = the whole pool. Nothing is handed out beyond it.
-        epochs, batch_size, max_length, pooling: Training settings (as ``peftal run``).
-        seed: Seed of the cold-start order, every training run and every query.
         cold_start: ``random`` (seeded order) or ``kmeans`` (the examples nearest to k-means
             centres of the base model's embeddings come first) until a first model exists.
         cv_folds: Folds of the cross-validation that estimates the model's accuracy on the labels
@@ -62,19 +62,11 @@ class LabelSettings(RecipeOptions):
     """
 
     labels: tuple[str, ...] = ()  # a default only because the recipe options before it have one
-    text_column: str = "text"
-    text_pair_column: str | None = None
     data: str = ""
-    model: str | None = None
     method: str = DEFAULT_METHOD
     strategy: str = "entropy"
     query_size: int = 20
     budget: int | None = None
-    epochs: int = 10
-    batch_size: int = 16
-    max_length: int = 128
-    pooling: str = "mean"
-    seed: int = 0
     cold_start: str = "random"
     cv_folds: int = 5
     pool_subsample: int | None = None
@@ -90,7 +82,9 @@ class LabelSettings(RecipeOptions):
     def __post_init__(self) -> None:
         super().__post_init__()  # the recipe options' checks
         check_labels(self.labels)
-        for name in ("query_size", "epochs", "batch_size", "max_length"):
+        if self.max_length is None:  # the block allows none for commands that choose it by task
+            raise UsageError("--max-length must be an integer >= 1, got None")
+        for name in ("query_size",):
             if getattr(self, name) < 1:
                 raise UsageError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(self, name)}")
         for name in ("budget", "pool_subsample"):
@@ -103,7 +97,6 @@ class LabelSettings(RecipeOptions):
         if self.cv_folds == 1 or self.cv_folds < 0:
             raise UsageError(f"--cv-folds must be 0 (none) or >= 2, got {self.cv_folds}")
         check_rate(self.lease_seconds, "--lease-seconds")
-        check_seed(self.seed)
         if isinstance(self.overlap, bool) or not isinstance(self.overlap, int | float) or not (
                 0 <= self.overlap <= 1):
             raise UsageError(f"--overlap must be a fraction between 0 and 1, got {self.overlap!r}")
@@ -143,7 +136,6 @@ def check_plugins(settings: LabelSettings) -> None:
     """Resolve the method and strategy presets now, so a typo fails before the server starts."""
     from peftal.al.strategies import parse_strategy
     from peftal.al.strategies.base import STRATEGIES, applies, strategies_for
-    from peftal.models.heads import POOLINGS
     from peftal.models.limits import check_max_length
     from peftal.peft import parse_method
 
@@ -154,8 +146,6 @@ def check_plugins(settings: LabelSettings) -> None:
         raise UsageError(f"--strategy {settings.strategy} does not apply to a {kind} project; one of: "
                          f"{', '.join(strategies_for(settings.task))}")
     check_max_length(settings.model, settings.max_length, method.config)
-    if settings.pooling not in POOLINGS:
-        raise UsageError(f"--pooling must be one of {', '.join(POOLINGS)}, got {settings.pooling!r}")
 
 
 def store_path(folder: Path) -> Path:
@@ -166,16 +156,19 @@ def exists(folder: Path) -> bool:
     return store_path(folder).exists()
 
 
-def read_examples(path: Path, text_column: str,
-                  text_pair_column: str | None) -> list[tuple[str, str | None]]:
-    """The ``(text, text_pair)`` rows of a CSV/TSV/JSONL/Parquet file, checked."""
+def read_examples(path: Path, text_column: str, text_pair_column: str | None,
+                  no_header: bool = False) -> list[tuple[str, str | None]]:
+    """The ``(text, text_pair)`` rows of a CSV/TSV/JSONL/Parquet file, checked (``no_header``: a
+    CSV/TSV file without a header row, its columns named by 0-based positions)."""
     from peftal.data import read_records
 
     if not path.exists():
         raise UsageError(f"--data {path}: no such file")
     if path.is_dir():
         raise UsageError(f"--data {path} is a folder; give one CSV/TSV/JSONL/Parquet file")
-    records = read_records(path)
+    records = read_records(path, header=not no_header)
+    if not records:
+        raise UsageError(f"--data {path}: no texts in the file")
     for column in filter(None, (text_column, text_pair_column)):
         if column not in records[0]:
             raise UsageError(f"{path}: column {column!r} not found; columns are: "
@@ -198,7 +191,8 @@ def create(folder: Path, data: Path, settings: LabelSettings) -> LabelStore:
     if folder.exists() and not folder.is_dir():
         raise UsageError(f"project {folder} exists and is not a folder")
     check_plugins(settings)
-    rows = read_examples(Path(data), settings.text_column, settings.text_pair_column)
+    rows = read_examples(Path(data), settings.text_column, settings.text_pair_column,
+                         settings.no_header)
     if settings.budget is not None and settings.budget > len(rows):
         raise UsageError(f"--budget ({settings.budget}) is larger than the {len(rows)} texts in {data}")
     cold_order = np.random.default_rng(settings.seed).permutation(len(rows))

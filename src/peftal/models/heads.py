@@ -12,7 +12,9 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-POOLINGS = ("mean", "cls")
+from peftal.models.options import POOLINGS
+
+__all__ = ["POOLINGS", "TextClassifier"]
 
 
 class TextClassifier(nn.Module):

@@ -48,7 +48,8 @@ def test_every_label_start_option_has_help_with_its_default_once():
 def test_off_flags_read_naturally():
     text = " ".join(_subparser("run").format_help().split())
     assert "--no-group-by-length plain shuffled training batches (default: batches of examples" in text
-    assert "--model MODEL HF model id or local path (default: the packaged all- MiniLM-L6-v2)" in text
+    assert "--model ID_OR_PATH HF model id or local path, e.g. a peftal pretrain --method full folder " \
+           "(default: the packaged all- MiniLM-L6-v2)" in text
 
 
 def test_progress_log_lines_and_estimate():
@@ -107,13 +108,24 @@ def test_a_config_file_fills_what_the_command_line_does_not_give(tmp_path):
 
 
 def _shared_option(parser, dest):
+    """What a parser makes of option ``dest``; its help without the ``(default: ...)`` the
+    command's own default adds (an AL round trains 10 epochs, ``peftal train`` 3)."""
+    import re
+
     (action,) = [a for a in parser._actions if a.dest == dest]
-    return (tuple(action.option_strings), action.help, action.type, action.choices, action.metavar,
+    text = re.sub(r" \(default: [^()]*(\([^()]*\)[^()]*)*\)$", "", action.help or "")
+    return (tuple(action.option_strings), text, action.type, action.choices, action.metavar,
             action.default, type(action).__name__)
+
+
+# Options of a block that do not apply to a command, which refuses them instead.
+NOT_APPLICABLE = {("pretrain", "pooling")}
 
 
 @pytest.mark.parametrize("block, commands", [
     ("peftal.data.options:DataOptions", ("run", "train")),
+    ("peftal.data.options:TextOptions", ("run", "train", "pretrain", "label start")),
+    ("peftal.models.options:TrainingOptions", ("run", "train", "pretrain", "label start")),
     ("peftal.peft.recipes:RecipeOptions", ("run", "train", "pretrain", "label start")),
 ])
 def test_shared_option_blocks_parse_alike_in_every_command(block, commands):
@@ -128,9 +140,29 @@ def test_shared_option_blocks_parse_alike_in_every_command(block, commands):
         expected = _shared_option(parsers[first], field)
         assert expected[1], f"{field} has no help"
         for command in others:
+            if (command, field) in NOT_APPLICABLE:
+                assert not [a for a in parsers[command]._actions if a.dest == field]
+                continue
             assert _shared_option(parsers[command], field) == expected, (field, command)
     train = " ".join(parsers["train"].format_help().split()) if "train" in parsers else ""
     assert not train or ("--no-header" in train and "--min-class-count N" in train)
+
+
+def test_each_command_shows_its_own_default_and_pretrain_refuses_pooling():
+    from peftal.errors import UsageError
+    from peftal.experiments.pretrain import PretrainConfig
+
+    def help_of(command, dest):
+        (action,) = [a for a in _subparser(command)._actions if a.dest == dest]
+        return action.help
+
+    assert help_of("run", "epochs").endswith("(default: 10)")
+    assert help_of("train", "epochs").endswith("(default: 3)")
+    assert help_of("train", "max_length").endswith("(default: 128; question answering: 384, long "
+                                                   "contexts cut into overlapping windows)")
+    assert help_of("label start", "max_length").endswith("(default: 128)")
+    with pytest.raises(UsageError, match="--pooling does not apply to pretrain"):
+        PretrainConfig(pooling="cls")
 
 
 def test_the_parser_comparison_can_fail():
@@ -138,8 +170,14 @@ def test_the_parser_comparison_can_fail():
 
     a, b = argparse.ArgumentParser(), argparse.ArgumentParser()
     a.add_argument("--lr", type=float, help="learning rate")
-    b.add_argument("--lr", type=float, help="learning rate (default: 1e-3)")
+    b.add_argument("--lr", type=float, help="learning rate of the method (default: 1e-3)")
     assert _shared_option(a, "lr") != _shared_option(b, "lr")
+    c = argparse.ArgumentParser()
+    c.add_argument("--lr", type=float, help="learning rate (default: 1e-3)")
+    assert _shared_option(a, "lr") == _shared_option(c, "lr")  # only the default differs
+    c.add_argument("--epochs", type=int, help="epochs")
+    a.add_argument("--epochs", type=str, help="epochs")
+    assert _shared_option(a, "epochs") != _shared_option(c, "epochs")
 
 
 def test_a_reader_that_goes_away_ends_the_command_quietly():

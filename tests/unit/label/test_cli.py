@@ -182,3 +182,16 @@ def test_every_start_option_is_in_the_docs():
     options = [o for a in label.choices["start"]._actions for o in a.option_strings if o.startswith("--")]
     assert "--token" in options
     assert [o for o in options if o != "--help" and f"`{o}" not in docs] == []
+
+
+def test_a_csv_without_a_header_row_makes_a_project_by_column_position(tmp_path):
+    from peftal.errors import UsageError
+    from peftal.label import LabelSettings, create
+
+    data = tmp_path / "rows.csv"
+    data.write_text("17,first text\n18,second text\n19,third text\n", encoding="utf-8")
+    settings = LabelSettings(labels=("a", "b"), data=str(data), text_column="1", no_header=True)
+    store = create(tmp_path / "project", data, settings)
+    assert store.texts()[0] == ["first text", "second text", "third text"]
+    with pytest.raises(UsageError, match="column 'text' not found"):
+        create(tmp_path / "other", data, LabelSettings(labels=("a", "b"), data=str(data), no_header=True))
