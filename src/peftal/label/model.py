@@ -37,6 +37,7 @@ from peftal.peft.recipes import train_config as make_train_config
 from peftal.seeding import stream_seed
 from peftal.training import TrainResult, embed, predict
 from peftal.training.features import PooledFeatures
+from peftal.training.metrics import sigmoid
 
 # Batch strategies (not plain scorers) pick this many query batches per retrain; the rest of the
 # pool follows in the cold-start order. Two spare batches cover labels given while the next
@@ -219,7 +220,7 @@ class LabelModel:
             fold_seed = stream_seed(self.settings.seed, "fold", generation, fold)
             model, _ = self.fit(ids_arr[train_pos], targets[train_pos], fold_seed, on_step)
             logits = predict(model, self.pool, ids_arr[test_pos])
-            predicted[test_pos] = decide(1 / (1 + np.exp(-logits)) if multi else logits, multi)
+            predicted[test_pos] = decide(sigmoid(logits) if multi else logits, multi)
         return {"accuracy": round(exact(targets, predicted), 4),
                 "f1_macro": round(f1_macro(targets, predicted), 4),
                 "accuracy_folds": folds, "accuracy_on": len(ids), "accuracy_generation": generation,
