@@ -7,7 +7,10 @@ Stage 1 follows the paper and the ``setfit`` library's ``sentence_pairs_generati
 its class, label 1) and one negative partner (a random example of another class, label 0); the
 encoder is trained with the cosine-similarity loss, ``MSE(cos(u, v), label)`` on the mean-pooled
 embeddings ``u, v``, for ``epochs`` epochs (the library's defaults: 20 iterations, 1 epoch, body
-learning rate 2e-5). ``max_pairs`` caps the pairs (the library's ``max_steps`` plays that role)
+learning rate 2e-5). Multi-label targets ``(n, labels)`` follow the library's
+``sentence_pairs_generation_multilabel``: one positive partner per label of the example (a random
+example with that label) and one negative partner (a random example sharing no label with it).
+``max_pairs`` caps the pairs (the library's ``max_steps`` plays that role)
 so that a round stays affordable on a CPU. Stage 2 is the ``head`` method's fit
 (:func:`~peftal.peft.linear_probe.fit_linear_head`) on the new embeddings.
 
@@ -70,6 +73,8 @@ def sentence_pairs(targets: np.ndarray, num_iterations: int, max_pairs: int,
     has one example, as in the library) and, when another class exists, a negative partner.
     """
     targets = np.asarray(targets)
+    if targets.ndim == 2:
+        return _multilabel_pairs(targets, num_iterations, max_pairs, rng)
     by_class = {c: np.flatnonzero(targets == c) for c in np.unique(targets)}
     others = {c: np.flatnonzero(targets != c) for c in by_class}
     left, right, label = [], [], []
@@ -82,7 +87,41 @@ def sentence_pairs(targets: np.ndarray, num_iterations: int, max_pairs: int,
                 left.append(position)
                 right.append(rng.choice(others[c]))
                 label.append(0.0)
-    left, right, label = np.array(left), np.array(right), np.array(label, dtype=np.float32)
+    return _capped(left, right, label, max_pairs, rng)
+
+
+def _multilabel_pairs(targets: np.ndarray, num_iterations: int, max_pairs: int,
+                      rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`sentence_pairs` for ``(n, labels)`` 0/1 targets: per iteration and example, a positive
+    partner for each of its labels (an example with that label, possibly itself) and a negative
+    partner that shares none of its labels, when one exists. An example with no label gets only
+    the negative partner (an example with at least one label)."""
+    targets = (np.asarray(targets) == 1).astype(np.int64)
+    with_label = [np.flatnonzero(targets[:, label]) for label in range(targets.shape[1])]
+    shares_none = (targets @ targets.T) == 0  # (n, n): no label in common
+    labelled = targets.any(axis=1)
+    left, right, label = [], [], []
+    for _ in range(num_iterations):
+        for position, row in enumerate(targets):
+            for name in np.flatnonzero(row):
+                left.append(position)
+                right.append(rng.choice(with_label[name]))
+                label.append(1.0)
+            candidates = shares_none[position] if row.any() else labelled
+            negatives = np.flatnonzero(candidates)
+            negatives = negatives[negatives != position]
+            if len(negatives):
+                left.append(position)
+                right.append(rng.choice(negatives))
+                label.append(0.0)
+    return _capped(left, right, label, max_pairs, rng)
+
+
+def _capped(left: list, right: list, label: list, max_pairs: int,
+            rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The pairs as arrays, at most ``max_pairs`` of them (a random subset, in their order)."""
+    left, right = np.array(left, dtype=np.int64), np.array(right, dtype=np.int64)
+    label = np.array(label, dtype=np.float32)
     if len(left) > max_pairs:
         keep = np.sort(rng.choice(len(left), size=max_pairs, replace=False))
         left, right, label = left[keep], right[keep], label[keep]
@@ -123,7 +162,7 @@ class Setfit(PeftMethod):
     Config = SetfitConfig
     lr = 2e-5  # the setfit library's body learning rate
     head_lr = None  # the head is fitted by L-BFGS
-    tasks = ("classification",)
+    tasks = ("classification", "multilabel")
 
     def apply(self, model: TextClassifier, config: SetfitConfig) -> None:
         for parameter in model.parameters():

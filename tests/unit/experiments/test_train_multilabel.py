@@ -1,16 +1,19 @@
 """``peftal train --task multilabel`` on a tiny random BERT: binary cross-entropy through the gradient
 trainer, the fixed ``--threshold`` saved with the model (the cross-validated thresholds are tested
 on GoEmotions in tests/integration/test_multilabel_cli.py), and the five multi-label metrics on the
-test split, which ``peftal predict`` on the saved model reproduces (recomputed with scikit-learn)."""
+test split, which ``peftal predict`` on the saved model reproduces (recomputed with scikit-learn);
+every registered method trains and predicts multi-label the same way."""
 
 from __future__ import annotations
 
 import json
 
 import numpy as np
+import pytest
 from sklearn.metrics import accuracy_score, f1_score, hamming_loss
 
 from peftal.cli import main
+from peftal.peft import METHODS
 
 LABELS = ["cats", "dogs", "rain"]
 
@@ -26,21 +29,32 @@ def _rows(n: int, seed: int) -> list[dict]:
     return rows
 
 
-def test_train_multilabel_then_predict_reproduces_metrics(tiny_model_dir, tmp_path):
+def _data(tmp_path):
     data = tmp_path / "toy"
     data.mkdir()
     for split, n, seed in (("train", 60, 0), ("test", 30, 1)):
         (data / f"{split}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in _rows(n, seed)))
-    out = tmp_path / "run"
+    return data
+
+
+def _train(model_dir, data, out, method, *options) -> dict:
     assert main(["train", "--dataset", str(data), "--task", "multilabel", "--label-column", "labels",
-                 "--model", str(tiny_model_dir), "--method", "lora", "--epochs", "2", "--max-length", "16",
-                 "--threshold", "0.4", "--out", str(out), "--no-progress"]) == 0
+                 "--model", str(model_dir), "--method", method, "--max-length", "16", *options,
+                 "--out", str(out), "--no-progress"]) == 0
     summary = json.loads((out / "summary.json").read_text())
     meta = json.loads((out / "model" / "peftal_model.json").read_text())
     assert summary["task"] == meta["task"] == "multilabel" and meta["label_names"] == LABELS
-    assert meta["thresholds"] == [0.4] * 3
     assert set(summary["metrics"]) == {"f1_micro", "f1_macro", "f1_samples", "subset_accuracy",
                                        "hamming_loss"}
+    return summary
+
+
+def test_train_multilabel_then_predict_reproduces_metrics(tiny_model_dir, tmp_path):
+    data = _data(tmp_path)
+    out = tmp_path / "run"
+    summary = _train(tiny_model_dir, data, out, "lora", "--epochs", "2", "--threshold", "0.4")
+    meta = json.loads((out / "model" / "peftal_model.json").read_text())
+    assert meta["thresholds"] == [0.4] * 3
     assert main(["predict", "--run", str(out), "--input", str(data / "test.jsonl"),
                  "--output", str(tmp_path / "pred.jsonl")]) == 0
     predicted = [json.loads(line) for line in (tmp_path / "pred.jsonl").read_text().splitlines()]
@@ -55,3 +69,22 @@ def test_train_multilabel_then_predict_reproduces_metrics(tiny_model_dir, tmp_pa
     assert f1_score(y_true, y_pred, average="samples", zero_division=0) == metrics["f1_samples"]
     assert accuracy_score(y_true, y_pred) == metrics["subset_accuracy"]
     assert hamming_loss(y_true, y_pred) == metrics["hamming_loss"]
+
+
+TINY = {"setfit": "setfit[num_iterations=1]"}  # one pass of pairs exercises the same code
+
+
+@pytest.mark.parametrize("name", METHODS.names())
+def test_every_method_trains_and_predicts_multilabel(name, tiny_model_dir, tmp_path):
+    data = _data(tmp_path)
+    out = tmp_path / "run"
+    summary = _train(tiny_model_dir, data, out, TINY.get(name, name), "--epochs", "1")
+    assert main(["predict", "--run", str(out), "--input", str(data / "test.jsonl"),
+                 "--output", str(tmp_path / "pred.jsonl")]) == 0
+    predicted = [json.loads(line) for line in (tmp_path / "pred.jsonl").read_text().splitlines()]
+    gold = [json.loads(line)["labels"] for line in (data / "test.jsonl").read_text().splitlines()]
+    assert all(sorted(k for k in row if k.startswith("prob_")) == [f"prob_{n}" for n in LABELS]
+               for row in predicted)
+    y_true = np.array([[int(n in labels) for n in LABELS] for labels in gold])
+    y_pred = np.array([[int(n in row["labels"]) for n in LABELS] for row in predicted])
+    assert f1_score(y_true, y_pred, average="micro", zero_division=0) == summary["metrics"]["f1_micro"]

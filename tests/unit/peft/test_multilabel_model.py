@@ -10,7 +10,6 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import f1_score
 
 from peftal.al.rounds import fit_round
-from peftal.errors import UsageError
 from peftal.peft import build_model, parse_method
 from peftal.training import TrainConfig, compute_metrics, predict
 from peftal.training.metrics import sigmoid
@@ -120,7 +119,3 @@ def test_fit_round_cross_validates_thresholds_on_the_labelled_set(encoder, encod
                          **fit, threshold=0.4)
     assert fixed.thresholds.tolist() == [0.4] * LABELS
 
-
-def test_setfit_refuses_multilabel():
-    with pytest.raises(UsageError, match="'setfit' does not apply to the multilabel task"):
-        parse_method("setfit").check_task("multilabel")
