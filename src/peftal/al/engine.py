@@ -13,20 +13,59 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
+import torch
+from torch import nn
 
 from peftal.al.acquisition import Acquisition
 from peftal.al.learner import ModelClassifier
 from peftal.al.rounds import fit_round, query_pool
-from peftal.al.stopping import RoundState
+from peftal.al.stopping import RoundState, StoppingCriterion
+from peftal.al.strategies.base import QueryStrategy
 from peftal.data import TaskData
-from peftal.peft import count_parameters
+from peftal.data.encoding import Encoded
+from peftal.peft import MethodSpec, count_parameters
 from peftal.records import RoundRecord, epochs_of
 from peftal.seeding import stream_seed
 from peftal.training import TrainConfig, TrainResult, compute_metrics, predict
+from peftal.training.features import PooledFeatures
 from peftal.training.metrics import above_chance
+
+
+@dataclass(frozen=True)
+class RoundPlan:
+    """The run's settings that its rounds read: what the engine needs of the run's configuration
+    (:class:`~peftal.experiments.active_learning.RunConfig`), and nothing else of it.
+
+    Attributes:
+        budget: Labels at which querying stops.
+        query_size: Texts queried a round.
+        pool_subsample: Score a random subset of this many unlabelled texts a round (all if None).
+        seed: The run's seed; a round's model seed is its ``round`` stream (:mod:`peftal.seeding`).
+        pooling: How the encoder's token vectors become one vector.
+        warm_restart: Continue from the last round's model instead of the pretrained weights.
+        init_adapter: An adapter folder every round's model starts from, if any.
+        cka_every_round: Measure CKA after every round, not only the last.
+        threshold: One fixed multi-label threshold (None: cross-validated per label).
+    """
+
+    budget: int
+    query_size: int
+    pool_subsample: int | None = None
+    seed: int = 0
+    pooling: str = "mean"
+    warm_restart: bool = False
+    init_adapter: str | None = None
+    cka_every_round: bool = False
+    threshold: float | None = None
+
+
+class Probe(Protocol):
+    """Measures a trained model's representations (the CKA probe, :mod:`peftal.measures.cka`)."""
+
+    def measure(self, model: nn.Module) -> dict[str, Any]: ...
 
 
 @dataclass
@@ -34,9 +73,9 @@ class RunSetup:
     """What a run prepares once, before its first round.
 
     Attributes:
-        config: The run's :class:`~peftal.experiments.active_learning.RunConfig`.
+        plan: The run's settings its rounds read.
         task: The dataset; ``task.train`` is the pool.
-        method: The main method (a :class:`~peftal.peft.MethodSpec`).
+        method: The main method.
         strategy: The query strategy.
         device: Where models train.
         encoder: The pretrained encoder every round's model is copied from.
@@ -51,21 +90,21 @@ class RunSetup:
         probe: The CKA probe, if any.
     """
 
-    config: Any
+    plan: RoundPlan
     task: TaskData
-    method: Any
-    strategy: Any
-    device: Any
-    encoder: Any
-    pool: Any
-    test: Any
+    method: MethodSpec
+    strategy: QueryStrategy
+    device: str | torch.device
+    encoder: nn.Module
+    pool: Encoded | PooledFeatures
+    test: Encoded | PooledFeatures
     train_config: TrainConfig
     precision: str
     num_rounds: int
-    criteria: list[Any] = field(default_factory=list)
+    criteria: list[StoppingCriterion] = field(default_factory=list)
     stop_ids: np.ndarray | None = None
     acquirer: Acquisition | None = None
-    probe: Any = None
+    probe: Probe | None = None
 
 
 @dataclass
@@ -98,7 +137,7 @@ def run_rounds(setup: RunSetup, state: RunState, rng: np.random.Generator, on_st
 
 def _round(setup: RunSetup, state: RunState, round_index: int, added: np.ndarray,
            rng: np.random.Generator, on_step: Any) -> RoundRecord:
-    config, task, labeled = setup.config, setup.task, state.labeled
+    plan, task, labeled = setup.plan, setup.task, state.labeled
     main_round = setup.acquirer is None or setup.acquirer.trains_main(round_index, setup.num_rounds)
     result, picker, picker_pool, picker_test = _train(setup, state, round_index, main_round, on_step)
     eval_start = time.perf_counter()
@@ -111,7 +150,7 @@ def _round(setup: RunSetup, state: RunState, round_index: int, added: np.ndarray
                                    getattr(evaluated, "thresholds", None))
     eval_seconds = time.perf_counter() - eval_start
     queried, scores, query_seconds = np.zeros(0, dtype=np.int64), None, 0.0
-    remaining = config.budget - len(labeled)
+    remaining = plan.budget - len(labeled)
     if remaining > 0 and setup.criteria:
         fired = _check_stop(setup, round_index, state.model, labeled)
         if fired is not None:
@@ -123,11 +162,11 @@ def _round(setup: RunSetup, state: RunState, round_index: int, added: np.ndarray
         # Only the labels of the labelled ids reach the strategy: the rest of the pool's are the
         # simulation's secret.
         queried, scores = query_pool(setup.strategy, clf, unlabeled, labeled, task.train.labels[labeled],
-                                     min(config.query_size, remaining), rng, config.pool_subsample)
+                                     min(plan.query_size, remaining), rng, plan.pool_subsample)
         query_seconds = time.perf_counter() - query_start
     last_round = round_index == setup.num_rounds - 1 or state.stopped_by is not None
     measure_cka = (setup.probe is not None and main_round
-                   and (config.cka_every_round or last_round))
+                   and (plan.cka_every_round or last_round))
     return RoundRecord(
         round=round_index, num_labeled=len(labeled), metrics=metrics,
         train_seconds=result.seconds, query_seconds=query_seconds, eval_seconds=eval_seconds,
@@ -144,16 +183,16 @@ def _round(setup: RunSetup, state: RunState, round_index: int, added: np.ndarray
 def _train(setup: RunSetup, state: RunState, round_index: int, main_round: bool,
            on_step: Any) -> tuple[TrainResult, Any, Any, Any]:
     """Train the round's models: ``(result, model that queries, its pool view, its test view)``."""
-    config, task, labeled = setup.config, setup.task, state.labeled
-    fit = dict(task=task.task, num_outputs=task.num_labels, pooling=config.pooling,
-               seed=stream_seed(config.seed, "round", round_index), device=setup.device, on_step=on_step,
-               threshold=getattr(config, "threshold", None))
+    plan, task, labeled = setup.plan, setup.task, state.labeled
+    fit = dict(task=task.task, num_outputs=task.num_labels, pooling=plan.pooling,
+               seed=stream_seed(plan.seed, "round", round_index), device=setup.device, on_step=on_step,
+               threshold=plan.threshold)
     result = None
     if main_round:
         state.model, result = fit_round(setup.method, setup.encoder, setup.pool, labeled,
                                         task.train.labels[labeled], setup.train_config,
-                                        model=state.model if config.warm_restart else None,
-                                        init_adapter=config.init_adapter, **fit)
+                                        model=state.model if plan.warm_restart else None,
+                                        init_adapter=plan.init_adapter, **fit)
         state.trainable, state.total = count_parameters(state.model)
     if setup.acquirer is None:
         return result, state.model, setup.pool, setup.test

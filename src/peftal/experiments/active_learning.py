@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from peftal.al.acquisition import Acquisition, round_steps
-from peftal.al.engine import RunSetup, RunState, run_rounds
+from peftal.al.engine import RoundPlan, RunSetup, RunState, run_rounds
 from peftal.al.probe import RepresentationProbe
 from peftal.al.rounds import round_sizes
 from peftal.al.stopping import check_criteria, draw_stop_set, parse_criterion
@@ -246,7 +246,7 @@ def run_active_learning(
             log.round(record.round, record.num_labeled, metric, record.metrics[metric])  # once stored
     finally:
         bar.close()
-    return _summary(setup, state, rounds, metric), state.model
+    return _summary(config, setup, state, rounds, metric), state.model
 
 
 def set_up(config: RunConfig, prepared: tuple[TaskData, Any, Any]) -> RunSetup:
@@ -278,14 +278,23 @@ def set_up(config: RunConfig, prepared: tuple[TaskData, Any, Any]) -> RunSetup:
     acquirer = (None if config.acquisition_method is None else
                 Acquisition.create(config.acquisition_method, config.acquisition_every, encoder, *raw,
                                    pooling=config.pooling, precision=precision, train_config=train_config))
-    return RunSetup(config=config, task=task, method=method, strategy=strategy, device=device,
+    return RunSetup(plan=round_plan(config), task=task, method=method, strategy=strategy, device=device,
                     encoder=encoder, pool=pool, test=test, train_config=train_config,
                     precision=precision, num_rounds=len(config.round_sizes()), criteria=criteria,
                     stop_ids=stop_ids, acquirer=acquirer, probe=probe)
 
 
-def _summary(setup: RunSetup, state: RunState, rounds: list[RoundRecord], metric: str) -> dict[str, Any]:
-    config, task = setup.config, setup.task
+def round_plan(config: RunConfig) -> RoundPlan:
+    """What the rounds of a run read of its configuration."""
+    return RoundPlan(budget=config.budget, query_size=config.query_size, pool_subsample=config.pool_subsample,
+                     seed=config.seed, pooling=config.pooling, warm_restart=config.warm_restart,
+                     init_adapter=config.init_adapter, cka_every_round=config.cka_every_round,
+                     threshold=config.threshold)
+
+
+def _summary(config: RunConfig, setup: RunSetup, state: RunState, rounds: list[RoundRecord],
+             metric: str) -> dict[str, Any]:
+    task = setup.task
     return {
         "dataset": task.name,
         "model": display_name(config.model),

@@ -10,7 +10,7 @@ import pytest
 from peftal.al import engine
 from peftal.al.strategies import STRATEGIES, parse_strategy
 from peftal.data.dataset import Split, TaskData
-from peftal.experiments.active_learning import RunConfig
+from peftal.experiments.active_learning import RunConfig, round_plan
 from peftal.training import TrainResult
 from tests.unit.al.fakes import FakeClassifier
 
@@ -77,7 +77,7 @@ def test_no_round_reads_an_unlabelled_label(name, subsample, monkeypatch):
     task = poisoned_task(kind)
     config = RunConfig(dataset="poisoned", warm_start=len(WARM), query_size=10, budget=50,
                        pool_subsample=subsample, cka_probe_size=0)
-    setup = engine.RunSetup(config=config, task=task, method=None, strategy=strategy, device="cpu",
+    setup = engine.RunSetup(plan=round_plan(config), task=task, method=None, strategy=strategy, device="cpu",
                             encoder=None, pool=None, test=None, train_config=None,
                             precision="fp32", num_rounds=4)
     state = engine.RunState(labeled=WARM)
