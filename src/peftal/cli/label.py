@@ -281,8 +281,9 @@ def export_main(args: argparse.Namespace) -> int:
         write_json_atomic(args.agreement, {"overlap": settings.overlap, **found.to_dict()})
     annotations = sum(len(text["annotations"]) for text in texts)
     ties = sum(text["label"] is None for text in texts)
+    key = "labels" if settings.multi_label else "label"
     print(f"wrote {len(texts)} texts ({annotations} annotations) to {args.output}"
-          + (f"; {ties} unresolved (\"label\": null)" if ties else "")
+          + (f"; {ties} unresolved (\"{key}\": null)" if ties else "")
           + (f"; Krippendorff's alpha {_number(found.alpha)} on the {found.texts} texts labelled "
              "more than once" if found.texts else ""))
     return 0

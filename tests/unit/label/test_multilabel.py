@@ -151,18 +151,22 @@ def test_agreement_is_over_each_labels_yes_or_no(make_project):
     assert sorted(store.disagreements()) == [1, 2, 3]  # different sets
 
 
-def test_export_writes_label_lists(make_project, tmp_path):
+def test_export_writes_label_lists(make_project, tmp_path, capsys):
     from peftal.cli import main
     from peftal.label.label_sets import encode
 
     store, settings, folder = make_project(n=4, multi_label=True, strategy="br_entropy_mean")
     store.add_label(2, encode(["neutral", "positive"], settings.labels), "ann")
     store.add_label(3, encode([], settings.labels), "ann")
+    store.add_label(1, encode(["neutral"], settings.labels), "ann", overlap=1.0)
+    store.add_label(1, encode(["positive"], settings.labels), "bob", overlap=1.0)  # a tie of two sets
     store.close()
     assert main(["label", "export", str(folder), "--output", str(tmp_path / "out.jsonl")]) == 0
     rows = [json.loads(line) for line in (tmp_path / "out.jsonl").read_text().splitlines()]
-    assert [row["labels"] for row in rows] == [["positive", "neutral"], []]
+    assert [row["labels"] for row in rows] == [["positive", "neutral"], [], None]
     assert rows[0]["annotations"][0]["labels"] == ["positive", "neutral"] and "label" not in rows[0]
+    assert rows[2]["resolution"] == "tie"
+    assert '1 unresolved ("labels": null)' in capsys.readouterr().out
 
 
 def test_the_review_lists_a_set_the_probe_disputes_and_resolves_to_a_set(make_project, backbone):
