@@ -55,7 +55,7 @@ def _register_start(commands: argparse._SubParsersAction) -> None:
     from peftal.cli.config_options import add_block_options
     from peftal.data.options import TextOptions
     from peftal.defaults import DEFAULT_MULTILABEL_STRATEGY
-    from peftal.label.project import COLD_STARTS, LabelSettings
+    from peftal.label.project import COLD_STARTS, LARGE_POOL, LabelSettings
     from peftal.models.options import TrainingOptions
     from peftal.peft import METHODS
     from peftal.peft.recipes import RecipeOptions
@@ -90,7 +90,8 @@ def _register_start(commands: argparse._SubParsersAction) -> None:
     start.add_argument("--cv-folds", type=int,
                        help=f"folds of the cross-validated accuracy shown; 0 = none (default: {d.cv_folds})")
     start.add_argument("--pool-subsample", type=positive_int,
-                       help="score only this many random unlabelled texts per retrain (default: all)")
+                       help=f"score only this many random unlabelled texts per retrain (default: all "
+                            f"of a pool up to {LARGE_POOL:,} texts, {LARGE_POOL:,} random ones beyond)")
     start.add_argument("--lease-seconds", type=positive_float,
                        help=f"how long a text shown to one annotator is kept from the others "
                             f"(default: {d.lease_seconds:g})")

@@ -6,7 +6,9 @@ example, and inference batches are sorted by length so that little padding is co
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import functools
+import threading
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -28,8 +30,65 @@ class Encoded:
         return np.fromiter((len(ids) for ids in self.input_ids), dtype=np.int64,
                            count=len(self.input_ids))
 
+    def lengths_of(self, indices: np.ndarray) -> np.ndarray:
+        """Token counts of the examples at ``indices``; only those examples are looked at."""
+        return np.fromiter((len(self.input_ids[i]) for i in indices), dtype=np.int64, count=len(indices))
+
     def __len__(self) -> int:
         return len(self.input_ids)
+
+
+class _Tokenised(Sequence):
+    """One field (token ids or token type ids) of a :class:`LazyEncoded`, indexed like a list."""
+
+    def __init__(self, owner: LazyEncoded, field: int) -> None:
+        self.owner, self.field = owner, field
+
+    def __len__(self) -> int:
+        return len(self.owner.texts)
+
+    def __getitem__(self, index: int) -> np.ndarray:  # type: ignore[override]
+        return self.owner.row(int(index))[self.field]
+
+
+class LazyEncoded(Encoded):
+    """An :class:`Encoded` whose texts are tokenised when first asked for, keeping the latest
+    ``cache_size`` results (a text is re-tokenised, identically, after it drops out).
+
+    For the labelling app's pool: tokenising a million texts up front took minutes and gigabytes
+    before the first label could train anything, while a retrain, a scored subsample and an
+    embedded chunk each touch a few thousand of them. Written here because ``datasets``' lazy
+    ``map``/``set_transform`` would add a second copy of the texts in Arrow and give rows, not the
+    unpadded id arrays the batching code indexes.
+
+    Args:
+        tokenizer: A Hugging Face tokenizer.
+        texts: The texts; ``pairs`` their second texts, or ``None``.
+        max_length: Truncation length in tokens.
+        cache_size: How many tokenised texts to keep.
+    """
+
+    def __init__(self, tokenizer, texts: Sequence[str], pairs: Sequence[str] | None, max_length: int,
+                 cache_size: int = 200_000) -> None:
+        self.texts, self.pairs = texts, pairs
+        self._tokenizer, self._max_length = tokenizer, max_length
+        # A fast tokenizer's truncation settings are shared state: one caller at a time.
+        self._lock = threading.Lock()
+        self.row = functools.lru_cache(maxsize=cache_size)(self._tokenise)
+        with_types = ("token_type_ids" in tokenizer.model_input_names and len(texts) > 0
+                      and self._tokenise(0)[1] is not None)
+        pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
+        super().__init__(input_ids=_Tokenised(self, 0),
+                         token_type_ids=_Tokenised(self, 1) if with_types else None, pad_id=pad_id)
+
+    def _tokenise(self, index: int) -> tuple[np.ndarray, np.ndarray | None]:
+        pair = None if self.pairs is None else self.pairs[index]
+        with self._lock:
+            output = self._tokenizer(self.texts[index], pair, truncation=True, max_length=self._max_length,
+                                     padding=False, return_attention_mask=False)
+        types = output.get("token_type_ids")
+        return (np.asarray(output["input_ids"], dtype=np.int64),
+                None if types is None else np.asarray(types, dtype=np.int64))
 
 
 def encode(tokenizer, split: Split, max_length: int) -> Encoded:
@@ -70,7 +129,7 @@ def inference_batches(encoded: Encoded, indices: np.ndarray,
                       batch_size: int) -> Iterator[tuple[np.ndarray, dict[str, torch.Tensor]]]:
     """Length-sorted batches over ``indices``; yields ``(positions in indices, batch)``."""
     indices = np.asarray(indices, dtype=np.int64)
-    order = np.argsort(encoded.lengths[indices], kind="stable")
+    order = np.argsort(encoded.lengths_of(indices), kind="stable")
     for start in range(0, len(order), batch_size):
         positions = order[start : start + batch_size]
         yield positions, collate(encoded, indices[positions])
@@ -95,7 +154,7 @@ def training_batches(encoded: Encoded, indices: np.ndarray, batch_size: int, rng
     order = rng.permutation(len(indices))
     batches = [order[start : start + batch_size] for start in range(0, len(order), batch_size)]
     if group_by_length and len(batches) > 1:
-        lengths = encoded.lengths[indices]
+        lengths = encoded.lengths_of(indices)
         span = batch_size * GROUP_SPAN
         batches = []
         for start in range(0, len(order), span):

@@ -24,8 +24,7 @@ from peftal.al.learner import ModelClassifier
 from peftal.al.rounds import fit_round, query_pool
 from peftal.al.strategies import ScoringStrategy, parse_strategy
 from peftal.al.strategies.subsampling import subsample_pool
-from peftal.data.dataset import Split
-from peftal.data.encoding import Encoded, encode
+from peftal.data.encoding import Encoded, LazyEncoded
 from peftal.label.label_sets import multi_hot
 from peftal.label.probe import decide, exact, f1_macro, suggest
 from peftal.label.project import LabelSettings
@@ -94,7 +93,9 @@ class LabelModel:
         self.encoder, self.tokenizer = backbone or load_backbone(settings.model)
         texts, pairs = store.texts()
         self.texts, self.pairs = texts, pairs
-        encoded = encode(self.tokenizer, Split(texts, np.zeros(len(texts)), pairs), settings.max_length)
+        # Tokenised as texts are used: a retrain, a scored subsample and an embedded chunk each
+        # touch a few thousand texts of a pool that may hold a million.
+        encoded = LazyEncoded(self.tokenizer, texts, pairs, settings.max_length)
         # With a frozen encoder (the head method) each text is embedded once for all generations,
         # so a retrain and its suggestions take seconds.
         self.pool: Encoded | PooledFeatures = self.method.method.inputs(self.encoder, encoded,
@@ -170,7 +171,7 @@ class LabelModel:
         unlabeled = np.setdiff1d(np.arange(len(self.pool)), labeled)
         if len(unlabeled) == 0:
             return [], {}
-        unlabeled = subsample_pool(unlabeled, self.settings.pool_subsample, rng)
+        unlabeled = subsample_pool(unlabeled, self.settings.scored_pool(len(self.pool)), rng)
         clf = CachedClassifier(ModelClassifier(model, self.pool, self.task), unlabeled, on_step)
         if isinstance(self.strategy, ScoringStrategy):
             n = len(unlabeled)  # a full order costs no more than the top batch
@@ -243,7 +244,8 @@ class LabelModel:
         from peftal.models.heads import TextClassifier
 
         rng = np.random.default_rng(self.settings.seed)
-        candidates = subsample_pool(np.arange(len(self.pool)), self.settings.pool_subsample, rng)
+        candidates = subsample_pool(np.arange(len(self.pool)), self.settings.scored_pool(len(self.pool)),
+                                    rng)
         if vectors_of is None:
             base = TextClassifier(self.encoder, len(self.settings.labels), pooling=self.settings.pooling)
             vectors = embed(base, self.pool, candidates)  # (len(candidates), hidden)

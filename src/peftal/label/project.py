@@ -28,6 +28,11 @@ from peftal.validation import check_rate
 COLD_STARTS = ("random", "kmeans")
 _MAX_LABEL_LENGTH = 60
 
+# Beyond this many texts a retrain scores a random sample of this size unless --pool-subsample
+# says otherwise: scoring with the PEFT model runs at a few hundred texts a second on a CPU, so a
+# whole pool of a million would hold every retrain's suggestions back by an hour.
+LARGE_POOL = 10_000
+
 # Settings fixed at creation: they define what the stored ids and labels mean.
 FIXED = ("labels", "text_column", "text_pair_column", "no_header", "data", "seed", "multi_label")
 
@@ -53,7 +58,9 @@ class LabelSettings(TextOptions, TrainingOptions, RecipeOptions):
             centres of the base model's embeddings come first) until a first model exists.
         cv_folds: Folds of the cross-validation that estimates the model's accuracy on the labels
             so far (0 = none).
-        pool_subsample: Score only this many random unlabelled examples per retrain (large pools).
+        pool_subsample: Score only this many random unlabelled examples per retrain; ``None``: the
+            whole pool up to ``LARGE_POOL`` texts, ``LARGE_POOL`` random ones beyond
+            (:meth:`scored_pool`).
         lease_seconds: How long an example handed to one annotator is kept from the others.
         overlap: Fraction of the texts (0 to 1, chosen by a seeded order) that two different
             annotators label each, to measure their agreement (:mod:`peftal.label.agreement`).
@@ -73,6 +80,13 @@ class LabelSettings(TextOptions, TrainingOptions, RecipeOptions):
     lease_seconds: float = 600.0
     overlap: float = 0.0
     multi_label: bool = False
+
+    def scored_pool(self, pool_size: int) -> int | None:
+        """How many random unlabelled texts a retrain scores in a pool of ``pool_size`` (``None``:
+        all): ``pool_subsample`` when given, else all of a pool up to ``LARGE_POOL`` texts."""
+        if self.pool_subsample is not None:
+            return self.pool_subsample
+        return LARGE_POOL if pool_size > LARGE_POOL else None
 
     @property
     def task(self) -> str:
