@@ -9,11 +9,12 @@ into place only when complete: a failed ``start`` never leaves a half-made proje
 from __future__ import annotations
 
 import dataclasses
+import itertools
+import shutil
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-
-import numpy as np
 
 from peftal.data.options import TextOptions
 from peftal.defaults import DEFAULT_METHOD
@@ -171,54 +172,72 @@ def exists(folder: Path) -> bool:
 
 
 def read_examples(path: Path, text_column: str, text_pair_column: str | None,
-                  no_header: bool = False) -> list[tuple[str, str | None]]:
-    """The ``(text, text_pair)`` rows of a CSV/TSV/JSONL/Parquet file, checked (``no_header``: a
-    CSV/TSV file without a header row, its columns named by 0-based positions)."""
-    from peftal.data import read_records
+                  no_header: bool = False) -> Iterator[tuple[str, str | None]]:
+    """The ``(text, text_pair)`` rows of a CSV/TSV/JSONL/Parquet file, checked as they are read
+    (``no_header``: a CSV/TSV file without a header row, its columns named by 0-based positions).
+    The file is streamed, never held whole; its first row is read (and its columns checked) before
+    this returns, so a wrong file or column stops before anything is written."""
+    from peftal.data.loading import iter_records
 
     if not path.exists():
         raise UsageError(f"--data {path}: no such file")
     if path.is_dir():
         raise UsageError(f"--data {path} is a folder; give one CSV/TSV/JSONL/Parquet file")
-    records = read_records(path, header=not no_header)
-    if not records:
+    records = iter_records(path, header=not no_header)
+    first = next(records, None)
+    if first is None:
         raise UsageError(f"--data {path}: no texts in the file")
-    for column in filter(None, (text_column, text_pair_column)):
-        if column not in records[0]:
+    columns = list(filter(None, (text_column, text_pair_column)))
+    for column in columns:
+        if column not in first:
             raise UsageError(f"{path}: column {column!r} not found; columns are: "
-                             f"{', '.join(map(str, records[0]))}")
-    rows = []
-    for number, record in enumerate(records, 1):
-        values = []
-        for column in filter(None, (text_column, text_pair_column)):
-            value = record.get(column)
-            if not isinstance(value, str) or not value.strip():
-                raise UsageError(f"{path}: empty text in column {column!r}, row {number}")
-            values.append(value)
-        rows.append((values[0], values[1] if text_pair_column else None))
-    return rows
+                             f"{', '.join(map(str, first))}")
+
+    def rows() -> Iterator[tuple[str, str | None]]:
+        for number, record in enumerate(itertools.chain([first], records), 1):
+            values = []
+            for column in columns:
+                value = record.get(column)
+                if not isinstance(value, str) or not value.strip():
+                    raise UsageError(f"{path}: empty text in column {column!r}, row {number}")
+                values.append(value)
+            yield values[0], values[1] if text_pair_column else None
+
+    return rows()
 
 
-def create(folder: Path, data: Path, settings: LabelSettings) -> LabelStore:
-    """Create a project in ``folder`` from the texts in ``data``; returns its open store."""
+def create(folder: Path, data: Path, settings: LabelSettings, chunk_rows: int = 10_000) -> LabelStore:
+    """Create a project in ``folder`` from the texts in ``data``, streamed into the store; returns
+    its open store, ``chunk_rows`` texts at a time. A file that fails part-way leaves nothing behind
+    (no store, no new folder)."""
     folder = Path(folder)
     if folder.exists() and not folder.is_dir():
         raise UsageError(f"project {folder} exists and is not a folder")
     check_plugins(settings)
     rows = read_examples(Path(data), settings.text_column, settings.text_pair_column,
                          settings.no_header)
-    if settings.budget is not None and settings.budget > len(rows):
-        raise UsageError(f"--budget ({settings.budget}) is larger than the {len(rows)} texts in {data}")
-    cold_order = np.random.default_rng(settings.seed).permutation(len(rows))
+    new_folder = not folder.exists()
     folder.mkdir(parents=True, exist_ok=True)
-    with atomic_path(store_path(folder), suffix=".creating") as tmp:
-        for leftover in (tmp, Path(f"{tmp}-wal"), Path(f"{tmp}-shm")):
+    target = store_path(folder)
+    tmp = target.with_name(target.name + ".creating")
+    try:
+        with atomic_path(target, suffix=".creating"):
+            for leftover in (tmp, Path(f"{tmp}-wal"), Path(f"{tmp}-shm")):
+                leftover.unlink(missing_ok=True)
+            store = LabelStore(tmp)
+            try:
+                count = store.initialise(settings.to_dict(), rows, chunk_rows)
+                if settings.budget is not None and settings.budget > count:
+                    raise UsageError(f"--budget ({settings.budget}) is larger than the {count} texts "
+                                     f"in {data}")
+            finally:
+                store.close()  # the last close checkpoints the WAL into the file and removes it
+    except BaseException:
+        for leftover in (Path(f"{tmp}-wal"), Path(f"{tmp}-shm")):
             leftover.unlink(missing_ok=True)
-        store = LabelStore(tmp)
-        try:
-            store.initialise(settings.to_dict(), rows, cold_order.tolist())
-        finally:
-            store.close()  # the last close checkpoints the WAL into the file and removes it
+        if new_folder:
+            shutil.rmtree(folder, ignore_errors=True)
+        raise
     return LabelStore(store_path(folder))
 
 

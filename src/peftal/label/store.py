@@ -15,6 +15,7 @@ Ids are positions in the imported data file: the project's one global index spac
 
 from __future__ import annotations
 
+import itertools
 import json
 import sqlite3
 import threading
@@ -22,6 +23,8 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from peftal.label.annotations import Annotations, utc_now
 from peftal.label.errors import NotFound
@@ -105,21 +108,32 @@ class LabelStore(Annotations):
     # -- project set-up --------------------------------------------------------------------
 
     def initialise(self, settings: dict[str, Any], examples: Iterable[tuple[str, str | None]],
-                   cold_order: Iterable[int]) -> None:
-        """Import the examples and the cold-start order in one transaction (all or nothing)."""
-        examples = list(examples)
-        positions = {int(example_id): place for place, example_id in enumerate(cold_order)}
-        overlap = overlap_order(int(settings.get("seed", 0)), len(examples))
+                   chunk_rows: int = 10_000) -> int:
+        """Import the examples, streamed ``chunk_rows`` at a time, then their seeded cold-start
+        and overlap orders, in one transaction (all or nothing); returns how many there were.
+
+        The orders need the number of texts, known only at the end of the file, so they are set
+        by a second pass over the stored ids rather than by holding the file in memory."""
         with self.write() as db:
-            db.executemany(
-                "INSERT INTO examples (id, text, text_pair, cold_position, overlap_rank) "
-                "VALUES (?, ?, ?, ?, ?)",
-                ((i, text, pair, positions[i], int(overlap[i])) for i, (text, pair) in enumerate(examples)))
+            count = 0
+            for chunk in _chunks(examples, chunk_rows):
+                # cold_position is set below, once the number of texts is known
+                db.executemany("INSERT INTO examples (id, text, text_pair, cold_position) "
+                               "VALUES (?, ?, ?, -1)",
+                               ((count + k, text, pair) for k, (text, pair) in enumerate(chunk)))
+                count += len(chunk)
+            cold = np.argsort(np.random.default_rng(int(settings.get("seed", 0))).permutation(count))
+            overlap = overlap_order(int(settings.get("seed", 0)), count)
+            for start in range(0, count, chunk_rows):
+                ids = range(start, min(start + chunk_rows, count))
+                db.executemany("UPDATE examples SET cold_position = ?, overlap_rank = ? WHERE id = ?",
+                               ((int(cold[i]), int(overlap[i]), i) for i in ids))
             db.execute("INSERT INTO ranking (example_id, position) "
                        "SELECT id, cold_position FROM examples")
             self._set_meta(db, "schema_version", SCHEMA_VERSION)
             self._set_meta(db, "settings", settings)
             self._set_meta(db, "model", {"generation": 0, "status": "none", "cold_start": "random"})
+        return count
 
     @staticmethod
     def _set_meta(db: sqlite3.Connection, key: str, value: Any) -> None:
@@ -251,3 +265,10 @@ class LabelStore(Annotations):
             for key, record in (("model", model), ("probe", probe)):
                 if record is not None:
                     self._set_meta(db, key, record)
+
+
+def _chunks(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
+    """``items`` in lists of ``size`` (the last may be shorter)."""
+    iterator = iter(items)
+    while chunk := list(itertools.islice(iterator, size)):
+        yield chunk
