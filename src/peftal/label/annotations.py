@@ -56,7 +56,7 @@ def resolve(labels: list[str], final: str | None = None) -> tuple[str | None, st
 
 class Annotations:
     """The labelling half of :class:`peftal.label.store.LabelStore` (which supplies ``read``,
-    ``write``, ``_example`` and ``overlap_limit``)."""
+    ``write``, ``_example``, ``overlap_limit`` and ``ordered``)."""
 
     # -- handing out texts -----------------------------------------------------------------
 
@@ -158,14 +158,18 @@ class Annotations:
     def _first_unlabelled(cls, db: sqlite3.Connection, annotator: str, budget: int | None) -> int | None:
         if cls._budget_spent(db, budget):
             return None
-        row = db.execute(
-            "SELECT r.example_id FROM ranking r WHERE "
-            "NOT EXISTS (SELECT 1 FROM labels l WHERE l.example_id = r.example_id "
-            "            AND l.undone_at IS NULL) "
-            "AND NOT EXISTS (SELECT 1 FROM leases s WHERE s.example_id = r.example_id) "
-            "AND NOT EXISTS (SELECT 1 FROM skips k WHERE k.example_id = r.example_id "
-            "                AND k.annotator = ?) "
-            "ORDER BY r.position LIMIT 1", (annotator,)).fetchone()
+        # The published order first, then every text in cold-start order (the ranking holds
+        # only what the last model or probe scored: LabelStore.publish_ranking).
+        ordered = cls.ordered(db)
+        free = ("NOT EXISTS (SELECT 1 FROM labels l WHERE l.example_id = {id} AND l.undone_at IS NULL) "
+                "AND NOT EXISTS (SELECT 1 FROM leases s WHERE s.example_id = {id}) "
+                "AND NOT EXISTS (SELECT 1 FROM skips k WHERE k.example_id = {id} AND k.annotator = ?)")
+        row = db.execute(f"SELECT r.example_id FROM ranking r WHERE {free.format(id='r.example_id')} "
+                         + ("" if ordered is None else f"AND r.position < {int(ordered)} ")
+                         + "ORDER BY r.position LIMIT 1", (annotator,)).fetchone()
+        if row is None:
+            row = db.execute(f"SELECT e.id FROM examples e WHERE {free.format(id='e.id')} "
+                             "ORDER BY e.cold_position LIMIT 1", (annotator,)).fetchone()
         return None if row is None else row[0]
 
     # -- labelling -------------------------------------------------------------------------

@@ -34,6 +34,12 @@ from peftal.label.store import utc_now
 PROBE_C = 100.0
 
 
+# The probe's suggestions are published for at most this many texts after each label (the most
+# wanted ones); ranking a million embedded texts is quick, writing them all after every label is not.
+PUBLISHED = 10_000
+SLICE = 65_536  # embeddings scored at a time
+
+
 def br_entropy(probs: np.ndarray) -> np.ndarray:
     """Mean binary entropy over labels: what ranks a multi-label pool when the project's strategy
     needs a model the probe is not."""
@@ -189,14 +195,22 @@ class Probe:
         if not learnable(targets):
             return False
         probe = fit_probe(self.cache.get(ids), targets)
-        unlabelled = ~np.isin(self.cache.ids, np.asarray(every_id, dtype=np.int64))
-        candidates = self.cache.ids[unlabelled]
-        full = self.probabilities(probe, self.cache.vectors[unlabelled])
-        suggestions = suggest(candidates, full, self.settings.labels, self.multi_label)
-        if self.keep_order or not len(candidates):
+        rows = np.flatnonzero(~np.isin(self.cache.ids, np.asarray(every_id, dtype=np.int64)))
+        # Scored a slice at a time (a copy of a million embeddings would be 1.5 GB); published
+        # for the PUBLISHED texts it wants most (or the first embedded, which follow the
+        # cold-start order, for `random`): the rest keep no suggestion, as with --pool-subsample.
+        slices = [self.probabilities(probe, self.cache.vectors[rows[start:start + SLICE]])
+                  for start in range(0, len(rows), SLICE)]
+        full = np.concatenate(slices) if slices else np.zeros((0, len(self.settings.labels)))
+        if self.keep_order or not len(rows):
             order: list[int] = []
+            chosen = np.arange(min(len(rows), PUBLISHED))
         else:
-            order = candidates[np.argsort(-self.score(full), kind="stable")].tolist()
+            scores = self.score(full)
+            chosen = np.argsort(-scores, kind="stable")[:PUBLISHED]
+            order = self.cache.ids[rows[chosen]].tolist()
+        suggestions = suggest(self.cache.ids[rows[chosen]], full[chosen], self.settings.labels,
+                              self.multi_label)
         fitted = time.perf_counter() - started
         record = {"labels": len(ids), "classes": int(learnt_classes(targets)), "embedded": self.cache.count,
                   "last_seq": last_seq, "fit_seconds": round(fitted, 4), "fitted_at": utc_now()}

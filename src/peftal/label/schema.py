@@ -59,8 +59,10 @@ CREATE TABLE IF NOT EXISTS final_labels (
     resolved_by TEXT NOT NULL,
     resolved_at TEXT NOT NULL
 );
--- The order in which examples are handed out, and the model's suggestion for each. Replaced
--- whole, in one transaction, by each retrain: readers see the old or the new ranking, never a mix.
+-- The order in which examples are handed out, and the model's suggestion for each: the texts
+-- the last model or probe ranked or suggested; every other text follows them in cold-start order.
+-- Replaced whole, in one transaction, by each publication: readers see the old or the new
+-- ranking, never a mix.
 CREATE TABLE IF NOT EXISTS ranking (
     example_id INTEGER PRIMARY KEY REFERENCES examples(id),
     position INTEGER NOT NULL,
@@ -68,6 +70,7 @@ CREATE TABLE IF NOT EXISTS ranking (
     confidence REAL
 );
 CREATE INDEX IF NOT EXISTS ranking_by_position ON ranking(position);
+CREATE INDEX IF NOT EXISTS examples_by_cold_position ON examples(cold_position);
 """
 
 

@@ -94,19 +94,22 @@ def search(store: Any, query: Query) -> dict[str, Any]:
     where, values = _filters(query)
     # The texts in id order (the table's own order: twice as fast as in ranking order on 100,000
     # texts), plain tuples; the first `limit` matches by ranking position are picked afterwards.
-    scan = ("SELECT e.id, e.text, e.text_pair, r.position FROM examples e "
-            f"CROSS JOIN ranking r ON r.example_id = e.id WHERE {where}")
+    # Texts the ranking does not hold follow its texts in cold-start order (LabelStore.publish_ranking).
+    scan = ("SELECT e.id, e.text, e.text_pair, COALESCE(r.position, ? + e.cold_position) FROM examples e "
+            f"LEFT JOIN ranking r ON r.example_id = e.id WHERE {where}")
     with store.read() as db:
+        ordered = store.ordered(db)
+        ranked = db.execute("SELECT COUNT(*) FROM ranking").fetchone()[0] if ordered is None else ordered
         cursor = db.cursor()
         cursor.row_factory = None
         found = [(position, example_id) for example_id, text, pair, position
-                 in cursor.execute(scan, values) if matches(text, pair)]
+                 in cursor.execute(scan, [ranked, *values]) if matches(text, pair)]
         first = [example_id for _, example_id in heapq.nsmallest(query.limit, found)]
         marks = ",".join("?" * len(first))
         rows = {row["id"]: row for row in db.execute(
             "SELECT e.id, e.text, e.text_pair, r.suggestion, r.confidence, "
             f"{_LABELLED} AS labelled, s.annotator AS leased_by FROM examples e "
-            "JOIN ranking r ON r.example_id = e.id "
+            "LEFT JOIN ranking r ON r.example_id = e.id "
             "LEFT JOIN leases s ON s.example_id = e.id AND s.expires_at > ? "
             f"WHERE e.id IN ({marks})", [time.time(), *first])}
     items = []

@@ -128,8 +128,6 @@ class LabelStore(Annotations):
                 ids = range(start, min(start + chunk_rows, count))
                 db.executemany("UPDATE examples SET cold_position = ?, overlap_rank = ? WHERE id = ?",
                                ((int(cold[i]), int(overlap[i]), i) for i in ids))
-            db.execute("INSERT INTO ranking (example_id, position) "
-                       "SELECT id, cold_position FROM examples")
             self._set_meta(db, "schema_version", SCHEMA_VERSION)
             self._set_meta(db, "settings", settings)
             self._set_meta(db, "model", {"generation": 0, "status": "none", "cold_start": "random"})
@@ -237,13 +235,27 @@ class LabelStore(Annotations):
 
     # -- the ranking -----------------------------------------------------------------------
 
+    @staticmethod
+    def ordered(db: sqlite3.Connection) -> int | None:
+        """How many texts lead the ranking in the published order (``None``: every ranking row,
+        a project whose ranking held the whole pool); the others follow in cold-start order."""
+        row = db.execute("SELECT value FROM meta WHERE key = 'ranking'").fetchone()
+        return None if row is None else json.loads(row[0]).get("ordered")
+
     def publish_ranking(self, order: list[int], suggestions: dict[int, tuple[str, float]],
                         model: dict[str, Any] | None = None, *, suggester: str | None = "model",
                         probe: dict[str, Any] | None = None) -> None:
         """Replace the ranking, and the status records given, in one transaction.
 
+        The texts are handed out in ``order``, then every other text in cold-start order. Only
+        the texts ranked or suggested are written (``order`` at positions ``0..k-1``, the other
+        suggested texts at ``k + cold_position``; ``k`` is kept as the ranking record's
+        ``ordered``), the rest are found in cold-start order when needed
+        (:meth:`Annotations.next_for`), so publishing costs the texts scored, not the pool (a
+        million rows rewritten after every label held the write lock for seconds).
+
         Args:
-            order: Example ids, most wanted first; the others follow in the cold-start order.
+            order: Example ids, most wanted first.
             suggestions: ``id -> (label, confidence)`` from the new model.
             model, probe: New status records of the PEFT model and of the linear probe, if any.
             suggester: ``"model"``, ``"probe"`` or ``None`` (a cold-start order): kept in the
@@ -253,13 +265,16 @@ class LabelStore(Annotations):
             row = db.execute("SELECT value FROM meta WHERE key = 'ranking'").fetchone()
             version = json.loads(row[0]).get("version", 0) + 1 if row else 1
             self._set_meta(db, "ranking", {"suggester": suggester if suggestions else None,
-                                           "version": version, "published_at": utc_now()})
+                                           "version": version, "published_at": utc_now(),
+                                           "ordered": len(order)})
             db.execute("DELETE FROM ranking")
             placed = set(order)
-            rest = [row[0] for row in db.execute("SELECT id FROM examples ORDER BY cold_position")
-                    if row[0] not in placed]
+            others = [example_id for example_id in suggestions if example_id not in placed]
+            cold = dict(_in_chunks(db, "SELECT id, cold_position FROM examples WHERE id IN ({})", others))
             rows = [(example_id, position, *suggestions.get(example_id, (None, None)))
-                    for position, example_id in enumerate([*order, *rest])]
+                    for position, example_id in enumerate(order)]
+            rows += [(example_id, len(order) + cold[example_id], *suggestions[example_id])
+                     for example_id in others]
             db.executemany("INSERT INTO ranking (example_id, position, suggestion, confidence) "
                            "VALUES (?, ?, ?, ?)", rows)
             for key, record in (("model", model), ("probe", probe)):
@@ -272,3 +287,11 @@ def _chunks(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
     iterator = iter(items)
     while chunk := list(itertools.islice(iterator, size)):
         yield chunk
+
+
+def _in_chunks(db: sqlite3.Connection, sql: str, ids: list[int], size: int = 900) -> Iterator[tuple]:
+    """Rows of ``sql`` (one ``IN ({})`` placeholder) for ``ids``, ``size`` at a time: SQLite caps
+    the parameters of one statement."""
+    for start in range(0, len(ids), size):
+        part = ids[start:start + size]
+        yield from db.execute(sql.format(",".join("?" * len(part))), part)

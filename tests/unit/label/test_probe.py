@@ -114,6 +114,26 @@ def test_the_probe_publishes_the_entropy_order_and_its_suggestions(embedded, bac
     assert probe.update() is True and probe.update() is False
 
 
+def test_the_probe_publishes_only_the_texts_it_wants_most(embedded, monkeypatch):
+    from peftal.label import probe as probe_module
+
+    store, settings, _, embedder = embedded(n=30)
+    embedder.embed_chunk()
+    label_some(store, 6)
+    monkeypatch.setattr(probe_module, "PUBLISHED", 7)
+    monkeypatch.setattr(probe_module, "SLICE", 4)  # scored in slices: the same numbers
+    assert probe_module.Probe(store, settings, embedder.cache).update() is True
+    with store.read() as db:
+        ranked = [row[0] for row in db.execute("SELECT example_id FROM ranking ORDER BY position")]
+    assert len(ranked) == 7
+    served = [store.next_for(f"a{k}", lease_seconds=60, budget=None) for k in range(24)]
+    assert [item["id"] for item in served[:7]] == ranked
+    assert all(item["suggestion"] is not None for item in served[:7])
+    assert all(item["suggestion"] is None for item in served[7:])  # the rest, in cold-start order
+    cold = [i for i in store.cold_order() if i not in ranked and i not in store.label_snapshot()[0]]
+    assert [item["id"] for item in served[7:]] == cold
+
+
 def test_the_probes_cross_validation_is_sklearns(embedded):
     from sklearn.linear_model import LogisticRegression
     from sklearn.model_selection import cross_val_predict

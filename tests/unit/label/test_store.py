@@ -131,3 +131,5 @@ def test_a_published_ranking_replaces_the_order_and_brings_suggestions(make_proj
     assert store.example(5)["suggestion"] == "negative" and store.example(5)["confidence"] == 0.9
     assert store.example(1)["suggestion"] == "positive"
     assert store.get_meta("model") == {"generation": 1, "status": "ready"}
+    with store.read() as db:  # only what was ranked or suggested is written; the rest is found
+        assert db.execute("SELECT COUNT(*) FROM ranking").fetchone()[0] == 3
