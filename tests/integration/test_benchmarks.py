@@ -196,3 +196,16 @@ def test_label_efficiency_checks_compare_the_seeds_both_sides_ran():
         "300 labels: default - frozen-lr = +1.5 points on average over 2 datasets (want >= +3); "
         "worst rte -2.0 (want >= -1)",
         "300 labels: entropy - random = +10.0 points over 1 datasets (same seeds)"]
+
+
+@pytest.mark.slow
+def test_label_scale_benchmark(tmp_path):
+    """A small pool through the real `peftal label start`: it serves, hands out and takes labels,
+    and prints every measurement line (the default port is the benchmark's own)."""
+    result = run_bench("label_scale.py", "--texts", "2000", "--labels", "8", "--pace", "0.05",
+                       "--embed-seconds", "3", "--max-wait", "0", "--port", "8792",
+                       env={"TMPDIR": str(tmp_path)})
+    for start in ("wrote 2,000 texts", "created and serving after", "POST /api/next: median",
+                  "POST /api/label: median", "suggestions: first", "embedding with no label given",
+                  "RSS at the end"):
+        assert start in result.stdout, result.stdout
