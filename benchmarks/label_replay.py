@@ -1,0 +1,137 @@
+"""Replay gold labels through the labelling app: how often is the suggestion right, and how early?
+
+For each dataset, ``peftal label start`` on ``--texts`` texts of its training split (defaults
+otherwise), and one annotator who answers every text the app serves with its gold label, at
+``--pace`` seconds a text (the app's background work runs meanwhile, as it would for a person).
+For every served text it records whether the page showed a suggestion and whether it was right;
+it prints the suggestion accuracy (no suggestion counts as wrong) on the ``--window`` texts served
+after 20, 50 and 100 labels, and the number of labels after which suggestions first appeared.
+
+``--baseline-src DIR`` runs the same replay a second time with another peftal source tree on
+``PYTHONPATH`` (e.g. the app before instant suggestions: ``git worktree add /tmp/before a3aa8f9``
+then ``--baseline-src /tmp/before/src``), so the two apps are compared on the same texts, order
+seed and pace, one after the other on the same machine.
+
+    PEFTAL_DATA_DIR=../shared/data python benchmarks/label_replay.py --datasets trec,ag_news \\
+        --baseline-src /tmp/before/src
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+CHECKPOINTS = (20, 50, 100)
+
+
+def write_texts(path: Path, dataset: str, n: int) -> tuple[dict[str, str], list[str]]:
+    """The first ``n`` distinct texts of the dataset's training split as a CSV; ``(gold, labels)``."""
+    source = Path(os.environ.get("PEFTAL_DATA_DIR", "../shared/data")) / dataset / "train.jsonl"
+    gold: dict[str, str] = {}
+    with open(source, encoding="utf-8") as handle:
+        for line in handle:
+            record = json.loads(line)
+            gold.setdefault(record["text"], str(record["label"]))
+            if len(gold) == n:
+                break
+    with open(path, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["text"])
+        writer.writerows([text] for text in gold)
+    return gold, sorted(set(gold.values()))
+
+
+def call(base: str, path: str, body: dict | None = None) -> dict | None:
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(base + path, data=data, method="GET" if data is None else "POST",
+                                     headers={"Content-Type": "application/json"} if data else {})
+    with urllib.request.urlopen(request, timeout=120) as answer:
+        raw = answer.read()
+    return json.loads(raw) if raw else None
+
+
+def replay(dataset: str, args: argparse.Namespace, src: str | None, port: int) -> list[tuple[bool, bool]]:
+    """``(had a suggestion, it was right)`` for each text served, in order."""
+    with tempfile.TemporaryDirectory() as tmp:
+        gold, labels = write_texts(Path(tmp) / "texts.csv", dataset, args.texts)
+        env = dict(os.environ)
+        if src is not None:
+            env["PYTHONPATH"] = src + os.pathsep + env.get("PYTHONPATH", "")
+        server = subprocess.Popen(
+            [sys.executable, "-m", "peftal", "label", "start", str(Path(tmp) / "project"), "--data",
+             str(Path(tmp) / "texts.csv"), "--labels", ",".join(labels), "--port", str(port),
+             "--seed", str(args.seed)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env)
+        base = f"http://127.0.0.1:{port}"
+        try:
+            while True:
+                try:
+                    call(base, "/api/stats")
+                    break
+                except OSError:
+                    if server.poll() is not None:
+                        message = server.stderr.read()[-2000:]
+                        raise SystemExit(f"label_replay.py: the app stopped: {message}") from None
+                    time.sleep(0.2)
+            served = []
+            for _ in range(max(CHECKPOINTS) + args.window):
+                item = call(base, "/api/next", {"annotator": "replay"})
+                if item is None or "id" not in item:
+                    break
+                truth = gold[item["text"]]
+                served.append((item.get("suggestion") is not None, item.get("suggestion") == truth))
+                call(base, "/api/label", {"id": item["id"], "label": truth, "annotator": "replay"})
+                time.sleep(args.pace)
+        finally:
+            server.terminate()
+            server.wait(timeout=60)
+    return served
+
+
+def summary(served: list[tuple[bool, bool]], window: int) -> dict[str, float | int | None]:
+    row: dict[str, float | int | None] = {
+        "first_suggestion_after": next((k for k, (had, _) in enumerate(served) if had), None)}
+    for labelled in CHECKPOINTS:
+        part = served[labelled:labelled + window]
+        row[f"accuracy_at_{labelled}"] = sum(right for _, right in part) / len(part) if part else None
+    return row
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--datasets", default="trec,ag_news")
+    parser.add_argument("--texts", type=int, default=1000, help="texts of each dataset's training split")
+    parser.add_argument("--pace", type=float, default=2.0, help="seconds between labels")
+    parser.add_argument("--window", type=int, default=20, help="texts after each checkpoint scored")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--baseline-src", default=None, help="another peftal source tree to compare")
+    parser.add_argument("--port", type=int, default=8793)
+    args = parser.parse_args()
+    sides = [("this app", None)] + ([("baseline", args.baseline_src)] if args.baseline_src else [])
+    rows = []
+    for dataset in args.datasets.split(","):
+        for side, src in sides:
+            started = time.perf_counter()
+            served = replay(dataset, args, src, args.port)
+            row = {"dataset": dataset, "side": side, **summary(served, args.window),
+                   "seconds": round(time.perf_counter() - started, 1)}
+            print(json.dumps(row), flush=True)
+            rows.append(row)
+    header = ["dataset", "side", "first_suggestion_after", *(f"accuracy_at_{n}" for n in CHECKPOINTS)]
+    print("\n" + " | ".join(header))
+    for row in rows:
+        print(" | ".join("—" if row[key] is None else f"{row[key]:.2f}" if isinstance(row[key], float)
+                         else str(row[key]) for key in header))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
