@@ -12,7 +12,6 @@ other. Prints median / 95th percentile / max per case and the ratios.
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import os
 import statistics
@@ -24,23 +23,14 @@ import time
 import urllib.request
 from pathlib import Path
 
+from _label_app import write_texts
+
 LABELS = ("ABBR", "DESC", "ENTY", "HUM", "LOC", "NUM")
 
 
 def write_questions(path: Path, n: int) -> dict[str, str]:
-    data = Path(os.environ.get("PEFTAL_DATA_DIR", "../shared/data")) / "trec" / "train.jsonl"
-    gold = {}
-    with open(data, encoding="utf-8") as source:
-        for line in source:
-            record = json.loads(line)
-            gold.setdefault(record["text"], record["label"])
-            if len(gold) == n:
-                break
-    with open(path, "w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(["text"])
-        writer.writerows([text] for text in gold)
-    return gold
+    """The first ``n`` distinct TREC training questions as a CSV; ``{text: label}``."""
+    return write_texts(path, "trec", n)
 
 
 def call(url: str, method: str = "GET", body: dict | None = None) -> tuple[float, dict | None]:

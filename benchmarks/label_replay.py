@@ -19,49 +19,24 @@ seed and pace, one after the other on the same machine.
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import os
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
+from _label_app import api_call, wait_until_serving, write_texts
+
 CHECKPOINTS = (20, 50, 100)
-
-
-def write_texts(path: Path, dataset: str, n: int) -> tuple[dict[str, str], list[str]]:
-    """The first ``n`` distinct texts of the dataset's training split as a CSV; ``(gold, labels)``."""
-    source = Path(os.environ.get("PEFTAL_DATA_DIR", "../shared/data")) / dataset / "train.jsonl"
-    gold: dict[str, str] = {}
-    with open(source, encoding="utf-8") as handle:
-        for line in handle:
-            record = json.loads(line)
-            gold.setdefault(record["text"], str(record["label"]))
-            if len(gold) == n:
-                break
-    with open(path, "w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(["text"])
-        writer.writerows([text] for text in gold)
-    return gold, sorted(set(gold.values()))
-
-
-def call(base: str, path: str, body: dict | None = None) -> dict | None:
-    data = None if body is None else json.dumps(body).encode()
-    request = urllib.request.Request(base + path, data=data, method="GET" if data is None else "POST",
-                                     headers={"Content-Type": "application/json"} if data else {})
-    with urllib.request.urlopen(request, timeout=120) as answer:
-        raw = answer.read()
-    return json.loads(raw) if raw else None
 
 
 def replay(dataset: str, args: argparse.Namespace, src: str | None, port: int) -> list[tuple[bool, bool]]:
     """``(had a suggestion, it was right)`` for each text served, in order."""
     with tempfile.TemporaryDirectory() as tmp:
-        gold, labels = write_texts(Path(tmp) / "texts.csv", dataset, args.texts)
+        gold = write_texts(Path(tmp) / "texts.csv", dataset, args.texts)
+        labels = sorted(set(gold.values()))
         env = dict(os.environ)
         if src is not None:
             env["PYTHONPATH"] = src + os.pathsep + env.get("PYTHONPATH", "")
@@ -72,23 +47,15 @@ def replay(dataset: str, args: argparse.Namespace, src: str | None, port: int) -
             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env)
         base = f"http://127.0.0.1:{port}"
         try:
-            while True:
-                try:
-                    call(base, "/api/stats")
-                    break
-                except OSError:
-                    if server.poll() is not None:
-                        message = server.stderr.read()[-2000:]
-                        raise SystemExit(f"label_replay.py: the app stopped: {message}") from None
-                    time.sleep(0.2)
+            wait_until_serving(base, server)
             served = []
             for _ in range(max(CHECKPOINTS) + args.window):
-                item = call(base, "/api/next", {"annotator": "replay"})
+                _, item = api_call(base, "/api/next", {"annotator": "replay"})
                 if item is None or "id" not in item:
                     break
                 truth = gold[item["text"]]
                 served.append((item.get("suggestion") is not None, item.get("suggestion") == truth))
-                call(base, "/api/label", {"id": item["id"], "label": truth, "annotator": "replay"})
+                api_call(base, "/api/label", {"id": item["id"], "label": truth, "annotator": "replay"})
                 time.sleep(args.pace)
         finally:
             server.terminate()

@@ -31,8 +31,9 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
+
+from _label_app import api_call, wait_until_serving
 
 SOURCES = ("sst2", "imdb", "ag_news", "trec")
 
@@ -55,16 +56,6 @@ def write_pool(path: Path, n: int) -> list[str]:
             writer.writerow([text])
             gold.append(source)
     return gold
-
-
-def call(base: str, path: str, body: dict | None = None) -> tuple[float, dict | None]:
-    data = None if body is None else json.dumps(body).encode()
-    request = urllib.request.Request(base + path, data=data, method="GET" if data is None else "POST",
-                                     headers={"Content-Type": "application/json"} if data else {})
-    started = time.perf_counter()
-    with urllib.request.urlopen(request, timeout=120) as answer:
-        raw = answer.read()
-    return time.perf_counter() - started, json.loads(raw) if raw else None
 
 
 def rss_mb(pid: int) -> tuple[float, float]:
@@ -104,15 +95,7 @@ def main() -> int:
         started = time.perf_counter()
         server = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         try:
-            while True:
-                try:
-                    call(base, "/api/stats")
-                    break
-                except OSError:
-                    if server.poll() is not None:
-                        print(server.stderr.read(), file=sys.stderr)
-                        return 1
-                    time.sleep(0.2)
+            wait_until_serving(base, server)
             serving = time.perf_counter() - started
             server_rss, worker_rss = rss_mb(server.pid)
             print(f"created and serving after {serving:.1f} s; RSS server {server_rss:.0f} MB, "
@@ -120,7 +103,7 @@ def main() -> int:
             embed_start = None
             deadline = time.perf_counter() + args.embed_seconds + 120
             while time.perf_counter() < deadline:  # the first chunk waits for the model to load
-                embedded = (call(base, "/api/stats")[1].get("embedding") or {}).get("embedded") or 0
+                embedded = (api_call(base, "/api/stats")[1].get("embedding") or {}).get("embedded") or 0
                 if embed_start is None and embedded:
                     embed_start = (time.perf_counter(), embedded)
                 elif embed_start is not None and time.perf_counter() - embed_start[0] >= args.embed_seconds:
@@ -130,19 +113,19 @@ def main() -> int:
                 (embedded - embed_start[1]) / (time.perf_counter() - embed_start[0]))
             nexts, posts, first_suggested, right, suggested = [], [], None, 0, 0
             for k in range(args.labels):
-                took, item = call(base, "/api/next", {"annotator": "bench"})
+                took, item = api_call(base, "/api/next", {"annotator": "bench"})
                 nexts.append(took)
                 if item.get("suggestion") is not None:
                     suggested += 1
                     right += item["suggestion"] == gold[item["id"]]
                     first_suggested = k if first_suggested is None else first_suggested
-                took, _ = call(base, "/api/label", {"id": item["id"], "label": gold[item["id"]],
+                took, _ = api_call(base, "/api/label", {"id": item["id"], "label": gold[item["id"]],
                                                     "annotator": "bench"})
                 posts.append(took)
                 time.sleep(args.pace)
             deadline = time.perf_counter() + args.max_wait
             while True:
-                stats = call(base, "/api/stats")[1]
+                stats = api_call(base, "/api/stats")[1]
                 model = stats["model"]
                 if model.get("generation", 0) >= 1 or time.perf_counter() > deadline:
                     break
