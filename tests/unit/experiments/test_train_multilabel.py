@@ -2,7 +2,7 @@
 trainer, the fixed ``--threshold`` saved with the model (the cross-validated thresholds are tested
 on GoEmotions in tests/integration/test_multilabel_cli.py), and the five multi-label metrics on the
 test split, which ``peftal predict`` on the saved model reproduces (recomputed with scikit-learn);
-every registered method trains and predicts multi-label the same way."""
+every registered method runs multi-label AL (``peftal run``) and predicts the same way."""
 
 from __future__ import annotations
 
@@ -75,10 +75,17 @@ TINY = {"setfit": "setfit[num_iterations=1]"}  # one pass of pairs exercises the
 
 
 @pytest.mark.parametrize("name", METHODS.names())
-def test_every_method_trains_and_predicts_multilabel(name, tiny_model_dir, tmp_path):
+def test_every_method_runs_and_predicts_multilabel(name, tiny_model_dir, tmp_path):
+    """``peftal run … --epochs 1`` then ``peftal predict`` reproduces the run's final micro-F1."""
     data = _data(tmp_path)
     out = tmp_path / "run"
-    summary = _train(tiny_model_dir, data, out, TINY.get(name, name), "--epochs", "1")
+    assert main(["run", "--dataset", str(data), "--task", "multilabel", "--label-column", "labels",
+                 "--model", str(tiny_model_dir), "--method", TINY.get(name, name), "--max-length", "16",
+                 "--strategy", "br_entropy_mean", "--warm-start", "20", "--query-size", "10",
+                 "--budget", "30", "--epochs", "1", "--threshold", "0.5", "--cka-probe-size", "0",
+                 "--out", str(out), "--no-progress"]) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["task"] == "multilabel" and [r["num_labeled"] for r in summary["rounds"]] == [20, 30]
     assert main(["predict", "--run", str(out), "--input", str(data / "test.jsonl"),
                  "--output", str(tmp_path / "pred.jsonl")]) == 0
     predicted = [json.loads(line) for line in (tmp_path / "pred.jsonl").read_text().splitlines()]
@@ -87,4 +94,5 @@ def test_every_method_trains_and_predicts_multilabel(name, tiny_model_dir, tmp_p
                for row in predicted)
     y_true = np.array([[int(n in labels) for n in LABELS] for labels in gold])
     y_pred = np.array([[int(n in row["labels"]) for n in LABELS] for row in predicted])
-    assert f1_score(y_true, y_pred, average="micro", zero_division=0) == summary["metrics"]["f1_micro"]
+    assert (f1_score(y_true, y_pred, average="micro", zero_division=0)
+            == summary["rounds"][-1]["metrics"]["f1_micro"])
