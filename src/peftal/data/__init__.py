@@ -2,6 +2,7 @@
 
 from peftal.data.builtin import DATASETS, DatasetSpec
 from peftal.data.dataset import Split, TaskData
-from peftal.data.loading import DATA_DIR_ENV, load_task, read_records
+from peftal.data.files import read_records
+from peftal.data.loading import DATA_DIR_ENV, load_task
 
 __all__ = ["DATASETS", "DATA_DIR_ENV", "DatasetSpec", "Split", "TaskData", "load_task", "read_records"]

@@ -6,19 +6,17 @@ occur only in the test split) and maps label names to ids, so all sources fail t
 
 from __future__ import annotations
 
-import gzip
-import json
 import os
 import warnings
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from peftal.data.builtin import DATASETS
-from peftal.data.columns import check_columns, check_headerless, check_positions
+from peftal.data.columns import check_columns, check_positions
 from peftal.data.dataset import Split, TaskData
+from peftal.data.files import SUFFIXES, Records, read_records
 from peftal.data.hub import DATA_DIR_ENV, read_hub
 from peftal.data.label_checks import drop_small_classes, drop_unlabeled, warn_suspicious_labels
 from peftal.data.multilabel import build_multilabel_task, check_single_label
@@ -26,8 +24,6 @@ from peftal.errors import UsageError
 
 _SPLITS = ("train", "validation", "test")
 _STEMS = {"train": ("train",), "validation": ("validation", "dev"), "test": ("test",)}  # file names
-_SUFFIXES = (".jsonl", ".jsonl.gz", ".json", ".csv", ".tsv", ".parquet")
-Records = list[dict[str, Any]]
 
 
 def data_dir() -> Path | None:
@@ -310,12 +306,12 @@ def _to_split(name: str, split: str, records: Records, columns: tuple[str, str |
 def _read_folder(folder: Path, header: bool = True) -> dict[str, Records]:
     splits = {}
     for split in _SPLITS:
-        files = [folder / f"{stem}{suffix}" for stem in _STEMS[split] for suffix in _SUFFIXES
+        files = [folder / f"{stem}{suffix}" for stem in _STEMS[split] for suffix in SUFFIXES
                  if (folder / f"{stem}{suffix}").exists()]
         if files:
             splits[split] = read_records(files[0], header=header)
     if not splits:
-        raise UsageError(f"{folder}: no train/validation/test files ({', '.join(_SUFFIXES)}) found")
+        raise UsageError(f"{folder}: no train/validation/test files ({', '.join(SUFFIXES)}) found")
     return splits
 
 
@@ -333,76 +329,3 @@ def _split_file(path: Path, records: Records, label_column: str, test_size: floa
     stratify = labels if task != "regression" and stratifiable else None
     train, test = train_test_split(records, test_size=test_size, random_state=seed, stratify=stratify)
     return {"train": list(train), "test": list(test)}
-
-
-def read_records(path: Path, header: bool = True) -> Records:
-    """Read a JSONL (optionally gzipped), JSON list, CSV, TSV or Parquet file into dicts.
-
-    ``header=False`` reads a CSV/TSV file without a header row; its columns are named by their
-    0-based positions ``"0"``, ``"1"``, ...
-    """
-    records = list(iter_records(path, header))
-    if not records:
-        raise UsageError(f"{path}: the file is empty")
-    return records
-
-
-def iter_records(path: Path, header: bool = True, chunk_rows: int = 10_000) -> Iterator[dict[str, Any]]:
-    """The records of :func:`read_records`, one at a time: JSON lines line by line, CSV/TSV and
-    Parquet ``chunk_rows`` rows at a time (a JSON list is read whole), so a file of a million texts
-    is never held in memory. Yields nothing for an empty file; errors are one ``UsageError``."""
-    name = path.name.lower()
-    check_headerless(path, header)
-    try:
-        if name.endswith((".jsonl", ".jsonl.gz")):
-            opener = gzip.open if name.endswith(".gz") else open
-            with opener(path, "rt", encoding="utf-8") as handle:
-                yield from (_json_line(line, path, n) for n, line in enumerate(handle, 1) if line.strip())
-        elif name.endswith(".json"):
-            with open(path, encoding="utf-8") as handle:
-                records = json.load(handle)
-            if not isinstance(records, list):
-                raise UsageError(f"{path}: a .json file must hold a list of records")
-            yield from records
-        elif name.endswith((".csv", ".tsv")):
-            yield from _read_csv(path, sep="\t" if name.endswith(".tsv") else ",", header=header,
-                                 chunk_rows=chunk_rows)
-        elif name.endswith(".parquet"):
-            import pyarrow.parquet as pq
-
-            for batch in pq.ParquetFile(path).iter_batches(batch_size=chunk_rows):
-                yield from batch.to_pylist()
-        else:
-            raise UsageError(f"{path}: unsupported file type; use one of {', '.join(_SUFFIXES)}")
-    except UnicodeDecodeError:
-        raise UsageError(f"{path}: not valid UTF-8 text") from None
-    except (OSError, EOFError) as error:
-        raise UsageError(f"{path}: cannot read file ({error})") from None
-    except UsageError:
-        raise
-    except Exception as error:  # pandas' parser errors have no common public base class
-        if type(error).__name__ == "EmptyDataError":
-            return  # an empty file: no records
-        raise UsageError(f"{path}: cannot parse file ({type(error).__name__}: {error})") from None
-
-
-def _read_csv(path: Path, sep: str, header: bool, chunk_rows: int) -> Iterator[dict[str, Any]]:
-    """Every value as text (``dtype=str``, no NA guessing: an empty label stays ``""``); without a
-    header the columns are named ``"0"``, ``"1"``, ...; read ``chunk_rows`` rows at a time."""
-    import pandas as pd
-
-    with pd.read_csv(path, sep=sep, encoding="utf-8", dtype=str, keep_default_na=False,
-                     header="infer" if header else None, chunksize=chunk_rows) as chunks:
-        for frame in chunks:
-            frame.columns = [str(column) for column in frame.columns]
-            yield from frame.to_dict(orient="records")
-
-
-def _json_line(line: str, path: Path, number: int) -> dict[str, Any]:
-    try:
-        record = json.loads(line)
-    except json.JSONDecodeError as error:
-        raise UsageError(f"{path}: line {number} is not valid JSON ({error.msg})") from None
-    if not isinstance(record, dict):
-        raise UsageError(f"{path}: line {number} is not a JSON object")
-    return record

@@ -177,7 +177,7 @@ def read_examples(path: Path, text_column: str, text_pair_column: str | None,
     (``no_header``: a CSV/TSV file without a header row, its columns named by 0-based positions).
     The file is streamed, never held whole; its first row is read (and its columns checked) before
     this returns, so a wrong file or column stops before anything is written."""
-    from peftal.data.loading import iter_records
+    from peftal.data.files import iter_records
 
     if not path.exists():
         raise UsageError(f"--data {path}: no such file")

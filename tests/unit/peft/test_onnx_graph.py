@@ -12,8 +12,8 @@ import onnxruntime
 import pytest
 import torch
 
-from peftal.export.onnx import export_graph
 from peftal.peft import METHODS, build_model, parse_method
+from peftal.peft.onnx_graph import export_graph
 from tests.conftest import tiny_encoder
 
 # Methods whose graph still holds peft's adapter modules after export (nothing to fold).
@@ -59,8 +59,8 @@ def test_graph_matches_pytorch(name, tmp_path):
 def test_int8_keeps_the_feed_forward_down_projections_in_fp32(tmp_path):
     import onnx
 
-    from peftal.export.onnx import quantize
     from peftal.peft import arch
+    from peftal.peft.onnx_graph import quantize
 
     model = build_model(tiny_encoder("bert"), parse_method("lora"), 3, seed=0)
     export_graph(model, "classification", _inputs(2, 7, seed=2), tmp_path / "m.onnx")
