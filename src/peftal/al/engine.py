@@ -20,6 +20,7 @@ import torch
 from torch import nn
 
 from peftal.al.acquisition import Acquisition
+from peftal.al.int8 import Int8Classifier
 from peftal.al.learner import ModelClassifier
 from peftal.al.rounds import fit_round, query_pool
 from peftal.al.stopping import RoundState, StoppingCriterion
@@ -49,6 +50,7 @@ class RoundPlan:
         init_adapter: An adapter folder every round's model starts from, if any.
         cka_every_round: Measure CKA after every round, not only the last.
         threshold: One fixed multi-label threshold (None: cross-validated per label).
+        scoring_precision: ``fp32``, or ``int8`` (pool scoring by :mod:`peftal.al.int8`).
     """
 
     budget: int
@@ -60,6 +62,7 @@ class RoundPlan:
     init_adapter: str | None = None
     cka_every_round: bool = False
     threshold: float | None = None
+    scoring_precision: str = "fp32"
 
 
 class Probe(Protocol):
@@ -158,7 +161,9 @@ def _round(setup: RunSetup, state: RunState, round_index: int, added: np.ndarray
     if remaining > 0:
         query_start = time.perf_counter()
         unlabeled = np.setdiff1d(np.arange(len(task.train)), labeled, assume_unique=True)
-        clf = ModelClassifier(picker, picker_pool, task.task, precision=setup.precision)
+        scorer = (Int8Classifier if plan.scoring_precision == "int8" and isinstance(picker_pool, Encoded)
+                  else ModelClassifier)  # a frozen encoder's cached embeddings: its head is all there is
+        clf = scorer(picker, picker_pool, task.task, precision=setup.precision)
         # Only the labels of the labelled ids reach the strategy: the rest of the pool's are the
         # simulation's secret.
         queried, scores = query_pool(setup.strategy, clf, unlabeled, labeled, task.train.labels[labeled],

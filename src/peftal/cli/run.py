@@ -14,6 +14,7 @@ POSITIVE = ("warm_start", "query_size", "budget", "epochs", "batch_size", "max_l
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
+    from peftal.al.int8 import SCORING_PRECISIONS
     from peftal.al.stopping import STOPPING_CRITERIA
     from peftal.al.strategies import STRATEGIES
     from peftal.experiments.active_learning import RunConfig
@@ -37,6 +38,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "acquisition_every": {"metavar": "K"},
         "group_by_length": {"help": "plain shuffled training batches (default: batches of examples "
                                     "of similar length, less padding)"},
+        "scoring_precision": {"choices": SCORING_PRECISIONS},
     })
     parser.add_argument("--threads", type=positive_int, default=None,
                         help="torch threads (default: one per CPU core this process may use)")

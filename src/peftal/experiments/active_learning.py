@@ -22,6 +22,7 @@ import numpy as np
 
 from peftal.al.acquisition import Acquisition, round_steps
 from peftal.al.engine import RoundPlan, RunSetup, RunState, run_rounds
+from peftal.al.int8 import SCORING_PRECISIONS, check_int8_available
 from peftal.al.probe import RepresentationProbe
 from peftal.al.rounds import round_sizes
 from peftal.al.stopping import check_criteria, draw_stop_set, parse_criterion
@@ -106,6 +107,9 @@ class RunConfig(DataOptions, TrainingOptions, RecipeOptions):
         threshold: Multi-label: predict a label where its probability is at least this (e.g.
             0.5); default: per-label thresholds chosen by 3-fold cross-validation on the labelled
             set each round (3 extra fits per round).
+        scoring_precision: ``fp32``, or ``int8``: score the pool each round with an int8 ONNX
+            Runtime copy of the round's model (a few seconds to build; needs ``peftal[export]``).
+            Training and evaluation stay as they are.
     """
 
     dataset: str = "trec"
@@ -128,6 +132,7 @@ class RunConfig(DataOptions, TrainingOptions, RecipeOptions):
     acquisition_every: int | None = None
     max_eval: int | None = None
     threshold: float | None = None
+    scoring_precision: str = "fp32"
 
     @property
     def method_preset(self) -> str:
@@ -149,6 +154,11 @@ class RunConfig(DataOptions, TrainingOptions, RecipeOptions):
             raise UsageError("--task qa: active learning does not apply to question answering")
         resolve_precision(self.precision)  # checks the names before any compute
         resolve_device(self.device)
+        if self.scoring_precision not in SCORING_PRECISIONS:
+            raise UsageError(f"--scoring-precision must be one of {', '.join(SCORING_PRECISIONS)}, "
+                             f"got {self.scoring_precision!r}")
+        if self.scoring_precision == "int8":
+            check_int8_available()
         if self.max_eval is not None and self.max_eval < 1:
             raise UsageError(f"--max-eval must be >= 1, got {self.max_eval}")
         if self.max_length is None:  # the block allows none for commands that choose it by task
@@ -289,7 +299,7 @@ def round_plan(config: RunConfig) -> RoundPlan:
     return RoundPlan(budget=config.budget, query_size=config.query_size, pool_subsample=config.pool_subsample,
                      seed=config.seed, pooling=config.pooling, warm_restart=config.warm_restart,
                      init_adapter=config.init_adapter, cka_every_round=config.cka_every_round,
-                     threshold=config.threshold)
+                     threshold=config.threshold, scoring_precision=config.scoring_precision)
 
 
 def _summary(config: RunConfig, setup: RunSetup, state: RunState, rounds: list[RoundRecord],
