@@ -19,6 +19,10 @@ model retrained from the pretrained weights every round, test accuracy after eve
   (dynamic padding), fp32 (the Trainer's default), the model loaded from disk every round, the
   unlabelled pool scored with ``Trainer.predict`` (inference batch 64), peftal's learning rates.
 
+``peftal-ia3`` is the default method's cell; ``peftal-ia3-int8`` and ``peftal-lora-int8`` the same
+cells with ``--scoring-precision int8``, compared on their query phase (pool scoring plus the
+strategy, the int8 copy's build included).
+
 Each side runs in this process, one after the other, with the same torch threads; the machine's
 matmul peak is measured before and after. Wall-clock seconds cover everything from texts in memory
 to the last round's test accuracy (model loading, tokenisation, training, pool scoring, test
@@ -26,6 +30,8 @@ evaluation). Accuracy is on the 500 TREC test questions.
 
     PEFTAL_DATA_DIR=../shared/data python benchmarks/bench_al_cell.py
     PEFTAL_DATA_DIR=../shared/data python benchmarks/bench_al_cell.py --budget 150 --epochs 1   # smoke
+    # int8 pool scoring against fp32 on the default method (query phase; needs peftal[export])
+    PEFTAL_DATA_DIR=../shared/data python benchmarks/bench_al_cell.py --sides peftal-ia3,peftal-ia3-int8
 """
 
 from __future__ import annotations
@@ -52,7 +58,10 @@ from peftal.peft import parse_method
 from peftal.training import softmax
 from peftal.training.precision import set_threads
 
-SIDES = ("peftal-full", "peftal-lora", "small-text-full", "trainer-full", "trainer-lora")
+SIDES = ("peftal-full", "peftal-lora", "small-text-full", "trainer-full", "trainer-lora", "peftal-ia3",
+         "peftal-ia3-int8", "peftal-lora-int8")
+# (fp32 side, int8 side): the query phase (pool scoring and the strategy) compared, goal 2.5x
+INT8_COMPARISONS = (("peftal-ia3", "peftal-ia3-int8"), ("peftal-lora", "peftal-lora-int8"))
 # (ours, theirs, goal): the comparisons the issue sets
 COMPARISONS = (("peftal-full", "small-text-full", 2.0), ("peftal-lora", "trainer-lora", 2.0),
                ("peftal-full", "trainer-full", None))
@@ -86,11 +95,11 @@ class SideResult:
     query_seconds: list[float] = field(default_factory=list)
 
 
-def run_peftal(cell: Cell, method: str) -> SideResult:
+def run_peftal(cell: Cell, method: str, scoring_precision: str = "fp32") -> SideResult:
     config = RunConfig(dataset="trec", method=method, strategy="entropy", warm_start=len(cell.warm),
                        query_size=cell.query_size, budget=cell.budget, epochs=cell.epochs,
                        batch_size=cell.batch_size, max_length=cell.max_length, seed=cell.seed,
-                       cka_probe_size=0)
+                       cka_probe_size=0, scoring_precision=scoring_precision)
     start = time.perf_counter()
     summary, _ = run_active_learning(config, progress=False)
     seconds = time.perf_counter() - start
@@ -240,6 +249,9 @@ def main() -> None:
         "small-text-full": lambda: run_small_text(cell, lr["full"]),
         "trainer-full": lambda: run_trainer(cell, "full", lr["full"]),
         "trainer-lora": lambda: run_trainer(cell, "lora", lr["lora"]),
+        "peftal-ia3": lambda: run_peftal(cell, "ia3"),
+        "peftal-ia3-int8": lambda: run_peftal(cell, "ia3", "int8"),
+        "peftal-lora-int8": lambda: run_peftal(cell, "lora", "int8"),
     }
     peak_before = {"fp32": matmul_peak(torch.float32), "bf16": matmul_peak(torch.bfloat16)}
     results = {}
@@ -266,6 +278,16 @@ def main() -> None:
                    "peak_gflops_before": peak_before, "peak_gflops_after": peak_after})
     print_table(["side", "seconds", "training s", "querying s",
                  "test accuracy at " + "/".join(map(str, next(iter(results.values())).labels))], rows)
+    for fp32, int8 in INT8_COMPARISONS:
+        if fp32 in results and int8 in results:
+            ratio = sum(results[fp32].query_seconds) / sum(results[int8].query_seconds)
+            print(f"{int8} vs {fp32}: query phase {ratio:.2f}× faster (goal 2.5×: "
+                  f"{'met' if ratio >= 2.5 else 'not met'}); accuracy at the end "
+                  f"{results[int8].accuracy[-1]:.3f} vs {results[fp32].accuracy[-1]:.3f}")
+            json_line({"benchmark": "al_cell", "comparison": f"{int8} vs {fp32} (query phase)",
+                       "ratio": ratio, "goal": 2.5, "int8_query_seconds": results[int8].query_seconds,
+                       "fp32_query_seconds": results[fp32].query_seconds,
+                       "int8_accuracy": results[int8].accuracy, "fp32_accuracy": results[fp32].accuracy})
     for ours, theirs, goal in COMPARISONS:
         if ours in results and theirs in results:
             ratio = results[theirs].seconds / results[ours].seconds
