@@ -32,8 +32,10 @@ from _label_app import api_call, wait_until_serving, write_texts
 CHECKPOINTS = (20, 50, 100)
 
 
-def replay(dataset: str, args: argparse.Namespace, src: str | None, port: int) -> list[tuple[bool, bool]]:
-    """``(had a suggestion, it was right)`` for each text served, in order."""
+def replay(dataset: str, args: argparse.Namespace, src: str | None,
+           port: int) -> tuple[list[tuple[bool, bool]], list[str | None]]:
+    """``(had a suggestion, it was right)`` for each text served, in order, and who suggested
+    (``ranking.suggester`` of ``/api/stats``: ``probe``, ``model`` or none) at each checkpoint."""
     with tempfile.TemporaryDirectory() as tmp:
         gold = write_texts(Path(tmp) / "texts.csv", dataset, args.texts)
         labels = sorted(set(gold.values()))
@@ -48,8 +50,11 @@ def replay(dataset: str, args: argparse.Namespace, src: str | None, port: int) -
         base = f"http://127.0.0.1:{port}"
         try:
             wait_until_serving(base, server)
-            served = []
-            for _ in range(max(CHECKPOINTS) + args.window):
+            served, suggesters = [], []
+            for k in range(max(CHECKPOINTS) + args.window):
+                if k in CHECKPOINTS:
+                    stats = api_call(base, "/api/stats")[1]
+                    suggesters.append((stats.get("ranking") or {}).get("suggester"))
                 _, item = api_call(base, "/api/next", {"annotator": "replay"})
                 if item is None or "id" not in item:
                     break
@@ -60,12 +65,14 @@ def replay(dataset: str, args: argparse.Namespace, src: str | None, port: int) -
         finally:
             server.terminate()
             server.wait(timeout=60)
-    return served
+    return served, suggesters
 
 
-def summary(served: list[tuple[bool, bool]], window: int) -> dict[str, float | int | None]:
-    row: dict[str, float | int | None] = {
-        "first_suggestion_after": next((k for k, (had, _) in enumerate(served) if had), None)}
+def summary(served: list[tuple[bool, bool]], suggesters: list[str | None],
+            window: int) -> dict[str, float | int | str | None]:
+    row: dict[str, float | int | str | None] = {
+        "first_suggestion_after": next((k for k, (had, _) in enumerate(served) if had), None),
+        **{f"suggester_at_{n}": who for n, who in zip(CHECKPOINTS, suggesters, strict=False)}}
     for labelled in CHECKPOINTS:
         part = served[labelled:labelled + window]
         row[f"accuracy_at_{labelled}"] = sum(right for _, right in part) / len(part) if part else None
@@ -87,15 +94,16 @@ def main() -> int:
     for dataset in args.datasets.split(","):
         for side, src in sides:
             started = time.perf_counter()
-            served = replay(dataset, args, src, args.port)
-            row = {"dataset": dataset, "side": side, **summary(served, args.window),
+            served, suggesters = replay(dataset, args, src, args.port)
+            row = {"dataset": dataset, "side": side, **summary(served, suggesters, args.window),
                    "seconds": round(time.perf_counter() - started, 1)}
             print(json.dumps(row), flush=True)
             rows.append(row)
-    header = ["dataset", "side", "first_suggestion_after", *(f"accuracy_at_{n}" for n in CHECKPOINTS)]
+    header = ["dataset", "side", "first_suggestion_after", *(f"accuracy_at_{n}" for n in CHECKPOINTS),
+              *(f"suggester_at_{n}" for n in CHECKPOINTS)]
     print("\n" + " | ".join(header))
     for row in rows:
-        print(" | ".join("—" if row[key] is None else f"{row[key]:.2f}" if isinstance(row[key], float)
+        print(" | ".join("—" if row.get(key) is None else f"{row[key]:.2f}" if isinstance(row[key], float)
                          else str(row[key]) for key in header))
     return 0
 
