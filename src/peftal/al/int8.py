@@ -22,8 +22,7 @@ from torch import nn
 from peftal.al.learner import ModelClassifier
 from peftal.data.encoding import Encoded, collate, inference_batches
 from peftal.errors import UsageError
-from peftal.peft import arch
-from peftal.peft.onnx_graph import export_graph, quantize
+from peftal.peft.onnx_graph import write_graphs
 
 SCORING_PRECISIONS = ("fp32", "int8")
 _TINY = 1e-7  # probabilities are clipped here before logits are taken back from them
@@ -63,10 +62,8 @@ class Int8Classifier(ModelClassifier):
         options = onnxruntime.SessionOptions()
         options.intra_op_num_threads = torch.get_num_threads()
         with tempfile.TemporaryDirectory() as tmp:
-            graph, int8 = Path(tmp) / "model.onnx", Path(tmp) / "model.int8.onnx"
-            export_graph(twin, self.task, inputs, graph)
-            quantize(graph, int8, arch.ARCHITECTURES.get(arch.model_type(twin.encoder)))
-            self._session = onnxruntime.InferenceSession(str(int8), options,
+            write_graphs(twin, self.task, inputs, Path(tmp), int8=True)
+            self._session = onnxruntime.InferenceSession(str(Path(tmp) / "model.int8.onnx"), options,
                                                          providers=["CPUExecutionProvider"])
         self._names = [node.name for node in self._session.get_inputs()]
 

@@ -23,9 +23,8 @@ import torch
 
 from peftal.errors import UsageError
 from peftal.export.folder import EXPORT_META, LABELS, portable_json, run_metrics
-from peftal.peft import arch
 from peftal.peft.card import base_model_id
-from peftal.peft.onnx_graph import OPSET, export_graph, quantize
+from peftal.peft.onnx_graph import OPSET, write_graphs
 
 _STANDALONE = Path(__file__).with_name("standalone.py")
 
@@ -44,10 +43,7 @@ def export_onnx(source: Path, out: Path, *, int8: bool = False) -> dict[str, Any
     with_types = "token_type_ids" in tokenizer.model_input_names
     inputs = _example_inputs(tokenizer, with_types)
     names = list(inputs)
-    layout = arch.ARCHITECTURES.get(arch.model_type(model.encoder))
-    was_merged = export_graph(model, meta["task"], inputs, out / "model.onnx")
-    if int8:
-        quantize(out / "model.onnx", out / "model.int8.onnx", layout)
+    was_merged = write_graphs(model, meta["task"], inputs, out, int8=int8)
     tokenizer.save_pretrained(str(out))
     _keep_tokenizer_files(out)
     labels = meta.get("label_names") if meta["task"] != "regression" else []

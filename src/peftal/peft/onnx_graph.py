@@ -72,6 +72,18 @@ def export_graph(model: nn.Module, task: str, inputs: dict[str, torch.Tensor], p
     return was_merged
 
 
+def write_graphs(model: nn.Module, task: str, inputs: dict[str, torch.Tensor], folder: Path,
+                 *, int8: bool) -> bool:
+    """``folder/model.onnx`` (:func:`export_graph`) and, with ``int8``, ``folder/model.int8.onnx``
+    (:func:`quantize`, the layers to keep in fp32 found from the model's architecture before its
+    adapter is folded); returns whether the adapter was merged."""
+    layout = arch.ARCHITECTURES.get(arch.model_type(model.encoder))
+    was_merged = export_graph(model, task, inputs, folder / "model.onnx")
+    if int8:
+        quantize(folder / "model.onnx", folder / "model.int8.onnx", layout)
+    return was_merged
+
+
 def quantize(source: Path, target: Path, layout: arch.LayerMap | None) -> None:
     """Dynamic int8 quantisation of the weight matrix products of ``source`` into ``target``.
 

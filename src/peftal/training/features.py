@@ -46,9 +46,6 @@ class PooledFeatures:
     def lengths(self) -> np.ndarray:
         return self.encoded.lengths
 
-    def lengths_of(self, indices: np.ndarray) -> np.ndarray:
-        return self.encoded.lengths_of(indices)
-
     @property
     def num_computed(self) -> int:
         """How many examples have gone through the encoder so far."""
