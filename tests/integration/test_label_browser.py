@@ -1,7 +1,8 @@
 """The labelling page in headless Chromium: 40 TREC questions labelled with the keyboard.
 
 The linear probe's suggestion appears after the first labels of two classes and Enter accepts
-it; the first PEFT model takes over after 20 labels; no request of the page gets a 404.
+it; the first PEFT model, trained after 20 labels, is judged against the probe on the 10 labels
+after it, and the page says who suggests accordingly; no request of the page gets a 404.
 
 Chromium comes from Debian (.ci/install-browser.sh); Playwright drives it through the
 `playwright` package of the dev extra. The test is skipped only when no Chromium is installed.
@@ -23,6 +24,16 @@ pytestmark = pytest.mark.integration
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
 TO_LABEL = 40
+# The model status once the newest model has been judged on the labels after it, with the
+# suggester it names, read from one textContent (null until both agree).
+JUDGED = """() => {
+  const text = document.getElementById('model-status').textContent;
+  const found = text.match(/on the (\\d+) labels since: model right (\\d+), probe (\\d+)/);
+  if (!found) return null;
+  const [labels, model, probe] = found.slice(1).map(Number);
+  const suggester = text.includes('suggestions: model #') ? 'model' : 'probe';
+  return (model > probe) === (suggester === 'model') ? {labels, model, probe, suggester} : null;
+}"""
 
 
 def find_chromium() -> str | None:
@@ -85,10 +96,16 @@ def test_label_forty_trec_questions_with_the_keyboard(tmp_path, data_dir):
                     accepted.add(example_id)
                     continue
                 if len(given) == 20:
-                    # The first retrain runs in the background; the page keeps serving meanwhile
-                    # and says when the new model suggests (no cross-validation: at once).
+                    # The first retrain runs in the background; the page keeps serving meanwhile.
                     page.wait_for_function("document.getElementById('model-status').textContent"
-                                           ".includes('suggestions: model #1')", timeout=300_000)
+                                           ".includes('model #1 trained on 20 labels')", timeout=300_000)
+                if len(given) == 30:
+                    # Ten labels after it, model #1 is judged against the probe on them, and the
+                    # page names the winner as the suggester (the probe on a tie).
+                    verdict = page.wait_for_function(JUDGED, timeout=60_000).json_value()
+                    model_won = verdict["model"] > verdict["probe"]
+                    assert verdict["labels"] == 10
+                    assert verdict["suggester"] == ("model" if model_won else "probe")
                     page.wait_for_selector("#suggestion:not([hidden])")
                     page.screenshot(path=str(tmp_path / "page.png"))
                 if page.is_visible("#suggestion"):
@@ -112,7 +129,8 @@ def test_label_forty_trec_questions_with_the_keyboard(tmp_path, data_dir):
         assert server.stop() == 0
     assert suggestions, "no suggestion appeared"
     assert all(s.startswith("Suggested: ") and s.split()[1] in TREC_LABELS for s in suggestions)
-    assert any("model #" in s for s in suggestions) and any("linear probe" in s for s in suggestions)
+    assert any("linear probe" in s for s in suggestions)
+    assert any("model #" in s for s in suggestions) == model_won
     assert not missing, f"requests answered 404: {missing}"
     assert len(accepted) == 1
     rows = [json.loads(line) for line in (tmp_path / "labels.jsonl").read_text().splitlines()]

@@ -105,6 +105,9 @@ class LabelModel:
         self.train_config = make_train_config(self.method, task_type(self.task, pairs is not None),
                                               settings, epochs=settings.epochs,
                                               batch_size=settings.batch_size)
+        # The newest model, kept to be judged on the labels given after it was trained:
+        # ``(generation, model, ids it was trained on)``.
+        self.latest: tuple[int, torch.nn.Module, np.ndarray] | None = None
 
     # -- training --------------------------------------------------------------------------
 
@@ -140,6 +143,7 @@ class LabelModel:
         ids_arr = np.asarray(ids, dtype=np.int64)
         seed = stream_seed(self.settings.seed, "generation", generation)
         model, result = self.fit(ids_arr, self.targets(labels), seed, on_step)
+        self.latest = (generation, model, ids_arr)
         trainable, total = count_parameters(model)
         rng = np.random.default_rng(seed)
         query_start = time.perf_counter()
@@ -155,7 +159,7 @@ class LabelModel:
         }
         previous = self.store.get_meta("model", {})
         for key in ("accuracy", "accuracy_folds", "accuracy_on", "accuracy_generation",
-                    "cold_start", "probe_accuracy", "beats_probe"):
+                    "cold_start", "probe_accuracy", "beats_probe", "fresh"):
             if key in previous:
                 record[key] = previous[key]  # the last estimate stays until the new one is done
         if publish:
@@ -181,6 +185,13 @@ class LabelModel:
         queried = [int(i) for i in picked]
         probs = clf.predict_proba(unlabeled)  # (len(unlabeled), classes)
         return queried, suggest(unlabeled, probs, self.settings.labels, self.task == "multilabel")
+
+    def decisions(self, model: torch.nn.Module, ids: np.ndarray) -> np.ndarray:
+        """``model``'s decisions for ``ids``: class ids, or a 0/1 matrix in a multi-label project
+        (every label at 0.5, as its suggestions)."""
+        multi = self.task == "multilabel"
+        logits = predict(model, self.pool, np.asarray(ids, dtype=np.int64))
+        return decide(sigmoid(logits) if multi else logits, multi)
 
     def _labels_of(self, labeled: np.ndarray) -> np.ndarray:
         """Class ids of the ``labeled`` ids as the project's store holds them now (-1 for an id

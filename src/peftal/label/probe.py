@@ -6,11 +6,13 @@ cached frozen embeddings (:mod:`peftal.label.embeddings`) fits in milliseconds o
 labels, so the worker refits it whenever a label is given or withdrawn and publishes its
 suggestions and its uncertainty order at once, from the first labels of two classes on.
 
-Who suggests (:func:`model_suggests`): the probe, until a PEFT model's cross-validated accuracy
-is higher than the probe's cross-validated accuracy on the same labels and the same folds; then
-that model and its successors, until a later cross-validation says otherwise. Without
-cross-validation (``--cv-folds 0``) there is nothing to compare, and each PEFT model suggests
-from the moment it is trained, as before the probe existed.
+Who suggests (:func:`model_suggests`): the probe, until a PEFT model is right more often than the
+probe on the labels given since that model was trained (:func:`fresh_comparison`, at least
+:data:`FRESH_MIN` of them), which neither had seen: the model's decision for each of those texts
+against the one the probe made from the labels given before it. Then that model and its
+successors suggest, until one of them is not ahead on the labels given after it. No
+cross-validation is needed (a k-fold one trains k more models, which a busy CPU often cannot finish
+before the next retrain is due); the cross-validated accuracies of both stay on the model view.
 """
 
 from __future__ import annotations
@@ -122,11 +124,30 @@ def cv_splitter(targets: np.ndarray, folds: int, num_classes: int, seed: int) ->
     return KFold(folds, shuffle=True, random_state=seed)
 
 
-def model_suggests(model: dict[str, Any], cv_folds: int) -> bool:
+# Labels given after a model was trained that judge it against the probe. Fewer would let one
+# lucky text decide (on 10 texts a gap of one is 10 points); more would keep a better model waiting
+# for most of a default 20-label retrain interval.
+FRESH_MIN = 10
+
+
+def model_suggests(model: dict[str, Any]) -> bool:
     """Whether the PEFT model (status record ``model``) suggests and ranks instead of the probe."""
-    if int(model.get("generation", 0)) < 1:
-        return False
-    return cv_folds < 2 or bool(model.get("beats_probe"))
+    return int(model.get("generation", 0)) >= 1 and bool(model.get("beats_probe"))
+
+
+def fresh_comparison(targets: np.ndarray, model_decided: np.ndarray,
+                     probe_decided: np.ndarray) -> dict[str, Any]:
+    """The model against the probe on texts labelled after the model was trained: how many each
+    got right (the whole set, in a multi-label project) and whether the model is strictly ahead
+    (a tie keeps the probe, which also follows every label)."""
+    def right(decided: np.ndarray) -> int:
+        if np.ndim(targets) == 2:
+            return int(np.all(targets == decided, axis=1).sum())
+        return int((targets == decided).sum())
+
+    model_right, probe_right = right(model_decided), right(probe_decided)
+    return {"labels": int(len(targets)), "model_right": model_right, "probe_right": probe_right,
+            "beats_probe": model_right > probe_right}
 
 
 class Probe:
@@ -226,6 +247,20 @@ class Probe:
         full = np.zeros((len(vectors), len(self.settings.labels)))
         full[:, probe.classes_] = probs
         return full
+
+    def decided_before(self, ids: list[int], targets: np.ndarray, position: int) -> np.ndarray:
+        """The probe's decision for ``ids[position]`` when fitted on the labels given before it
+        (``ids`` in the order first labelled, ``targets`` theirs): what it suggested for that
+        text, give or take labels given while the text was on screen. ``-1`` (never right) when
+        those labels cannot fit a probe yet."""
+        before = [k for k in range(position) if ids[k] in self.cache.row]
+        width = np.shape(targets)[1:]
+        if not learnable(targets[before]):
+            return np.full(width, -1, dtype=targets.dtype)
+        with threadpool_limits(1):
+            probe = fit_probe(self.cache.get(np.asarray([ids[k] for k in before])), targets[before])
+            probs = self.probabilities(probe, self.cache.get(np.asarray([ids[position]])))
+        return decide(probs, self.multi_label)[0]
 
     def cross_validate(self, ids: np.ndarray, targets: np.ndarray, splitter: Any) -> float:
         """Pooled out-of-fold accuracy of the probe on ``ids`` (all embedded) with ``splitter``'s

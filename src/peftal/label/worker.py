@@ -32,7 +32,7 @@ from typing import Any
 
 import numpy as np
 
-from peftal.label.probe import model_suggests
+from peftal.label.probe import FRESH_MIN, fresh_comparison, model_suggests
 from peftal.label.project import LabelSettings, open_project
 from peftal.label.store import LabelStore, utc_now
 
@@ -112,6 +112,8 @@ class Worker:
         self._cv_done_for = -1
         self._last_check = 0.0
         self._probe_point_skipped = -1
+        self._fresh_seen: tuple[int, int] | None = None  # (generation, last_seq) last judged
+        self._probe_said: dict[int, np.ndarray] = {}  # the probe's decision for a text before its label
 
     def parent_alive(self) -> bool:
         return self.parent_pid is None or os.getppid() == self.parent_pid
@@ -156,6 +158,7 @@ class Worker:
         cross-validation of the current model, else a chunk of the embedding. Returns whether
         anything ran."""
         refitted = self.update_probe()
+        judged = self.judge_on_fresh_labels()
         status = self.store.get_meta("model", {})
         generation = int(status.get("generation", 0))
         if self.retrain_due(status):
@@ -170,7 +173,7 @@ class Worker:
         if self.embedder is not None and self.embedder.pending() and not self._embedding_failed:
             self.embed_chunk()
             return True
-        return refitted
+        return refitted or judged
 
     def probe_point(self) -> bool:
         """Score the probe out of fold for the model view's accuracy curve when due
@@ -214,7 +217,7 @@ class Worker:
     def update_probe(self, force: bool = False) -> bool:
         """Refit and publish the probe if labels changed, unless a PEFT model suggests. A failed
         fit is logged and tried again after the next label."""
-        if self.probe is None or model_suggests(self.store.get_meta("model", {}), self.settings.cv_folds):
+        if self.probe is None or model_suggests(self.store.get_meta("model", {})):
             return False
         try:
             return self.probe.update(force)
@@ -233,8 +236,9 @@ class Worker:
     def retrain(self, generation: int) -> None:
         started = time.perf_counter()
         self.store.update_model(activity="training", activity_since=utc_now())
-        publish = model_suggests({**self.store.get_meta("model", {}), "generation": generation},
-                                 self.settings.cv_folds)
+        if not self.probe_usable():
+            self.store.update_model(beats_probe=True)  # no probe to compare with: the model suggests
+        publish = model_suggests({**self.store.get_meta("model", {}), "generation": generation})
         try:
             record, order, suggestions = self.model.retrain(generation, on_step=self._between,
                                                             publish=publish)
@@ -246,7 +250,7 @@ class Worker:
                                                            f"{error}")
             traceback.print_exc()
             return
-        # Kept until cross-validation says whether this model suggests better than the probe.
+        # Kept until the labels given after it say whether it suggests better than the probe.
         self._pending = None if publish else (generation, order, suggestions)
         self.store.update_model(error=None)
         print(f"{utc_now()} generation {generation}: trained on {record['trained_on']} labels in "
@@ -291,7 +295,6 @@ class Worker:
             print(f"{utc_now()} generation {generation}: {result['accuracy_folds']}-fold CV accuracy "
                   f"{result['accuracy']:.3f} on {result['accuracy_on']} labels (linear probe: "
                   f"{result.get('probe_accuracy')})", flush=True)
-            self.hand_over(generation)
 
     def record_evaluation(self, generation: int, result: dict[str, Any], oof: dict[str, list[int]]) -> None:
         """Keep the model's out-of-fold predictions (the model view's scores and confusion matrix)
@@ -308,26 +311,65 @@ class Worker:
     def compare_with_probe(self, generation: int, snapshot: tuple, folds: int,
                            accuracy: float) -> dict[str, Any]:
         """The probe's cross-validated accuracy on the labels and folds the model was just
-        cross-validated on, and whether the model beats it."""
+        cross-validated on (the model view shows both; who suggests is decided on fresh labels,
+        :meth:`judge_on_fresh_labels`)."""
         from peftal.label.probe import cv_splitter, learnable
         from peftal.seeding import stream_seed
 
         ids = np.asarray(snapshot[0], dtype=np.int64)
         targets = self.model.targets(snapshot[1])
-        if self.probe is None or not learnable(targets):
-            return {"beats_probe": True}  # no probe to compare with: the model suggests
+        if not self.probe_usable() or not learnable(targets):
+            return {}
         self.embedder.ensure(ids)
         splitter = cv_splitter(targets, folds, len(self.settings.labels),
                                stream_seed(self.settings.seed, "generation", generation))
         probe = self.probe.cross_validate(ids, targets, splitter)
-        return {"probe_accuracy": round(probe, 4), "beats_probe": accuracy > probe}
+        return {"probe_accuracy": round(probe, 4)}
+
+    def probe_usable(self) -> bool:
+        """Whether the probe can suggest (its embedding has not failed)."""
+        return self.probe is not None and not self._embedding_failed
+
+    def judge_on_fresh_labels(self) -> bool:
+        """Decide who suggests from the labels given since the newest model was trained (at least
+        :data:`~peftal.label.probe.FRESH_MIN` of them, embedded): the model's decisions against
+        the probe's from the labels before each (:func:`~peftal.label.probe.fresh_comparison`);
+        hand over either way. Returns whether it judged."""
+        latest = self.model.latest if self.model is not None else None
+        if latest is None or not self.probe_usable():
+            return False
+        generation, model, trained = latest
+        ids, labels, last_seq = self.store.label_snapshot()
+        if self._fresh_seen == (generation, last_seq):
+            return False
+        self._fresh_seen = (generation, last_seq)
+        known = set(trained.tolist())
+        positions = [k for k, i in enumerate(ids) if i not in known and i in self.probe.cache.row]
+        if len(positions) < FRESH_MIN:
+            return False
+        targets = self.probe.targets(labels)
+        for k in positions:
+            if ids[k] not in self._probe_said:
+                self._probe_said[ids[k]] = self.probe.decided_before(ids, targets, k)
+        fresh = np.asarray([ids[k] for k in positions], dtype=np.int64)
+        result = fresh_comparison(targets[positions], self.model.decisions(model, fresh),
+                                  np.stack([self._probe_said[int(i)] for i in fresh]))
+        status = self.store.get_meta("model", {})
+        if status.get("fresh") != {**result, "generation": generation}:
+            self.store.update_model(fresh={**result, "generation": generation},
+                                    beats_probe=result["beats_probe"])
+            print(f"{utc_now()} generation {generation} on the {result['labels']} labels given since "
+                  f"it was trained: right on {result['model_right']}, the linear probe on "
+                  f"{result['probe_right']}", flush=True)
+        self.hand_over(generation)
+        return True
 
     def hand_over(self, generation: int) -> None:
         """Publish the model's ranking once it beats the probe; give the ranking back to the probe
         when a later model does not."""
         status = self.store.get_meta("model", {})
         suggester = self.store.get_meta("ranking", {}).get("suggester")
-        if model_suggests(status, self.settings.cv_folds):
+        if model_suggests(status):
             if suggester != "model" and self._pending is not None and self._pending[0] == generation:
                 _, order, suggestions = self._pending
                 self.store.publish_ranking(order, suggestions, suggester="model")

@@ -59,9 +59,9 @@ def test_the_worker_retrains_after_query_size_labels_then_cross_validates(make_p
     assert status["accuracy_folds"] == 2 and status["accuracy_on"] == 6
     assert status["accuracy_generation"] == 1 and 0 <= status["accuracy"] <= 1
     assert 0 <= status["probe_accuracy"] <= 1
-    assert status["beats_probe"] == (status["accuracy"] > status["probe_accuracy"])
-    expected = "model" if status["beats_probe"] else "probe"
-    assert store.get_meta("ranking")["suggester"] == expected
+    # Cross-validation informs the model view; only labels given after the model decide who
+    # suggests, and there are none yet.
+    assert "beats_probe" not in status and store.get_meta("ranking")["suggester"] == "probe"
     # Its out-of-fold predictions (the model view's) agree with the accuracy, and the history
     # holds the model's point and the probe's on the same folds.
     cv = store.get_meta("model_cv")
@@ -121,3 +121,52 @@ def test_a_frozen_encoder_method_embeds_the_pool_once_for_all_generations(make_p
     probs = softmax(predict(model, model_.pool.encoded, unlabeled))  # through the encoder
     entropy = -(probs * np.log(probs)).sum(1)
     assert order[:5] == unlabeled[np.argsort(-entropy, kind="stable")][:5].tolist()
+
+
+def test_labels_given_after_a_retrain_decide_whether_the_model_or_the_probe_suggests(make_project, backbone):
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import Normalizer
+
+    from peftal.label.probe import FRESH_MIN, PROBE_C
+    from peftal.label.worker import Worker
+    from peftal.training import predict
+
+    # A retrain every FRESH_MIN + 1 labels, so that FRESH_MIN labels after it are not a retrain.
+    store, settings, _ = make_project(n=40, epochs=1, max_length=16, query_size=FRESH_MIN + 1,
+                                      cv_folds=0)
+    worker = Worker(store, settings, backbone=backbone)
+    worker.run(max_jobs=0)
+    assert worker.step() is True  # the embedding
+    label_some(store, FRESH_MIN + 1)
+    worker.step()  # the probe, then the retrain of generation 1
+    while store.get_meta("model", {}).get("generation") != 1:
+        assert worker.step() is True
+    assert store.get_meta("ranking")["suggester"] == "probe"  # nothing judged yet
+    generation, model, trained = worker.model.latest
+    assert generation == 1 and len(trained) == FRESH_MIN + 1
+    label_some(store, FRESH_MIN - 1, annotator="b")
+    worker.step()
+    assert "fresh" not in store.get_meta("model")  # one label short
+    label_some(store, 1, annotator="b")
+    worker.step()
+    status = store.get_meta("model")
+    fresh = status["fresh"]
+    # The same comparison computed here: the model's argmax, and a probe fitted with
+    # scikit-learn on the labels given before each fresh text.
+    ids, labels, _ = store.label_snapshot()
+    targets = np.array([settings.labels.index(label) for label in labels])
+    vectors = worker.probe.cache.get(np.asarray(ids))
+    positions = [k for k, i in enumerate(ids) if i not in set(trained.tolist())]
+    model_right = int((predict(model, worker.model.pool, np.asarray(ids)[positions]).argmax(1)
+                       == targets[positions]).sum())
+    probe_right = 0
+    for k in positions:
+        if len(set(targets[:k].tolist())) > 1:
+            pipeline = make_pipeline(Normalizer(), LogisticRegression(C=PROBE_C, max_iter=1000))
+            said = pipeline.fit(vectors[:k], targets[:k]).predict(vectors[k:k + 1])[0]
+            probe_right += int(said == targets[k])
+    assert (fresh["generation"], fresh["labels"]) == (1, FRESH_MIN)
+    assert (fresh["model_right"], fresh["probe_right"]) == (model_right, probe_right)
+    assert status["beats_probe"] == (model_right > probe_right)
+    assert store.get_meta("ranking")["suggester"] == ("model" if model_right > probe_right else "probe")

@@ -153,17 +153,30 @@ def test_the_probes_cross_validation_is_sklearns(embedded):
     assert accuracy == pytest.approx(np.mean(predicted == targets))
 
 
-@pytest.mark.parametrize("status, folds, expected", [
-    ({"generation": 0}, 5, False),
-    ({"generation": 1}, 5, False),  # not cross-validated yet
-    ({"generation": 1, "beats_probe": False}, 5, False),
-    ({"generation": 2, "beats_probe": True}, 5, True),
-    ({"generation": 1}, 0, True),  # no cross-validation: nothing to compare, the model suggests
+@pytest.mark.parametrize("status, expected", [
+    ({"generation": 0}, False),
+    ({"generation": 1}, False),  # not judged on fresh labels yet
+    ({"generation": 1, "beats_probe": False}, False),
+    ({"generation": 2, "beats_probe": True}, True),
+    ({"generation": 0, "beats_probe": True}, False),  # no model yet
 ])
-def test_who_suggests(status, folds, expected):
+def test_who_suggests(status, expected):
     from peftal.label.probe import model_suggests
 
-    assert model_suggests(status, folds) is expected
+    assert model_suggests(status) is expected
+
+
+def test_fresh_comparison_counts_right_answers_and_a_tie_keeps_the_probe():
+    from peftal.label.probe import fresh_comparison
+
+    targets = np.array([0, 1, 2, 1])
+    assert fresh_comparison(targets, np.array([0, 1, 2, 0]), np.array([0, 1, 0, 0])) == {
+        "labels": 4, "model_right": 3, "probe_right": 2, "beats_probe": True}
+    assert fresh_comparison(targets, np.array([0, 1, 0, 0]), np.array([0, 1, 2, 2]))["beats_probe"] is False
+    assert fresh_comparison(targets, targets, targets)["beats_probe"] is False  # a tie
+    sets = np.array([[1, 0, 1], [0, 1, 0]])  # multi-label: the whole set must be right
+    result = fresh_comparison(sets, np.array([[1, 0, 1], [0, 1, 1]]), np.array([[1, 0, 0], [0, 1, 0]]))
+    assert (result["model_right"], result["probe_right"], result["beats_probe"]) == (1, 1, False)
 
 
 def test_the_model_takes_over_when_it_beats_the_probe_and_hands_back_when_not(make_project, backbone):

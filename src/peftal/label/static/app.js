@@ -256,6 +256,11 @@ function describeModel(stats) {
     if (model.probe_accuracy !== undefined && model.probe_accuracy !== null) {
       parts.push(`linear probe ${(100 * model.probe_accuracy).toFixed(1)}% on the same labels`);
     }
+    const fresh = model.fresh;
+    if (fresh && fresh.generation === model.generation) {
+      parts.push(`on the ${fresh.labels} labels since: model right ${fresh.model_right}, ` +
+        `probe ${fresh.probe_right}`);
+    }
   } else {
     parts.push(`no model yet: ${model.cold_start === "kmeans" ? "diverse (k-means)" : "random"} order`);
   }
