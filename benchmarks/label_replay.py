@@ -7,6 +7,10 @@ For every served text it records whether the page showed a suggestion and whethe
 it prints the suggestion accuracy (no suggestion counts as wrong) on the ``--window`` texts served
 after 20, 50 and 100 labels, and the number of labels after which suggestions first appeared.
 
+``--seeds 0,1,2`` repeats it with other seeds (the project's cold-start order and every model's
+seed): on 20 texts a window one text moves the accuracy by 0.05, and one run a side is not enough
+to tell two apps apart; the means over seeds are printed last.
+
 ``--baseline-src DIR`` runs the same replay a second time with another peftal source tree on
 ``PYTHONPATH`` (e.g. the app before instant suggestions: ``git worktree add /tmp/before a3aa8f9``
 then ``--baseline-src /tmp/before/src``), so the two apps are compared on the same texts, order
@@ -32,8 +36,14 @@ from _label_app import api_call, wait_until_serving, write_texts
 CHECKPOINTS = (20, 50, 100)
 
 
-def replay(dataset: str, args: argparse.Namespace, src: str | None,
-           port: int) -> tuple[list[tuple[bool, bool]], list[str | None]]:
+def mean(values) -> float | None:
+    """The mean of the values that are not ``None`` (``None`` if none are)."""
+    known = [value for value in values if value is not None]
+    return sum(known) / len(known) if known else None
+
+
+def replay(dataset: str, args: argparse.Namespace, src: str | None, port: int,
+           seed: int) -> tuple[list[tuple[bool, bool]], list[str | None]]:
     """``(had a suggestion, it was right)`` for each text served, in order, and who suggested
     (``ranking.suggester`` of ``/api/stats``: ``probe``, ``model`` or none) at each checkpoint."""
     with tempfile.TemporaryDirectory() as tmp:
@@ -45,7 +55,7 @@ def replay(dataset: str, args: argparse.Namespace, src: str | None,
         server = subprocess.Popen(
             [sys.executable, "-m", "peftal", "label", "start", str(Path(tmp) / "project"), "--data",
              str(Path(tmp) / "texts.csv"), "--labels", ",".join(labels), "--port", str(port),
-             "--seed", str(args.seed)],
+             "--seed", str(seed)],
             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env)
         base = f"http://127.0.0.1:{port}"
         try:
@@ -85,26 +95,37 @@ def main() -> int:
     parser.add_argument("--texts", type=int, default=1000, help="texts of each dataset's training split")
     parser.add_argument("--pace", type=float, default=2.0, help="seconds between labels")
     parser.add_argument("--window", type=int, default=20, help="texts after each checkpoint scored")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seeds", default="0", help="comma-separated seeds, one replay each")
     parser.add_argument("--baseline-src", default=None, help="another peftal source tree to compare")
     parser.add_argument("--port", type=int, default=8793)
     args = parser.parse_args()
     sides = [("this app", None)] + ([("baseline", args.baseline_src)] if args.baseline_src else [])
     rows = []
     for dataset in args.datasets.split(","):
-        for side, src in sides:
-            started = time.perf_counter()
-            served, suggesters = replay(dataset, args, src, args.port)
-            row = {"dataset": dataset, "side": side, **summary(served, suggesters, args.window),
-                   "seconds": round(time.perf_counter() - started, 1)}
-            print(json.dumps(row), flush=True)
-            rows.append(row)
-    header = ["dataset", "side", "first_suggestion_after", *(f"accuracy_at_{n}" for n in CHECKPOINTS),
+        for seed in [int(value) for value in args.seeds.split(",")]:
+            for side, src in sides:
+                started = time.perf_counter()
+                served, suggesters = replay(dataset, args, src, args.port, seed)
+                row = {"dataset": dataset, "side": side, "seed": seed,
+                       **summary(served, suggesters, args.window),
+                       "seconds": round(time.perf_counter() - started, 1)}
+                print(json.dumps(row), flush=True)
+                rows.append(row)
+    accuracies = [f"accuracy_at_{n}" for n in CHECKPOINTS]
+    header = ["dataset", "side", "seed", "first_suggestion_after", *accuracies,
               *(f"suggester_at_{n}" for n in CHECKPOINTS)]
     print("\n" + " | ".join(header))
     for row in rows:
         print(" | ".join("—" if row.get(key) is None else f"{row[key]:.2f}" if isinstance(row[key], float)
                          else str(row[key]) for key in header))
+    print("\nmeans over seeds\n" + " | ".join(["dataset", "side", "runs", "first_suggestion_after",
+                                                *accuracies]))
+    for dataset in args.datasets.split(","):
+        for side, _ in sides:
+            runs = [row for row in rows if (row["dataset"], row["side"]) == (dataset, side)]
+            means = [mean(row[key] for row in runs) for key in ["first_suggestion_after", *accuracies]]
+            print(" | ".join([dataset, side, str(len(runs)),
+                              *("—" if m is None else f"{m:.2f}" for m in means)]))
     return 0
 
 

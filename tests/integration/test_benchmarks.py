@@ -215,8 +215,9 @@ def test_label_scale_benchmark(tmp_path):
 def test_label_replay_benchmark(tmp_path):
     """Gold labels replayed through the real app: one JSON line per side with every checkpoint."""
     result = run_bench("label_replay.py", "--datasets", "trec", "--texts", "200", "--pace", "0.02",
-                       "--window", "5", "--port", "8794", env={"TMPDIR": str(tmp_path)})
+                       "--window", "5", "--port", "8794", "--seeds", "0,1", env={"TMPDIR": str(tmp_path)})
     rows = [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
-    assert [row["side"] for row in rows] == ["this app"]
+    assert [(row["side"], row["seed"]) for row in rows] == [("this app", 0), ("this app", 1)]
+    assert "means over seeds" in result.stdout and "trec | this app | 2 |" in result.stdout
     assert set(rows[0]) >= {"first_suggestion_after", "accuracy_at_20", "accuracy_at_50", "accuracy_at_100"}
     assert all(0.0 <= rows[0][f"accuracy_at_{n}"] <= 1.0 for n in (20, 50, 100))
