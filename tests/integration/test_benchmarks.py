@@ -221,3 +221,21 @@ def test_label_replay_benchmark(tmp_path):
     assert "means over seeds" in result.stdout and "trec | this app | 2 |" in result.stdout
     assert set(rows[0]) >= {"first_suggestion_after", "accuracy_at_20", "accuracy_at_50", "accuracy_at_100"}
     assert all(0.0 <= rows[0][f"accuracy_at_{n}"] <= 1.0 for n in (20, 50, 100))
+
+
+@pytest.mark.slow
+def test_int8_scoring_comparison(tmp_path, data_dir):
+    """A tiny study run both ways, then the script that pairs its cells."""
+    spec = tmp_path / "int8.yaml"
+    spec.write_text("name: int8-tiny\nkind: active_learning\ndatasets: [trec]\nmethods: [lora]\n"
+                    "strategies: [entropy]\nseeds: [0]\nwarm_start: 10\nquery_size: 10\nbudget: 30\n"
+                    "epochs: 1\npool_subsample: 60\nmax_length: 16\n"
+                    "grids:\n  - {scoring_precision: fp32}\n  - {scoring_precision: int8}\n")
+    out = tmp_path / "study"
+    run_cli("study", "run", str(spec), "--out", str(out), "--threads", "1", "--no-progress")
+    result = run_bench("int8_scoring.py", str(out))
+    (row,) = [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
+    assert (row["dataset"], row["seed"]) == ("trec", 0)
+    assert 0 <= row["overlap_first_query"] <= 1 and 0 <= row["overlap_all_queries"] <= 1
+    assert row["query_s_fp32"] > 0 and row["query_s_int8"] > 0
+    assert "1 pairs; int8 - fp32 on average: AUC" in result.stdout
