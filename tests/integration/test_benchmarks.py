@@ -239,3 +239,13 @@ def test_int8_scoring_comparison(tmp_path, data_dir):
     assert 0 <= row["overlap_first_query"] <= 1 and 0 <= row["overlap_all_queries"] <= 1
     assert row["query_s_fp32"] > 0 and row["query_s_int8"] > 0
     assert "1 pairs; int8 - fp32 on average: AUC" in result.stdout
+
+
+@pytest.mark.slow
+def test_int8_kernel_benchmark():
+    records = bench("bench_int8_scoring.py", "--limit", "60")
+    sides = [r for r in records if not r.get("summary")]
+    assert [r["side"] for r in sides][:2] == ["pytorch fp32", "pytorch dynamic int8, per-tensor"]
+    assert len(sides) == 6 and all(0 <= r["argmax_agreement"] <= 1 and r["score_s"] > 0 for r in sides)
+    (summary,) = [r for r in records if r.get("summary")]
+    assert 0 < summary["weight_products_share_fp32"] <= 1 and summary["int8_products_speedup"] > 0
