@@ -25,6 +25,8 @@ overlap          9        the labelling app's order of texts given to several an
                           (``--overlap``: the first fraction of this order)
 review           10       the folds of the labelling app's review: the probe's out-of-fold
                           probabilities of the labels given
+serve            11       per label row ``s``: the labelling app's random groups of
+                          ``--candidates`` texts (the probe's order published after label ``s``)
 cka_probe        0xC4A    the test examples of the CKA probe
 stop_set         0x5709   the stop set of the stopping criteria
 ===============  =======  ==================================================================
@@ -44,7 +46,7 @@ from contextlib import contextmanager
 import numpy as np
 
 STREAMS: dict[str, int] = {"eval_sample": 1, "batches": 2, "round": 3, "dropout": 4, "generation": 6,
-                           "fold": 7, "threshold_fold": 8, "overlap": 9, "review": 10, "cka_probe": 0xC4A,
+                           "fold": 7, "threshold_fold": 8, "overlap": 9, "review": 10, "serve": 11, "cka_probe": 0xC4A,
                            "stop_set": 0x5709}
 """Stream name -> its key in the seed sequence (the table above). Keys are fixed: changing one
 changes every number drawn from that stream."""

@@ -14,7 +14,7 @@ from peftal.cli.options import positive_float, positive_int
 # The recipe options (lr, head_lr, min_steps) are the shared block every training command has.
 # The shared option blocks (text columns, training, recipe) are generated and read as blocks.
 _SETTINGS = ("method", "strategy", "query_size", "budget", "cold_start",
-             "cv_folds", "pool_subsample", "lease_seconds", "overlap", "multi_label")
+             "cv_folds", "pool_subsample", "candidates", "lease_seconds", "overlap", "multi_label")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -92,6 +92,9 @@ def _register_start(commands: argparse._SubParsersAction) -> None:
     start.add_argument("--pool-subsample", type=positive_int,
                        help=f"score only this many random unlabelled texts per retrain (default: all "
                             f"of a pool up to {LARGE_POOL:,} texts, {LARGE_POOL:,} random ones beyond)")
+    start.add_argument("--candidates", type=int, metavar="K",
+                       help=f"each text handed out is the strategy's pick among K texts drawn at "
+                            f"random; 0 = among the whole pool, 1 = random order (default: {d.candidates})")
     start.add_argument("--lease-seconds", type=positive_float,
                        help=f"how long a text shown to one annotator is kept from the others "
                             f"(default: {d.lease_seconds:g})")

@@ -26,7 +26,7 @@ from peftal.al.strategies import ScoringStrategy, parse_strategy
 from peftal.al.strategies.subsampling import subsample_pool
 from peftal.data.encoding import Encoded, LazyEncoded
 from peftal.label.label_sets import multi_hot
-from peftal.label.probe import decide, exact, f1_macro, suggest
+from peftal.label.probe import decide, exact, f1_macro, serving_order, suggest
 from peftal.label.project import LabelSettings
 from peftal.label.store import LabelStore, utc_now
 from peftal.models.backbone import load_backbone
@@ -181,8 +181,11 @@ class LabelModel:
             n = len(unlabeled)  # a full order costs no more than the top batch
         else:
             n = min(len(unlabeled), _BATCHES_RANKED * self.settings.query_size)
-        picked, _ = query_pool(self.strategy, clf, unlabeled, labeled, self._labels_of(labeled), n, rng)
+        picked, scores = query_pool(self.strategy, clf, unlabeled, labeled, self._labels_of(labeled), n, rng)
         queried = [int(i) for i in picked]
+        if isinstance(self.strategy, ScoringStrategy) and scores is not None and len(scores) == len(queried):
+            # handed out as the probe's order is: the best of --candidates random texts each time
+            queried = [queried[k] for k in serving_order(np.asarray(scores), self.settings.candidates, rng)]
         probs = clf.predict_proba(unlabeled)  # (len(unlabeled), classes)
         return queried, suggest(unlabeled, probs, self.settings.labels, self.task == "multilabel")
 

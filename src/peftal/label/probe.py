@@ -28,6 +28,7 @@ from peftal.al.strategies.uncertainty import entropy
 from peftal.label import label_sets
 from peftal.label.label_sets import multi_hot
 from peftal.label.store import utc_now
+from peftal.seeding import stream_rng
 
 # L2-normalised vectors (the scale of pooled vectors differs between encoders) and a weak
 # penalty: on MiniLM's embeddings of 2,000 TREC questions, mean of 5 random draws, the accuracy on
@@ -40,6 +41,29 @@ PROBE_C = 100.0
 # wanted ones); ranking a million embedded texts is quick, writing them all after every label is not.
 PUBLISHED = 10_000
 SLICE = 65_536  # embeddings scored at a time
+
+
+def serving_order(scores: np.ndarray, candidates: int, rng: np.random.Generator) -> np.ndarray:
+    """Positions of ``scores`` in the order their texts are handed out, so that each text handed
+    out is the highest-scoring of ``candidates`` texts drawn at random (``--candidates``; 0: the
+    plain order by score, 1: a random order).
+
+    The texts are dealt at random into groups of ``candidates``; every group's best comes first
+    (groups in their random order), then every group's second best, and so on. Refitted after
+    every label with a fresh draw, the probe then serves the best of a new random handful each
+    time. Why not always the most uncertain text: a probe on a few dozen labels is most uncertain
+    about odd texts, so their suggestions are mostly wrong and the labelled set drifts from the
+    pool; the best of a few random texts is still an uncertain one, and a typical one
+    (docs/labelling.md, "Which texts are served").
+    """
+    n = len(scores)
+    if candidates == 0 or n == 0:
+        return np.argsort(-scores, kind="stable")
+    group = np.empty(n, dtype=np.int64)
+    group[rng.permutation(n)] = np.arange(n) // candidates
+    by_group = np.lexsort((-scores, group))  # each group's members, best first
+    rank = np.arange(n) - group[by_group] * candidates  # place within its group
+    return by_group[np.lexsort((group[by_group], rank))]
 
 
 def br_entropy(probs: np.ndarray) -> np.ndarray:
@@ -227,8 +251,8 @@ class Probe:
             order: list[int] = []
             chosen = np.arange(min(len(rows), PUBLISHED))
         else:
-            scores = self.score(full)
-            chosen = np.argsort(-scores, kind="stable")[:PUBLISHED]
+            rng = stream_rng(self.settings.seed, "serve", last_seq)
+            chosen = serving_order(self.score(full), self.settings.candidates, rng)[:PUBLISHED]
             order = self.cache.ids[rows[chosen]].tolist()
         suggestions = suggest(self.cache.ids[rows[chosen]], full[chosen], self.settings.labels,
                               self.multi_label)

@@ -109,6 +109,20 @@ def test_start_refuses_an_overlap_outside_0_to_1(tmp_path, capsys, data, value, 
     assert not (tmp_path / "p").exists()
 
 
+def test_start_refuses_negative_candidates_and_stores_the_number(tmp_path, capsys, data):
+    err = fails(capsys, "label", "start", str(tmp_path / "p"), "--data", str(data), "--labels", "a,b",
+                "--candidates", "-1", "--port", "0")
+    assert err.startswith("peftal: error:") and "--candidates must be an integer >= 0, got -1" in err
+    assert len(err.splitlines()) == 1 and not (tmp_path / "p").exists()
+    from peftal.label import LabelSettings, create, resume
+
+    create(tmp_path / "q", data, LabelSettings(labels=("a", "b"), data=str(data.resolve()))).close()
+    store, settings = resume(tmp_path / "q", {"candidates": 5})
+    assert settings.candidates == 5 and store.get_meta("settings")["candidates"] == 5
+    store.close()
+    assert resume(tmp_path / "q", {})[1].candidates == 5  # stored
+
+
 def test_start_refuses_an_overlap_that_is_not_a_number(tmp_path, capsys, data):
     with pytest.raises(SystemExit) as stopped:
         main(["label", "start", str(tmp_path / "p"), "--data", str(data), "--labels", "a,b",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -17,7 +19,9 @@ def test_rank_is_the_strategys_order_over_unlabelled_global_ids(make_project, ba
     from peftal.label.model import LabelModel
     from peftal.training import predict, softmax
 
-    store, settings, _ = make_project(n=30, epochs=1, max_length=16, strategy="entropy")
+    from peftal.label.probe import serving_order
+
+    store, settings, _ = make_project(n=30, epochs=1, max_length=16, strategy="entropy", candidates=0)
     label_some(store, 6)
     model_ = LabelModel(store, settings, backbone)
     ids, labels, _ = store.label_snapshot()
@@ -27,7 +31,14 @@ def test_rank_is_the_strategys_order_over_unlabelled_global_ids(make_project, ba
     unlabeled = np.setdiff1d(np.arange(30), ids)
     probs = softmax(predict(model, model_.pool, unlabeled))  # (24, 3)
     entropy = -(probs * np.log(probs)).sum(1)
-    assert order == unlabeled[np.argsort(-entropy, kind="stable")].tolist()
+    by_entropy = unlabeled[np.argsort(-entropy, kind="stable")]
+    assert order == by_entropy.tolist()
+    # With --candidates 4 the same scores are handed out in serving_order's order.
+    model_.settings = dataclasses.replace(settings, candidates=4)
+    order4, _ = model_.rank(model, np.asarray(ids), np.random.default_rng(0))
+    ranked = np.argsort(-entropy, kind="stable")
+    expected = by_entropy[serving_order(entropy[ranked], 4, np.random.default_rng(0))]
+    assert order4 == expected.tolist() and order4 != order
     assert set(suggestions) == set(unlabeled.tolist())
     top = int(unlabeled[0])
     assert suggestions[top] == (settings.labels[int(probs[0].argmax())], round(float(probs[0].max()), 4))
@@ -106,7 +117,8 @@ def test_a_frozen_encoder_method_embeds_the_pool_once_for_all_generations(make_p
     from peftal.training import predict, softmax
     from peftal.training.features import PooledFeatures
 
-    store, settings, _ = make_project(n=30, max_length=16, method="head", strategy="entropy")
+    store, settings, _ = make_project(n=30, max_length=16, method="head", strategy="entropy",
+                                      candidates=0)
     label_some(store, 6)
     model_ = LabelModel(store, settings, backbone)
     assert isinstance(model_.pool, PooledFeatures)

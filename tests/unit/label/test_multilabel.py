@@ -86,7 +86,7 @@ def test_the_probe_fits_one_regression_per_label_and_suggests_the_labels_at_half
     from peftal.label.probe import PROBE_C, Probe
 
     store, settings, folder = make_project(n=30, max_length=16, multi_label=True,
-                                           strategy="br_entropy_max")
+                                           strategy="br_entropy_max", candidates=0)
     embedder = PoolEmbedder(store, settings, *backbone, folder)
     embedder.embed_chunk()
     probe = Probe(store, settings, embedder.cache)

@@ -80,7 +80,7 @@ def test_the_probe_publishes_the_entropy_order_and_its_suggestions(embedded, bac
 
     from peftal.label.probe import PROBE_C, Probe
 
-    store, settings, _, embedder = embedded(n=30)
+    store, settings, _, embedder = embedded(n=30, candidates=0)  # the plain entropy order
     embedder.embed_chunk()
     probe = Probe(store, settings, embedder.cache)
     label_some(store, 1)
@@ -219,3 +219,47 @@ def test_a_due_retrain_runs_between_chunks_and_a_gone_parent_stops_the_embedding
     with pytest.raises(ParentGone):
         worker.step()  # noticed between two forward passes of the chunk
     assert worker.embedder.cache.count == 8  # that chunk was never committed
+
+
+def test_serving_order_hands_out_the_best_of_each_random_group_first():
+    from peftal.label.probe import serving_order
+
+    scores = np.random.default_rng(5).random(23)
+    assert serving_order(scores, 0, np.random.default_rng(0)).tolist() == np.argsort(-scores).tolist()
+    order = serving_order(scores, 4, np.random.default_rng(1))
+    assert sorted(order.tolist()) == list(range(23))  # every text, once
+    # The same draw, done by hand: groups of 4 in a random order, each group's best first.
+    permutation = np.random.default_rng(1).permutation(23)
+    groups = [permutation[k:k + 4] for k in range(0, 23, 4)]
+    by_score = [sorted(group, key=lambda i: -scores[i]) for group in groups]
+    expected = [group[rank] for rank in range(4) for group in by_score if rank < len(group)]
+    assert order.tolist() == expected
+    assert order[0] == max(groups[0], key=lambda i: scores[i])
+    # One candidate: a random order; as many as texts: the plain order.
+    assert serving_order(scores, 1, np.random.default_rng(1)).tolist() == permutation.tolist()
+    assert serving_order(scores, 23, np.random.default_rng(2)).tolist() == np.argsort(-scores).tolist()
+
+
+
+def test_the_probe_hands_out_the_best_of_random_groups_with_candidates(embedded):
+    from peftal.label.probe import Probe, entropy, serving_order
+    from peftal.seeding import stream_rng
+
+    store, settings, _, embedder = embedded(n=30, candidates=3)
+    embedder.embed_chunk()
+    probe = Probe(store, settings, embedder.cache)
+    label_some(store, 6)
+    assert probe.update() is True
+    ids, targets, every_id, last_seq = probe.labelled()
+    fitted = fit_probe_like(probe, ids, targets)
+    rows = np.flatnonzero(~np.isin(embedder.cache.ids, every_id))
+    scores = entropy(probe.probabilities(fitted, embedder.cache.vectors[rows]))
+    order = serving_order(scores, 3, stream_rng(settings.seed, "serve", last_seq))
+    served = [store.next_for(f"a{k}", lease_seconds=60, budget=None)["id"] for k in range(5)]
+    assert served == embedder.cache.ids[rows[order]][:5].tolist()
+
+
+def fit_probe_like(probe, ids, targets):
+    from peftal.label.probe import fit_probe
+
+    return fit_probe(probe.cache.get(ids), targets)
