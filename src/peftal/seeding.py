@@ -46,8 +46,8 @@ from contextlib import contextmanager
 import numpy as np
 
 STREAMS: dict[str, int] = {"eval_sample": 1, "batches": 2, "round": 3, "dropout": 4, "generation": 6,
-                           "fold": 7, "threshold_fold": 8, "overlap": 9, "review": 10, "serve": 11, "cka_probe": 0xC4A,
-                           "stop_set": 0x5709}
+                           "fold": 7, "threshold_fold": 8, "overlap": 9, "review": 10, "serve": 11,
+                           "cka_probe": 0xC4A, "stop_set": 0x5709}
 """Stream name -> its key in the seed sequence (the table above). Keys are fixed: changing one
 changes every number drawn from that stream."""
 

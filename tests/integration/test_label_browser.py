@@ -569,3 +569,39 @@ def test_a_multi_label_project_with_check_boxes_and_the_same_keys(tmp_path, data
     predicted = [json.loads(line) for line in (tmp_path / "predicted.jsonl").read_text().splitlines()]
     assert len(predicted) == len(gold)
     assert all(isinstance(row["labels"], list) and set(row["labels"]) <= set(EMOTIONS) for row in predicted)
+
+
+def test_a_name_entered_while_the_project_still_loads_starts_labelling(tmp_path, data_dir):
+    """A slow server: /api/project is held back while the name is typed and entered (the page must
+    neither lose it nor reload), and the first text shows once the project has loaded."""
+    chromium = find_chromium()
+    if chromium is None:
+        pytest.skip("no Chromium found (run .ci/install-browser.sh, or set PEFTAL_CHROMIUM)")
+    from playwright.sync_api import sync_playwright
+
+    trec_csv(data_dir, tmp_path / "questions.csv", 20)
+    server = Server(tmp_path / "project", "--data", str(tmp_path / "questions.csv"), "--labels",
+                    ",".join(TREC_LABELS), "--no-trainer")
+    loads: list[str] = []
+    held: list = []
+    try:
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+            page = browser.new_page()
+            page.set_default_timeout(30_000)
+            page.on("load", lambda _: loads.append(page.url))
+            page.route("**/api/project", lambda route: held.append(route))  # answered when continued below
+            page.goto(server.url + "/", wait_until="domcontentloaded")
+            while not held:
+                page.wait_for_timeout(50)
+            page.fill("#annotator", "Alice")
+            page.press("#annotator", "Enter")  # before /api/project has answered
+            page.wait_for_timeout(500)
+            held[0].continue_()
+            example_id, text = shown(page)
+            assert len(loads) == 1 and page.url == server.url + "/"  # not reloaded
+            assert "Labelling as Alice" in page.inner_text("body")
+            browser.close()
+    finally:
+        assert server.stop() == 0
+    assert text and example_id >= 0

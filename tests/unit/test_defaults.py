@@ -40,7 +40,8 @@ def test_the_label_app_stores_the_default_for_its_data(tmp_path):
         # as the parser leaves it: the shared option blocks' options only when given
         args = argparse.Namespace(project=tmp_path / name, data=data, labels="a,b", method=None,
                                   strategy=None, query_size=None, budget=None, cold_start=None,
-                                  cv_folds=None, pool_subsample=None, lease_seconds=None, overlap=None,
+                                  cv_folds=None, pool_subsample=None, candidates=None, lease_seconds=None,
+                                      overlap=None,
                                   multi_label=None, **({"text_pair_column": pair} if pair else {}))
         _, settings, created = open_or_create(args)
         methods.append((created, settings.method))

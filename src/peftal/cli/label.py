@@ -172,7 +172,7 @@ def start_main(args: argparse.Namespace) -> int:
     from peftal.label.guidelines import read as read_guidelines
     from peftal.label.guidelines import save as save_guidelines
     from peftal.label.server import LOOPBACK_HOSTS, create_app
-    from peftal.label.worker import TrainerProcess
+    from peftal.label.trainer_process import TrainerProcess
 
     check_can_serve(args.host, args.port)  # before the project folder is created
     loopback = args.host in LOOPBACK_HOSTS or args.host.startswith("127.")

@@ -17,9 +17,8 @@ def label_some(store, n, annotator="ann"):
 
 def test_rank_is_the_strategys_order_over_unlabelled_global_ids(make_project, backbone):
     from peftal.label.model import LabelModel
-    from peftal.training import predict, softmax
-
     from peftal.label.probe import serving_order
+    from peftal.training import predict, softmax
 
     store, settings, _ = make_project(n=30, epochs=1, max_length=16, strategy="entropy", candidates=0)
     label_some(store, 6)

@@ -441,10 +441,6 @@ async function init() {
   $("undo").addEventListener("click", undo);
   $("skip").addEventListener("click", skip);
   document.addEventListener("keydown", onKey);
-  $("who").addEventListener("submit", (event) => {
-    event.preventDefault();
-    if ($("annotator").value.trim()) begin($("annotator").value);
-  });
   await refreshStats();
   setInterval(refreshStats, 1000);  // a new suggestion for the text on screen shows within a second
   const saved = localStorage.getItem("peftal.annotator");
@@ -452,4 +448,12 @@ async function init() {
   else { setState("name"); say("Type your name to start."); $("annotator").focus(); }
 }
 
-init();
+// Attached before anything is awaited: a name typed and entered while the project is still loading
+// (a slow server) must start labelling once it has loaded, not submit the form and reload the page.
+let loaded = null;
+$("who").addEventListener("submit", (event) => {
+  event.preventDefault();
+  const name = $("annotator").value.trim();
+  if (name) loaded.then(() => begin(name));
+});
+loaded = init();
