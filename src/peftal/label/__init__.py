@@ -15,9 +15,11 @@ a PEFT model retrains in a background process after every ``query_size`` new lab
 - :mod:`peftal.label.access`: the access token asked of every request off loopback.
 - :mod:`peftal.label.review`: the reviewer's view: disagreements, the labels the probe contradicts
   (out-of-fold), resolving a text's final label.
-- :mod:`peftal.label.worker`: the background process: embedding, probe, retrains.
+- :mod:`peftal.label.worker`: the background process: embedding, probe, retrains, who suggests;
+  :mod:`peftal.label.trainer_process` starts and stops it for the server.
 - :mod:`peftal.label.embeddings`: the frozen encoder's embeddings of the pool, cached, resumable.
-- :mod:`peftal.label.probe`: the linear probe refitted after every label; who suggests.
+- :mod:`peftal.label.probe`: the linear probe refitted after every label; who suggests; the order
+  texts are served in (``--candidates``).
 - :mod:`peftal.label.model`: retrain, rank the pool, cross-validated accuracy, k-means cold start.
 - :mod:`peftal.label.final`: ``peftal label train``, the final model as a run folder.
 """
