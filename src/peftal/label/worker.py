@@ -296,9 +296,10 @@ class Worker:
         if latest is None or not self.probe_usable():
             return False
         generation, model, trained = latest
-        ids, labels, last_seq = self.store.label_snapshot()
-        if self._fresh_seen == (generation, last_seq):
+        seen = self._fresh_seen  # no new label: one indexed count per poll, not a read of them all
+        if seen is not None and seen[0] == generation and not self.store.new_labels_since(seen[1]):
             return False
+        ids, labels, last_seq = self.store.label_snapshot()
         self._fresh_seen = (generation, last_seq)
         known = set(trained.tolist())
         positions = [k for k, i in enumerate(ids) if i not in known and i in self.probe.cache.row]
