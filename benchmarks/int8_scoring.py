@@ -19,6 +19,7 @@ import json
 from collections import defaultdict
 
 import numpy as np
+from scipy import stats
 
 from peftal.analysis.study_records import load_records
 
@@ -31,6 +32,12 @@ def queried_by_round(store, run_id: str) -> dict[int, set[int]]:
     for round_index, example_id, _ in store.queries(run_id):
         rounds[round_index].add(int(example_id))
     return dict(rounds)
+
+
+def mean_interval(values: list[float]) -> str:
+    """``[low, high]`` of a 95 % t interval of the mean of ``values`` (at least two)."""
+    low, high = stats.t.interval(0.95, len(values) - 1, loc=np.mean(values), scale=stats.sem(values))
+    return f"[{low:+.2f}, {high:+.2f}]"
 
 
 def main() -> int:
@@ -75,14 +82,20 @@ def main() -> int:
                           *("—" if row[k] is None else f"{row[k]:.2f}"
                             for k in ("overlap_first_query", "overlap_all_queries")),
                           "yes" if row["converged"] else "NO"]))
-    auc_gap = 100 * np.mean([row["auc_int8"] - row["auc_fp32"] for row in pairs])
-    final_gap = 100 * np.mean([row["final_int8"] - row["final_fp32"] for row in pairs])
+    auc_diffs = [100 * (row["auc_int8"] - row["auc_fp32"]) for row in pairs]
+    final_diffs = [100 * (row["final_int8"] - row["final_fp32"]) for row in pairs]
+    auc_gap, final_gap = float(np.mean(auc_diffs)), float(np.mean(final_diffs))
     unconverged = sum(not row["converged"] for row in pairs)
     met = "met" if max(abs(auc_gap), abs(final_gap)) <= GOAL_POINTS else "not met"
     trained = (f"{unconverged} pair(s) with a cell that did not converge" if unconverged
                else "every cell converged")
     print(f"\n{len(pairs)} pairs; int8 - fp32 on average: AUC {auc_gap:+.2f} points, final "
           f"{final_gap:+.2f} points (goal: within {GOAL_POINTS:g}: {met}); {trained}")
+    if len(pairs) > 1:
+        # the pairs' spread says how far a mean difference of this many pairs moves by chance: once
+        # a query differs, the two cells label different texts and drift apart like two seeds
+        print("95 % interval of the mean difference (t over pairs): AUC "
+              f"{mean_interval(auc_diffs)}, final {mean_interval(final_diffs)} points")
     if pairs:
         total_fp32 = sum(row["query_s_fp32"] for row in pairs)
         total_int8 = sum(row["query_s_int8"] for row in pairs)

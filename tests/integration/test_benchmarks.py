@@ -14,7 +14,9 @@ import re
 import subprocess
 import sys
 
+import numpy as np
 import pytest
+import scipy.stats
 
 from tests.conftest import REPO, run_cli
 
@@ -228,17 +230,22 @@ def test_int8_scoring_comparison(tmp_path, data_dir):
     """A tiny study run both ways, then the script that pairs its cells."""
     spec = tmp_path / "int8.yaml"
     spec.write_text("name: int8-tiny\nkind: active_learning\ndatasets: [trec]\nmethods: [lora]\n"
-                    "strategies: [entropy]\nseeds: [0]\nwarm_start: 10\nquery_size: 10\nbudget: 30\n"
+                    "strategies: [entropy]\nseeds: [0, 1]\nwarm_start: 10\nquery_size: 10\nbudget: 30\n"
                     "epochs: 1\npool_subsample: 60\nmax_length: 16\n"
                     "grids:\n  - {scoring_precision: fp32}\n  - {scoring_precision: int8}\n")
     out = tmp_path / "study"
     run_cli("study", "run", str(spec), "--out", str(out), "--threads", "1", "--no-progress")
     result = run_bench("int8_scoring.py", str(out))
-    (row,) = [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
-    assert (row["dataset"], row["seed"]) == ("trec", 0)
-    assert 0 <= row["overlap_first_query"] <= 1 and 0 <= row["overlap_all_queries"] <= 1
-    assert row["query_s_fp32"] > 0 and row["query_s_int8"] > 0
-    assert "1 pairs; int8 - fp32 on average: AUC" in result.stdout
+    rows = [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
+    assert [(row["dataset"], row["seed"]) for row in rows] == [("trec", 0), ("trec", 1)]
+    for row in rows:
+        assert 0 <= row["overlap_first_query"] <= 1 and 0 <= row["overlap_all_queries"] <= 1
+        assert row["query_s_fp32"] > 0 and row["query_s_int8"] > 0
+    assert "2 pairs; int8 - fp32 on average: AUC" in result.stdout
+    # the interval is the t interval of the pairs' final-metric differences, recomputed here
+    diffs = [100 * (row["final_int8"] - row["final_fp32"]) for row in rows]
+    low, high = scipy.stats.t.interval(0.95, 1, loc=np.mean(diffs), scale=scipy.stats.sem(diffs))
+    assert f"final [{low:+.2f}, {high:+.2f}] points" in result.stdout
 
 
 @pytest.mark.slow
