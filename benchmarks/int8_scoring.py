@@ -96,11 +96,10 @@ def main() -> int:
         # a query differs, the two cells label different texts and drift apart like two seeds
         print("95 % interval of the mean difference (t over pairs): AUC "
               f"{mean_interval(auc_diffs)}, final {mean_interval(final_diffs)} points")
-    if pairs:
-        total_fp32 = sum(row["query_s_fp32"] for row in pairs)
-        total_int8 = sum(row["query_s_int8"] for row in pairs)
-        print(f"query phase, all pairs: fp32 {total_fp32:.1f} s, int8 {total_int8:.1f} s "
-              f"({total_fp32 / total_int8:.2f}x; cells ran one after another, not side by side)")
+    total_fp32 = sum(row["query_s_fp32"] for row in pairs)
+    total_int8 = sum(row["query_s_int8"] for row in pairs)
+    print(f"query phase, all pairs: fp32 {total_fp32:.1f} s, int8 {total_int8:.1f} s "
+          f"({total_fp32 / total_int8:.2f}x; cells ran one after another, not side by side)")
     records.close()
     return 0
 

@@ -41,8 +41,8 @@ def test_the_label_app_stores_the_default_for_its_data(tmp_path):
         args = argparse.Namespace(project=tmp_path / name, data=data, labels="a,b", method=None,
                                   strategy=None, query_size=None, budget=None, cold_start=None,
                                   cv_folds=None, pool_subsample=None, candidates=None, lease_seconds=None,
-                                      overlap=None,
-                                  multi_label=None, **({"text_pair_column": pair} if pair else {}))
+                                  overlap=None, multi_label=None,
+                                  **({"text_pair_column": pair} if pair else {}))
         _, settings, created = open_or_create(args)
         methods.append((created, settings.method))
     assert methods == [(True, "ia3"), (True, "lora")]

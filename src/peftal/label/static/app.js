@@ -448,12 +448,12 @@ async function init() {
   else { setState("name"); say("Type your name to start."); $("annotator").focus(); }
 }
 
-// Attached before anything is awaited: a name typed and entered while the project is still loading
-// (a slow server) must start labelling once it has loaded, not submit the form and reload the page.
-let loaded = null;
+// The name form's handler is attached in the script's own task, before any answer init() awaits can
+// arrive: a name entered while the project is still loading (a slow server) starts labelling once it
+// has loaded instead of submitting the form and reloading the page.
+const loaded = init();
 $("who").addEventListener("submit", (event) => {
   event.preventDefault();
   const name = $("annotator").value.trim();
   if (name) loaded.then(() => begin(name));
 });
-loaded = init();
