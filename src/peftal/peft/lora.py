@@ -12,6 +12,7 @@ from torch import nn
 
 from peftal.peft import arch, backend
 from peftal.peft.base import LibraryMethod, register_method
+from peftal.peft.recipes import Recipe
 
 
 def check_matrices(attn_matrices: tuple[str, ...]) -> None:
@@ -62,6 +63,9 @@ class Lora(LibraryMethod):
     Config = LoraConfig
     lr = 1e-3
     head_lr = 1e-3
+    # Extractive QA: a 1,000-step floor (SQuAD's training articles, 2,000 questions, seed 0:
+    # validation F1 52.0 after 1,016 steps; docs/methods.md, "QA recipes").
+    recipes = {"qa": Recipe(lr=1e-3, head_lr=1e-3, min_steps=1000)}
 
     use_dora = False
 
@@ -77,4 +81,5 @@ class Dora(Lora):
     description = "LoRA on direction plus a trained magnitude per output (weight-decomposed LoRA)"
     reference = "Liu et al. 2024, DoRA: Weight-Decomposed Low-Rank Adaptation"
     head_lr = 1e-2  # TREC validation slice: .730/.804 vs .572/.788 with 1e-3 (docs/methods.md)
+    recipes = {}  # LoRA's QA recipe was chosen for LoRA, not for DoRA
     use_dora = True
