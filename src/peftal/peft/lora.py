@@ -65,7 +65,7 @@ class Lora(LibraryMethod):
     head_lr = 1e-3
     # Extractive QA: a 1,000-step floor (SQuAD's training articles, 2,000 questions, seed 0:
     # validation F1 52.0 after 1,016 steps; docs/methods.md, "QA recipes").
-    recipes = {"qa": Recipe(lr=1e-3, head_lr=1e-3, min_steps=1000)}
+    recipes = {"qa": Recipe(lr=lr, head_lr=head_lr, min_steps=1000)}  # its own rates
 
     use_dora = False
 

@@ -112,7 +112,7 @@ class UnipeltPrompt(_Unipelt):
     Config = UnipeltPromptConfig
     # Extractive QA: a 1,000-step floor (SQuAD's training articles, 2,000 questions, seed 0:
     # validation F1 52.0 after 1,016 steps; docs/methods.md, "QA recipes").
-    recipes = {"qa": Recipe(lr=1e-3, head_lr=1e-2, min_steps=1000)}
+    recipes = {"qa": Recipe(lr=_Unipelt.lr, head_lr=_Unipelt.head_lr, min_steps=1000)}  # its own rates
 
     def apply(self, model: TextClassifier, config: UnipeltPromptConfig) -> None:
         attach_unipelt(model.encoder, config)
