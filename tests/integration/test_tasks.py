@@ -70,7 +70,8 @@ def test_train_squad_then_answer_questions(tmp_path, data_dir):
     # --min-steps 0: one epoch of 200 questions, not LoRA's 1,000-step QA floor (a check of the
     # pipeline, not of what LoRA learns)
     run_cli("train", "--dataset", "squad", "--method", "lora", "--num-train", "200", "--epochs", "1",
-            "--min-steps", "0", "--max-length", "192", "--max-eval", "100", "--out", str(out), "--no-progress")
+            "--min-steps", "0", "--max-length", "192", "--max-eval", "100", "--out", str(out),
+            "--no-progress")
     summary = _summary(out)
     assert set(summary["metrics"]) == {"exact_match", "f1"}
     assert 0 <= summary["metrics"]["exact_match"] <= summary["metrics"]["f1"] <= 1
