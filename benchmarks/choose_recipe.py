@@ -53,14 +53,16 @@ RECIPES = {
 
 def grid_recipe(name: str) -> tuple[str, dict]:
     """A recipe named ``METHOD@lr=X,head_lr=Y,min_steps=Z`` (any of the keys; missing ones keep the
-    method's own): a point of a per-method recipe grid (issue: recipes that converge per method)."""
+    method's own; ``linear_probe_init=1`` starts from a linear-probe head, LP-FT): a point of a
+    per-method recipe grid (issue: recipes that converge per method)."""
     method, _, settings = name.partition("@")
     changes: dict = {}
     for item in filter(None, settings.split(",")):
         key, _, value = item.partition("=")
-        if key not in ("lr", "head_lr", "min_steps", "warmup_ratio"):
+        if key not in ("lr", "head_lr", "min_steps", "warmup_ratio", "linear_probe_init"):
             raise SystemExit(f"choose_recipe.py: error: unknown recipe key {key!r} in {name!r}")
-        changes[key] = int(value) if key == "min_steps" else float(value)
+        changes[key] = (int(value) if key == "min_steps" else value not in ("0", "false")
+                        if key == "linear_probe_init" else float(value))
     return method, changes
 
 
