@@ -4,6 +4,7 @@ single-/multi-label mix-ups stop with one line."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import subprocess
@@ -23,7 +24,9 @@ def _matrix(label_lists, names):
 
 
 @pytest.mark.parametrize("options", [pytest.param((), marks=pytest.mark.slow),  # minutes: slow tier
-                                     ("--method", "head", "--threshold", "0.5")],
+                                     # fp32: bf16 autocast (auto on an AMX CPU) rounds differently
+                                     # in predict's batches than in the run's, far above 1e-4
+                                     ("--method", "head", "--threshold", "0.5", "--precision", "fp32")],
                          ids=["default-method-cv-thresholds", "head-fixed-threshold"])
 def test_run_then_predict_reproduces_micro_f1(data_dir, tmp_path, options):
     out = tmp_path / "run"
@@ -56,9 +59,19 @@ def test_run_then_predict_reproduces_micro_f1(data_dir, tmp_path, options):
     chosen = _matrix([row["labels"] for row in rows], names)
     margin = np.abs(probs - np.array(meta["thresholds"])) > 1e-5  # rounding of the written probabilities
     assert np.array_equal(chosen[margin], (probs >= np.array(meta["thresholds"]))[margin])
-    micro = f1_score(_matrix(gold, names), chosen, average="micro")
-    assert micro == rounds[-1]["metrics"]["f1_micro"]
-    assert micro > 0.0
+    # the run scored the same texts in other batches: a probability within float noise of its
+    # threshold may fall on the other side there. The run's micro-F1 must be exactly the one of
+    # these labels with some choice on those few near-threshold entries (none: exactly these).
+    near = np.argwhere(np.abs(probs - np.array(meta["thresholds"])) < 1e-4)
+    assert len(near) <= 8, f"{len(near)} probabilities within 1e-4 of their threshold"
+    candidates = set()
+    for flips in itertools.product((False, True), repeat=len(near)):
+        labels = chosen.copy()
+        for (i, j), flip in zip(near, flips):
+            labels[i, j] ^= flip
+        candidates.add(f1_score(_matrix(gold, names), labels, average="micro"))
+    assert rounds[-1]["metrics"]["f1_micro"] in candidates
+    assert f1_score(_matrix(gold, names), chosen, average="micro") > 0.0
 
 
 def _stderr(*args):
