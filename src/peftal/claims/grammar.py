@@ -305,7 +305,8 @@ def matches(config: Mapping[str, Any], select: Mapping[str, Iterable[Any]]) -> b
     return all(any(same_value(config.get(key), v) for v in values) for key, values in select.items())
 
 
-RECIPE_KEYS = ("lr", "head_lr", "min_steps")  # a method's recipe (a spec's `recipes:`) goes with it
+# a method's recipe (a spec's `recipes:`, peftal.peft.recipes.RECIPE_KEYS) goes with it
+RECIPE_KEYS = ("lr", "head_lr", "min_steps", "linear_probe_init")
 
 
 def identity(config: Mapping[str, Any], leave_out: Iterable[str]) -> str:

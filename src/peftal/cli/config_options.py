@@ -164,6 +164,8 @@ def shared_option_extras() -> dict[str, dict[str, Any]]:
         "model": {"metavar": "ID_OR_PATH"},
         "lr": {"type": positive_float}, "head_lr": {"type": positive_float},
         "min_steps": {"metavar": "N"}, "task": {"choices": TASKS},
+        # on or off over the method's recipe (--no-linear-probe-init where a recipe turns it on)
+        "linear_probe_init": {"action": argparse.BooleanOptionalAction},
         "unlabeled_values": {"flag": "--unlabeled-value", "metavar": "VALUE"},
         "min_class_count": {"metavar": "N"},
         "label_separator": {"metavar": "SEP"}, "label_columns": {"metavar": "A,B,C"},

@@ -34,8 +34,9 @@ from peftal.errors import UsageError
 from peftal.experiments.worker import config_dict
 
 META_KEYS = ("name", "kind", "description", "grids", "claims", "recipes")  # claims: peftal.claims.grammar
-# What a spec's ``recipes:`` may set per method (the fields of peftal.peft.recipes.RecipeOptions)
-RECIPE_KEYS = ("lr", "head_lr", "min_steps")
+# What a spec's ``recipes:`` may set per method: peftal.peft.recipes.RECIPE_KEYS, the fields of
+# RecipeOptions (written out so that reading a spec does not import torch; a unit test holds them equal)
+RECIPE_KEYS = ("lr", "head_lr", "min_steps", "linear_probe_init")
 DEFAULT_KIND = "active_learning"
 # Plural spellings that do not follow "option + s".
 _IRREGULAR_PLURALS = {"strategies": "strategy"}

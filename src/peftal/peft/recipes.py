@@ -13,7 +13,7 @@ Task types: ``classification`` (one text), ``pair`` (classification of text pair
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any
 
 from peftal.errors import UsageError
@@ -32,12 +32,15 @@ class Recipe:
         head_lr: Learning rate of the task head (``None``: the head is not trained by gradients).
         min_steps: Optimiser steps at least (epochs are raised to reach them; 0 = none).
         warmup_ratio: Share of steps with a linear learning-rate warm-up.
+        linear_probe_init: Fit the head as a linear probe on the starting features before the
+            gradient steps (LP-FT; classification only).
     """
 
     lr: float | None
     head_lr: float | None
     min_steps: int = 0
     warmup_ratio: float = TrainConfig.warmup_ratio
+    linear_probe_init: bool = False
 
 
 @dataclass(frozen=True)
@@ -49,11 +52,15 @@ class RecipeOptions:
         head_lr: Learning rate of the head (default: the method's own).
         min_steps: Train for at least this many optimiser steps, raising the epochs with few
             examples (default: the method's own; 0 = the epochs as given).
+        linear_probe_init: Fit the head as a linear probe (logistic regression on the starting
+            encoder's embeddings) before training, LP-FT; classification only (default: the
+            method's own recipe, which is off unless a study's recipe turns it on).
     """
 
     lr: float | None = None
     head_lr: float | None = None
     min_steps: int | None = None
+    linear_probe_init: bool | None = None
 
     def __post_init__(self) -> None:
         getattr(super(), "__post_init__", lambda: None)()  # the other option blocks' checks
@@ -61,6 +68,10 @@ class RecipeOptions:
         check_rate(self.head_lr, "--head-lr")
         if self.min_steps is not None and (isinstance(self.min_steps, bool) or self.min_steps < 0):
             raise UsageError(f"--min-steps must be >= 0, got {self.min_steps}")
+
+
+# What a recipe override may set: a spec's ``recipes:`` keys, the options every training command has
+RECIPE_KEYS = tuple(field.name for field in fields(RecipeOptions))
 
 
 def task_type(task: str, is_pair: bool = False) -> str:
@@ -77,20 +88,21 @@ def method_recipe(method: Any, task_type_name: str) -> Recipe:
 
 
 def resolve_recipe(method: Any, task: str, *, lr: float | None = None, head_lr: float | None = None,
-                   min_steps: int | None = None) -> Recipe:
+                   min_steps: int | None = None, linear_probe_init: bool | None = None) -> Recipe:
     """``method``'s recipe for ``task`` (a task type), each value replaced by the one given."""
     own = method_recipe(method, task)
     return Recipe(lr=own.lr if lr is None else lr, head_lr=own.head_lr if head_lr is None else head_lr,
                   min_steps=own.min_steps if min_steps is None else min_steps,
-                  warmup_ratio=own.warmup_ratio)
+                  warmup_ratio=own.warmup_ratio,
+                  linear_probe_init=own.linear_probe_init if linear_probe_init is None
+                  else bool(linear_probe_init))
 
 
 def train_config(method: Any, task: str, options: Any, **settings: Any) -> TrainConfig:
     """The :class:`TrainConfig` of a run of ``method`` on ``task`` (a task type): the recipe resolved
-    with ``options``' ``lr`` / ``head_lr`` / ``min_steps`` (those it has), and ``settings`` (epochs,
+    with ``options``' fields of :class:`RecipeOptions` (those it has), and ``settings`` (epochs,
     batch size, precision, ...) as given."""
-    recipe = resolve_recipe(method, task, lr=getattr(options, "lr", None),
-                            head_lr=getattr(options, "head_lr", None),
-                            min_steps=getattr(options, "min_steps", None))
+    recipe = resolve_recipe(method, task, **{key: getattr(options, key, None) for key in RECIPE_KEYS})
     return TrainConfig(lr=recipe.lr, head_lr=recipe.head_lr, min_steps=recipe.min_steps,
-                       warmup_ratio=recipe.warmup_ratio, **settings)
+                       warmup_ratio=recipe.warmup_ratio, linear_probe_init=recipe.linear_probe_init,
+                       **settings)

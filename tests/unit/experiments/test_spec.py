@@ -203,7 +203,7 @@ def test_a_studys_recipes_set_each_methods_rates_under_what_the_spec_sets():
         seeds: [0]
         recipes:
           full: {lr: 3.0e-5, min-steps: 100}
-          "houlsby[reduction_factor=8]": {lr: 1.0e-3}
+          "houlsby[reduction_factor=8]": {lr: 1.0e-3, linear_probe_init: true}
           lora: {lr: 1.0e-2}
         grids:
           - {}
@@ -214,11 +214,14 @@ def test_a_studys_recipes_set_each_methods_rates_under_what_the_spec_sets():
     assert (by_cell["houlsby[reduction_factor=8]", 0].lr, by_cell["lora", 0].lr) == (1e-3, 1e-2)
     assert by_cell["lora", 1].lr == 5e-4  # a sub-grid's lr wins over the study's recipe
     assert by_cell["lora", 0].min_steps is None  # the method's own step floor
+    assert by_cell["houlsby[reduction_factor=8]", 0].linear_probe_init  # LP-FT start
+    assert by_cell["full", 0].linear_probe_init is None  # the method's own (off)
 
 
 @pytest.mark.parametrize("recipes, message", [
     ("{bitfit: {lr: 1.0e-3}}", "recipes: 'bitfit' is not a method of the study's cells (full, lora)"),
-    ("{lora: {epochs: 3}}", "recipes: lora: unknown key 'epochs'; a recipe sets lr, head_lr, min_steps"),
+    ("{lora: {epochs: 3}}", "recipes: lora: unknown key 'epochs'; a recipe sets lr, head_lr, min_steps, "
+                                       "linear_probe_init"),
     ("[lora]", "'recipes' must map a method to its settings"),
 ])
 def test_bad_recipes_are_refused(recipes, message):

@@ -40,3 +40,24 @@ def test_qa_recipes_floor_the_steps_and_leave_classification_alone(name):
     qa = method_recipe(method, "qa")
     assert qa.min_steps >= 1000
     assert method_recipe(method, "classification") == Recipe(method.lr, method.head_lr)
+
+
+def test_linear_probe_start_is_off_unless_a_recipe_or_an_option_turns_it_on():
+    assert not train_config(_Method, "classification", SimpleNamespace(), epochs=1).linear_probe_init
+    on = train_config(_Method, "classification", SimpleNamespace(linear_probe_init=True), epochs=1)
+    assert on.linear_probe_init
+
+    class _LpFt(_Method):
+        recipes = {"classification": Recipe(lr=1e-3, head_lr=1e-2, linear_probe_init=True)}
+
+    assert train_config(_LpFt, "classification", SimpleNamespace(), epochs=1).linear_probe_init
+    off = train_config(_LpFt, "classification", SimpleNamespace(linear_probe_init=False), epochs=1)
+    assert not off.linear_probe_init  # --no-linear-probe-init over a recipe that turns it on
+
+
+def test_every_recipe_option_is_a_spec_recipe_key_and_pairs_claims_across_it():
+    from peftal.claims import grammar
+    from peftal.experiments import spec
+    from peftal.peft.recipes import RECIPE_KEYS
+
+    assert spec.RECIPE_KEYS == grammar.RECIPE_KEYS == RECIPE_KEYS
