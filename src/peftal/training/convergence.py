@@ -8,8 +8,10 @@ kind — AL round, supervised cell, pretraining — is judged the same way, and 
 with the round. The criterion and its thresholds are stated in docs/methods.md ("Convergence").
 
 Every task shares a **stability** test: the last epoch's loss lies within ``STABLE_RELATIVE`` of
-the best epoch's (or ``STABLE_ABSOLUTE``, whichever is larger, so that losses near zero do not
-fail on noise). Then, per task:
+the best epoch's, or ``STABLE_ABSOLUTE``, or ``STABLE_OF_DESCENT`` of the descent from the first
+epoch's loss to the best, whichever is largest, so that losses near zero do not fail on noise: a
+LoRA round on TREC went from 1.79 to 0.037 and ended at 0.057 with training accuracy 0.98, a wobble
+of 1 % of its descent, not the blow-up this test is for. Then, per task:
 
 - **classification**: the last epoch's training accuracy is at least halfway from the majority
   class's share to 1 (``FIT_SHARE``), and the model does not predict one class for every example
@@ -45,6 +47,7 @@ import numpy as np
 
 STABLE_RELATIVE = 0.10
 STABLE_ABSOLUTE = 0.02
+STABLE_OF_DESCENT = 0.05
 FIT_SHARE = 0.5
 REGRESSION_MSE_SHARE = 0.5
 QA_MAX_LOSS = 1.0
@@ -74,7 +77,7 @@ def converged(epochs: Sequence[Any], *, task: str, targets: np.ndarray | None = 
         return None if not losses else False, ("no completed epoch" if not losses
                                                else "the loss is missing or not finite")
     last, best = losses[-1], min(losses)
-    if last > best + max(STABLE_RELATIVE * best, STABLE_ABSOLUTE):
+    if last > best + max(STABLE_RELATIVE * best, STABLE_ABSOLUTE, STABLE_OF_DESCENT * (losses[0] - best)):
         return False, f"unstable: last-epoch loss {last:.4g} above the best epoch's {best:.4g}"
     if task == "classification":
         return _classification(epochs, targets, correct_last)
