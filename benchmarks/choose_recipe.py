@@ -111,6 +111,8 @@ def main() -> None:
                              "dataset has a validation split (use for a study's evaluation split)")
     parser.add_argument("--json", type=Path, default=None, help="append one JSON line per cell here")
     parser.add_argument("--threads", type=int, default=None)
+    parser.add_argument("--precision", choices=("fp32", "bf16"), default="fp32",
+                        help="training and scoring precision (bf16: what auto picks on an AMX CPU)")
     parser.add_argument("--markdown", action="store_true", help="also print per-dataset tables")
     args = parser.parse_args()
     if args.threads:
@@ -163,13 +165,14 @@ def _cell(name, encoder, pool, labels, labeled, validation, task, args, seed) ->
     preset, changes = recipe(name)
     spec = parse_method(preset)
     config = dataclasses.replace(TrainConfig(epochs=args.epochs, lr=spec.method.lr,
-                                             head_lr=spec.method.head_lr), **changes)
+                                             head_lr=spec.method.head_lr, precision=args.precision),
+                                 **changes)
     inputs = spec.method.inputs(encoder, pool)
     start = time.perf_counter()
     model, result = fit_round(spec, encoder, inputs, labeled, labels[labeled], config,
                               task=task.task, num_outputs=task.num_labels, pooling="mean", seed=seed,
                               device=torch.device("cpu"))
-    outputs = predict(model, inputs, validation)
+    outputs = predict(model, inputs, validation, precision=args.precision)
     if task.task == "regression":  # STS-B: Pearson's r is the score recipes are ranked by
         guess, gold = outputs[:, 0], labels[validation].astype(np.float64)
         scores = {"pearson": round(float(pearsonr(gold, guess).statistic), 4) if np.std(guess) else 0.0,
@@ -181,7 +184,7 @@ def _cell(name, encoder, pool, labels, labeled, validation, task, args, seed) ->
                   "f1_macro": round(float(f1_score(gold, guess, average="macro")), 4),
                   "mcc": round(float(matthews_corrcoef(gold, guess)), 4)}
         scores["score"] = scores["accuracy"]
-    return {"recipe": name, **scores,
+    return {"recipe": name, **scores, **({"precision": args.precision} if args.precision != "fp32" else {}),
             "converged": result.converged,
             "steps": result.steps, "seconds": round(time.perf_counter() - start, 1),
             # the last epoch's training loss and accuracy on its own labelled set: did it converge?
