@@ -51,6 +51,11 @@ RECIPES = {
 }
 
 
+# the TrainConfig fields a grid point may set, with how its value is read
+GRID_KEYS = {"lr": float, "head_lr": float, "min_steps": int, "warmup_ratio": float,
+             "linear_probe_init": lambda value: value not in ("0", "false")}
+
+
 def grid_recipe(name: str) -> tuple[str, dict]:
     """A recipe named ``METHOD@lr=X,head_lr=Y,min_steps=Z`` (any of the keys; missing ones keep the
     method's own; ``linear_probe_init=1`` starts from a linear-probe head, LP-FT): a point of a
@@ -59,10 +64,9 @@ def grid_recipe(name: str) -> tuple[str, dict]:
     changes: dict = {}
     for item in filter(None, settings.split(",")):
         key, _, value = item.partition("=")
-        if key not in ("lr", "head_lr", "min_steps", "warmup_ratio", "linear_probe_init"):
+        if key not in GRID_KEYS:
             raise SystemExit(f"choose_recipe.py: error: unknown recipe key {key!r} in {name!r}")
-        changes[key] = (int(value) if key == "min_steps" else value not in ("0", "false")
-                        if key == "linear_probe_init" else float(value))
+        changes[key] = GRID_KEYS[key](value)
     return method, changes
 
 

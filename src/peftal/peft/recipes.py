@@ -13,7 +13,7 @@ Task types: ``classification`` (one text), ``pair`` (classification of text pair
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from typing import Any
 
 from peftal.errors import UsageError
@@ -90,12 +90,9 @@ def method_recipe(method: Any, task_type_name: str) -> Recipe:
 def resolve_recipe(method: Any, task: str, *, lr: float | None = None, head_lr: float | None = None,
                    min_steps: int | None = None, linear_probe_init: bool | None = None) -> Recipe:
     """``method``'s recipe for ``task`` (a task type), each value replaced by the one given."""
-    own = method_recipe(method, task)
-    return Recipe(lr=own.lr if lr is None else lr, head_lr=own.head_lr if head_lr is None else head_lr,
-                  min_steps=own.min_steps if min_steps is None else min_steps,
-                  warmup_ratio=own.warmup_ratio,
-                  linear_probe_init=own.linear_probe_init if linear_probe_init is None
-                  else bool(linear_probe_init))
+    given = {"lr": lr, "head_lr": head_lr, "min_steps": min_steps, "linear_probe_init": linear_probe_init}
+    return replace(method_recipe(method, task), **{key: value for key, value in given.items()
+                                                   if value is not None})
 
 
 def train_config(method: Any, task: str, options: Any, **settings: Any) -> TrainConfig:
