@@ -1,5 +1,7 @@
 """``tables/findings.md``: the claims table as a reader of a reproduction wants it — each finding
-quoted once, then per group the check, our numbers, the paper's, the Holm-corrected p and the verdict.
+quoted once, then per group the check (written again wherever it changes within a finding: a check
+over several methods expands into one comparison per method), our numbers, the paper's, the
+Holm-corrected p and the verdict.
 
 Written beside ``claims.csv`` by :func:`peftal.reports.html.write_report`, in Markdown so that it can
 be pasted into a paper's notes or a repository's docs as it is (docs/reproduction.md takes its
@@ -26,14 +28,17 @@ def findings_markdown(claims: pd.DataFrame, title: str) -> str:
              "ends at chance.", "",
              "| " + " | ".join(HEADER) + " |", "|" + "---|" * len(HEADER)]
     shown: set[Any] = set()
+    previous_comparison = None
     for row in claims.to_dict("records"):
         first = row["claim"] not in shown
         shown.add(row["claim"])
+        new_comparison = first or row["comparison"] != previous_comparison
+        previous_comparison = row["comparison"]
         says = _text(row.get("says"))
         lines.append("| " + " | ".join(_cell(value) for value in (
             row["claim"] if first else "",
             f"“{says}”" if first and says else "",
-            f"`{row['comparison']}`" if first else "",
+            f"`{row['comparison']}`" if new_comparison else "",
             _text(row.get("group")),
             _ours(row),
             _paper(row),

@@ -205,6 +205,21 @@ def test_findings_md_quotes_each_finding_once_beside_its_rows(tmp_path):
     assert rows[0][6] == f"{csv['p_holm'].iloc[0]:.3g}"
 
 
+def test_findings_md_names_each_comparison_of_a_claim_over_several_methods(tmp_path):
+    """A check over ``method=a|c`` expands into one comparison per method: each one's first row
+    shows it, so no row leaves its reader guessing which method it is about."""
+    finals = {d: {**FINALS[d], "c": FINALS[d]["a"]} for d in FINALS}
+    claims = [{"says": "a and c beat b", "check": "final(method=a|c) > final(method=b)",
+               "per": ["dataset"]}]
+    folder = write_study(tmp_path / "study", claims=claims, finals=finals)
+    write_report(folder)
+    lines = (folder / "tables" / "findings.md").read_text().splitlines()
+    rows = [line.split(" | ") for line in lines if line.startswith("| ") and not line.startswith("| #")]
+    checks = [row[2] for row in rows]
+    assert checks[0].startswith("`final(method=a)") and checks[1] == ""
+    assert checks[2].startswith("`final(method=c)") and checks[3] == ""
+
+
 def test_a_study_without_claims_has_no_claims_section(tmp_path):
     folder = write_study(tmp_path / "study", claims=[])
     assert "<h2>Claims</h2>" not in write_report(folder).read_text()
