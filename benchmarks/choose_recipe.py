@@ -51,15 +51,16 @@ RECIPES = {
 }
 
 
-# the TrainConfig fields a grid point may set, with how its value is read
-GRID_KEYS = {"lr": float, "head_lr": float, "min_steps": int, "warmup_ratio": float,
+# the TrainConfig fields a grid point may set, with how its value is read (and the head's pooling)
+GRID_KEYS = {"pooling": str, "lr": float, "head_lr": float, "min_steps": int, "warmup_ratio": float,
              "linear_probe_init": lambda value: value not in ("0", "false")}
 
 
 def grid_recipe(name: str) -> tuple[str, dict]:
     """A recipe named ``METHOD@lr=X,head_lr=Y,min_steps=Z`` (any of the keys; missing ones keep the
-    method's own; ``linear_probe_init=1`` starts from a linear-probe head, LP-FT): a point of a
-    per-method recipe grid (issue: recipes that converge per method)."""
+    method's own; ``linear_probe_init=1`` starts from a linear-probe head, LP-FT; ``pooling=cls``
+    reads the first token instead of the mean): a point of a per-method recipe grid (issue: recipes
+    that converge per method)."""
     method, _, settings = name.partition("@")
     changes: dict = {}
     for item in filter(None, settings.split(",")):
@@ -167,6 +168,7 @@ def main() -> None:
 
 def _cell(name, encoder, pool, labels, labeled, validation, task, args, seed) -> dict:
     preset, changes = recipe(name)
+    pooling = changes.pop("pooling", "mean")  # a model option, not a TrainConfig field
     spec = parse_method(preset)
     config = dataclasses.replace(TrainConfig(epochs=args.epochs, lr=spec.method.lr,
                                              head_lr=spec.method.head_lr, precision=args.precision),
@@ -174,7 +176,7 @@ def _cell(name, encoder, pool, labels, labeled, validation, task, args, seed) ->
     inputs = spec.method.inputs(encoder, pool)
     start = time.perf_counter()
     model, result = fit_round(spec, encoder, inputs, labeled, labels[labeled], config,
-                              task=task.task, num_outputs=task.num_labels, pooling="mean", seed=seed,
+                              task=task.task, num_outputs=task.num_labels, pooling=pooling, seed=seed,
                               device=torch.device("cpu"))
     outputs = predict(model, inputs, validation, precision=args.precision)
     if task.task == "regression":  # STS-B: Pearson's r is the score recipes are ranked by
