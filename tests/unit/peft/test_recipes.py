@@ -34,7 +34,7 @@ def test_pairs_are_their_own_task_type():
     assert task_type("qa") == "qa"
 
 
-@pytest.mark.parametrize("name", ["lora", "unipelt_prompt"])
+@pytest.mark.parametrize("name", ["lora", "unipelt", "unipelt_prompt"])
 def test_qa_recipes_floor_the_steps_and_leave_classification_alone(name):
     method = METHODS.get(name)
     qa = method_recipe(method, "qa")
