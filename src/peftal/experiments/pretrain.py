@@ -97,7 +97,7 @@ def execute_pretrain(config: PretrainConfig, out: Path, *, overwrite: bool = Fal
     check_out_dir(out, overwrite)
     method, corpus = prepare(config)
     model, tokenizer, new_head = load_masked_lm(config.model, config.seed)
-    apply_method(model, method)
+    apply_method(model, method, seed=config.seed)
     encoded = encode_corpus(tokenizer, corpus, config.max_length)
     train_config = make_train_config(method, "mlm", config, epochs=config.epochs,
                                      batch_size=config.batch_size, time_budget=config.time_budget)

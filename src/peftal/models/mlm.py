@@ -82,10 +82,18 @@ def load_masked_lm(name: str | None, seed: int) -> tuple[MaskedLanguageModel, ob
     return MaskedLanguageModel(mlm), tokenizer, new_head
 
 
-def apply_method(model: MaskedLanguageModel, spec) -> None:
-    """Add ``spec``'s method to the encoder and let the head train, as ``build_model`` does for tasks."""
+def apply_method(model: MaskedLanguageModel, spec, *, seed: int) -> None:
+    """Add ``spec``'s method to the encoder and let the head train, as ``build_model`` does for tasks.
+
+    The method's new weights (LoRA, adapters, gates, prefixes, prompts) are drawn from ``seed``, as
+    ``build_model`` draws them: from torch's global generator they would depend on whatever the
+    process drew before, so a study's TAPT / DAPT cell would change with the cells its worker ran
+    first, and ``--seed`` would not vary them at all."""
+    from peftal.seeding import torch_seeded
+
     spec.method.check_backbone(model.encoder, spec.config)  # a clear error before any training
-    spec.method.apply(model, spec.config)
+    with torch_seeded(seed):
+        spec.method.apply(model, spec.config)
     # A method may wrap the encoder (peft's models do): the masked-LM model must call the wrapper.
     if model.encoder is not model.mlm.base_model:
         setattr(model.mlm, model.mlm.base_model_prefix, model.encoder)

@@ -51,7 +51,7 @@ def test_adapter_names_agree_with_the_task_model():
     from transformers import AutoModel
 
     mlm = _tiny_mlm()
-    apply_method(mlm, parse_method("lora"))
+    apply_method(mlm, parse_method("lora"), seed=0)
     task = build_model(AutoModel.from_config(_tiny_config(120)), parse_method("lora"), 3)
     assert _trainable(mlm, "encoder.") == _trainable(task, "encoder.")
     assert _trainable(mlm, "encoder.")  # the LoRA matrices
@@ -59,13 +59,13 @@ def test_adapter_names_agree_with_the_task_model():
 
 def test_peft_keeps_the_tied_projection_frozen_and_trains_the_head():
     mlm = _tiny_mlm()
-    apply_method(mlm, parse_method("lora"))
+    apply_method(mlm, parse_method("lora"), seed=0)
     embeddings = mlm.encoder.get_input_embeddings().weight
     assert embeddings is mlm.mlm.get_output_embeddings().weight  # tied
     assert not embeddings.requires_grad
     assert mlm.head_parameters() and all(p.requires_grad for p in mlm.head_parameters())
     full = _tiny_mlm()
-    apply_method(full, parse_method("full"))
+    apply_method(full, parse_method("full"), seed=0)
     assert all(p.requires_grad for p in full.parameters())
 
 
@@ -116,7 +116,7 @@ def test_pretrained_adapter_is_handed_over(tmp_path):
     from transformers import AutoModel
 
     mlm = _tiny_mlm()
-    apply_method(mlm, parse_method("lora"))
+    apply_method(mlm, parse_method("lora"), seed=0)
     with torch.no_grad():
         for name, p in mlm.named_parameters():
             if p.requires_grad and name.startswith("encoder."):
@@ -133,7 +133,7 @@ def test_pretrained_adapter_is_handed_over(tmp_path):
 
 def test_init_adapter_mismatches_are_clear_errors(tmp_path):
     mlm = _tiny_mlm()
-    apply_method(mlm, parse_method("lora"))
+    apply_method(mlm, parse_method("lora"), seed=0)
     save_pretrained_adapter(mlm, tmp_path / "a", {"method": "lora", "model": None})
     with pytest.raises(UsageError, match="pretrained with method 'lora', this run uses 'lora\\[r=4\\]'"):
         check_init_adapter(tmp_path / "a", "lora[r=4]", None)
@@ -162,7 +162,7 @@ def test_prompt_tuning_pretrains_through_the_wrapped_encoder():
     """peft wraps the encoder for prompt tuning; the masked-LM model must call the wrapper, so the
     prompt is part of the forward pass and receives a gradient."""
     mlm = _tiny_mlm(120)
-    apply_method(mlm, parse_method("prompt_tuning"))
+    apply_method(mlm, parse_method("prompt_tuning"), seed=0)
     ids = torch.randint(5, 120, (2, 7))
     labels = torch.full_like(ids, -100)
     labels[:, 3] = ids[:, 3]
@@ -170,3 +170,24 @@ def test_prompt_tuning_pretrains_through_the_wrapped_encoder():
     loss.backward()
     prompt = [p for n, p in mlm.named_parameters() if "prompt" in n and p.requires_grad]
     assert prompt and prompt[0].grad is not None and prompt[0].grad.abs().sum() > 0
+
+
+def _method_weights(model) -> dict[str, torch.Tensor]:
+    return {name: p.detach().clone() for name, p in model.named_parameters()
+            if "peftal" in name or "lora" in name}
+
+
+def test_method_weights_follow_the_seed_not_the_process_history():
+    """A study worker runs many cells in one process: a TAPT cell's new modules must not depend on
+    what the process drew before, and must change with the cell's seed."""
+    first = _tiny_mlm()
+    apply_method(first, parse_method("unipelt"), seed=2)
+    torch.rand(1000)  # another cell's draws in the same process
+    again = _tiny_mlm()
+    apply_method(again, parse_method("unipelt"), seed=2)
+    other = _tiny_mlm()
+    apply_method(other, parse_method("unipelt"), seed=3)
+    weights, repeat, changed = _method_weights(first), _method_weights(again), _method_weights(other)
+    assert weights and weights.keys() == repeat.keys() == changed.keys()
+    assert all(torch.equal(weights[name], repeat[name]) for name in weights)
+    assert any(not torch.equal(weights[name], changed[name]) for name in weights)
