@@ -18,6 +18,7 @@ from peftal.integrity import check_sqlite, check_writable_folder
 from peftal.store.atomic import write_json_atomic
 from peftal.store.provenance import provenance
 from peftal.store.results import STORE_NAME, ResultsStore
+from peftal.training.precision import machine_numerics
 
 SUMMARY = "summary.json"
 RUN_ID = "run"
@@ -42,7 +43,7 @@ def recorded_run(out: Path, kind: str, config: dict[str, Any], seed: int) -> Ite
     out.mkdir(parents=True, exist_ok=True)
     (out / SUMMARY).unlink(missing_ok=True)
     store = ResultsStore(out / STORE_NAME)
-    store.begin_run(RUN_ID, kind, config, provenance(seed))
+    store.begin_run(RUN_ID, kind, config, {**provenance(seed), **machine_numerics()})
     try:
         yield store
     except BaseException as error:

@@ -44,6 +44,7 @@ def execute_cell(kind_name: str, config: dict[str, Any], *, cell_id: str = "",
     from peftal.experiments.study_kinds import get_kind
     from peftal.plugins import load_plugins
     from peftal.store.provenance import provenance
+    from peftal.training.precision import machine_numerics
 
     start = time.perf_counter()
     outcome: dict[str, Any] = {"status": "failed", "summary": None, "records": [], "error": None,
@@ -61,6 +62,7 @@ def execute_cell(kind_name: str, config: dict[str, Any], *, cell_id: str = "",
         outcome["traceback"] = traceback.format_exc(limit=20)
     outcome["provenance"] = {
         **provenance(seed),
+        **machine_numerics(),
         "cell_id": cell_id,
         "kind": kind_name,
         "config": config,

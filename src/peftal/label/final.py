@@ -75,6 +75,7 @@ def _summary(project: Path, store: Any, settings: Any, lm: Any, model: Any, resu
     from peftal.models.backbone import display_name
     from peftal.peft import count_parameters
     from peftal.store.provenance import provenance
+    from peftal.training.precision import machine_numerics
 
     trainable, total = count_parameters(model)
     status = store.get_meta("model", {})
@@ -100,5 +101,5 @@ def _summary(project: Path, store: Any, settings: Any, lm: Any, model: Any, resu
                                                           "accuracy_on") if key in status} or None,
         "settings": settings.to_dict(),
         "indices_labeled": [int(i) for i in ids],
-        "provenance": provenance(settings.seed),
+        "provenance": {**provenance(settings.seed), **machine_numerics()},
     }

@@ -34,14 +34,8 @@ def git_state() -> dict[str, Any]:
 
 
 def provenance(seed: int) -> dict[str, Any]:
-    """What produced a result: peftal and library versions, git state, Python, machine, seed.
-
-    ``cpu_capability`` and ``auto_precision`` matter for reproducing numbers: with ``--precision
-    auto`` a CPU with AMX trains in bf16 autocast and one without in fp32, and the two give
-    different (equally valid) results for the same seed."""
+    """What produced a result: peftal and library versions, git state, Python, machine, seed."""
     import torch
-
-    from peftal.training.precision import resolve_precision
 
     return {
         "peftal": _version("peftal"),
@@ -50,7 +44,5 @@ def provenance(seed: int) -> dict[str, Any]:
         "python": platform.python_version(),
         "platform": platform.platform(),
         "torch_threads": torch.get_num_threads(),
-        "cpu_capability": torch.backends.cpu.get_cpu_capability(),
-        "auto_precision": resolve_precision("auto", "cuda" if torch.cuda.is_available() else "cpu"),
         "seed": seed,
     }

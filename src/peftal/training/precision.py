@@ -70,6 +70,15 @@ def resolve_precision(precision: str, device: str | torch.device = "cpu") -> str
     return "bf16" if cpu_has_fast_bf16() else "fp32"
 
 
+def machine_numerics() -> dict[str, str]:
+    """What a result's provenance records beside :func:`peftal.store.provenance.provenance` (which
+    sits below this layer): torch's CPU capability and what ``--precision auto`` resolves to here.
+    With ``auto`` a machine with AMX (or a bf16 GPU) trains in bf16 autocast and one without in fp32,
+    and the same seed gives different, equally valid, numbers in the two."""
+    return {"cpu_capability": torch.backends.cpu.get_cpu_capability(),
+            "auto_precision": resolve_precision("auto", "cuda" if torch.cuda.is_available() else "cpu")}
+
+
 @contextlib.contextmanager
 def autocast(precision: str, device: str | torch.device = "cpu") -> Iterator[None]:
     """``torch.autocast`` to bf16 for ``precision == "bf16"``, a no-op for ``fp32``."""
