@@ -35,6 +35,13 @@ def check_out_dir(out: Path, overwrite: bool) -> None:
     check_sqlite(out / STORE_NAME)  # a damaged store is named now, not after the training
 
 
+def run_provenance(seed: int) -> dict[str, Any]:
+    """Provenance of a run, a study cell or a labelling project's model: versions, git state and
+    machine (:func:`~peftal.store.provenance.provenance`) plus the numerics the machine trains in
+    (:func:`~peftal.training.precision.machine_numerics`)."""
+    return {**provenance(seed), **machine_numerics()}
+
+
 @contextmanager
 def recorded_run(out: Path, kind: str, config: dict[str, Any], seed: int) -> Iterator[ResultsStore]:
     """Open ``out``'s results store for one run of ``kind``; the caller completes it with
@@ -43,7 +50,7 @@ def recorded_run(out: Path, kind: str, config: dict[str, Any], seed: int) -> Ite
     out.mkdir(parents=True, exist_ok=True)
     (out / SUMMARY).unlink(missing_ok=True)
     store = ResultsStore(out / STORE_NAME)
-    store.begin_run(RUN_ID, kind, config, {**provenance(seed), **machine_numerics()})
+    store.begin_run(RUN_ID, kind, config, run_provenance(seed))
     try:
         yield store
     except BaseException as error:

@@ -41,10 +41,9 @@ def execute_cell(kind_name: str, config: dict[str, Any], *, cell_id: str = "",
         progress: Show the run's own progress bar.
     """
     from peftal.config import build_config
+    from peftal.experiments.run_folder import run_provenance
     from peftal.experiments.study_kinds import get_kind
     from peftal.plugins import load_plugins
-    from peftal.store.provenance import provenance
-    from peftal.training.precision import machine_numerics
 
     start = time.perf_counter()
     outcome: dict[str, Any] = {"status": "failed", "summary": None, "records": [], "error": None,
@@ -61,8 +60,7 @@ def execute_cell(kind_name: str, config: dict[str, Any], *, cell_id: str = "",
         outcome["error"] = f"{type(error).__name__}: {error}"
         outcome["traceback"] = traceback.format_exc(limit=20)
     outcome["provenance"] = {
-        **provenance(seed),
-        **machine_numerics(),
+        **run_provenance(seed),
         "cell_id": cell_id,
         "kind": kind_name,
         "config": config,

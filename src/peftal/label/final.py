@@ -72,10 +72,9 @@ def train_final(project: Path, out: Path, *, epochs: int | None = None, overwrit
 def _summary(project: Path, store: Any, settings: Any, lm: Any, model: Any, result: Any,
              ids: list[int], labels: list[str]) -> dict[str, Any]:
     """What ``summary.json`` of a final model records: the labels, who gave them, the training."""
+    from peftal.experiments.run_folder import run_provenance
     from peftal.models.backbone import display_name
     from peftal.peft import count_parameters
-    from peftal.store.provenance import provenance
-    from peftal.training.precision import machine_numerics
 
     trainable, total = count_parameters(model)
     status = store.get_meta("model", {})
@@ -101,5 +100,5 @@ def _summary(project: Path, store: Any, settings: Any, lm: Any, model: Any, resu
                                                           "accuracy_on") if key in status} or None,
         "settings": settings.to_dict(),
         "indices_labeled": [int(i) for i in ids],
-        "provenance": {**provenance(settings.seed), **machine_numerics()},
+        "provenance": run_provenance(settings.seed),
     }

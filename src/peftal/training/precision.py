@@ -72,11 +72,13 @@ def resolve_precision(precision: str, device: str | torch.device = "cpu") -> str
 
 def machine_numerics() -> dict[str, str]:
     """What a result's provenance records beside :func:`peftal.store.provenance.provenance` (which
-    sits below this layer): torch's CPU capability and what ``--precision auto`` resolves to here.
-    With ``auto`` a machine with AMX (or a bf16 GPU) trains in bf16 autocast and one without in fp32,
-    and the same seed gives different, equally valid, numbers in the two."""
+    sits below this layer): torch's CPU capability and what ``--precision auto`` resolves to on the
+    ``auto`` device. With ``auto`` a machine with AMX (or a bf16 GPU) trains in bf16 autocast and one
+    without in fp32, and the same seed gives different, equally valid, numbers in the two."""
+    from peftal.training.device import resolve_device
+
     return {"cpu_capability": torch.backends.cpu.get_cpu_capability(),
-            "auto_precision": resolve_precision("auto", "cuda" if torch.cuda.is_available() else "cpu")}
+            "auto_precision": resolve_precision("auto", resolve_device("auto"))}
 
 
 @contextlib.contextmanager

@@ -22,6 +22,7 @@ from peftal.experiments.study import (
 from peftal.experiments.worker import execute_cell
 from peftal.records import RoundRecord
 from peftal.store.results import STORE_NAME, ResultsStore
+from peftal.training.device import resolve_device
 from peftal.training.precision import resolve_precision
 from tests.unit.experiments.toy_kind import TOY, ToyConfig
 
@@ -173,7 +174,7 @@ def test_local_executor_cells_run_in_their_own_processes_with_provenance(tmp_pat
         assert provenance["wall_seconds"] > 0 and provenance["peak_memory_mb"] > 0
         assert provenance["peftal"] and "torch" in provenance["libraries"]
         # what `--precision auto` trains in on this machine (bf16 with AMX, else fp32)
-        assert provenance["auto_precision"] == resolve_precision("auto")
+        assert provenance["auto_precision"] == resolve_precision("auto", resolve_device("auto"))
         assert provenance["cell_id"] == run["run_id"]
         assert run["summary"]["auc"] == pytest.approx(
             sum((a + b) / 2 for a, b in zip(*(lambda v: (v[:-1], v[1:]))(
