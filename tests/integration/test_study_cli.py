@@ -118,6 +118,31 @@ def test_kill_9_then_resume_then_report(tmp_path, tiny_trec):
     ripl = (out / "tables" / "ripl.csv").read_text().splitlines()
     assert len(ripl) == 2 and ",entropy," in ripl[1]
 
+    # A re-run of chosen cells after a fix keeps the earlier result; bad filters change nothing.
+    for bad, problem in (("colour=red", "no option colour"), ("method=ia3", "selects no cell")):
+        refused = run_cli("study", "run", str(spec), "--out", str(out), "--rerun", bad, check=False)
+        assert refused.returncode == 2 and refused.stdout == ""
+        assert refused.stderr.strip().splitlines() == [refused.stderr.strip()]
+        assert refused.stderr.startswith("peftal: error: --rerun") and problem in refused.stderr
+    assert completed(store) == after
+    chosen = [cell["cell_id"] for cell in manifest["cells"]
+              if cell["config"]["strategy"] == "entropy" and cell["config"]["seed"] == 0]
+    rerun = run_cli("study", "run", str(spec), "--out", str(out), "--threads", "1", "--no-progress",
+                    "--rerun", "strategy=entropy", "--rerun", "seed=0")
+    assert rerun.stdout.startswith("re-running 1 cells")
+    assert "1 superseded results kept" in run_cli("study", "status", str(out)).stdout
+    now = completed(store)
+    assert sorted(now) == sorted(after) and now[chosen[0]] > after[chosen[0]]
+    assert {k: v for k, v in now.items() if k not in chosen} == {
+        k: v for k, v in after.items() if k not in chosen}
+    db = sqlite3.connect(store)
+    kept = db.execute("SELECT run_id, finished_at FROM runs WHERE status = 'superseded'").fetchall()
+    assert kept == [(f"{chosen[0]}@superseded-1", after[chosen[0]])]
+    assert db.execute("SELECT COUNT(*) FROM rounds WHERE run_id = ?", (kept[0][0],)).fetchone() == (2,)
+    db.close()
+    run_cli("report", str(out))
+    assert pd.read_csv(out / "tables" / "runs.csv")["run_id"].nunique() == 4
+
 
 @pytest.mark.slow  # minutes on two cores: not in the default run
 def test_ray_executor(tmp_path, tiny_trec, one_ray_at_a_time):

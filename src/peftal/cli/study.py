@@ -44,6 +44,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                      help="ray executor: GPUs reserved per cell (default: 0)")
     run.add_argument("--force", action="store_true",
                      help="switch an existing study directory to a changed spec")
+    run.add_argument("--rerun", action="append", default=[], metavar="KEY=VALUE[,VALUE]",
+                     help="run the completed cells whose option KEY has one of these values again "
+                          "(repeat for several keys: a cell must match all); their earlier results "
+                          "stay in the store as superseded runs, out of the report")
     run.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     run.set_defaults(handler=run_main)
 
@@ -75,15 +79,19 @@ def validate_main(args: argparse.Namespace) -> int:
 
 def run_main(args: argparse.Namespace) -> int:
     from peftal.experiments.executors import make_executor
-    from peftal.experiments.study import plan_study, run_study
+    from peftal.experiments.study import parse_rerun, plan_study, run_study, select_cells
 
     planned = plan_study(args.spec)  # every problem is reported before an executor starts
+    rerun = parse_rerun(args.rerun)
+    if rerun:
+        print(f"re-running {len(select_cells(planned[1], rerun))} cells; their earlier results "
+              "are kept in the store as superseded runs")
     out = args.out or Path("studies") / planned[0].name
     executor = make_executor(args.executor, workers=args.workers, threads=args.threads,
                              ray_address=args.ray_address,
                              cpus_per_cell=args.cpus_per_cell, gpus_per_cell=args.gpus_per_cell)
     status = run_study(args.spec, out, executor, force=args.force, progress=not args.no_progress,
-                       planned=planned)
+                       planned=planned, rerun=rerun)
     print(f"study {status.name!r}: {status.total} cells · {status.done} done · "
           f"{status.failed} failed · {status.pending} not run")
     print(f"results in {out}/results.sqlite · report: peftal report {out}")
@@ -98,7 +106,8 @@ def status_main(args: argparse.Namespace) -> int:
         print_json(status.counts())
         return 0
     print(f"study {status.name!r}: {status.total} cells · {status.done} done · "
-          f"{status.failed} failed · {status.pending} not run")
+          f"{status.failed} failed · {status.pending} not run"
+          + (f" · {status.superseded} superseded results kept" if status.superseded else ""))
     if status.errors:
         print_table(["cell", "config", "error"],
                     [[cell_id, status.labels.get(cell_id, ""), error.splitlines()[0] if error else ""]

@@ -12,7 +12,7 @@ from __future__ import annotations
 import contextlib
 import json
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -61,6 +61,7 @@ class StudyStatus:
         failed: Of those, cells whose last attempt failed.
         errors: Cell id → error of each failed cell.
         labels: Cell id → human label (``dataset=trec method=lora ...``).
+        superseded: Earlier results of re-run cells kept in the store (``study run --rerun``).
     """
 
     name: str
@@ -69,6 +70,7 @@ class StudyStatus:
     failed: int
     errors: dict[str, str] = field(default_factory=dict)
     labels: dict[str, str] = field(default_factory=dict)
+    superseded: int = 0
 
     @property
     def pending(self) -> int:
@@ -168,8 +170,53 @@ def record_outcome(store: ResultsStore, cell: Cell, outcome: dict[str, Any], stu
         store.fail_run(cell.cell_id, error)
 
 
+def parse_rerun(options: Sequence[str]) -> dict[str, list[str]]:
+    """``--rerun KEY=VALUE[,VALUE...]`` options as key → accepted values (as written)."""
+    filters: dict[str, list[str]] = {}
+    for option in options:
+        key, sep, values = option.partition("=")
+        key = key.strip()
+        if not sep or not key or not values.strip():
+            raise UsageError(f"--rerun takes KEY=VALUE (e.g. method=lora or seed=0,1), got {option!r}")
+        filters.setdefault(key, []).extend(v.strip() for v in values.split(",") if v.strip())
+    return filters
+
+
+def _matches(value: Any, written: str) -> bool:
+    """Whether a config value is the one written on the command line (``true``, ``0.3``, ``lora``)."""
+    import yaml
+
+    try:
+        parsed = yaml.safe_load(written)
+    except yaml.YAMLError:
+        parsed = written
+    return value == parsed or str(value) == written
+
+
+def select_cells(cells: Sequence[Cell], filters: Mapping[str, Sequence[str]]) -> list[Cell]:
+    """The cells whose config has, for every key of ``filters``, one of its values.
+
+    Raises:
+        UsageError: a key no cell has, or filters that select no cell.
+    """
+    keys = {key for cell in cells for key in cell.config_dict}
+    unknown = sorted(set(filters) - keys)
+    if unknown:
+        axes = sorted({key for cell in cells for key in cell.axes})
+        raise UsageError(f"--rerun: no option {', '.join(unknown)} in this study's cells "
+                         f"(its axes: {', '.join(axes) or 'none'})")
+    chosen = [cell for cell in cells
+              if all(any(_matches(cell.config_dict.get(key), v) for v in values)
+                     for key, values in filters.items())]
+    if filters and not chosen:
+        wanted = " ".join(f"{key}={','.join(values)}" for key, values in filters.items())
+        raise UsageError(f"--rerun {wanted} selects no cell of the spec")
+    return chosen
+
+
 def run_study(spec_path: str | Path, out: str | Path, executor: Executor, *, force: bool = False,
-              progress: bool = True, planned: tuple[Spec, list[Cell]] | None = None) -> StudyStatus:
+              progress: bool = True, planned: tuple[Spec, list[Cell]] | None = None,
+              rerun: Mapping[str, Sequence[str]] | None = None) -> StudyStatus:
     """Run every cell of the spec that is not completed in ``out`` yet; returns the final status.
 
     Args:
@@ -179,10 +226,14 @@ def run_study(spec_path: str | Path, out: str | Path, executor: Executor, *, for
         force: Switch an existing directory to a changed spec.
         progress: Show a progress bar over cells.
         planned: The result of :func:`plan_study` if the caller already ran it.
+        rerun: Config key → values (:func:`parse_rerun`): the completed cells matching all of
+            them run again; their earlier results stay in the store as superseded runs
+            (:meth:`~peftal.store.results.ResultsStore.supersede`), out of every report.
     """
     from tqdm.auto import tqdm
 
     spec, cells = planned or plan_study(spec_path)
+    again = select_cells(cells, rerun) if rerun else []  # a bad filter is named before any work
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise UsageError(f"--out {out} exists and is not a folder")
@@ -193,6 +244,10 @@ def run_study(spec_path: str | Path, out: str | Path, executor: Executor, *, for
         _check_or_write_manifest(out, spec, cells, force)
         with ResultsStore(out / STORE_NAME) as store:
             completed = {run["run_id"] for run in store.runs("completed")}
+            for cell in again:
+                if cell.cell_id in completed:
+                    store.supersede(cell.cell_id)
+                    completed.discard(cell.cell_id)
             todo = [cell for cell in cells if cell.cell_id not in completed]
             bar = tqdm(total=len(cells), initial=len(cells) - len(todo), unit="cell",
                        desc=spec.name, disable=None if progress else True, dynamic_ncols=True)
@@ -218,9 +273,11 @@ def study_status(out: str | Path) -> StudyStatus:
     labels = {cell["cell_id"]: " ".join(f"{k}={v}" for k, v in cell["axes"].items())
               for cell in manifest["cells"]}
     runs: dict[str, dict[str, Any]] = {}
+    superseded = 0
     if (out / STORE_NAME).exists():
         with ResultsStore(out / STORE_NAME) as store:
             runs = {run["run_id"]: run for run in store.runs()}
+            superseded = len(store.runs("superseded"))
     current = [runs[i] for i in ids if i in runs]
     errors = {run["run_id"]: run["error"] or "" for run in current if run["status"] == "failed"}
     return StudyStatus(
@@ -230,4 +287,5 @@ def study_status(out: str | Path) -> StudyStatus:
         failed=len(errors),
         errors=errors,
         labels=labels,
+        superseded=superseded,
     )

@@ -22,12 +22,14 @@ from peftal.integrity import check_sqlite
 from peftal.records import EpochRecord, RoundRecord
 
 STORE_NAME = "results.sqlite"
+SUPERSEDED_MARK = "@superseded-"  # a superseded run's id: <run id>@superseded-<n>
+_TABLES_BY_RUN = ("rounds", "epochs", "queries", "labeled", "correctness", "artifacts")
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
     run_id TEXT PRIMARY KEY,
     kind TEXT NOT NULL,
-    status TEXT NOT NULL,            -- running | completed | failed
+    status TEXT NOT NULL,            -- running | completed | failed | superseded
     config TEXT NOT NULL,            -- merged config, JSON
     provenance TEXT NOT NULL,        -- versions, git hash, seed, JSON
     summary TEXT,                    -- summary.json content once completed
@@ -192,14 +194,46 @@ class ResultsStore:
             db.execute("UPDATE runs SET status='failed', error=?, finished_at=? WHERE run_id=?",
                        (error, time.time(), run_id))
 
+    def supersede(self, run_id: str) -> str:
+        """Keep run ``run_id`` and all its records under a new id, ``<run_id>@superseded-<n>``, with
+        status ``superseded`` (and ``superseded_at`` in its provenance), freeing ``run_id`` for a
+        re-run; returns the new id. Nothing is deleted: a re-run after a fix keeps what came before.
+        """
+        with self.transaction() as db:
+            if db.execute("SELECT 1 FROM runs WHERE run_id = ?", (run_id,)).fetchone() is None:
+                raise KeyError(run_id)
+            prefix = f"{run_id}{SUPERSEDED_MARK}"
+            taken = {row[0] for row in db.execute(
+                "SELECT run_id FROM runs WHERE substr(run_id, 1, ?) = ?", (len(prefix), prefix))}
+            n = 1
+            while f"{run_id}{SUPERSEDED_MARK}{n}" in taken:
+                n += 1
+            new_id = f"{run_id}{SUPERSEDED_MARK}{n}"
+            db.execute(
+                "INSERT INTO runs (run_id, kind, status, config, provenance, summary, error, "
+                "started_at, finished_at) SELECT ?, kind, 'superseded', config, "
+                "json_set(provenance, '$.superseded_at', ?), summary, error, started_at, "
+                "finished_at FROM runs WHERE run_id = ?", (new_id, time.time(), run_id))
+            for table in _TABLES_BY_RUN:
+                columns = [row[1] for row in db.execute(f"PRAGMA table_info({table})")
+                           if row[1] != "run_id"]
+                names = ", ".join(columns)
+                db.execute(f"INSERT INTO {table} (run_id, {names}) SELECT ?, {names} FROM {table} "
+                           "WHERE run_id = ?", (new_id, run_id))
+            db.execute("DELETE FROM runs WHERE run_id = ?", (run_id,))  # cascades to its records
+        return new_id
+
     # -- reading -------------------------------------------------------------------------------
     def runs(self, status: str | None = None) -> list[dict[str, Any]]:
-        """All runs (or those with ``status``), config/provenance/summary decoded; ``started_at`` and
-        ``finished_at`` are Unix times (``finished_at`` is ``None`` while a run is not over)."""
+        """All current runs (or those with ``status``), config/provenance/summary decoded;
+        ``started_at`` and ``finished_at`` are Unix times (``finished_at`` is ``None`` while a run is
+        not over). Superseded runs (:meth:`supersede`) are left out unless ``status`` is
+        ``"superseded"``."""
         query = ("SELECT run_id, kind, status, config, provenance, summary, error, started_at, "
                  "finished_at FROM runs")
-        rows = self._db.execute(query + (" WHERE status = ?" if status else ""),
-                                (status,) if status else ()).fetchall()
+        rows = self._db.execute(
+            query + (" WHERE status = ?" if status else " WHERE status != 'superseded'"),
+            (status,) if status else ()).fetchall()
         return [
             {"run_id": run_id, "kind": kind, "status": st, "config": json.loads(config),
              "provenance": json.loads(provenance), "summary": json.loads(summary) if summary else None,
@@ -302,3 +336,4 @@ def _stored_extra(extra: dict[str, Any], artifacts: dict[str, Any]) -> tuple[dic
     if extra:
         raise ValueError(f"stored round has fields no RoundRecord has: {', '.join(sorted(extra))}")
     return fields, artifacts
+

@@ -14,9 +14,11 @@ from peftal.experiments.spec import SpecError
 from peftal.experiments.study import (
     SPEC_COPY,
     STUDY_FILE,
+    parse_rerun,
     plan_study,
     record_outcome,
     run_study,
+    select_cells,
     study_status,
 )
 from peftal.experiments.worker import execute_cell
@@ -122,6 +124,56 @@ def test_failing_and_crashing_cells_are_recorded_and_the_study_goes_on(tmp_path)
     assert run_study(spec, out, retry, progress=False).counts() == {"total": 4, "done": 2,
                                                                     "failed": 2}
     assert sorted(retry.given) == sorted(status.errors)
+
+
+def test_rerun_runs_the_chosen_cells_again_and_keeps_their_earlier_results(tmp_path):
+    from peftal.analysis.study_records import load_records
+
+    spec = write_spec(tmp_path, "methods: [m1, m2]\nseeds: [0, 1]\n")
+    out = tmp_path / "study"
+    run_study(spec, out, CountingExecutor(), progress=False)
+    _, cells = plan_study(spec)
+    m2 = sorted(cell.cell_id for cell in cells if cell.config.method == "m2")
+    with ResultsStore(out / STORE_NAME) as store:
+        before = {cell_id: store.round_records(cell_id) for cell_id in m2}
+
+    again = Recording(CountingExecutor())
+    status = run_study(spec, out, again, progress=False, rerun=parse_rerun(["method=m2"]))
+    assert sorted(again.given) == m2
+    assert status.counts() == {"total": 4, "done": 4, "failed": 0} and status.superseded == 2
+    with ResultsStore(out / STORE_NAME) as store:
+        kept = store.runs("superseded")
+        assert sorted(run["run_id"] for run in kept) == [f"{i}@superseded-1" for i in m2]
+        assert all(run["provenance"]["superseded_at"] >= run["finished_at"] for run in kept)
+        for cell_id in m2:  # every record of the earlier result is kept, under the new id
+            assert store.round_records(f"{cell_id}@superseded-1") == before[cell_id]
+        assert len(store.runs()) == 4  # the current runs only
+    assert sorted(load_records(out).runs["run_id"]) == sorted(c.cell_id for c in cells)
+
+    # Again, with two keys (a cell must match both) and a value list: the next number is used.
+    again = Recording(CountingExecutor())
+    run_study(spec, out, again, progress=False,
+              rerun=parse_rerun(["method=m2,m1", "seed=1"]))
+    assert len(again.given) == 2
+    with ResultsStore(out / STORE_NAME) as store:
+        ids = sorted(run["run_id"] for run in store.runs("superseded"))
+    assert len(ids) == 4 and sum(i.endswith("@superseded-2") for i in ids) == 1
+
+
+def test_rerun_filters_are_checked_before_anything_runs(tmp_path):
+    spec = write_spec(tmp_path, "methods: [m1, m2]\ntapt: true\n")
+    out = tmp_path / "study"
+    with pytest.raises(UsageError, match="--rerun: no option colour in this study's cells"):
+        run_study(spec, out, CountingExecutor(), progress=False, rerun={"colour": ["red"]})
+    with pytest.raises(UsageError, match="--rerun method=m3 selects no cell"):
+        run_study(spec, out, CountingExecutor(), progress=False, rerun={"method": ["m3"]})
+    assert not out.exists()
+    with pytest.raises(UsageError, match="KEY=VALUE"):
+        parse_rerun(["method"])
+    _, cells = plan_study(spec)
+    assert len(select_cells(cells, parse_rerun(["tapt=true", "method=m1"]))) == 1
+    with pytest.raises(UsageError, match="selects no cell"):
+        select_cells(cells, parse_rerun(["tapt=false"]))
 
 
 def test_changed_spec_is_refused_unless_forced(tmp_path):
