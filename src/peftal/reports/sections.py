@@ -98,6 +98,10 @@ def overview(records: StudyRecords) -> Section:
         lines.append(f"compute: {runs['wall_seconds'].sum() / 3600:.2f} h of cell wall time; "
                      f"peak memory of a cell {runs['peak_memory_mb'].max():.0f} MiB")
     lines.append(_convergence_line(records.completed))
+    superseded = records.store.runs("superseded")
+    if superseded:
+        lines.append(f"{len(superseded)} earlier results of re-run cells (`peftal study run "
+                     "--rerun`) are kept in the store with status superseded, out of this report")
     title = f"Study {records.name}" if records.manifest else f"Run {records.name}"
     return Section(title=title, text="".join(_p(line) for line in lines))
 

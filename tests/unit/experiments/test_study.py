@@ -128,6 +128,7 @@ def test_failing_and_crashing_cells_are_recorded_and_the_study_goes_on(tmp_path)
 
 def test_rerun_runs_the_chosen_cells_again_and_keeps_their_earlier_results(tmp_path):
     from peftal.analysis.study_records import load_records
+    from peftal.reports.sections import overview
 
     spec = write_spec(tmp_path, "methods: [m1, m2]\nseeds: [0, 1]\n")
     out = tmp_path / "study"
@@ -148,7 +149,9 @@ def test_rerun_runs_the_chosen_cells_again_and_keeps_their_earlier_results(tmp_p
         for cell_id in m2:  # every record of the earlier result is kept, under the new id
             assert store.round_records(f"{cell_id}@superseded-1") == before[cell_id]
         assert len(store.runs()) == 4  # the current runs only
-    assert sorted(load_records(out).runs["run_id"]) == sorted(c.cell_id for c in cells)
+    records = load_records(out)
+    assert sorted(records.runs["run_id"]) == sorted(c.cell_id for c in cells)
+    assert "2 earlier results of re-run cells" in overview(records).text
 
     # Again, with two keys (a cell must match both) and a value list: the next number is used.
     again = Recording(CountingExecutor())
