@@ -124,8 +124,10 @@ def main() -> None:
         torch.set_num_threads(args.threads)
     done = set()
     if args.json is not None and args.json.exists():
+        # a row is done at its own epoch count (rows written before `epochs` was recorded: any)
         done = {(r["dataset"], r["size"], r["seed"], r["recipe"])
-                for r in map(json.loads, args.json.read_text().splitlines()) if r}
+                for r in map(json.loads, args.json.read_text().splitlines())
+                if r and r.get("epochs", args.epochs) == args.epochs}
     encoder, tokenizer = load_backbone(None)
     for dataset in args.datasets:
         task = load_task(dataset)
@@ -150,13 +152,15 @@ def main() -> None:
                             np.searchsorted(needed, validation),
                             task, args, seed)
                 row.update(dataset=dataset, size=size, seed=seed, validation=source,
-                           num_validation=len(validation), classes=task.num_labels)
+                           num_validation=len(validation), classes=task.num_labels,
+                           epochs=args.epochs, max_length=args.max_length)
                 print(json.dumps(row), flush=True)
                 if args.json is not None:
                     with args.json.open("a") as handle:
                         handle.write(json.dumps(row) + "\n")
     if args.json is not None:
-        rows = [json.loads(line) for line in args.json.read_text().splitlines() if line]
+        rows = [row for row in map(json.loads, args.json.read_text().splitlines())
+                if row and row.get("epochs", args.epochs) == args.epochs]  # this epoch count's
         chosen = [row for row in rows if row["recipe"] in args.recipes]
         # grid points compete within their method: one recipe is chosen per method
         for method in dict.fromkeys(recipe(name)[0] for name in args.recipes):

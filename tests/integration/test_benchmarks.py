@@ -147,9 +147,10 @@ def test_choose_recipe_scores_on_validation_data_only(tmp_path):
     # TREC has no validation split: the slice is carved from its training split, never the test split
     assert all(r["validation"] == "carved from train" and r["num_validation"] == 60 for r in records)
     assert all(0 <= r["accuracy"] <= 1 and r["size"] == 20 for r in records)
+    assert all(r["epochs"] == 1 and r["max_length"] == 32 for r in records)
     again = subprocess.run([sys.executable, str(REPO / "benchmarks" / "choose_recipe.py"), "--datasets",
-                            "trec", "--sizes", "20", "--seeds", "0", "--recipes", "lora", "head",
-                            "--json", str(jsonl), "--markdown"],
+                            "trec", "--sizes", "20", "--seeds", "0", "--epochs", "1", "--recipes",
+                            "lora", "head", "--json", str(jsonl), "--markdown"],
                            capture_output=True, text=True, timeout=300, cwd=REPO / "benchmarks")
     assert again.returncode == 0, again.stderr[-3000:]
     assert not any(line.startswith("{") for line in again.stdout.splitlines())  # stored cells skipped
