@@ -14,10 +14,9 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from peftal.errors import UsageError
-from peftal.store.results import STORE_NAME, ResultsStore
+from peftal.store.results import STORE_NAME, ResultsStore, copy_run
 
 SINGLE_RUN_ID = "run"  # the run id of a `peftal run` folder (peftal.experiments.run_folder.RUN_ID)
-_TABLES = ("runs", "rounds", "epochs", "queries", "labeled", "correctness", "artifacts")
 
 
 def _stores_under(folder: Path) -> list[Path]:
@@ -82,14 +81,7 @@ def merge_runs(runs: Found, target: Path) -> Path:
     try:
         for store_path, run_id, name, source in runs:
             db.execute("ATTACH DATABASE ? AS source", (str(store_path),))
-            for table in _TABLES:
-                # the columns both have: a store from an older peftal lacks columns added since
-                # (``rounds.converged``), which stay empty (unknown) in the merged store
-                present = {row[1] for row in db.execute(f"PRAGMA source.table_info({table})")}
-                columns = [row[1] for row in db.execute(f"PRAGMA main.table_info({table})")]
-                others = ", ".join(c for c in columns if c != "run_id" and c in present)
-                db.execute(f"INSERT INTO main.{table} (run_id, {others}) "  # noqa: S608 (fixed names)
-                           f"SELECT ?, {others} FROM source.{table} WHERE run_id = ?", (name, run_id))
+            copy_run(db, run_id, name, source="source")
             (config,) = db.execute("SELECT config FROM main.runs WHERE run_id = ?", (name,)).fetchone()
             db.execute("UPDATE main.runs SET config = ? WHERE run_id = ?",
                        (json.dumps({**json.loads(config), "source": source}), name))

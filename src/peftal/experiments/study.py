@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from peftal.claims.grammar import check_claims
+from peftal.claims.grammar import check_claims, matches
 from peftal.errors import UsageError
 from peftal.experiments.executors import Executor
 from peftal.experiments.spec import Cell, Spec, SpecError, expand, load_spec
@@ -170,46 +170,46 @@ def record_outcome(store: ResultsStore, cell: Cell, outcome: dict[str, Any], stu
         store.fail_run(cell.cell_id, error)
 
 
-def parse_rerun(options: Sequence[str]) -> dict[str, list[str]]:
-    """``--rerun KEY=VALUE[,VALUE...]`` options as key → accepted values (as written)."""
-    filters: dict[str, list[str]] = {}
+def parse_rerun(options: Sequence[str]) -> dict[str, list[Any]]:
+    """``--rerun KEY=VALUE[,VALUE...]`` options as key → accepted values, each read as a spec
+    value is (``true``, ``0.3``, ``1e-3``, ``lora``)."""
+    import yaml
+
+    def value(text: str) -> Any:
+        parsed = yaml.safe_load(text)
+        with contextlib.suppress(ValueError):  # YAML 1.1 reads 1e-3 as a string; a spec's lr is a float
+            return float(parsed) if isinstance(parsed, str) else parsed
+        return parsed
+
+    filters: dict[str, list[Any]] = {}
     for option in options:
         key, sep, values = option.partition("=")
         key = key.strip()
         if not sep or not key or not values.strip():
             raise UsageError(f"--rerun takes KEY=VALUE (e.g. method=lora or seed=0,1), got {option!r}")
-        filters.setdefault(key, []).extend(v.strip() for v in values.split(",") if v.strip())
+        try:
+            filters.setdefault(key, []).extend(value(v.strip()) for v in values.split(",") if v.strip())
+        except yaml.YAMLError:
+            raise UsageError(f"--rerun {option!r}: a value is not a plain value") from None
     return filters
 
 
-def _matches(value: Any, written: str) -> bool:
-    """Whether a config value is the one written on the command line (``true``, ``0.3``, ``lora``)."""
-    import yaml
-
-    try:
-        parsed = yaml.safe_load(written)
-    except yaml.YAMLError:
-        parsed = written
-    return value == parsed or str(value) == written
-
-
-def select_cells(cells: Sequence[Cell], filters: Mapping[str, Sequence[str]]) -> list[Cell]:
-    """The cells whose config has, for every key of ``filters``, one of its values.
+def select_cells(cells: Sequence[Cell], filters: Mapping[str, Sequence[Any]]) -> list[Cell]:
+    """The cells whose config has, for every key of ``filters``, one of its values (compared as
+    claims compare them: :func:`peftal.claims.grammar.matches`).
 
     Raises:
         UsageError: a key no cell has, or filters that select no cell.
     """
-    keys = {key for cell in cells for key in cell.config_dict}
-    unknown = sorted(set(filters) - keys)
+    configs = [cell.config_dict for cell in cells]
+    unknown = sorted(set(filters) - {key for config in configs for key in config})
     if unknown:
         axes = sorted({key for cell in cells for key in cell.axes})
         raise UsageError(f"--rerun: no option {', '.join(unknown)} in this study's cells "
                          f"(its axes: {', '.join(axes) or 'none'})")
-    chosen = [cell for cell in cells
-              if all(any(_matches(cell.config_dict.get(key), v) for v in values)
-                     for key, values in filters.items())]
+    chosen = [cell for cell, config in zip(cells, configs) if matches(config, filters)]
     if filters and not chosen:
-        wanted = " ".join(f"{key}={','.join(values)}" for key, values in filters.items())
+        wanted = " ".join(f"{key}={','.join(map(str, values))}" for key, values in filters.items())
         raise UsageError(f"--rerun {wanted} selects no cell of the spec")
     return chosen
 

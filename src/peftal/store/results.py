@@ -23,7 +23,7 @@ from peftal.records import EpochRecord, RoundRecord
 
 STORE_NAME = "results.sqlite"
 SUPERSEDED_MARK = "@superseded-"  # a superseded run's id: <run id>@superseded-<n>
-_TABLES_BY_RUN = ("rounds", "epochs", "queries", "labeled", "correctness", "artifacts")
+RUN_TABLES = ("runs", "rounds", "epochs", "queries", "labeled", "correctness", "artifacts")
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -209,17 +209,10 @@ class ResultsStore:
             while f"{run_id}{SUPERSEDED_MARK}{n}" in taken:
                 n += 1
             new_id = f"{run_id}{SUPERSEDED_MARK}{n}"
-            db.execute(
-                "INSERT INTO runs (run_id, kind, status, config, provenance, summary, error, "
-                "started_at, finished_at) SELECT ?, kind, 'superseded', config, "
-                "json_set(provenance, '$.superseded_at', ?), summary, error, started_at, "
-                "finished_at FROM runs WHERE run_id = ?", (new_id, time.time(), run_id))
-            for table in _TABLES_BY_RUN:
-                columns = [row[1] for row in db.execute(f"PRAGMA table_info({table})")
-                           if row[1] != "run_id"]
-                names = ", ".join(columns)
-                db.execute(f"INSERT INTO {table} (run_id, {names}) SELECT ?, {names} FROM {table} "
-                           "WHERE run_id = ?", (new_id, run_id))
+            copy_run(db, run_id, new_id)
+            db.execute("UPDATE runs SET status = 'superseded', "
+                       "provenance = json_set(provenance, '$.superseded_at', ?) WHERE run_id = ?",
+                       (time.time(), new_id))
             db.execute("DELETE FROM runs WHERE run_id = ?", (run_id,))  # cascades to its records
         return new_id
 
@@ -337,3 +330,14 @@ def _stored_extra(extra: dict[str, Any], artifacts: dict[str, Any]) -> tuple[dic
         raise ValueError(f"stored round has fields no RoundRecord has: {', '.join(sorted(extra))}")
     return fields, artifacts
 
+
+def copy_run(db: sqlite3.Connection, run_id: str, new_id: str, *, source: str = "main") -> None:
+    """Copy run ``run_id`` and every record of it from schema ``source`` of ``db`` (``main``, or
+    a store attached under that name) into ``main`` as run ``new_id``. Columns the source lacks
+    (a store written by an older peftal, e.g. ``rounds.converged``) stay empty (unknown)."""
+    for table in RUN_TABLES:
+        present = {row[1] for row in db.execute(f"PRAGMA {source}.table_info({table})")}
+        columns = ", ".join(row[1] for row in db.execute(f"PRAGMA main.table_info({table})")
+                            if row[1] != "run_id" and row[1] in present)
+        db.execute(f"INSERT INTO main.{table} (run_id, {columns}) "  # noqa: S608 (fixed names)
+                   f"SELECT ?, {columns} FROM {source}.{table} WHERE run_id = ?", (new_id, run_id))

@@ -173,6 +173,9 @@ def test_rerun_filters_are_checked_before_anything_runs(tmp_path):
     assert not out.exists()
     with pytest.raises(UsageError, match="KEY=VALUE"):
         parse_rerun(["method"])
+    # values are read as a spec's are: 1e-3 is the float a spec's lr holds, true the boolean
+    assert parse_rerun(["lr=1e-3", "tapt=true", "seed=0,1", "method=m1"]) == {
+        "lr": [0.001], "tapt": [True], "seed": [0, 1], "method": ["m1"]}
     _, cells = plan_study(spec)
     assert len(select_cells(cells, parse_rerun(["tapt=true", "method=m1"]))) == 1
     with pytest.raises(UsageError, match="selects no cell"):
