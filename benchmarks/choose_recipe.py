@@ -122,12 +122,7 @@ def main() -> None:
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
-    done = set()
-    if args.json is not None and args.json.exists():
-        # a row is done at its own epoch count (rows written before `epochs` was recorded: any)
-        done = {(r["dataset"], r["size"], r["seed"], r["recipe"])
-                for r in map(json.loads, args.json.read_text().splitlines())
-                if r and r.get("epochs", args.epochs) == args.epochs}
+    done = {(r["dataset"], r["size"], r["seed"], r["recipe"]) for r in _stored_rows(args.json, args.epochs)}
     encoder, tokenizer = load_backbone(None)
     for dataset in args.datasets:
         task = load_task(dataset)
@@ -159,8 +154,7 @@ def main() -> None:
                     with args.json.open("a") as handle:
                         handle.write(json.dumps(row) + "\n")
     if args.json is not None:
-        rows = [row for row in map(json.loads, args.json.read_text().splitlines())
-                if row and row.get("epochs", args.epochs) == args.epochs]  # this epoch count's
+        rows = _stored_rows(args.json, args.epochs)
         chosen = [row for row in rows if row["recipe"] in args.recipes]
         # grid points compete within their method: one recipe is chosen per method
         for method in dict.fromkeys(recipe(name)[0] for name in args.recipes):
@@ -168,6 +162,15 @@ def main() -> None:
             summarise([row for row in chosen if recipe(row["recipe"])[0] == method])
         if args.markdown:
             markdown([row for row in rows if row["recipe"] in args.recipes])
+
+
+def _stored_rows(path: Path | None, epochs: int) -> list[dict]:
+    """The rows of a ``--json`` file trained at ``epochs`` epochs (rows written before ``epochs``
+    was recorded count for any)."""
+    if path is None or not path.exists():
+        return []
+    return [row for row in map(json.loads, path.read_text().splitlines())
+            if row and row.get("epochs", epochs) == epochs]
 
 
 def _cell(name, encoder, pool, labels, labeled, validation, task, args, seed) -> dict:
