@@ -161,7 +161,7 @@ def main() -> None:
             print(f"\n== {method}")
             summarise([row for row in chosen if recipe(row["recipe"])[0] == method])
         if args.markdown:
-            markdown([row for row in rows if row["recipe"] in args.recipes])
+            markdown(chosen)
 
 
 def _stored_rows(path: Path | None, epochs: int) -> list[dict]:
