@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import functools
+import time
 from collections.abc import Callable
 from typing import Any, ClassVar
 
@@ -89,11 +90,14 @@ class PeftMethod:
         """Train ``model`` (built by :func:`build_model`) on the examples ``indices`` of ``encoded``
         with ``targets``. Default: the gradient trainer (:func:`~peftal.training.train`) with
         ``train_config``; the ``head`` and ``setfit`` methods fit differently."""
+        started = time.perf_counter()
         if train_config.linear_probe_init and task in ("classification", "multilabel"):
-            # LP-FT: the head starts as a linear probe of the features the method starts from
+            # LP-FT: the head starts as a linear probe of the features the method starts from; its
+            # embedding pass and fit count against a time budget like the steps after it
             fit_linear_head(model, embed(model, encoded, indices), targets, task=task,
                             config=HeadConfig())
-        return train(model, encoded, indices, targets, train_config, task=task, rng=rng, on_step=on_step)
+        return train(model, encoded, indices, targets, train_config, task=task, rng=rng, on_step=on_step,
+                     started=started)
 
     def inputs(self, encoder: nn.Module, encoded: Any, *, pooling: str = "mean",
                precision: str = "fp32") -> Any:

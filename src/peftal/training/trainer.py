@@ -181,6 +181,7 @@ def train(
     rng: np.random.Generator,
     on_step: Callable[[], None] | None = None,
     batch_loss: BatchLoss | None = None,
+    started: float | None = None,
 ) -> TrainResult:
     """Train ``model`` on the examples ``indices`` of ``encoded`` with ``targets`` (same order).
 
@@ -197,11 +198,15 @@ def train(
         batch_loss: The loss of one batch (span extraction, masked LM); default
             :func:`supervised_loss` of ``targets``. It gets the CPU batch and moves it to the
             model's device itself (masking, for one, is drawn on the CPU).
+        started: When the training's own work began (``time.perf_counter()``), if before this
+            call: a linear-probe start, for one. The time budget and ``seconds`` count from it, so
+            a method's preparatory fit is not free time under a budget. Default: now.
     """
     indices = np.asarray(indices, dtype=np.int64)
     batch_loss = batch_loss or supervised_loss(targets, task)
     device = model_device(model)
-    start = time.perf_counter()
+    last_check = time.perf_counter()
+    start = last_check if started is None else started
     optimizer = torch.optim.AdamW(_param_groups(model, config))
     steps_per_epoch = -(-len(indices) // config.batch_size)
     epochs = config.epochs_for(len(indices))
@@ -219,7 +224,6 @@ def train(
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, schedule)
     result = TrainResult()
     correct_rows = []
-    last_check = start
     model.train()
     for epoch in range(epochs):
         epoch_start = time.perf_counter()

@@ -36,3 +36,30 @@ def test_linear_probe_init_starts_the_head_at_the_logistic_regression_fit():
     reference = LogisticRegression(C=1.0, max_iter=1000).fit(vectors, np.arange(40) % 3)
     np.testing.assert_allclose(model.head.weight.detach().numpy(), reference.coef_, atol=1e-4)
     np.testing.assert_allclose(model.head.bias.detach().numpy(), reference.intercept_, atol=1e-4)
+
+
+def test_time_budget_counts_the_linear_probe_fit(monkeypatch):
+    """A fake clock: the probe's fit takes 2 s, each optimiser step 1 s. Under a 3.5 s budget the
+    run takes 2 steps, not the 4 it would if the probe were free time."""
+    import time
+
+    import peftal.peft.base as base
+
+    clock = [0.0]
+    monkeypatch.setattr(time, "perf_counter", lambda: clock[0])
+    probe = base.fit_linear_head
+
+    def slow_probe(*args, **kwargs):
+        clock[0] += 2.0
+        return probe(*args, **kwargs)
+
+    def on_step():
+        clock[0] += 1.0
+
+    monkeypatch.setattr(base, "fit_linear_head", slow_probe)
+    config = TrainConfig(epochs=5, batch_size=8, linear_probe_init=True, time_budget=3.5)
+    _, result = fit_round(parse_method("lora"), tiny_encoder(), random_encoded(40), np.arange(40),
+                          np.arange(40) % 3, config, task="classification", num_outputs=3,
+                          pooling="mean", seed=0, device=torch.device("cpu"), on_step=on_step)
+    assert result.stopped_by_budget and result.steps == 2
+    assert result.seconds == 4.0 and result.max_step_seconds == 1.0  # the probe is no step
