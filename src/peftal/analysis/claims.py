@@ -59,15 +59,7 @@ class _Values:
 
     def _final_metric(self, metrics: tuple[str, ...]) -> dict[str, float]:
         """Each run's last-round value of the first of ``metrics`` it recorded."""
-        rounds = self.records.rounds
-        present = [metric for metric in metrics if metric in rounds]
-        if rounds.empty or not present:
-            return {}
-        last = rounds.sort_values("round").groupby("run_id").last()
-        values: dict[str, float] = {}
-        for metric in reversed(present):  # the first listed wins
-            values.update({k: float(v) for k, v in last[metric].items() if pd.notna(v)})
-        return values
+        return {run_id: value for run_id, (_, value) in self.records.first_metric(metrics).items()}
 
     def _train_seconds(self) -> dict[str, float]:
         """Training wall time: the supervised summary's, or the sum over an AL run's rounds."""
@@ -101,6 +93,19 @@ class _Values:
                     continue
             values[run_id] = final[field] / final["num_examples"] if final["num_examples"] else np.nan
         return {k: v for k, v in values.items() if not np.isnan(v)}
+
+
+def claim_metrics(records: StudyRecords) -> tuple[str, ...]:
+    """The metrics the spec's claims compare (``final[metric=mcc|f1|pearson]``) when every claim
+    on a final metric names the same ones; empty otherwise (tables then use the primary metric)."""
+    named = set()
+    for index, item in enumerate((records.manifest.get("spec") or {}).get("claims") or [], start=1):
+        claim = parse_claim(item, index)
+        if claim.not_judged:
+            continue
+        named |= {metric_names(side) for side in (claim.left, claim.right)
+                  if side is not None and side.quantity == "final"}
+    return next(iter(named)) if len(named) == 1 else ()
 
 
 def claims_table(records: StudyRecords) -> pd.DataFrame:

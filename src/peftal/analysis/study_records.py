@@ -79,6 +79,18 @@ class StudyRecords:
         keys += [axis for axis in self.axes if axis not in keys and axis not in NOT_AN_AXIS]
         return [key for key in keys if key not in exclude]
 
+    def first_metric(self, metrics: tuple[str, ...]) -> dict[str, tuple[str, float]]:
+        """Run id → (metric, value): the run's last-round value of the first of ``metrics`` it
+        recorded (runs that recorded none of them are left out)."""
+        present = [metric for metric in metrics if metric in self.rounds]
+        if self.rounds.empty or not present:
+            return {}
+        last = self.rounds.sort_values("round").groupby("run_id").last()
+        values: dict[str, tuple[str, float]] = {}
+        for metric in reversed(present):  # the first listed wins
+            values.update({k: (metric, float(v)) for k, v in last[metric].items() if pd.notna(v)})
+        return values
+
     def close(self) -> None:
         self.store.close()
 

@@ -33,14 +33,23 @@ def _aggregate(frame: pd.DataFrame, keys: list[str], value: str, prefix: str) ->
     return table.rename(columns={"mean": f"{prefix}_mean", "std": f"{prefix}_std", "count": "n"})
 
 
-def curve_table(records: StudyRecords) -> pd.DataFrame:
+def curve_table(records: StudyRecords, metrics: tuple[str, ...] = ()) -> pd.DataFrame:
     """Learning curves: per dataset, line (method × strategy × other axes) and label count, the
-    mean and std over seeds of the primary metric."""
+    mean and std over seeds of the primary metric, or with ``metrics`` of the first of them each
+    run recorded (as :func:`metric_vs`)."""
     runs = records.completed
     if records.rounds.empty or runs.empty:
         return pd.DataFrame()
     keys = records.group_keys("dataset", "method", "strategy")
+    chosen = {run_id: metric for run_id, (metric, _) in records.first_metric(metrics).items()}
+    if chosen:
+        runs = runs.assign(metric=[chosen.get(run_id, metric) for run_id, metric
+                                   in zip(runs["run_id"], runs["metric"], strict=True)])
     merged = records.rounds.merge(runs[["run_id", "metric", *keys]], on="run_id")
+    if chosen:  # each round's value of its run's metric
+        merged = merged.assign(value=[row[metric] if metric in row else row["value"]
+                                      for row, metric in zip(merged.to_dict("records"),
+                                                             merged["metric"], strict=True)])
     if "converged" in merged.columns:  # the curve's point is the round's, not the whole run's
         merged = merged.assign(converged=merged["converged"].astype(object))
     return _aggregate(merged, [*keys, "metric", "num_labeled"], "value", "value")
@@ -98,13 +107,22 @@ def parameter_table(records: StudyRecords) -> pd.DataFrame:
     return table
 
 
-def metric_vs(records: StudyRecords, x: str) -> pd.DataFrame:
+def metric_vs(records: StudyRecords, x: str, metrics: tuple[str, ...] = ()) -> pd.DataFrame:
     """Final test metric against option ``x`` (``fraction``, ``time_budget``, ``tapt``), mean/std over seeds;
-    one line per method and every other axis. Empty unless ``x`` takes several values."""
+    one line per method and every other axis. Empty unless ``x`` takes several values.
+
+    The metric is each run's primary one, or with ``metrics`` the first of them the run recorded
+    (e.g. the ones a study's claims compare: MCC for CoLA, F1 for MRPC, Pearson for STS-B)."""
     runs = records.completed
     if runs.empty or x not in runs.columns or runs[x].map(repr).nunique() < 2:
         return pd.DataFrame()
     keys = records.group_keys("dataset", "method", exclude=(x,))
+    chosen = records.first_metric(metrics) if metrics else {}
+    if chosen:
+        pairs = [chosen.get(run_id, (metric, final)) for run_id, metric, final
+                 in zip(runs["run_id"], runs["metric"], runs["final"], strict=True)]
+        runs = runs.assign(metric=[metric for metric, _ in pairs],
+                           final=[value for _, value in pairs])
     frame = runs[runs["final"].notna()].copy()
     # None (no limit) sorts after every number and stays a group of its own.
     frame[x] = frame[x].astype(object)

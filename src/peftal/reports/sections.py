@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
+from peftal.analysis.claims import claim_metrics
 from peftal.analysis.study_records import StudyRecords
 from peftal.analysis.tables import (
     auc_table,
@@ -129,20 +130,21 @@ def _convergence_line(completed: pd.DataFrame) -> str:
 
 @register_section("learning_curves", order=10)
 def learning_curves(records: StudyRecords) -> Section | None:
-    table = curve_table(records)
+    metrics = claim_metrics(records)
+    table = curve_table(records, metrics)
     if table.empty:
         return None
     figures = []
-    for dataset, rows in table.groupby("dataset", sort=True):
+    for (dataset, metric), rows in table.groupby(["dataset", "metric"], sort=True):
         line_keys = [key for key in records.group_keys("method", "strategy", exclude=("dataset",))
                      if key in rows.columns]
-        metric = rows["metric"].iloc[0]
         figures.append((f"{dataset}: test {metric} by labelled examples (mean ± std over seeds)",
                         plot_curves(rows, line_keys=line_keys, metric=metric, title=str(dataset))))
     return Section(title="Learning curves", tables={"curves": table}, figures=figures,
                    csv_only=("curves",),
                    text=_p("One line per method × strategy; the band is ±1 standard deviation "
-                           "over seeds. The test split is evaluated after every round."))
+                           "over seeds. The test split is evaluated after every round.")
+                   + _claim_metrics_text(metrics))
 
 
 @register_section("auc", order=20)
@@ -173,18 +175,24 @@ def ripl(records: StudyRecords) -> Section | None:
 
 
 def _metric_vs_section(records: StudyRecords, x: str, title: str) -> Section | None:
-    table = metric_vs(records, x)
+    metrics = claim_metrics(records)
+    table = metric_vs(records, x, metrics)
     if table.empty:
         return None
     figures = []
-    for dataset, rows in table.groupby("dataset", sort=True):
+    for (dataset, metric), rows in table.groupby(["dataset", "metric"], sort=True):
         line_keys = [key for key in records.group_keys("method", exclude=("dataset", x))
                      if key in rows.columns]
-        metric = rows["metric"].iloc[0]
         figures.append((f"{dataset}: final test {metric} by {x.replace('_', ' ')}",
                         plot_metric_vs(rows, x, line_keys=line_keys, metric=metric,
                                        title=str(dataset))))
-    return Section(title=title, tables={f"metric_vs_{x}": table}, figures=figures)
+    return Section(title=title, text=_claim_metrics_text(metrics), tables={f"metric_vs_{x}": table},
+                   figures=figures)
+
+
+def _claim_metrics_text(metrics: tuple[str, ...]) -> str:
+    return (_p(f"Each run's metric is the first of {', '.join(metrics)} it recorded: the metrics "
+               "the study's claims compare.") if metrics else "")
 
 
 @register_section("fraction", order=40)

@@ -224,3 +224,34 @@ def test_a_study_without_claims_has_no_claims_section(tmp_path):
     folder = write_study(tmp_path / "study", claims=[])
     assert "<h2>Claims</h2>" not in write_report(folder).read_text()
     assert not (folder / "tables" / "claims.csv").exists()
+
+
+def test_report_tables_use_the_metric_the_claims_compare(tmp_path):
+    """Every claim on a final metric names ``f1``: the curves and the metric-by-option tables show
+    each run's F1 (stored as 1 - accuracy here), not its primary metric (accuracy)."""
+    from peftal.analysis.claims import claim_metrics
+    from peftal.analysis.tables import curve_table, metric_vs
+
+    f1_only = [CLAIMS[2], {"check": "final[metric=f1](method=a, dataset=d1) > 0.1"}]
+    records = load_records(write_study(tmp_path / "f1", claims=f1_only))
+    try:
+        assert claim_metrics(records) == ("f1",)
+        curves = curve_table(records, claim_metrics(records))
+        assert set(curves["metric"]) == {"f1"}
+        row = curves[(curves["dataset"] == "d1") & (curves["method"] == "a")].iloc[0]
+        assert row["value_mean"] == pytest.approx(1 - 0.82)
+        assert set(curve_table(records)["metric"]) == {"accuracy"}
+        runs = records.runs
+        records.runs = runs.assign(tapt=[seed % 2 == 0 for seed in runs["seed"]])  # an axis to vary
+        by_tapt = metric_vs(records, "tapt", ("f1",))
+        assert set(by_tapt["metric"]) == {"f1"}
+        first = by_tapt[(by_tapt["dataset"] == "d1") & (by_tapt["method"] == "a")
+                        & (by_tapt["tapt"] == True)].iloc[0]  # noqa: E712 (a pandas mask)
+        assert first["value_mean"] == pytest.approx(np.mean([1 - 0.80, 1 - 0.84]))  # seeds 0, 2
+    finally:
+        records.close()
+    mixed = load_records(write_study(tmp_path / "mixed"))  # final() and final[metric=f1]
+    try:
+        assert claim_metrics(mixed) == ()
+    finally:
+        mixed.close()
