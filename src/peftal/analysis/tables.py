@@ -46,10 +46,8 @@ def curve_table(records: StudyRecords, metrics: tuple[str, ...] = ()) -> pd.Data
         runs = runs.assign(metric=[chosen.get(run_id, metric) for run_id, metric
                                    in zip(runs["run_id"], runs["metric"], strict=True)])
     merged = records.rounds.merge(runs[["run_id", "metric", *keys]], on="run_id")
-    if chosen:  # each round's value of its run's metric
-        merged = merged.assign(value=[row[metric] if metric in row else row["value"]
-                                      for row, metric in zip(merged.to_dict("records"),
-                                                             merged["metric"], strict=True)])
+    for metric in set(chosen.values()):  # each round's value of its run's metric
+        merged["value"] = merged["value"].mask(merged["metric"] == metric, merged[metric])
     if "converged" in merged.columns:  # the curve's point is the round's, not the whole run's
         merged = merged.assign(converged=merged["converged"].astype(object))
     return _aggregate(merged, [*keys, "metric", "num_labeled"], "value", "value")
@@ -117,7 +115,7 @@ def metric_vs(records: StudyRecords, x: str, metrics: tuple[str, ...] = ()) -> p
     if runs.empty or x not in runs.columns or runs[x].map(repr).nunique() < 2:
         return pd.DataFrame()
     keys = records.group_keys("dataset", "method", exclude=(x,))
-    chosen = records.first_metric(metrics) if metrics else {}
+    chosen = records.first_metric(metrics)
     if chosen:
         pairs = [chosen.get(run_id, (metric, final)) for run_id, metric, final
                  in zip(runs["run_id"], runs["metric"], runs["final"], strict=True)]
